@@ -1,0 +1,177 @@
+// Package config reads the service's settings from the environment (DESIGN.md "Environment"),
+// applies defaults and validates them, naming the bad variable in every error.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Role says which parts a serve process runs.
+const (
+	RoleAll    = "all"
+	RoleWeb    = "web"
+	RoleWorker = "worker"
+)
+
+// Config is every setting of the service. Zero values are replaced by defaults in Load.
+type Config struct {
+	DatabaseURL    string
+	RedisURL       string
+	Addr           string
+	Role           string // all | web | worker
+	MaxAttempts    int
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+	ChannelsConfig string // path; "" = embedded simulator
+	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
+	SimulatorStep  time.Duration
+	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// SecureCookies marks session cookies Secure and uses the __Host- prefix; on when served over TLS.
+	SecureCookies bool
+	// TrustedProxies lists CIDRs whose X-Forwarded-For is trusted; empty = use the socket address.
+	TrustedProxies []*net.IPNet
+	// WebhookURL is the optional failure alert webhook (issue 5).
+	WebhookURL string
+	LogLevel   string
+}
+
+// Defaults used when a variable is unset.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/distribution?sslmode=disable"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultAddr        = "127.0.0.1:8080"
+)
+
+// Load reads the configuration through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Config{
+		DatabaseURL:    or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		RedisURL:       or(getenv("REDIS_URL"), DefaultRedisURL),
+		Addr:           or(getenv("ADDR"), DefaultAddr),
+		Role:           or(getenv("ROLE"), RoleAll),
+		ChannelsConfig: getenv("CHANNELS_CONFIG"),
+		SimulatorFail:  getenv("SIMULATOR_FAIL"),
+		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
+		WebhookURL:     getenv("WEBHOOK_URL"),
+		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+	}
+	var err error
+	if c.MaxAttempts, err = intVar(getenv, "MAX_ATTEMPTS", 3, 1, 100); err != nil {
+		return c, err
+	}
+	if c.RetryBaseDelay, err = durVar(getenv, "RETRY_BASE_DELAY", 2*time.Second); err != nil {
+		return c, err
+	}
+	if c.RetryMaxDelay, err = durVar(getenv, "RETRY_MAX_DELAY", 5*time.Minute); err != nil {
+		return c, err
+	}
+	if c.SimulatorStep, err = durVar(getenv, "SIMULATOR_STEP", 300*time.Millisecond); err != nil {
+		return c, err
+	}
+	if v := getenv("SECURE_COOKIES"); v != "" {
+		if c.SecureCookies, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("SECURE_COOKIES: want true or false, got %q", v)
+		}
+	}
+	if v := getenv("TRUSTED_PROXIES"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			_, n, perr := net.ParseCIDR(strings.TrimSpace(s))
+			if perr != nil {
+				return c, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR (e.g. 10.0.0.0/8)", s)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate checks cross-field rules and URL shapes.
+func (c Config) Validate() error {
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fmt.Errorf("DATABASE_URL: want postgres://user@host:port/db, got %q", redact(c.DatabaseURL))
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return fmt.Errorf("REDIS_URL: want redis://host:port/db, got %q", redact(c.RedisURL))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("ADDR: want host:port, got %q", c.Addr)
+	}
+	if _, _, err := net.SplitHostPort(c.SimulatorAddr); err != nil {
+		return fmt.Errorf("SIMULATOR_ADDR: want host:port, got %q", c.SimulatorAddr)
+	}
+	switch c.Role {
+	case RoleAll, RoleWeb, RoleWorker:
+	default:
+		return fmt.Errorf("ROLE: want all, web or worker, got %q", c.Role)
+	}
+	if c.RetryBaseDelay <= 0 {
+		return fmt.Errorf("RETRY_BASE_DELAY: must be positive, got %s", c.RetryBaseDelay)
+	}
+	if c.RetryMaxDelay < c.RetryBaseDelay {
+		return fmt.Errorf("RETRY_MAX_DELAY: must be at least RETRY_BASE_DELAY (%s), got %s", c.RetryBaseDelay, c.RetryMaxDelay)
+	}
+	if c.SimulatorStep < 0 {
+		return fmt.Errorf("SIMULATOR_STEP: must not be negative, got %s", c.SimulatorStep)
+	}
+	if c.ChannelsConfig != "" {
+		if _, err := os.Stat(c.ChannelsConfig); err != nil {
+			return fmt.Errorf("CHANNELS_CONFIG: cannot read %q: %v", c.ChannelsConfig, err)
+		}
+	}
+	return nil
+}
+
+// Runs reports whether this process runs the given part (web or worker).
+func (c Config) Runs(part string) bool { return c.Role == RoleAll || c.Role == part }
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func intVar(getenv func(string) string, name string, def, min, max int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s: want a whole number from %d to %d, got %q", name, min, max, v)
+	}
+	return n, nil
+}
+
+func durVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a duration like 2s or 500ms, got %q", name, v)
+	}
+	return d, nil
+}
+
+// redact hides a password in a URL so errors and logs never print it.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,53 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes: the one vocabulary every layer speaks. The web layer maps them to HTTP statuses.
+const (
+	EINVALID      = "invalid"      // 400
+	EUNAUTHORIZED = "unauthorized" // 401
+	EFORBIDDEN    = "forbidden"    // 403
+	ENOTFOUND     = "not_found"    // 404
+	ECONFLICT     = "conflict"     // 409
+	ETOOLARGE     = "too_large"    // 413
+	ETOOMANY      = "too_many"     // 429
+	EUNAVAILABLE  = "unavailable"  // 503
+	EINTERNAL     = "internal"     // 500
+)
+
+// Error is an application error whose Message is safe to show to the user.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with a formatted, user-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL otherwise, "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of err; internal errors get a generic text.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,304 @@
+// Package model holds the domain types of the distribution service: events, distributions,
+// per-channel state, attempts, users and the one error vocabulary. It imports only the standard
+// library so every other package can depend on it.
+package model
+
+import (
+	"regexp"
+	"time"
+)
+
+// Channel is one of the six distribution channels (DESIGN.md "The six channels").
+type Channel string
+
+const (
+	ChannelUridongneTV Channel = "URIDONGNETV"
+	ChannelRingoBiz    Channel = "RINGOBIZ"
+	ChannelGiniTV      Channel = "GINITV"
+	ChannelInstagram   Channel = "INSTAGRAM"
+	ChannelNaver       Channel = "NAVER"
+	ChannelKakao       Channel = "KAKAO"
+)
+
+// AllChannels lists the channels in display order.
+var AllChannels = []Channel{ChannelUridongneTV, ChannelRingoBiz, ChannelGiniTV, ChannelInstagram, ChannelNaver, ChannelKakao}
+
+var channelNames = map[Channel][2]string{
+	ChannelUridongneTV: {"우리동네TV", "Uridongne TV"},
+	ChannelRingoBiz:    {"링고비즈", "RingoBiz"},
+	ChannelGiniTV:      {"지니TV", "Genie TV"},
+	ChannelInstagram:   {"Instagram", "Instagram"},
+	ChannelNaver:       {"네이버 블로그", "Naver Blog"},
+	ChannelKakao:       {"카카오톡 채널", "KakaoTalk Channel"},
+}
+
+// Valid reports whether c is one of the six channels.
+func (c Channel) Valid() bool { _, ok := channelNames[c]; return ok }
+
+// Name returns the display name in Korean ("ko") or English (anything else).
+func (c Channel) Name(lang string) string {
+	n, ok := channelNames[c]
+	if !ok {
+		return string(c)
+	}
+	if lang == "ko" {
+		return n[0]
+	}
+	return n[1]
+}
+
+// ParseChannel validates a channel code.
+func ParseChannel(s string) (Channel, error) {
+	c := Channel(s)
+	if !c.Valid() {
+		return "", Errorf(EINVALID, "unknown channel %q", truncate(s, 40))
+	}
+	return c, nil
+}
+
+// ChannelStatus is a channel_status.status value.
+type ChannelStatus string
+
+const (
+	StatusPending    ChannelStatus = "PENDING"
+	StatusInProgress ChannelStatus = "IN_PROGRESS"
+	StatusSuccess    ChannelStatus = "SUCCESS"
+	StatusFailed     ChannelStatus = "FAILED"
+)
+
+// Terminal reports whether no more work is scheduled for the channel.
+func (s ChannelStatus) Terminal() bool { return s == StatusSuccess || s == StatusFailed }
+
+// Valid reports whether s is a known channel status.
+func (s ChannelStatus) Valid() bool {
+	switch s {
+	case StatusPending, StatusInProgress, StatusSuccess, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// OverallStatus is a distribution_status.overall_status value.
+type OverallStatus string
+
+const (
+	OverallInProgress     OverallStatus = "IN_PROGRESS"
+	OverallCompleted      OverallStatus = "COMPLETED"
+	OverallFailed         OverallStatus = "FAILED"
+	OverallPartialSuccess OverallStatus = "PARTIAL_SUCCESS"
+)
+
+// Valid reports whether s is a known overall status.
+func (s OverallStatus) Valid() bool {
+	switch s {
+	case OverallInProgress, OverallCompleted, OverallFailed, OverallPartialSuccess:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether the distribution has finished.
+func (s OverallStatus) Terminal() bool { return s != OverallInProgress }
+
+// Rollup computes the overall status from channel statuses (DESIGN.md): all SUCCESS → COMPLETED;
+// all FAILED → FAILED; all terminal with both outcomes → PARTIAL_SUCCESS; otherwise IN_PROGRESS.
+// Callers must hold a lock on the parent row while reading the statuses they pass in.
+func Rollup(statuses []ChannelStatus) OverallStatus {
+	if len(statuses) == 0 {
+		return OverallInProgress
+	}
+	var ok, failed int
+	for _, s := range statuses {
+		switch s {
+		case StatusSuccess:
+			ok++
+		case StatusFailed:
+			failed++
+		default:
+			return OverallInProgress
+		}
+	}
+	switch {
+	case failed == 0:
+		return OverallCompleted
+	case ok == 0:
+		return OverallFailed
+	default:
+		return OverallPartialSuccess
+	}
+}
+
+var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,36}$`)
+
+// ValidEventID reports whether id is acceptable as an event id (a UUID also matches).
+func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
+
+// Event is a marketing event that can be distributed.
+type Event struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	ImageURL    string    `json:"imageUrl"`
+	StoreName   string    `json:"storeName"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// Distribution is filled by list/detail reads when the event has one.
+	Distribution *Distribution `json:"distribution,omitempty"`
+}
+
+// Distribution is one row of distribution_status with its channels.
+type Distribution struct {
+	ID            int64          `json:"-"`
+	EventID       string         `json:"eventId"`
+	OverallStatus OverallStatus  `json:"overallStatus"`
+	StartedAt     time.Time      `json:"startedAt"`
+	CompletedAt   *time.Time     `json:"completedAt"`
+	CreatedAt     time.Time      `json:"-"`
+	UpdatedAt     time.Time      `json:"updatedAt"`
+	Channels      []ChannelState `json:"channels"`
+}
+
+// Channel returns the state of one channel, or nil.
+func (d *Distribution) Channel(c Channel) *ChannelState {
+	for i := range d.Channels {
+		if d.Channels[i].Channel == c {
+			return &d.Channels[i]
+		}
+	}
+	return nil
+}
+
+// ChannelState is one row of channel_status.
+type ChannelState struct {
+	ID                   int64         `json:"-"`
+	DistributionStatusID int64         `json:"-"`
+	EventID              string        `json:"-"`
+	Channel              Channel       `json:"channel"`
+	Status               ChannelStatus `json:"status"`
+	Progress             int           `json:"progress"`
+	DistributionID       *string       `json:"distributionId"`
+	EstimatedViews       *int          `json:"estimatedViews"`
+	// ImpressionSchedule is the stored JSON text (a JSON array of slots), or nil.
+	ImpressionSchedule *string    `json:"-"`
+	PostURL            *string    `json:"postUrl"`
+	PostID             *string    `json:"postId"`
+	MessageID          *string    `json:"messageId"`
+	ErrorMessage       *string    `json:"errorMessage"`
+	Retries            int        `json:"retries"`
+	LastRetryAt        *time.Time `json:"lastRetryAt"`
+	CompletedAt        *time.Time `json:"completedAt"`
+	UpdateTimestamp    time.Time  `json:"-"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
+	// Generation is the attempt generation that owns the row; bumped by every manual retry and
+	// rescue. Only a writer holding the current generation may change the row (fence).
+	Generation int `json:"-"`
+}
+
+// ImpressionSlot is one ad slot of a TV channel's impression schedule.
+type ImpressionSlot struct {
+	Start string `json:"start"` // RFC 3339
+	End   string `json:"end"`
+	Slot  string `json:"slot"`  // e.g. "prime", "daytime"
+	Spots int    `json:"spots"` // number of airings
+}
+
+// Attempt is one try of one channel (attempt history).
+type Attempt struct {
+	ID         int64      `json:"-"`
+	EventID    string     `json:"-"`
+	Channel    Channel    `json:"channel"`
+	Attempt    int        `json:"attempt"`
+	Generation int        `json:"-"`
+	Trigger    string     `json:"trigger"` // "system", "retry:<email>", "bulk-retry:<email>", "rescue"
+	StartedAt  time.Time  `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt"`
+	Outcome    string     `json:"outcome"` // running, success, failed, retry, snoozed, lost
+	Error      *string    `json:"error"`
+	HTTPStatus *int       `json:"httpStatus"`
+}
+
+// Attempt outcomes.
+const (
+	OutcomeRunning = "running"
+	OutcomeSuccess = "success"
+	OutcomeFailed  = "failed"  // final failure of the channel
+	OutcomeRetry   = "retry"   // failed, will be retried automatically
+	OutcomeSnoozed = "snoozed" // rate limited, rescheduled without burning an attempt
+	OutcomeLost    = "lost"    // worker disappeared; rescued
+)
+
+// Role is a user's or token's role.
+type Role string
+
+const (
+	RoleMarketer Role = "marketer"
+	RoleStaff    Role = "staff"
+	RoleManager  Role = "manager"
+)
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleMarketer, RoleStaff, RoleManager:
+		return r, nil
+	}
+	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", truncate(s, 40))
+}
+
+func (r Role) rank() int {
+	switch r {
+	case RoleMarketer:
+		return 1
+	case RoleStaff:
+		return 2
+	case RoleManager:
+		return 3
+	}
+	return 0
+}
+
+// AtLeast reports whether r includes the permissions of min (marketer < staff < manager).
+func (r Role) AtLeast(min Role) bool { return r.rank() > 0 && r.rank() >= min.rank() }
+
+// CanRetry reports whether the role may retry channels.
+func (r Role) CanRetry() bool { return r.AtLeast(RoleStaff) }
+
+// CanManage reports whether the role may see reports, audit, users and tokens.
+func (r Role) CanManage() bool { return r.AtLeast(RoleManager) }
+
+// User is a person who logs in to the dashboard.
+type User struct {
+	ID           int64     `json:"id"`
+	Email        string    `json:"email"`
+	Role         Role      `json:"role"`
+	Disabled     bool      `json:"disabled"`
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Principal is whoever makes a request: a logged-in user or an API token.
+type Principal struct {
+	UserID    int64  // 0 for tokens
+	TokenID   int64  // 0 for sessions
+	Name      string // email or token name, for audit and attempt triggers
+	Role      Role
+	SessionID string // hashed session id, empty for tokens
+}
+
+// AuditEntry is one row of the audit log.
+type AuditEntry struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	EventID string    `json:"eventId,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+	IP      string    `json:"ip,omitempty"`
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
