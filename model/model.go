@@ -302,3 +302,19 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// EventFilter selects events for the list page and GET /api/v1/events. Zero fields do not filter.
+type EventFilter struct {
+	Q             string        // matches event id, title, distribution_id, post_id or message_id
+	Status        OverallStatus // overall status of the event's distribution
+	Channel       Channel       // the event's distribution includes this channel...
+	ChannelStatus ChannelStatus // ...(or any channel, when Channel is empty) in this status
+	Cursor        string        // opaque keyset cursor from a previous page
+	Limit         int           // page size; the store clamps it to 1..100, default 25
+}
+
+// EventPage is one keyset page of events, newest first.
+type EventPage struct {
+	Events     []Event
+	NextCursor string // "" on the last page
+}
