@@ -1,0 +1,104 @@
+# The front door of the project: `make help` lists the targets.
+#
+# Generated files (templ's *_templ.go, static/dist/) are git-ignored and rebuilt here, so every
+# target that compiles Go depends on `generate`: a fresh clone needs nothing but `make run` or
+# `make test`.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+# One set of service URLs for scripts/services.sh, the binary and the tests.
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/distribution?sslmode=disable
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+# Tests create their own databases (package dbtest) on the same server, through its maintenance
+# database "postgres".
+ifeq ($(origin TEST_DATABASE_URL),undefined)
+TEST_DATABASE_URL := $(shell printf '%s' '$(DATABASE_URL)' | sed -E 's#^([A-Za-z0-9+.-]+://[^/?]*)(/[^?]*)?#\1/postgres#')
+endif
+export TEST_DATABASE_URL
+
+GO ?= go
+BIN := bin/distribution
+TEST_TIMEOUT ?= 30m
+BENCHTIME ?= 1s
+FUZZTIME ?= 30s
+
+NPM_STAMP := node_modules/.package-lock.json
+CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
+
+.PHONY: help generate templ build run test test-race lint bench fuzz chaos services services-stop \
+	services-status test-tools clean
+
+help: ## list the targets
+	@echo "usage: make <target>   (DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL))"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+generate: templ static/dist/datastar.js static/dist/app.css ## templ Go code, Datastar bundle, Tailwind CSS
+
+templ:
+	$(GO) tool templ generate -log-level warn
+
+static/dist/datastar.js: scripts/datastar.sh
+	scripts/datastar.sh $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Order-only on templ: the CSS scans views/ after templ has written its Go files.
+static/dist/app.css: $(CSS_INPUTS) $(NPM_STAMP) | templ
+	@mkdir -p $(@D)
+	BROWSERSLIST_IGNORE_OLD_DATA=1 node_modules/.bin/tailwindcss -c tailwind.config.js \
+		-i static/src/app.css -o $(@D)/.app.css.tmp --minify
+	@mv -f $(@D)/.app.css.tmp $@
+
+build: generate ## compile bin/distribution
+	$(GO) build -o $(BIN) .
+
+run: build services ## start services, migrate, seed demo data (prints logins), serve in the foreground
+	$(BIN) migrate
+	$(BIN) seed
+	exec $(BIN) serve
+
+test: generate services test-tools ## go vet + every test against real Postgres, Redis and Chromium
+	$(GO) vet ./...
+	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-race: generate services test-tools ## the tests under the race detector (slow on 2 cores)
+	PATH="$$(scripts/services.sh path)" $(GO) test -race -count=1 -timeout 60m ./...
+
+lint: generate ## gofmt, templ fmt and go vet must be clean
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -name '*_templ.go' -not -path './node_modules/*' -not -path './.local/*')); \
+	if [[ -n $$out ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	@bad=; for f in $$(find . -name '*.templ' -not -path './node_modules/*' -not -path './.local/*'); do \
+		$(GO) tool templ fmt -stdout $$f 2>/dev/null | cmp -s - $$f || bad="$$bad $$f"; \
+	done; if [[ -n $$bad ]]; then echo "templ fmt needed on:$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+bench: generate services ## benchmarks (BENCHTIME=1s); the performance suite is filled in by a later issue
+	PATH="$$(scripts/services.sh path)" $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout $(TEST_TIMEOUT) ./...
+
+fuzz: generate services ## run every Fuzz target for FUZZTIME each (default 30s)
+	PATH="$$(scripts/services.sh path)" scripts/fuzz.sh $(FUZZTIME)
+
+chaos: generate services test-tools ## fault-injection tests (names containing Chaos); filled in by a later issue
+	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -run 'Chaos' -timeout $(TEST_TIMEOUT) ./...
+
+services: ## make sure Postgres and Redis answer (starts private ones under .local/ if needed)
+	scripts/services.sh ensure
+
+services-stop: ## stop the private Postgres/Redis started under .local/
+	scripts/services.sh stop
+
+services-status: ## say whether Postgres and Redis answer
+	scripts/services.sh status
+
+test-tools: ## install what tests start themselves: chromium, redis-server, initdb/pg_ctl
+	scripts/test-tools.sh
+
+clean: ## remove build output and generated files (keeps node_modules and .local)
+	rm -rf bin static/dist coverage.out coverage.html
+	find . -name '*_templ.go' -not -path './node_modules/*' -not -path './.local/*' -delete
