@@ -71,7 +71,7 @@ test-race: generate services test-tools ## the tests under the race detector (sl
 	PATH="$$(scripts/services.sh path)" $(GO) test -race -count=1 -timeout 60m ./...
 
 lint: generate ## gofmt, templ fmt and go vet must be clean
-	@out=$$(gofmt -l $$(find . -name '*.go' -not -name '*_templ.go' -not -path './node_modules/*' -not -path './.local/*')); \
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -name '*_templ.go' -not -path './node_modules/*' -not -path './.local/*') </dev/null); \
 	if [[ -n $$out ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	@bad=; for f in $$(find . -name '*.templ' -not -path './node_modules/*' -not -path './.local/*'); do \
 		$(GO) tool templ fmt -stdout $$f 2>/dev/null | cmp -s - $$f || bad="$$bad $$f"; \
