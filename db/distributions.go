@@ -1,0 +1,184 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/marketing-platform/distribution/model"
+)
+
+// querier is what the unexported helpers run on: *pgxpool.Pool, *pgxpool.Conn and pgx.Tx all
+// satisfy it, so exported methods decide whether a helper runs inside a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// scanner is the Scan half of pgx.Row, pgx.Rows and pgx.CollectableRow.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// distributionColumns is the select list scanDistribution reads; the table must be aliased d.
+const distributionColumns = `d.id, d.event_id, d.overall_status, d.started_at, d.completed_at, d.created_at, d.updated_at`
+
+func scanDistribution(row scanner) (model.Distribution, error) {
+	var d model.Distribution
+	err := row.Scan(&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt)
+	return d, err
+}
+
+// channelColumns is the select list scanChannel reads; the table must be aliased cs.
+const channelColumns = `cs.id, cs.distribution_status_id, cs.event_id, cs.channel, cs.status, cs.progress,
+	cs.distribution_id, cs.estimated_views, cs.impression_schedule, cs.post_url, cs.post_id, cs.message_id,
+	cs.error_message, cs.retries, cs.last_retry_at, cs.completed_at, cs.update_timestamp, cs.updated_at,
+	cs.generation`
+
+// scanChannel reads one channelColumns row. progress and retries are nullable in the ERD; the model
+// shows a missing value as 0.
+func scanChannel(row scanner) (model.ChannelState, error) {
+	var (
+		c                 model.ChannelState
+		progress, retries *int
+	)
+	err := row.Scan(&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &progress,
+		&c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID, &c.MessageID,
+		&c.ErrorMessage, &retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
+		&c.Generation)
+	if progress != nil {
+		c.Progress = *progress
+	}
+	if retries != nil {
+		c.Retries = *retries
+	}
+	return c, err
+}
+
+func collectChannel(row pgx.CollectableRow) (model.ChannelState, error) { return scanChannel(row) }
+
+// channelRank is a channel's position in model.AllChannels (display order); unknown channels last.
+func channelRank(c model.Channel) int {
+	if i := slices.Index(model.AllChannels, c); i >= 0 {
+		return i
+	}
+	return len(model.AllChannels)
+}
+
+// sortChannels orders channel states in display order.
+func sortChannels(cs []model.ChannelState) {
+	slices.SortStableFunc(cs, func(a, b model.ChannelState) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+}
+
+// findChannels loads the channels of the given distribution_status ids in one query, keyed by
+// distribution_status id, each list in display order.
+func findChannels(ctx context.Context, q querier, distributionIDs []int64) (map[int64][]model.ChannelState, error) {
+	out := make(map[int64][]model.ChannelState, len(distributionIDs))
+	if len(distributionIDs) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT `+channelColumns+` FROM channel_status cs
+		WHERE cs.distribution_status_id = ANY($1)`, distributionIDs)
+	if err != nil {
+		return nil, fmt.Errorf("find channels: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, collectChannel)
+	if err != nil {
+		return nil, fmt.Errorf("find channels: %w", err)
+	}
+	for _, c := range all {
+		out[c.DistributionStatusID] = append(out[c.DistributionStatusID], c)
+	}
+	for id := range out {
+		sortChannels(out[id])
+	}
+	return out, nil
+}
+
+// findDistribution loads the distribution of an event with its channels (display order), or
+// ENOTFOUND. Inside a transaction both reads see that transaction's state; on the pool they are two
+// statements, so channels may be a moment newer than the overall row (never older).
+func findDistribution(ctx context.Context, q querier, eventID string) (model.Distribution, error) {
+	d, err := scanDistribution(q.QueryRow(ctx, `SELECT `+distributionColumns+`
+		FROM distribution_status d WHERE d.event_id = $1`, eventID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.Distribution{}, model.Errorf(model.ENOTFOUND, "event %s has no distribution", eventID)
+	}
+	if err != nil {
+		return model.Distribution{}, fmt.Errorf("find distribution of event %s: %w", eventID, err)
+	}
+	chs, err := findChannels(ctx, q, []int64{d.ID})
+	if err != nil {
+		return model.Distribution{}, fmt.Errorf("find distribution of event %s: %w", eventID, err)
+	}
+	d.Channels = chs[d.ID]
+	if d.Channels == nil {
+		d.Channels = []model.ChannelState{}
+	}
+	return d, nil
+}
+
+// checkEventID rejects ids that cannot name an event before they reach SQL or Redis.
+func checkEventID(id string) error {
+	if !model.ValidEventID(id) {
+		return model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+	}
+	return nil
+}
+
+// FindDistribution returns the distribution of an event with its channels in display order;
+// ENOTFOUND when the event has none, EINVALID for an id that cannot exist.
+func (db *DB) FindDistribution(ctx context.Context, eventID string) (model.Distribution, error) {
+	if err := checkEventID(eventID); err != nil {
+		return model.Distribution{}, err
+	}
+	return findDistribution(ctx, db.Pool, eventID)
+}
+
+const attemptColumns = `a.id, a.event_id, a.channel, a.attempt, a.generation, a.trigger, a.started_at,
+	a.finished_at, a.outcome, a.error, a.http_status`
+
+func scanAttempt(row scanner) (model.Attempt, error) {
+	var a model.Attempt
+	err := row.Scan(&a.ID, &a.EventID, &a.Channel, &a.Attempt, &a.Generation, &a.Trigger, &a.StartedAt,
+		&a.FinishedAt, &a.Outcome, &a.Error, &a.HTTPStatus)
+	return a, err
+}
+
+func collectAttempt(row pgx.CollectableRow) (model.Attempt, error) { return scanAttempt(row) }
+
+// FindAttempts returns the attempt history of an event's distribution, in channel display order
+// then attempt order. ENOTFOUND when the event has no distribution; an empty list when it has one
+// but nothing ran yet.
+func (db *DB) FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error) {
+	if err := checkEventID(eventID); err != nil {
+		return nil, err
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT `+attemptColumns+` FROM channel_attempts a
+		WHERE a.event_id = $1 ORDER BY a.attempt, a.id`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("find attempts of event %s: %w", eventID, err)
+	}
+	attempts, err := pgx.CollectRows(rows, collectAttempt)
+	if err != nil {
+		return nil, fmt.Errorf("find attempts of event %s: %w", eventID, err)
+	}
+	if len(attempts) == 0 {
+		var exists bool
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM distribution_status WHERE event_id = $1)`,
+			eventID).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("find attempts of event %s: %w", eventID, err)
+		}
+		if !exists {
+			return nil, model.Errorf(model.ENOTFOUND, "event %s has no distribution", eventID)
+		}
+		return []model.Attempt{}, nil
+	}
+	slices.SortStableFunc(attempts, func(a, b model.Attempt) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+	return attempts, nil
+}

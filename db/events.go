@@ -1,0 +1,377 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/marketing-platform/distribution/model"
+)
+
+// Limits of the event fields (DESIGN.md "Contracts"); lengths count characters, not bytes.
+const (
+	maxTitle       = 500
+	maxDescription = 5000
+	maxImageURL    = 2000
+	maxStoreName   = 200
+	maxQuery       = 200
+
+	defaultPageSize = 25
+	maxPageSize     = 100
+
+	// exactCountBelow: CountEventsByStatus counts events exactly while the planner's estimate is
+	// below this, and returns the estimate above it (a count(*) of a big table per page load is
+	// the one scan the list page must not do).
+	exactCountBelow = 10_000
+)
+
+// CreateEvent validates and stores a new event. An empty ID gets a random UUID v4; a client's id is
+// kept. Text fields are trimmed. actor is recorded as the creator. The creation time comes from the
+// database clock. Errors: EINVALID naming the field, ECONFLICT when the id is taken.
+func (db *DB) CreateEvent(ctx context.Context, e model.Event, actor string) (model.Event, error) {
+	if err := normalizeEvent(&e); err != nil {
+		return model.Event{}, err
+	}
+	if e.ID == "" {
+		e.ID = newEventID()
+	}
+	rows, err := db.Pool.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+eventColumns,
+		e.ID, e.Title, e.Description, e.ImageURL, e.StoreName, actor)
+	if err != nil {
+		return model.Event{}, fmt.Errorf("create event %s: %w", e.ID, err)
+	}
+	created, err := pgx.CollectExactlyOneRow(rows, collectEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.Event{}, model.Errorf(model.ECONFLICT, "event %s already exists", e.ID)
+	}
+	if err != nil {
+		return model.Event{}, fmt.Errorf("create event %s: %w", e.ID, err)
+	}
+	return created, nil
+}
+
+// normalizeEvent trims the text fields of e and checks them against the contract.
+func normalizeEvent(e *model.Event) error {
+	if e.ID != "" && !model.ValidEventID(e.ID) {
+		return model.Errorf(model.EINVALID, "id must be 1 to 36 letters, digits, '_' or '-'")
+	}
+	e.Title = strings.TrimSpace(e.Title)
+	e.Description = strings.TrimSpace(e.Description)
+	e.ImageURL = strings.TrimSpace(e.ImageURL)
+	e.StoreName = strings.TrimSpace(e.StoreName)
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"title", e.Title, maxTitle},
+		{"description", e.Description, maxDescription},
+		{"imageUrl", e.ImageURL, maxImageURL},
+		{"storeName", e.StoreName, maxStoreName},
+	} {
+		if err := checkText(f.name, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	if e.Title == "" {
+		return model.Errorf(model.EINVALID, "title is required")
+	}
+	if e.ImageURL != "" {
+		u, err := url.Parse(e.ImageURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			strings.ContainsAny(e.ImageURL, " \t\r\n") {
+			return model.Errorf(model.EINVALID, "imageUrl must be an http or https URL")
+		}
+	}
+	return nil
+}
+
+// checkText rejects what PostgreSQL text cannot hold (invalid UTF-8, NUL) and over-long values.
+func checkText(field, v string, max int) error {
+	if !utf8.ValidString(v) {
+		return model.Errorf(model.EINVALID, "%s is not valid UTF-8", field)
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return model.Errorf(model.EINVALID, "%s must not contain NUL characters", field)
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return model.Errorf(model.EINVALID, "%s must be at most %d characters (got %d)", field, max, n)
+	}
+	return nil
+}
+
+// newEventID returns a random UUID v4 (RFC 9562) in its canonical text form.
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// eventColumns is the select list of collectEvent; the table must be aliased e.
+const eventColumns = `e.id, e.title, e.description, e.image_url, e.store_name, e.created_at`
+
+func collectEvent(row pgx.CollectableRow) (model.Event, error) {
+	var e model.Event
+	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt)
+	return e, err
+}
+
+// eventWithDistribution selects an event and, when it has one, its distribution row (all
+// distribution columns NULL otherwise); read with collectEventWithDistribution.
+const eventWithDistribution = `SELECT ` + eventColumns + `, ` + distributionColumns + `
+	FROM events e LEFT JOIN distribution_status d ON d.event_id = e.id`
+
+func collectEventWithDistribution(row pgx.CollectableRow) (model.Event, error) {
+	var (
+		e                              model.Event
+		dID                            *int64
+		dEventID, dStatus              *string
+		dStarted, dCompleted, dCreated *time.Time
+		dUpdated                       *time.Time
+	)
+	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt,
+		&dID, &dEventID, &dStatus, &dStarted, &dCompleted, &dCreated, &dUpdated)
+	if err != nil || dID == nil {
+		return e, err
+	}
+	e.Distribution = &model.Distribution{
+		ID: *dID, EventID: *dEventID, OverallStatus: model.OverallStatus(*dStatus), StartedAt: *dStarted,
+		CompletedAt: dCompleted, CreatedAt: *dCreated, UpdatedAt: *dUpdated,
+	}
+	return e, nil
+}
+
+// attachChannels loads the channels of every distribution among events in one query.
+func attachChannels(ctx context.Context, q querier, events []model.Event) error {
+	var ids []int64
+	for _, e := range events {
+		if e.Distribution != nil {
+			ids = append(ids, e.Distribution.ID)
+		}
+	}
+	chs, err := findChannels(ctx, q, ids)
+	if err != nil {
+		return err
+	}
+	for i := range events {
+		if d := events[i].Distribution; d != nil {
+			d.Channels = chs[d.ID]
+			if d.Channels == nil {
+				d.Channels = []model.ChannelState{}
+			}
+		}
+	}
+	return nil
+}
+
+// FindEventByID returns an event with its distribution (and channels) when it has one.
+// ENOTFOUND for an unknown id, EINVALID for an id that cannot exist.
+func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error) {
+	if err := checkEventID(id); err != nil {
+		return model.Event{}, err
+	}
+	rows, err := db.Pool.Query(ctx, eventWithDistribution+` WHERE e.id = $1`, id)
+	if err != nil {
+		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, collectEventWithDistribution)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.Event{}, model.Errorf(model.ENOTFOUND, "event %s not found", id)
+	}
+	if err != nil {
+		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	evs := []model.Event{e}
+	if err := attachChannels(ctx, db.Pool, evs); err != nil {
+		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	return evs[0], nil
+}
+
+// FindEvents returns one page of events, newest first, each with its distribution and channels.
+// Pagination is keyset on (created_at, id) — the cursor names the last event of the previous page —
+// so a page costs the same at any depth and concurrent inserts never shift or repeat rows. There is
+// no total count (see CountEventsByStatus).
+func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventPage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return model.EventPage{}, err
+		}
+		where = append(where, fmt.Sprintf("(e.created_at, e.id) < (%s, %s)", arg(at), arg(id)))
+	}
+	if q := strings.TrimSpace(f.Q); q != "" {
+		if err := checkText("q", q, maxQuery); err != nil {
+			return model.EventPage{}, err
+		}
+		like := escapeLike(q)
+		exact := arg(q)
+		// IN (subquery) rather than a correlated EXISTS: inside an OR it runs once (hashed), using
+		// the channel_status id indexes of migration 0004, instead of once per scanned event.
+		where = append(where, fmt.Sprintf(`(e.id LIKE %s OR e.title ILIKE %s OR e.id IN (
+			SELECT cs.event_id FROM channel_status cs
+			WHERE cs.distribution_id = %s OR cs.post_id = %s OR cs.message_id = %s))`,
+			arg(like+"%"), arg("%"+like+"%"), exact, exact, exact))
+	}
+	if f.Status != "" {
+		if !f.Status.Valid() {
+			return model.EventPage{}, model.Errorf(model.EINVALID, "unknown status %q", truncate(string(f.Status), 40))
+		}
+		where = append(where, "d.overall_status = "+arg(string(f.Status)))
+	}
+	if f.Channel != "" && !f.Channel.Valid() {
+		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel %q", truncate(string(f.Channel), 40))
+	}
+	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
+		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel status %q", truncate(string(f.ChannelStatus), 40))
+	}
+	if f.Channel != "" || f.ChannelStatus != "" {
+		var conds []string
+		if f.Channel != "" {
+			conds = append(conds, "cs.channel = "+arg(string(f.Channel)))
+		}
+		if f.ChannelStatus != "" {
+			conds = append(conds, "cs.status = "+arg(string(f.ChannelStatus)))
+		}
+		where = append(where, `EXISTS (SELECT 1 FROM channel_status cs WHERE cs.event_id = e.id AND `+
+			strings.Join(conds, " AND ")+`)`)
+	}
+
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultPageSize
+	}
+	limit = min(limit, maxPageSize)
+
+	sql := eventWithDistribution
+	if len(where) > 0 {
+		sql += "\n\tWHERE " + strings.Join(where, "\n\tAND ")
+	}
+	sql += "\n\tORDER BY e.created_at DESC, e.id DESC LIMIT " + arg(limit+1)
+
+	// QueryExecModeExec plans each call with its actual values (an unnamed statement): a cached
+	// generic plan cannot tell a rare status or channel from a common one, and the best plan differs.
+	rows, err := db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		return model.EventPage{}, fmt.Errorf("find events: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, collectEventWithDistribution)
+	if err != nil {
+		return model.EventPage{}, fmt.Errorf("find events: %w", err)
+	}
+	var page model.EventPage
+	if len(events) > limit {
+		events = events[:limit]
+		last := events[limit-1]
+		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	if err := attachChannels(ctx, db.Pool, events); err != nil {
+		return model.EventPage{}, fmt.Errorf("find events: %w", err)
+	}
+	if events == nil {
+		events = []model.Event{}
+	}
+	page.Events = events
+	return page, nil
+}
+
+// escapeLike quotes LIKE's wildcards so user text matches literally (backslash is the default
+// LIKE escape character).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// encodeCursor makes the opaque keyset cursor: base64url("<created_at unix µs>,<event id>").
+// Microseconds are PostgreSQL's timestamp precision, so the position is exact.
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "," + id))
+}
+
+func decodeCursor(s string) (time.Time, string, error) {
+	bad := model.Errorf(model.EINVALID, "malformed cursor")
+	if len(s) > 100 {
+		return time.Time{}, "", bad
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	micros, id, ok := strings.Cut(string(raw), ",")
+	if !ok || !model.ValidEventID(id) {
+		return time.Time{}, "", bad
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	return time.UnixMicro(us).UTC(), id, nil
+}
+
+// CountEventsByStatus returns how many distributions are in each overall status, and the number of
+// events. The per-status counts are exact: a GROUP BY over distribution_status, answered from the
+// overall_status index of migration 0004. The total is exact while the table is small and the
+// planner's row estimate (pg_class.reltuples, kept fresh by autovacuum/ANALYZE) once the events table
+// passes 10,000 rows, so the list page never counts a big table per load. Callers showing it
+// should present it as approximate beyond that size; it is never below the sum of the statuses.
+func (db *DB) CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT overall_status, count(*) FROM distribution_status GROUP BY overall_status`)
+	b.Queue(`SELECT CASE WHEN c.reltuples >= $1 THEN c.reltuples::bigint
+		ELSE (SELECT count(*) FROM events) END
+		FROM pg_class c WHERE c.oid = 'events'::regclass`, exactCountBelow)
+	br := db.Pool.SendBatch(ctx, b)
+	defer br.Close()
+
+	counts := make(map[model.OverallStatus]int, 4)
+	rows, err := br.Query()
+	if err != nil {
+		return nil, 0, fmt.Errorf("count events by status: %w", err)
+	}
+	var sum int
+	var status string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+		counts[model.OverallStatus(status)] = n
+		sum += n
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("count events by status: %w", err)
+	}
+	var total int
+	if err := br.QueryRow().Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count events: %w", err)
+	}
+	return counts, max(total, sum), br.Close()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
