@@ -461,7 +461,7 @@ func TestStopIsPromptAndClosesSubscribers(t *testing.T) {
 			}
 			closedWithin(t, sub, time.Second)
 			closedWithin(t, e.hub.Subscribe(Filter{All: true}), time.Second) // born closed
-			e.hub.Stop()                                                    // idempotent
+			e.hub.Stop()                                                     // idempotent
 		})
 	}
 }
