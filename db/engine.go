@@ -41,7 +41,9 @@ type AlreadyStartedError struct {
 	Distribution model.Distribution
 }
 
-func (e *AlreadyStartedError) Error() string { return model.ECONFLICT + ": distribution already started" }
+func (e *AlreadyStartedError) Error() string {
+	return model.ECONFLICT + ": distribution already started"
+}
 
 // Unwrap lets model.ErrorCode / model.ErrorMessage see the conflict.
 func (e *AlreadyStartedError) Unwrap() error {
