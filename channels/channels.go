@@ -63,6 +63,9 @@ type Error struct {
 	RetryAfter time.Duration
 	Message    string
 	Detail     string
+	// cause is the underlying error when there is one worth matching with errors.Is (e.g.
+	// context.Canceled when the caller gave up, so the engine can tell shutdown from failure).
+	cause error
 }
 
 func (e *Error) Error() string {
@@ -70,4 +73,20 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s (%s)", e.Message, e.Detail)
 	}
 	return e.Message
+}
+
+// Unwrap returns the underlying cause, if any (context.Canceled / context.DeadlineExceeded when
+// the caller's context ended the publication).
+func (e *Error) Unwrap() error { return e.cause }
+
+func (k ErrorKind) String() string {
+	switch k {
+	case Temporary:
+		return "temporary"
+	case Permanent:
+		return "permanent"
+	case RateLimited:
+		return "rate_limited"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }

@@ -1,0 +1,73 @@
+// Package simulator is the channel simulator: an HTTP server that behaves like the six
+// asynchronous publishing APIs (DESIGN.md "The six channels"), returns realistic,
+// deterministic results per (event, channel), and injects faults on demand. The channel
+// adapters (package channels) speak exactly this protocol; the simulator is the embedded
+// default endpoint when CHANNELS_CONFIG is absent, and `distribution simulator` runs it as its
+// own process so fault tests can stop or slow it.
+//
+// # Protocol (version 1)
+//
+// Submit a publication:
+//
+//	POST /v1/channels/{CHANNEL}/publications
+//	Idempotency-Key: <opaque, 1..200 chars, required>
+//	Content-Type: application/json
+//	{"eventId":"...", "title":"...", "description":"...", "imageUrl":"...", "storeName":"..."}
+//
+//	202 Accepted
+//	{"id":"pub_...", "status":"IN_PROGRESS", "progress":0}
+//
+// A repeated submit with the same (channel, Idempotency-Key) returns the same publication (same
+// id, same final result, header Idempotent-Replayed: true): never a second post. The one
+// exception is a publication that ended FAILED: it published nothing, so the key is free again
+// and the next submit with it starts a new publication. Reusing a key for a different event is
+// 409 idempotency_conflict.
+//
+// Follow its status:
+//
+//	GET /v1/channels/{CHANNEL}/publications/{id}
+//
+//	200 OK
+//	{"id":"pub_...", "status":"IN_PROGRESS|SUCCESS|FAILED", "progress":0..100,
+//	 "result":{...},                                       // only when SUCCESS
+//	 "error":{"code":"...","message":"...","retryable":false}} // only when FAILED
+//
+// Progress is computed from wall time (Config.Now), not from goroutines: +20 per Config.Step
+// since the submit, SUCCESS at 100. Step 0 finishes at once.
+//
+// The result fields depend on the channel:
+//
+//	URIDONGNETV  distributionId "UDTV-XXXXXXXX", estimatedViews (5,000-50,000), impressionSchedule
+//	GINITV       distributionId "GTV-XXXXXXXX", estimatedViews (10,000-80,000), impressionSchedule
+//	RINGOBIZ     distributionId "RGB-XXXXXXXX", estimatedViews (expected callers, 300-5,000)
+//	INSTAGRAM    postId, postUrl https://www.instagram.com/p/{shortcode}/, estimatedViews
+//	NAVER        postId, postUrl https://blog.naver.com/{blog}/{number}, estimatedViews
+//	KAKAO        messageId, estimatedViews (channel friends reached)
+//
+// impressionSchedule is a list of 3-6 ad slots {"start","end","slot","spots"} on the days after
+// the submit (RFC 3339 in KST, +09:00; slots "morning", "daytime", "prime", "late"). Results
+// are a pure function of (eventId, channel) and, for the schedule, the KST day of the submit.
+//
+// Every error answer has the body {"error":{"code":"...","message":"...","retryable":bool}}:
+// 400 invalid_request, 404 not_found, 409 idempotency_conflict, 413 too_large, 429
+// rate_limited (with Retry-After), 503 unavailable.
+//
+// # Fault injection
+//
+// SIMULATOR_FAIL (ParseFail, e.g. "KAKAO=3,NAVER=always"): the channel answers the first N
+// submits of every event with 503 unavailable (retryable), counted per (event, channel) across
+// all idempotency keys, so automatic and manual retries both count; "always" never succeeds.
+// A submit answered from an existing publication (an idempotent replay) does not count.
+//
+// Scripted faults (Server.Inject, or the admin endpoint) are per channel and per operation
+// (submit or poll): each request takes the next fault of its queue; see Fault for the kinds
+// (latency, hang, HTTP status, 429 with Retry-After, connection reset, huge body, redirect,
+// lost response, publication that ends FAILED).
+//
+// # Admin endpoint (loopback clients only)
+//
+//	POST   /_admin/faults/{CHANNEL}   {"faults":[{"kind":"status","status":503}, ...]} append faults
+//	DELETE /_admin/faults             clear every queue
+//	PUT    /_admin/fail               body in SIMULATOR_FAIL syntax; replaces the rules
+//	GET    /_admin/stats              counters: submits, polls, posts per channel and per event
+package simulator
