@@ -1,0 +1,413 @@
+// Package auth owns who may do what: password hashing (argon2id), server-side sessions with idle and
+// absolute timeouts, API bearer tokens, login throttling per account and per IP, and the principal
+// carried in a request's context. It knows nothing about HTTP; the web and handlers packages turn
+// cookies and headers into the strings it takes.
+package auth
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/model"
+)
+
+// TokenPrefix starts every API token, so leaked tokens are recognisable (secret scanners, logs).
+const TokenPrefix = "dst_"
+
+// Password length bounds (bytes for the maximum: hashing cost must stay bounded).
+const (
+	MinPasswordLen = 8
+	maxPasswordLen = 1024
+	maxEmailLen    = 254
+)
+
+// Messages shown to users. The login failure text is identical whether or not the account exists.
+const (
+	MsgBadCredentials = "email or password is incorrect"
+	MsgThrottled      = "too many failed login attempts; try again later"
+)
+
+// Config holds the session and throttling policy. Zero fields take the defaults.
+type Config struct {
+	// IdleTimeout ends a session not used for this long (default 2h).
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after login, however busy (default 12h).
+	AbsoluteTimeout time.Duration
+	// AccountThrottle applies per email address, existing or not (default 5 failures / 15 min → 15 min lock).
+	AccountThrottle db.ThrottlePolicy
+	// IPThrottle applies per client IP, IPv6 per /64 (default 30 failures / 15 min → 15 min lock).
+	IPThrottle db.ThrottlePolicy
+	// Argon2 are the parameters of new hashes (default DefaultArgon2).
+	Argon2 Argon2Params
+	// MaxConcurrentHashes bounds simultaneous argon2 computations (memory) (default 4).
+	MaxConcurrentHashes int
+}
+
+// WithDefaults returns c with zero fields replaced by defaults.
+func (c Config) WithDefaults() Config {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Hour
+	}
+	if c.AbsoluteTimeout <= 0 {
+		c.AbsoluteTimeout = 12 * time.Hour
+	}
+	if c.AccountThrottle.MaxFailures <= 0 {
+		c.AccountThrottle = db.ThrottlePolicy{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+	}
+	if c.IPThrottle.MaxFailures <= 0 {
+		c.IPThrottle = db.ThrottlePolicy{MaxFailures: 30, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+	}
+	if c.Argon2.Memory == 0 {
+		c.Argon2 = DefaultArgon2
+	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = 4
+	}
+	return c
+}
+
+// Service authenticates people and machines against the store.
+type Service struct {
+	store  *db.DB
+	cfg    Config
+	logger *slog.Logger
+	hashes chan struct{} // semaphore bounding concurrent argon2 work
+
+	dummyOnce sync.Once
+	dummyHash string // verified against when the account does not exist, so timing reveals nothing
+}
+
+// NewService returns a Service over store. A nil logger uses slog.Default().
+func NewService(store *db.DB, cfg Config, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg = cfg.WithDefaults()
+	return &Service{
+		store:  store,
+		cfg:    cfg,
+		logger: logger.With(slog.String("component", "auth")),
+		hashes: make(chan struct{}, cfg.MaxConcurrentHashes),
+	}
+}
+
+// Config returns the effective configuration (cookie lifetimes follow AbsoluteTimeout).
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hashes <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for password hashing slot: %w", ctx.Err())
+	}
+}
+
+func (s *Service) release() { <-s.hashes }
+
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return HashPassword(password, s.cfg.Argon2)
+}
+
+func (s *Service) verify(ctx context.Context, encoded, password string) (bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer s.release()
+	return VerifyPassword(encoded, password)
+}
+
+// dummyVerify spends the same time as a real verification.
+func (s *Service) dummyVerify(ctx context.Context, password string) {
+	s.dummyOnce.Do(func() {
+		h, err := HashPassword(randomString(), s.cfg.Argon2)
+		if err != nil {
+			s.logger.Error("make dummy hash", slog.Any("error", err))
+		}
+		s.dummyHash = h
+	})
+	s.verify(ctx, s.dummyHash, password) //nolint:errcheck // result is irrelevant by design
+}
+
+func accountKey(email string) string { return "account:" + email }
+
+// ipKey groups IPv6 clients by /64: one host usually owns a whole /64, so per-address keys would be
+// trivially rotated.
+func ipKey(ip string) string {
+	parsed := net.ParseIP(ip)
+	switch {
+	case parsed == nil:
+		return "ip:unknown"
+	case parsed.To4() != nil:
+		return "ip:" + parsed.String()
+	default:
+		return "ip:" + parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+}
+
+var (
+	errBadCredentials = model.Errorf(model.EUNAUTHORIZED, MsgBadCredentials)
+	errThrottled      = model.Errorf(model.ETOOMANY, MsgThrottled)
+)
+
+// Login checks email and password and starts a session. It returns the cookie value (the session
+// secret; only its SHA-256 is stored) and the principal. Failures are EUNAUTHORIZED with one generic
+// message, ETOOMANY while the account or the client IP is locked out.
+func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (string, model.Principal, error) {
+	email = db.NormalizeEmail(email)
+	if len(email) > maxEmailLen {
+		email = email[:maxEmailLen]
+	}
+	acct, ipk := accountKey(email), ipKey(ip)
+	for _, key := range []string{ipk, acct} {
+		ok, err := s.store.LoginAllowed(ctx, key)
+		if err != nil {
+			return "", model.Principal{}, fmt.Errorf("login: %w", err)
+		}
+		if !ok {
+			return "", model.Principal{}, errThrottled
+		}
+	}
+
+	user, err := s.store.FindUserByEmail(ctx, email)
+	switch {
+	case model.ErrorCode(err) == model.ENOTFOUND:
+		s.dummyVerify(ctx, password)
+		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+	case err != nil:
+		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	}
+	if len(password) > maxPasswordLen {
+		s.dummyVerify(ctx, password[:maxPasswordLen])
+		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+	}
+	ok, err := s.verify(ctx, user.PasswordHash, password)
+	if err != nil && !errors.Is(err, errBadHash) {
+		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	}
+	if err != nil {
+		s.logger.Error("stored password hash is unusable", slog.Int64("user_id", user.ID))
+	}
+	if !ok || user.Disabled {
+		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+	}
+
+	if err := s.store.ResetLoginFailures(ctx, acct); err != nil {
+		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	}
+	secret, idHash, err := newSecret()
+	if err != nil {
+		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	}
+	if utf8.RuneCountInString(userAgent) > 512 {
+		userAgent = string([]rune(userAgent)[:512])
+	}
+	if err := s.store.CreateSession(ctx, idHash, user.ID, s.cfg.IdleTimeout, s.cfg.AbsoluteTimeout, ip, userAgent); err != nil {
+		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	}
+	s.audit(ctx, model.AuditEntry{Actor: user.Email, Action: "login", IP: ip})
+	return secret, principalOfUser(user, idHash), nil
+}
+
+// loginFailed counts a failure against the account and the IP and returns the generic error.
+func (s *Service) loginFailed(ctx context.Context, acct, ipk, ip string) error {
+	for _, k := range []struct {
+		key string
+		p   db.ThrottlePolicy
+	}{{acct, s.cfg.AccountThrottle}, {ipk, s.cfg.IPThrottle}} {
+		locked, err := s.store.RecordLoginFailure(ctx, k.key, k.p)
+		if err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
+		if locked {
+			s.logger.Warn("login locked out", slog.String("key", k.key), slog.String("ip", ip))
+		}
+	}
+	return errBadCredentials
+}
+
+func principalOfUser(u model.User, idHash []byte) model.Principal {
+	return model.Principal{UserID: u.ID, Name: u.Email, Role: u.Role, SessionID: hex.EncodeToString(idHash)}
+}
+
+// Authenticate returns the principal of a live session cookie value, sliding its idle expiry.
+// Unknown, expired, malformed and disabled-user sessions are EUNAUTHORIZED.
+func (s *Service) Authenticate(ctx context.Context, cookieValue string) (model.Principal, error) {
+	idHash, ok := hashSecret(cookieValue)
+	if !ok {
+		return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "session expired or unknown")
+	}
+	sess, user, err := s.store.FindSession(ctx, idHash, s.cfg.AbsoluteTimeout)
+	if err != nil {
+		return model.Principal{}, err
+	}
+	if sess.Stale {
+		if err := s.store.TouchSession(ctx, idHash, s.cfg.IdleTimeout, s.cfg.AbsoluteTimeout); err != nil {
+			// The session is valid now; failing the request over a bookkeeping write helps nobody.
+			s.logger.Warn("touch session", slog.Any("error", err))
+		}
+	}
+	return principalOfUser(user, idHash), nil
+}
+
+// Logout ends the session of cookieValue server-side. Unknown or malformed values are a no-op.
+func (s *Service) Logout(ctx context.Context, cookieValue string) error {
+	idHash, ok := hashSecret(cookieValue)
+	if !ok {
+		return nil
+	}
+	return s.store.DeleteSession(ctx, idHash)
+}
+
+// AuthenticateToken returns the principal of an API bearer token ("dst_..."), or EUNAUTHORIZED.
+func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (model.Principal, error) {
+	secret, found := strings.CutPrefix(bearer, TokenPrefix)
+	hash, ok := hashSecret(secret)
+	if !found || !ok {
+		return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "invalid or revoked API token")
+	}
+	t, err := s.store.FindTokenByHash(ctx, hash)
+	if err != nil {
+		return model.Principal{}, err
+	}
+	return model.Principal{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role}, nil
+}
+
+// CreateUser validates and stores a new user; createdBy names the actor in the audit log
+// (an email, or "cli").
+func (s *Service) CreateUser(ctx context.Context, email, password string, role model.Role, createdBy string) (model.User, error) {
+	email = db.NormalizeEmail(email)
+	if len(email) < 3 || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n") {
+		return model.User{}, model.Errorf(model.EINVALID, "email must look like name@example.com (at most %d characters)", maxEmailLen)
+	}
+	if utf8.RuneCountInString(password) < MinPasswordLen {
+		return model.User{}, model.Errorf(model.EINVALID, "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(password) > maxPasswordLen {
+		return model.User{}, model.Errorf(model.EINVALID, "password must be at most %d bytes", maxPasswordLen)
+	}
+	if _, err := model.ParseRole(string(role)); err != nil {
+		return model.User{}, err
+	}
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return model.User{}, fmt.Errorf("create user: %w", err)
+	}
+	u, err := s.store.CreateUser(ctx, email, h, role)
+	if err != nil {
+		return model.User{}, err
+	}
+	s.audit(ctx, model.AuditEntry{Actor: createdBy, Action: "user_add", Detail: fmt.Sprintf("%s role=%s", u.Email, u.Role)})
+	return u, nil
+}
+
+// CreateToken creates an API token and returns its plaintext ("dst_" + 43 base64url characters).
+// Only its SHA-256 is stored: the plaintext cannot be shown again.
+func (s *Service) CreateToken(ctx context.Context, name string, role model.Role, createdBy string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return "", model.Errorf(model.EINVALID, "token name must be 1 to 100 characters")
+	}
+	if _, err := model.ParseRole(string(role)); err != nil {
+		return "", err
+	}
+	secret, hash, err := newSecret()
+	if err != nil {
+		return "", fmt.Errorf("create token: %w", err)
+	}
+	if _, err := s.store.CreateToken(ctx, name, role, hash, createdBy); err != nil {
+		return "", err
+	}
+	s.audit(ctx, model.AuditEntry{Actor: createdBy, Action: "token_create", Detail: fmt.Sprintf("%s role=%s", name, role)})
+	return TokenPrefix + secret, nil
+}
+
+// Prune deletes expired sessions and stale throttle rows; run it now and then (e.g. hourly).
+func (s *Service) Prune(ctx context.Context) error {
+	older := max(s.cfg.AccountThrottle.Window, s.cfg.IPThrottle.Window)
+	return s.store.PruneAccounts(ctx, older)
+}
+
+// audit records an entry; the action already happened, so a failed write is logged, not returned.
+func (s *Service) audit(ctx context.Context, e model.AuditEntry) {
+	if err := s.store.AddAudit(ctx, e); err != nil {
+		s.logger.Error("write audit entry", slog.String("action", e.Action), slog.Any("error", err))
+	}
+}
+
+// ReadPasswordLine returns the first line of r without its line ending (the CLI reads the new
+// user's password from stdin this way, so it never appears in argv or shell history).
+func ReadPasswordLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", model.Errorf(model.EINVALID, "no password on stdin (write it as the first line)")
+	}
+	return line, nil
+}
+
+const secretLen = 32
+
+// newSecret returns a random secret (base64url, unpadded) and its SHA-256.
+func newSecret() (string, []byte, error) {
+	b := make([]byte, secretLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("read random bytes: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256(b)
+	return secret, sum[:], nil
+}
+
+// hashSecret decodes a secret made by newSecret and returns its SHA-256; ok is false when it is not
+// one (wrong alphabet or length), so garbage never reaches the database.
+func hashSecret(secret string) ([]byte, bool) {
+	if len(secret) != base64.RawURLEncoding.EncodedLen(secretLen) {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(secret)
+	if err != nil || len(b) != secretLen {
+		return nil, false
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], true
+}
+
+func randomString() string {
+	s, _, _ := newSecret()
+	return s
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying the request's principal.
+func NewContext(ctx context.Context, p model.Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal of the request, if it has one.
+func FromContext(ctx context.Context) (model.Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(model.Principal)
+	return p, ok
+}

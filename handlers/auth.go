@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// langCookieMaxAge keeps the language preference for a year.
+const langCookieMaxAge = 365 * 24 * time.Hour
+
+// LoginPage serves GET /login; a visitor who is already logged in goes on to next (or /).
+func (h *Handlers) LoginPage(c echo.Context) error {
+	next := SafeNext(c.QueryParam("next"))
+	if _, ok := Principal(c); ok {
+		return c.Redirect(http.StatusSeeOther, or(next, "/"))
+	}
+	return h.renderLogin(c, http.StatusOK, views.LoginForm{Next: next})
+}
+
+// Login serves POST /login (fields email, password, next; a plain form post). Success starts a
+// new session (any session the browser held is ended first) and redirects 303 to next or /.
+// Failure re-renders the form: 401 with one generic message whether or not the account exists,
+// 429 while the account or the client IP is locked out.
+func (h *Handlers) Login(c echo.Context) error {
+	ctx := c.Request().Context()
+	email, next := c.FormValue("email"), SafeNext(c.FormValue("next"))
+	name := SessionCookieName(h.deps.SecureCookies)
+	if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
+		if err := h.deps.Auth.Logout(ctx, ck.Value); err != nil {
+			return err
+		}
+	}
+	secret, _, err := h.deps.Auth.Login(ctx, email, c.FormValue("password"), c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		form := views.LoginForm{Email: email, Next: next}
+		switch model.ErrorCode(err) {
+		case model.EUNAUTHORIZED:
+			form.Error = views.T(Lang(c), "login.failed")
+			return h.renderLogin(c, http.StatusUnauthorized, form)
+		case model.ETOOMANY:
+			form.Error = views.T(Lang(c), "login.throttled")
+			c.Response().Header().Set("Retry-After", "900")
+			return h.renderLogin(c, http.StatusTooManyRequests, form)
+		}
+		return err
+	}
+	h.setCookie(c, name, secret, h.deps.SessionMaxAge, http.SameSiteLaxMode)
+	// A new session gets a new CSRF token: the next page load issues one.
+	h.setCookie(c, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
+	return c.Redirect(http.StatusSeeOther, or(next, "/"))
+}
+
+func (h *Handlers) renderLogin(c echo.Context, status int, form views.LoginForm) error {
+	p := NewPage(c, "login.title")
+	p.Principal = nil // the form is for logging in, whoever the browser was before
+	return Render(c, status, views.Login(p, form))
+}
+
+// Logout serves POST /logout: the session is deleted server-side, both cookies are cleared, 303 /login.
+func (h *Handlers) Logout(c echo.Context) error {
+	name := SessionCookieName(h.deps.SecureCookies)
+	if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
+		if err := h.deps.Auth.Logout(c.Request().Context(), ck.Value); err != nil {
+			return err
+		}
+	}
+	h.setCookie(c, name, "", -1, http.SameSiteLaxMode)
+	h.setCookie(c, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// SetLang serves POST /lang (fields lang = ko|en, next): it stores the preference in the lang cookie
+// and returns to next. A POST, so that no GET changes state.
+func (h *Handlers) SetLang(c echo.Context) error {
+	lang := views.ParseLang(c.FormValue("lang"))
+	if lang == "" {
+		return model.Errorf(model.EINVALID, "lang must be ko or en")
+	}
+	h.setCookie(c, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
+	return c.Redirect(http.StatusSeeOther, or(SafeNext(c.FormValue("next")), "/"))
+}
+
+// EventsPlaceholder serves GET / until the events dashboard replaces it.
+func (h *Handlers) EventsPlaceholder(c echo.Context) error {
+	return Render(c, http.StatusOK, views.EventsPage(NewPage(c, "events.title")))
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,122 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/model"
+)
+
+type pinger struct{ err error }
+
+func (p pinger) Ping(context.Context) error { return p.err }
+
+type redisHealth struct {
+	ping  error
+	notif bool
+	nerr  error
+}
+
+func (r redisHealth) Ping(context.Context) error        { return r.ping }
+func (r redisHealth) NotificationsState() (bool, error) { return r.notif, r.nerr }
+
+type noAuth struct{}
+
+func (noAuth) Login(context.Context, string, string, string, string) (string, model.Principal, error) {
+	return "", model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "no")
+}
+func (noAuth) Logout(context.Context, string) error { return nil }
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	down := errors.New("dial tcp 10.0.0.5:5432: connect: connection refused (user=admin)")
+	for _, tc := range []struct {
+		name   string
+		db     handlers.Pinger
+		redis  handlers.RedisHealth
+		status int
+		want   map[string]string
+	}{
+		{"all ok", pinger{}, redisHealth{notif: true}, 200, map[string]string{"postgres": "ok", "redis": "ok", "notifications": "ok"}},
+		{"postgres down", pinger{down}, redisHealth{notif: true}, 503, map[string]string{"postgres": "error: unreachable", "redis": "ok", "notifications": "ok"}},
+		{"postgres slow", pinger{fmt.Errorf("ping: %w", context.DeadlineExceeded)}, redisHealth{notif: true}, 503, map[string]string{"postgres": "error: timeout", "redis": "ok", "notifications": "ok"}},
+		{"redis down", pinger{}, redisHealth{ping: down, nerr: errors.New("not subscribed")}, 503, map[string]string{"postgres": "ok", "redis": "error: unreachable", "notifications": "error: not subscribed"}},
+		{"notifications off", pinger{}, redisHealth{}, 503, map[string]string{"postgres": "ok", "redis": "ok", "notifications": "error: keyspace notifications not active"}},
+		{"redis not wired", pinger{}, nil, 503, map[string]string{"postgres": "ok", "redis": "error: not configured", "notifications": "error: not configured"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := handlers.New(handlers.Deps{Auth: noAuth{}, DB: tc.db, Redis: tc.redis, Logger: slog.New(slog.DiscardHandler)})
+			rec := httptest.NewRecorder()
+			c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/readyz", nil), rec)
+			if err := h.Readyz(c); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Code != tc.status {
+				t.Errorf("status %d, want %d", rec.Code, tc.status)
+			}
+			var got map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+			if len(got) != 3 {
+				t.Errorf("body %v: want exactly postgres, redis, notifications", got)
+			}
+		})
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	t.Parallel()
+	for next, want := range map[string]string{
+		"/":                   "/",
+		"/events/x?y=1#z":     "/events/x?y=1#z",
+		"/reports":            "/reports",
+		"":                    "",
+		"//evil.com":          "",
+		"/\\evil.com":         "",
+		"/\\/evil.com":        "",
+		"/a\\b":               "",
+		"https://evil.com":    "",
+		"http:evil.com":       "",
+		"javascript:alert(1)": "",
+		"evil.com":            "",
+		"/\t/evil.com":        "",
+		"/\n/evil.com":        "",
+		"\\\\evil.com":        "",
+		" /x":                 "",
+	} {
+		if got := handlers.SafeNext(next); got != want {
+			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+	for next, want := range map[string]string{"/": "/login", "": "/login", "//evil": "/login", "/events/a b": "/login?next=%2Fevents%2Fa+b"} {
+		if got := handlers.LoginURL(next); got != want {
+			t.Errorf("LoginURL(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestCookieNames(t *testing.T) {
+	t.Parallel()
+	if handlers.SessionCookieName(false) != "dist_session" || handlers.SessionCookieName(true) != "__Host-dist_session" {
+		t.Error("session cookie names")
+	}
+	if handlers.CSRFCookieName(false) != "dist_csrf" || handlers.CSRFCookieName(true) != "__Host-dist_csrf" {
+		t.Error("CSRF cookie names")
+	}
+}

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// statusOf maps the error vocabulary to HTTP.
+var statusOf = map[string]int{
+	model.EINVALID:      http.StatusBadRequest,
+	model.EUNAUTHORIZED: http.StatusUnauthorized,
+	model.EFORBIDDEN:    http.StatusForbidden,
+	model.ENOTFOUND:     http.StatusNotFound,
+	model.ECONFLICT:     http.StatusConflict,
+	model.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	model.ETOOMANY:      http.StatusTooManyRequests,
+	model.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	model.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// codeOf maps HTTP statuses raised by echo itself (routing, body limit, CSRF) back to codes.
+func codeOf(status int) string {
+	switch status {
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusUnsupportedMediaType:
+		return model.EINVALID
+	}
+	for code, s := range statusOf {
+		if s == status {
+			return code
+		}
+	}
+	if status >= 500 {
+		return model.EINTERNAL
+	}
+	return model.EINVALID
+}
+
+// apiError is the body of every 4xx/5xx JSON answer: {"error": {"code": "...", "message": "..."}}.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// classify returns the status, code and user-safe message of err. Only *model.Error messages and
+// echo's own 4xx texts reach users; anything else is "internal error".
+func classify(err error) (status int, code, msg string) {
+	var me *model.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &me):
+		status, ok := statusOf[me.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		return status, me.Code, me.Message
+	case errors.As(err, &he):
+		status = he.Code
+		msg = http.StatusText(status)
+		if m, ok := he.Message.(string); ok && status < 500 {
+			msg = m
+		}
+		if status == http.StatusRequestEntityTooLarge {
+			msg = "request body is too large"
+		}
+		if status >= 500 {
+			msg = "internal error"
+		}
+		return status, codeOf(status), msg
+	}
+	return http.StatusInternalServerError, model.EINTERNAL, "internal error"
+}
+
+const errorHandledKey = "web.error_handled"
+
+// handleError is echo's HTTPErrorHandler: the one place errors become responses. Internal errors
+// are logged with the request id and never shown.
+func (s *Server) handleError(err error, c echo.Context) {
+	// The request logger hands errors here first and then returns them up the chain, so echo
+	// calls this again with the same error: answer once.
+	if c.Get(errorHandledKey) != nil {
+		return
+	}
+	c.Set(errorHandledKey, true)
+	req := c.Request()
+	if c.Response().Committed {
+		if !errors.Is(err, context.Canceled) {
+			s.logger.Warn("error after response started", slog.String("request_id", requestID(c)),
+				slog.String("path", req.URL.Path), slog.Any("error", err))
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+		return // the client went away; nobody is listening
+	}
+	status, code, msg := classify(err)
+	if status >= 500 {
+		s.logger.Error("request failed", slog.String("request_id", requestID(c)),
+			slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Any("error", err))
+	}
+	var werr error
+	switch {
+	case req.Method == http.MethodHead:
+		werr = c.NoContent(status)
+	case isMachine(req.URL.Path):
+		if status == http.StatusUnauthorized {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="distribution"`)
+		}
+		werr = c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg}})
+	case isDatastar(c):
+		// A toast patch is future work; a plain status line is enough for fetch() to report.
+		werr = c.String(status, msg)
+	default:
+		p := handlers.NewPage(c, "error.title")
+		info := views.ErrorInfo{Status: status, Message: msg}
+		if status >= 500 {
+			info.Message = ""
+		}
+		p.Title = info.Heading(p.Lang)
+		werr = handlers.Render(c, status, views.ErrorPage(p, info))
+	}
+	if werr != nil {
+		s.logger.Error("write error response", slog.String("request_id", requestID(c)), slog.Any("error", fmt.Errorf("%w (while answering %v)", werr, err)))
+	}
+}

@@ -1,0 +1,54 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/model"
+)
+
+// route is one row of the routes table. The zero access is "logged in": a route is public only
+// when the table says so (deny by default).
+type route struct {
+	method  string
+	path    string
+	handler echo.HandlerFunc
+	public  bool       // anyone, logged in or not
+	role    model.Role // minimum role; "" = any logged-in principal
+	mw      []echo.MiddlewareFunc
+}
+
+// routes is the routes table: every URL the server answers, who may call it, what serves it.
+func (s *Server) routes(h *handlers.Handlers) []route {
+	return []route{
+		// Session
+		{method: http.MethodGet, path: "/login", handler: h.LoginPage, public: true},
+		{method: http.MethodPost, path: "/login", handler: h.Login, public: true},
+		{method: http.MethodPost, path: "/logout", handler: h.Logout},
+		{method: http.MethodPost, path: "/lang", handler: h.SetLang, public: true},
+
+		// Pages
+		{method: http.MethodGet, path: "/", handler: h.EventsPlaceholder},
+
+		// Ops
+		{method: http.MethodGet, path: "/healthz", handler: h.Healthz, public: true},
+		{method: http.MethodGet, path: "/readyz", handler: h.Readyz, public: true},
+		{method: http.MethodGet, path: "/metrics", handler: echo.WrapHandler(s.cfg.Metrics), public: true, mw: []echo.MiddlewareFunc{s.metricsGuard}},
+
+		// Assets
+		{method: http.MethodGet, path: "/static/*", handler: echo.WrapHandler(http.StripPrefix("/static/", s.cfg.Static)), public: true},
+	}
+}
+
+func (s *Server) add(r route) {
+	mw := r.mw
+	if r.role != "" {
+		mw = append([]echo.MiddlewareFunc{RequireRole(r.role)}, mw...)
+	}
+	s.e.Add(r.method, r.path, r.handler, mw...)
+	if r.public {
+		s.public[r.method+" "+r.path] = true
+	}
+}
