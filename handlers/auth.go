@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -17,7 +18,7 @@ const langCookieMaxAge = 365 * 24 * time.Hour
 func (h *Handlers) LoginPage(c echo.Context) error {
 	next := SafeNext(c.QueryParam("next"))
 	if _, ok := Principal(c); ok {
-		return c.Redirect(http.StatusSeeOther, or(next, "/"))
+		return c.Redirect(http.StatusSeeOther, cmp.Or(next, "/"))
 	}
 	return h.renderLogin(c, http.StatusOK, views.LoginForm{Next: next})
 }
@@ -49,10 +50,10 @@ func (h *Handlers) Login(c echo.Context) error {
 		}
 		return err
 	}
-	h.setCookie(c, name, secret, h.deps.SessionMaxAge, http.SameSiteLaxMode)
+	SetCookie(c, h.deps.SecureCookies, name, secret, h.deps.SessionMaxAge, http.SameSiteLaxMode)
 	// A new session gets a new CSRF token: the next page load issues one.
-	h.setCookie(c, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
-	return c.Redirect(http.StatusSeeOther, or(next, "/"))
+	SetCookie(c, h.deps.SecureCookies, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
+	return c.Redirect(http.StatusSeeOther, cmp.Or(next, "/"))
 }
 
 func (h *Handlers) renderLogin(c echo.Context, status int, form views.LoginForm) error {
@@ -69,8 +70,8 @@ func (h *Handlers) Logout(c echo.Context) error {
 			return err
 		}
 	}
-	h.setCookie(c, name, "", -1, http.SameSiteLaxMode)
-	h.setCookie(c, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
+	SetCookie(c, h.deps.SecureCookies, name, "", -1, http.SameSiteLaxMode)
+	SetCookie(c, h.deps.SecureCookies, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 
@@ -81,18 +82,11 @@ func (h *Handlers) SetLang(c echo.Context) error {
 	if lang == "" {
 		return model.Errorf(model.EINVALID, "lang must be ko or en")
 	}
-	h.setCookie(c, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
-	return c.Redirect(http.StatusSeeOther, or(SafeNext(c.FormValue("next")), "/"))
+	SetCookie(c, h.deps.SecureCookies, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
+	return c.Redirect(http.StatusSeeOther, cmp.Or(SafeNext(c.FormValue("next")), "/"))
 }
 
 // EventsPlaceholder serves GET / until the events dashboard replaces it.
 func (h *Handlers) EventsPlaceholder(c echo.Context) error {
 	return Render(c, http.StatusOK, views.EventsPage(NewPage(c, "events.title")))
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

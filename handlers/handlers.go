@@ -159,14 +159,15 @@ func LoginURL(next string) string {
 	return "/login?next=" + url.QueryEscape(next)
 }
 
-// setCookie writes a cookie with the project's defaults: Path=/, HttpOnly, Secure per config.
-func (h *Handlers) setCookie(c echo.Context, name, value string, maxAge time.Duration, sameSite http.SameSite) {
+// SetCookie writes a cookie with the project's defaults: Path=/, HttpOnly, no Domain, Secure when
+// served over TLS. maxAge < 0 deletes the cookie; 0 makes it last for the browser session.
+func SetCookie(c echo.Context, secure bool, name, value string, maxAge time.Duration, sameSite http.SameSite) {
 	ck := &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   h.deps.SecureCookies,
+		Secure:   secure,
 		SameSite: sameSite,
 	}
 	switch {

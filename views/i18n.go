@@ -177,7 +177,7 @@ func csrfSignals(token string) string {
 	return string(b)
 }
 
-func boolString(b bool) string { return strconv.FormatBool(b) }
+func ariaBool(b bool) string { return strconv.FormatBool(b) }
 
 // StatusText is the numeric status as text (a DOM hook for tests).
 func (e ErrorInfo) StatusText() string { return strconv.Itoa(e.Status) }

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -184,8 +183,7 @@ func (s *Server) identify(c echo.Context) (model.Principal, bool, error) {
 	p, err := s.auth.Authenticate(req.Context(), ck.Value)
 	if model.ErrorCode(err) == model.EUNAUTHORIZED {
 		// Expired or unknown: drop the cookie so the browser stops sending it.
-		c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
-			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
+		handlers.SetCookie(c, s.cfg.SecureCookies, name, "", -1, http.SameSiteLaxMode)
 		return model.Principal{}, false, nil
 	}
 	if err != nil {
