@@ -44,6 +44,11 @@ type Deps struct {
 	Auth  Authenticator // required
 	DB    Pinger        // required
 	Redis RedisHealth   // nil reports Redis as not configured (not ready)
+	// Store, Engine, Status and Hub serve the events pages and the JSON API.
+	Store  Store
+	Engine Distributor
+	Status StatusReader
+	Hub    LiveHub
 	// SecureCookies marks cookies Secure and gives the session and CSRF cookies the __Host- prefix.
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).

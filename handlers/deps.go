@@ -1,0 +1,41 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
+)
+
+// Store is the part of the database the pages and the API read and write directly (db.DB).
+type Store interface {
+	CreateEvent(ctx context.Context, e model.Event, actor string) (model.Event, error)
+	FindEventByID(ctx context.Context, id string) (model.Event, error)
+	FindEvents(ctx context.Context, f model.EventFilter) (model.EventPage, error)
+	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
+	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
+	AddAudit(ctx context.Context, e model.AuditEntry) error
+}
+
+// Distributor starts and retries distributions (engine.Engine). Errors: *model.Error codes, and
+// *db.AlreadyStartedError (ECONFLICT carrying the existing distribution) from StartDistribution.
+type Distributor interface {
+	StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error)
+	RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
+	RetryFailed(ctx context.Context, eventID, actor string) ([]model.Channel, error)
+	RetryMatching(ctx context.Context, f db.RetryFilter, actor string, preview bool) (int, error)
+}
+
+// StatusReader reads a distribution's current state: Redis first, Postgres on a miss or outage
+// (cache.Cache.Distribution over the db). ENOTFOUND when the event has no distribution.
+type StatusReader interface {
+	Distribution(ctx context.Context, eventID string) (model.Distribution, error)
+}
+
+// LiveHub tells open pages which events changed (live.Hub): subscribe first, then render, then
+// re-render on every signal.
+type LiveHub interface {
+	Subscribe(f live.Filter) *live.Subscription
+	State() string
+}
