@@ -123,33 +123,14 @@ type RescueResult struct {
 	Previous     model.OverallStatus
 }
 
-const engChannelCols = `cs.id, cs.distribution_status_id, cs.event_id, cs.channel, cs.status,
-	COALESCE(cs.progress, 0), cs.distribution_id, cs.estimated_views, cs.impression_schedule,
-	cs.post_url, cs.post_id, cs.message_id, cs.error_message, COALESCE(cs.retries, 0),
-	cs.last_retry_at, cs.completed_at, cs.update_timestamp, cs.updated_at, cs.generation`
-
-const engDistributionCols = `d.id, d.event_id, d.overall_status, d.started_at, d.completed_at, d.created_at, d.updated_at`
-
-func engScanChannel(row pgx.Row) (model.ChannelState, error) {
-	var c model.ChannelState
-	err := row.Scan(&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &c.Progress,
-		&c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID, &c.MessageID,
-		&c.ErrorMessage, &c.Retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
-		&c.Generation)
-	return c, err
-}
+// The channel and distribution row mapping is shared with the read side (distributions.go:
+// channelColumns/scanChannel, distributionColumns/scanDistribution).
 
 func engCollectChannels(rows pgx.Rows, err error) ([]model.ChannelState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.ChannelState, error) { return engScanChannel(r) })
-}
-
-func engScanDistribution(row pgx.Row) (model.Distribution, error) {
-	var d model.Distribution
-	err := row.Scan(&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt)
-	return d, err
+	return pgx.CollectRows(rows, collectChannel)
 }
 
 // engChannelOrder sorts channels in display order (model.AllChannels) in SQL.
@@ -157,13 +138,13 @@ const engChannelOrder = `array_position(ARRAY['URIDONGNETV','RINGOBIZ','GINITV',
 
 // engLoadChannelsTx reads every channel of one distribution in display order.
 func engLoadChannelsTx(ctx context.Context, tx pgx.Tx, distID int64) ([]model.ChannelState, error) {
-	return engCollectChannels(tx.Query(ctx, `SELECT `+engChannelCols+` FROM channel_status cs
+	return engCollectChannels(tx.Query(ctx, `SELECT `+channelColumns+` FROM channel_status cs
 		WHERE cs.distribution_status_id = $1 ORDER BY `+engChannelOrder, distID))
 }
 
 // engLockDistributionTx locks the parent row (the first lock of every rollup transaction).
 func engLockDistributionTx(ctx context.Context, tx pgx.Tx, where string, arg any) (model.Distribution, error) {
-	return engScanDistribution(tx.QueryRow(ctx, `SELECT `+engDistributionCols+` FROM distribution_status d
+	return scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+` FROM distribution_status d
 		WHERE `+where+` FOR UPDATE`, arg))
 }
 
@@ -182,13 +163,13 @@ func engRollupTx(ctx context.Context, tx pgx.Tx, d model.Distribution) (model.Di
 	}
 	next := model.Rollup(statuses)
 	if next != prev {
-		d, err = engScanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d SET
+		d, err = scanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d SET
 				overall_status = $2::text,
 				completed_at = CASE WHEN $2::text = 'IN_PROGRESS' THEN NULL
 				                    WHEN d.overall_status = 'IN_PROGRESS' OR d.completed_at IS NULL THEN now()
 				                    ELSE d.completed_at END,
 				updated_at = now()
-			WHERE d.id = $1 RETURNING `+engDistributionCols, d.ID, string(next)))
+			WHERE d.id = $1 RETURNING `+distributionColumns, d.ID, string(next)))
 		if err != nil {
 			return d, prev, fmt.Errorf("update overall status: %w", err)
 		}
@@ -200,9 +181,9 @@ func engRollupTx(ctx context.Context, tx pgx.Tx, d model.Distribution) (model.Di
 // engReopenTx sets a locked distribution back to IN_PROGRESS after a retry and returns it with
 // its channels.
 func engReopenTx(ctx context.Context, tx pgx.Tx, distID int64) (model.Distribution, error) {
-	d, err := engScanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d
+	d, err := scanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d
 		SET overall_status = 'IN_PROGRESS', completed_at = NULL, updated_at = now()
-		WHERE d.id = $1 RETURNING `+engDistributionCols, distID))
+		WHERE d.id = $1 RETURNING `+distributionColumns, distID))
 	if err != nil {
 		return d, fmt.Errorf("reopen distribution: %w", err)
 	}
@@ -277,11 +258,11 @@ func (db *DB) StartDistribution(ctx context.Context, eventID string, chans []mod
 			return fmt.Errorf("find event: %w", err)
 		}
 		// ON CONFLICT DO NOTHING waits for a concurrent inserter to commit, then yields no row.
-		d, err = engScanDistribution(tx.QueryRow(ctx, `INSERT INTO distribution_status AS d
+		d, err = scanDistribution(tx.QueryRow(ctx, `INSERT INTO distribution_status AS d
 				(event_id, overall_status, started_at) VALUES ($1, 'IN_PROGRESS', now())
-			ON CONFLICT (event_id) DO NOTHING RETURNING `+engDistributionCols, eventID))
+			ON CONFLICT (event_id) DO NOTHING RETURNING `+distributionColumns, eventID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			existing, ferr := engScanDistribution(tx.QueryRow(ctx, `SELECT `+engDistributionCols+`
+			existing, ferr := scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+`
 				FROM distribution_status d WHERE d.event_id = $1`, eventID))
 			if ferr != nil {
 				return fmt.Errorf("read existing distribution: %w", ferr)
@@ -303,7 +284,7 @@ func (db *DB) StartDistribution(ctx context.Context, eventID string, chans []mod
 					retries, generation, update_timestamp)
 				SELECT $1, ch, 'PENDING', 0, $2, 0, 1, now() FROM unnest($3::text[]) AS ch
 				RETURNING *)
-			SELECT `+engChannelCols+` FROM ins cs ORDER BY `+engChannelOrder, d.ID, eventID, names))
+			SELECT `+channelColumns+` FROM ins cs ORDER BY `+engChannelOrder, d.ID, eventID, names))
 		if err != nil {
 			return fmt.Errorf("insert channels: %w", err)
 		}
@@ -332,11 +313,11 @@ func wrapStart(err error) error {
 // lost, and a new attempt row is written. ok is false for a stale job (nothing written).
 func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, generation int, trigger string) (run ChannelRun, ok bool, err error) {
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		st, err := engScanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs
+		st, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs
 			SET status = 'IN_PROGRESS', update_timestamp = now(), updated_at = now()
 			WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
 			  AND cs.status IN ('PENDING', 'IN_PROGRESS')
-			RETURNING `+engChannelCols, distID, string(ch), generation))
+			RETURNING `+channelColumns, distID, string(ch), generation))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -375,10 +356,10 @@ func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, 
 // carries generation and is IN_PROGRESS. ok is false when nothing changed.
 func (db *DB) UpdateChannelProgress(ctx context.Context, channelStatusID int64, generation, pct int) (model.ChannelState, bool, error) {
 	pct = max(0, min(pct, 100))
-	st, err := engScanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
+	st, err := scanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
 		SET progress = GREATEST(COALESCE(cs.progress, 0), $3), update_timestamp = now(), updated_at = now()
 		WHERE cs.id = $1 AND cs.generation = $2 AND cs.status = 'IN_PROGRESS' AND COALESCE(cs.progress, 0) < $3
-		RETURNING `+engChannelCols, channelStatusID, generation, pct))
+		RETURNING `+channelColumns, channelStatusID, generation, pct))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return model.ChannelState{}, false, nil
 	}
@@ -405,7 +386,7 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 		if f.Result != nil {
 			r = *f.Result
 		}
-		st, err := engScanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET
+		st, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET
 				status = $3::text,
 				progress = CASE WHEN $3::text = 'SUCCESS' THEN 100 ELSE cs.progress END,
 				distribution_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($4, '') ELSE cs.distribution_id END,
@@ -418,7 +399,7 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 				completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
 				update_timestamp = now(), updated_at = now()
 			WHERE cs.id = $1 AND cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
-			RETURNING `+engChannelCols,
+			RETURNING `+channelColumns,
 			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
 			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage))
 		switch {
@@ -468,7 +449,7 @@ func (db *DB) RetryChannel(ctx context.Context, eventID string, ch model.Channel
 		}
 		rows, err := engCollectChannels(tx.Query(ctx, `UPDATE channel_status cs SET `+engRetrySet+`
 			WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.status = 'FAILED'
-			RETURNING `+engChannelCols, parent.ID, string(ch)))
+			RETURNING `+channelColumns, parent.ID, string(ch)))
 		if err != nil {
 			return fmt.Errorf("reset channel: %w", err)
 		}
@@ -515,7 +496,7 @@ func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue En
 		rows, err = engCollectChannels(tx.Query(ctx, `WITH upd AS (
 				UPDATE channel_status cs SET `+engRetrySet+`
 				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' RETURNING cs.*)
-			SELECT `+engChannelCols+` FROM upd cs ORDER BY `+engChannelOrder, parent.ID))
+			SELECT `+channelColumns+` FROM upd cs ORDER BY `+engChannelOrder, parent.ID))
 		if err != nil {
 			return fmt.Errorf("reset channels: %w", err)
 		}
@@ -622,7 +603,7 @@ func (db *DB) RetryMatchingBatch(ctx context.Context, f RetryFilter, afterID int
 			return fmt.Errorf("lock distributions: %w", err)
 		}
 		rows, err = engCollectChannels(tx.Query(ctx, `UPDATE channel_status cs SET `+engRetrySet+`
-			WHERE cs.id = ANY($1) AND cs.status = 'FAILED' RETURNING `+engChannelCols, ids))
+			WHERE cs.id = ANY($1) AND cs.status = 'FAILED' RETURNING `+channelColumns, ids))
 		if err != nil {
 			return fmt.Errorf("reset channels: %w", err)
 		}
@@ -702,7 +683,7 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 		if err != nil {
 			return fmt.Errorf("lock distribution: %w", err)
 		}
-		st, err := engScanChannel(tx.QueryRow(ctx, `SELECT `+engChannelCols+` FROM channel_status cs
+		st, err := scanChannel(tx.QueryRow(ctx, `SELECT `+channelColumns+` FROM channel_status cs
 			WHERE cs.id = $1 AND cs.generation = $3 AND cs.status IN ('PENDING', 'IN_PROGRESS')
 			  AND cs.update_timestamp < now() - make_interval(secs => $4)
 			  AND NOT EXISTS (`+engLiveJob+`)
@@ -735,9 +716,9 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 			return fmt.Errorf("count lost attempts: %w", err)
 		}
 		if lost >= maxLost {
-			res.Channel, err = engScanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
+			res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
 					error_message = $2, completed_at = now(), update_timestamp = now(), updated_at = now()
-				WHERE cs.id = $1 RETURNING `+engChannelCols, st.ID,
+				WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
 				fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
 			if err != nil {
 				return fmt.Errorf("fail channel: %w", err)
@@ -749,11 +730,11 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 			res.Distribution, res.Previous, err = engRollupTx(ctx, tx, d)
 			return err
 		}
-		res.Channel, err = engScanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING',
+		res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING',
 				progress = 0, generation = cs.generation + 1, completed_at = NULL,
 				error_message = 'the worker was lost; restarted automatically',
 				update_timestamp = now(), updated_at = now()
-			WHERE cs.id = $1 RETURNING `+engChannelCols, st.ID))
+			WHERE cs.id = $1 RETURNING `+channelColumns, st.ID))
 		if err != nil {
 			return fmt.Errorf("re-drive channel: %w", err)
 		}
