@@ -201,10 +201,12 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 	return evs[0], nil
 }
 
-// FindEvents returns one page of events, newest first, each with its distribution and channels.
-// Pagination is keyset on (created_at, id) — the cursor names the last event of the previous page —
-// so a page costs the same at any depth and concurrent inserts never shift or repeat rows. There is
-// no total count (see CountEventsByStatus).
+// FindEvents returns one page of events, newest first, each with its distribution and channels
+// (loaded for the whole page in one more query). Pagination is keyset on (created_at, id) — the
+// cursor names the last event of the previous page — so a page costs the same at any depth and
+// concurrent inserts never shift or repeat rows. There is no total count (see CountEventsByStatus).
+// EINVALID for a malformed cursor, an unknown status, channel or channel status, or a q that is
+// longer than 200 characters or not text.
 func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventPage, error) {
 	var (
 		where []string
@@ -341,7 +343,7 @@ func (db *DB) CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]
 	b.Queue(`SELECT CASE WHEN c.reltuples >= $1 THEN c.reltuples::bigint
 		ELSE (SELECT count(*) FROM events) END
 		FROM pg_class c WHERE c.oid = 'events'::regclass`, exactCountBelow)
-	br := db.Pool.SendBatch(ctx, b)
+	br := db.Pool.SendBatch(ctx, b) // one round trip
 	defer br.Close()
 
 	counts := make(map[model.OverallStatus]int, 4)
@@ -349,9 +351,10 @@ func (db *DB) CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]
 	if err != nil {
 		return nil, 0, fmt.Errorf("count events by status: %w", err)
 	}
-	var sum int
-	var status string
-	var n int
+	var (
+		status      string
+		n, sum, all int
+	)
 	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
 		counts[model.OverallStatus(status)] = n
 		sum += n
@@ -359,11 +362,10 @@ func (db *DB) CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]
 	}); err != nil {
 		return nil, 0, fmt.Errorf("count events by status: %w", err)
 	}
-	var total int
-	if err := br.QueryRow().Scan(&total); err != nil {
+	if err := br.QueryRow().Scan(&all); err != nil {
 		return nil, 0, fmt.Errorf("count events: %w", err)
 	}
-	return counts, max(total, sum), br.Close()
+	return counts, max(all, sum), nil
 }
 
 func truncate(s string, n int) string {
