@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/rivertype"
+	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/channels"
 	"github.com/marketing-platform/distribution/db"
@@ -26,6 +27,13 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	dbtest.DropTemplates()
+	if code == 0 {
+		// Every engine, River client, pool and simulator a test started is stopped at cleanup.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -857,5 +865,27 @@ func TestRetryPolicy(t *testing.T) {
 	p := &engine.RetryPolicy{Base: time.Second, Max: time.Minute, Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 }}
 	if got := p.NextRetry(&rivertype.JobRow{Attempt: 3}); !got.Equal(now.Add(4 * time.Second)) {
 		t.Errorf("NextRetry(attempt 3) = %s", got)
+	}
+}
+
+// RELIABILITY W3: a job whose generation was superseded (retry or rescue after it was queued)
+// runs, writes nothing and never calls the channel.
+func TestStaleJobWritesNothing(t *testing.T) {
+	t.Parallel()
+	store := dbtest.New(t)
+	web := newHarness(t, engine.Config{}, nil, store)
+	web.start("ev1", model.ChannelKakao)
+	if _, err := store.Pool.Exec(context.Background(), `UPDATE channel_status SET generation = 2`); err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(nil)
+	w := newHarness(t, engine.Config{Workers: 1}, fake, store)
+	waitFor(t, "stale job done", func() bool { return w.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 1 })
+	c := w.channel("ev1", model.ChannelKakao)
+	if c.Status != model.StatusPending || c.Progress != 0 || fake.count(model.ChannelKakao) != 0 || len(w.attempts("ev1", model.ChannelKakao)) != 0 {
+		t.Fatalf("stale job touched the channel: %+v, %d calls", c, fake.count(model.ChannelKakao))
+	}
+	if got := w.counter("distribution_channel_jobs_total", map[string]string{"outcome": "stale"}); got != 1 {
+		t.Fatalf("stale metric = %v", got)
 	}
 }
