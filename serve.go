@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/marketing-platform/distribution/auth"
+	"github.com/marketing-platform/distribution/cache"
+	"github.com/marketing-platform/distribution/channels"
+	"github.com/marketing-platform/distribution/config"
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/engine"
+	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/simulator"
+	"github.com/marketing-platform/distribution/static"
+	"github.com/marketing-platform/distribution/web"
+)
+
+// statusReader reads a distribution through Redis with Postgres as the fallback and refill source.
+type statusReader struct {
+	cache *cache.Cache
+	store *db.DB
+}
+
+func (r statusReader) Distribution(ctx context.Context, eventID string) (model.Distribution, error) {
+	return r.cache.Distribution(ctx, eventID, r.store)
+}
+
+// serve runs the web server, the workers and the embedded simulator (per ROLE) until ctx ends,
+// then stops them in order: HTTP, live hub, workers, pools.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	redis.SetLogger(redisLog{logger})
+	rdb, err := cache.NewClient(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	defer rdb.Close()
+	c := cache.New(rdb, logger)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	adapters, closeAdapters, err := channelAdapters(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAdapters()
+
+	workers := 0
+	if cfg.Runs(config.RoleWorker) {
+		workers = 20
+	}
+	eng, err := engine.New(engine.Config{
+		MaxAttempts:    cfg.MaxAttempts,
+		RetryBaseDelay: cfg.RetryBaseDelay,
+		RetryMaxDelay:  cfg.RetryMaxDelay,
+		Workers:        workers,
+	}, store, adapters, c, logger, reg)
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if err := eng.Start(gctx); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+
+	authSvc := auth.NewService(store, auth.Config{}, logger)
+	g.Go(func() error { return pruneLoop(gctx, authSvc, logger) })
+
+	var hub *live.Hub
+	if cfg.Runs(config.RoleWeb) {
+		hub = live.New(rdb, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
+		if err := hub.Start(gctx); err != nil {
+			return fmt.Errorf("start live hub: %w", err)
+		}
+		assets, err := fs.Sub(static.FS, "dist")
+		if err != nil {
+			return err
+		}
+		h := handlers.New(handlers.Deps{
+			Auth: authSvc, DB: store, Redis: c,
+			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
+			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout, Logger: logger,
+		})
+		srv := web.New(web.Config{
+			Addr: cfg.Addr, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies,
+			Static: http.FileServerFS(assets), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
+		}, authSvc, h)
+		g.Go(func() error { return srv.Start(gctx) })
+		logger.Info("dashboard", slog.String("url", "http://"+cfg.Addr+"/"))
+	}
+
+	err = g.Wait()
+	// HTTP has stopped (srv.Start returns after a graceful shutdown); now the hub, then the workers.
+	if hub != nil {
+		hub.Stop()
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if serr := eng.Stop(stopCtx); serr != nil {
+		logger.Error("stop engine", slog.Any("error", serr))
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*db.DB, error) {
+	store, err := db.Open(ctx, cfg.DatabaseURL, logger)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// channelAdapters returns the adapters of CHANNELS_CONFIG, or starts the embedded simulator on a
+// loopback port and returns adapters pointed at it.
+func channelAdapters(ctx context.Context, cfg config.Config, logger *slog.Logger) (func(model.Channel) channels.Adapter, func(), error) {
+	opts := channels.Options{Logger: logger}
+	if cfg.ChannelsConfig != "" {
+		reg, err := channels.NewRegistryFromConfig(cfg.ChannelsConfig, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("CHANNELS_CONFIG: %w", err)
+		}
+		return reg.Adapter, reg.Close, nil
+	}
+	rules, err := simulator.ParseFail(cfg.SimulatorFail)
+	if err != nil {
+		return nil, nil, err
+	}
+	sim := simulator.New(simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger})
+	base, stop, err := sim.StartLocal(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start embedded simulator: %w", err)
+	}
+	logger.Info("embedded channel simulator", slog.String("url", base), slog.String("fail", cfg.SimulatorFail))
+	reg := channels.NewSimulatorRegistry(base, opts)
+	return reg.Adapter, func() { reg.Close(); stop() }, nil
+}
+
+// pruneLoop deletes expired sessions and stale throttle rows hourly.
+func pruneLoop(ctx context.Context, svc *auth.Service, logger *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := svc.Prune(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("prune sessions", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	store.Close()
+	logger.Info("migrations applied", slog.String("database", db.DatabaseName(cfg.DatabaseURL)))
+	return nil
+}
+
+func runSimulator(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	rules, err := simulator.ParseFail(cfg.SimulatorFail)
+	if err != nil {
+		return err
+	}
+	logger.Info("channel simulator", slog.String("addr", cfg.SimulatorAddr))
+	return simulator.Run(ctx, cfg.SimulatorAddr, simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger})
+}
+
+// redisLog routes go-redis's own log lines (dial failures during an outage) into slog.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.logger.Debug(fmt.Sprintf(format, v...), slog.String("component", "go-redis"))
+}
