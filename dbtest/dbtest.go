@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -41,6 +43,9 @@ func WithDatabase(u, name string) string {
 	return pu.String()
 }
 
+// quiet keeps migration chatter out of test output.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 var (
 	templateOnce sync.Once
 	templateName string
@@ -53,7 +58,7 @@ func templateDatabase(ctx context.Context) (string, error) {
 	templateOnce.Do(func() {
 		templateName = "dist_tmpl_" + randHex(6)
 		dsn := WithDatabase(AdminURL(), templateName)
-		d, err := db.Open(ctx, dsn, nil)
+		d, err := db.Open(ctx, dsn, quiet)
 		if err != nil {
 			templateErr = err
 			return
@@ -108,7 +113,7 @@ func NewURL(t testing.TB) string {
 // New returns an open store on a fresh migrated database, closed at cleanup.
 func New(t testing.TB) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), NewURL(t), nil)
+	d, err := db.Open(context.Background(), NewURL(t), quiet)
 	if err != nil {
 		t.Fatalf("dbtest: open: %v", err)
 	}
