@@ -67,13 +67,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	workers := 0
 	if cfg.Runs(config.RoleWorker) {
-		workers = 20
+		workers = cfg.Workers
 	}
 	eng, err := engine.New(engine.Config{
 		MaxAttempts:    cfg.MaxAttempts,
 		RetryBaseDelay: cfg.RetryBaseDelay,
 		RetryMaxDelay:  cfg.RetryMaxDelay,
 		Workers:        workers,
+		JobTimeout:     cfg.JobTimeout,
+		RescueAfter:    cfg.RescueAfter,
 	}, store, adapters, c, logger, reg)
 	if err != nil {
 		return err
@@ -141,7 +143,9 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*db
 // channelAdapters returns the adapters of CHANNELS_CONFIG, or starts the embedded simulator on a
 // loopback port and returns adapters pointed at it.
 func channelAdapters(ctx context.Context, cfg config.Config, logger *slog.Logger) (func(model.Channel) channels.Adapter, func(), error) {
-	opts := channels.Options{Logger: logger}
+	// The adapter gives up on a publication a little before the job's own timeout, so the channel
+	// records the adapter's clear "did not answer in time" error rather than a cancelled job.
+	opts := channels.Options{Logger: logger, MaxPublishTime: cfg.JobTimeout * 9 / 10}
 	if cfg.ChannelsConfig != "" {
 		reg, err := channels.NewRegistryFromConfig(cfg.ChannelsConfig, opts)
 		if err != nil {

@@ -32,6 +32,13 @@ type Config struct {
 	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
 	SimulatorStep  time.Duration
 	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
+	Workers int
+	// JobTimeout bounds one attempt of one channel, polling included (JOB_TIMEOUT, default 2m);
+	// a job still running RescueAfter after it started is presumed lost and re-run
+	// (RESCUE_AFTER, default JOB_TIMEOUT+1m). Lower both to recover faster from killed workers.
+	JobTimeout  time.Duration
+	RescueAfter time.Duration
 	// SecureCookies marks session cookies Secure and uses the __Host- prefix; on when served over TLS.
 	SecureCookies bool
 	// TrustedProxies lists CIDRs whose X-Forwarded-For is trusted; empty = use the socket address.
@@ -77,6 +84,15 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SimulatorStep, err = durVar(getenv, "SIMULATOR_STEP", 300*time.Millisecond); err != nil {
 		return c, err
 	}
+	if c.Workers, err = intVar(getenv, "WORKERS", 20, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.JobTimeout, err = durVar(getenv, "JOB_TIMEOUT", 2*time.Minute); err != nil {
+		return c, err
+	}
+	if c.RescueAfter, err = durVar(getenv, "RESCUE_AFTER", c.JobTimeout+time.Minute); err != nil {
+		return c, err
+	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
 		if c.SecureCookies, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("SECURE_COOKIES: want true or false, got %q", v)
@@ -118,6 +134,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		return fmt.Errorf("RETRY_MAX_DELAY: must be at least RETRY_BASE_DELAY (%s), got %s", c.RetryBaseDelay, c.RetryMaxDelay)
+	}
+	if c.JobTimeout < time.Second {
+		return fmt.Errorf("JOB_TIMEOUT: must be at least 1s, got %s", c.JobTimeout)
+	}
+	if c.RescueAfter < c.JobTimeout {
+		return fmt.Errorf("RESCUE_AFTER: must be at least JOB_TIMEOUT (%s), got %s", c.JobTimeout, c.RescueAfter)
 	}
 	if c.SimulatorStep < 0 {
 		return fmt.Errorf("SIMULATOR_STEP: must not be negative, got %s", c.SimulatorStep)
