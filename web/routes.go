@@ -32,6 +32,20 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		// Pages
 		{method: http.MethodGet, path: "/", handler: h.EventsPlaceholder},
 
+		// JSON API (bearer token or session; session writes pass CSRF). Contract: DESIGN.md,
+		// handlers/openapi.json.
+		{method: http.MethodGet, path: "/api/v1/openapi.json", handler: h.APIOpenAPI},
+		{method: http.MethodGet, path: "/api/v1/events", handler: h.APIListEvents},
+		{method: http.MethodPost, path: "/api/v1/events", handler: h.APICreateEvent, role: model.RoleMarketer},
+		{method: http.MethodGet, path: "/api/v1/events/:id", handler: h.APIGetEvent},
+		{method: http.MethodGet, path: "/api/v1/events/:id/distribution", handler: h.APIGetDistribution},
+		{method: http.MethodPost, path: "/api/v1/events/:id/distribution", handler: h.APIStartDistribution, role: model.RoleMarketer},
+		{method: http.MethodGet, path: "/api/v1/events/:id/distribution/attempts", handler: h.APIAttempts},
+		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/channels/:ch/retry", handler: h.APIRetryChannel, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/retry-failed", handler: h.APIRetryFailed, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/api/v1/retries/preview", handler: h.APIPreviewRetries, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/api/v1/retries", handler: h.APIRetryMatching, role: model.RoleStaff},
+
 		// Ops
 		{method: http.MethodGet, path: "/healthz", handler: h.Healthz, public: true},
 		{method: http.MethodGet, path: "/readyz", handler: h.Readyz, public: true},
