@@ -108,6 +108,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			Addr: cfg.Addr, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies,
 			Static: http.FileServerFS(assets), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
 		}, authSvc, h)
+		if err := srv.InstrumentHTTP(reg); err != nil {
+			return fmt.Errorf("register HTTP metrics: %w", err)
+		}
 		g.Go(func() error { return srv.Start(gctx) })
 		logger.Info("dashboard", slog.String("url", "http://"+cfg.Addr+"/"))
 	}
