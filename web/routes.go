@@ -30,7 +30,17 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/lang", handler: h.SetLang, public: true},
 
 		// Pages
-		{method: http.MethodGet, path: "/", handler: h.EventsPlaceholder},
+		{method: http.MethodGet, path: "/", handler: h.EventsList},
+		{method: http.MethodPost, path: "/events", handler: h.CreateEventForm, role: model.RoleMarketer},
+		{method: http.MethodGet, path: "/events/:id", handler: h.EventDetail},
+		{method: http.MethodPost, path: "/events/:id/distribution", handler: h.StartDistributionForm, role: model.RoleMarketer},
+		{method: http.MethodPost, path: "/events/:id/channels/:ch/retry", handler: h.RetryChannelForm, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/events/:id/retry-failed", handler: h.RetryFailedForm, role: model.RoleStaff},
+		{method: http.MethodGet, path: "/retries", handler: h.BulkRetryPage, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/retries", handler: h.BulkRetryForm, role: model.RoleStaff},
+		// Live streams (SSE): no timeout middleware; they clear the server's write timeout per stream.
+		{method: http.MethodGet, path: "/events/stream", handler: h.EventsStream},
+		{method: http.MethodGet, path: "/events/:id/stream", handler: h.EventStream},
 
 		// JSON API (bearer token or session; session writes pass CSRF). Contract: DESIGN.md,
 		// handlers/openapi.json.

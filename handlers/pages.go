@@ -1,0 +1,500 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// The dashboard's pages and form actions. Every action works as a plain HTML form post (303 back
+// to the page with a one-time flash message) and as a Datastar request (an SSE answer patching
+// the changed fragment and appending a toast, no reload). Problems a person can act on (already
+// started, not FAILED, invalid input) are shown in the page, translated; internal errors go to
+// the error handler and are never shown.
+
+// pageStatus maps error codes to the HTTP status of a re-rendered page.
+var pageStatus = map[string]int{
+	model.EINVALID:     http.StatusBadRequest,
+	model.EFORBIDDEN:   http.StatusForbidden,
+	model.ENOTFOUND:    http.StatusNotFound,
+	model.ECONFLICT:    http.StatusConflict,
+	model.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	model.ETOOMANY:     http.StatusTooManyRequests,
+	model.EUNAVAILABLE: http.StatusServiceUnavailable,
+}
+
+// userError reports whether err is a problem to show in the page (not an internal error).
+func userError(err error) (status int, ok bool) {
+	status, ok = pageStatus[model.ErrorCode(err)]
+	return status, ok
+}
+
+func isDatastarRequest(c echo.Context) bool { return c.Request().Header.Get("Datastar-Request") == "true" }
+
+// pageFilter reads the list filters from the query string (the same names as the JSON API).
+func pageFilter(c echo.Context) (model.EventFilter, error) {
+	q := c.QueryParams()
+	f := model.EventFilter{
+		Q:             strings.TrimSpace(q.Get("q")),
+		Status:        model.OverallStatus(q.Get("status")),
+		Channel:       model.Channel(q.Get("channel")),
+		ChannelStatus: model.ChannelStatus(q.Get("channel_status")),
+		Cursor:        q.Get("cursor"),
+	}
+	var bad []string
+	if f.Status != "" && !f.Status.Valid() {
+		bad, f.Status = append(bad, "status"), ""
+	}
+	if f.Channel != "" && !f.Channel.Valid() {
+		bad, f.Channel = append(bad, "channel"), ""
+	}
+	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
+		bad, f.ChannelStatus = append(bad, "channel_status"), ""
+	}
+	if len(f.Cursor) > 100 {
+		bad, f.Cursor = append(bad, "cursor"), ""
+	}
+	if len(bad) > 0 {
+		return f, model.Errorf(model.EINVALID, "unknown value of %s", strings.Join(bad, ", "))
+	}
+	return f, nil
+}
+
+// EventsList serves GET /: the events list with its filters, counts and the "New event" form.
+func (h *Handlers) EventsList(c echo.Context) error {
+	return h.renderList(c, http.StatusOK, views.EventForm{}, h.takeFlash(c))
+}
+
+func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, flash views.Flash) error {
+	ctx := c.Request().Context()
+	f, ferr := pageFilter(c)
+	v := views.ListView{Filter: f, Form: form, Flash: flash}
+	if h.deps.Store != nil { // nil only in tests of other parts of the server
+		counts, total, err := h.deps.Store.CountEventsByStatus(ctx)
+		if err != nil {
+			return err
+		}
+		v.Counts, v.Total = counts, total
+		if ferr == nil {
+			page, err := h.deps.Store.FindEvents(ctx, f)
+			ferr = err
+			v.Events, v.NextCursor = page.Events, page.NextCursor
+		}
+	}
+	if ferr != nil {
+		st, ok := userError(ferr)
+		if !ok {
+			return ferr
+		}
+		v.Error = model.ErrorMessage(ferr)
+		if status == http.StatusOK {
+			status = st
+		}
+	}
+	p := NewPage(c, "events.title")
+	return Render(c, status, views.EventList(p, v))
+}
+
+// CreateEventForm serves POST /events (fields title, description, imageUrl, storeName): a plain
+// form post; success is 303 to the new event's page, invalid input re-renders the list with the
+// form open and the message.
+func (h *Handlers) CreateEventForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	pr, _ := Principal(c)
+	form := views.EventForm{
+		Title:       c.FormValue("title"),
+		Description: c.FormValue("description"),
+		ImageURL:    c.FormValue("imageUrl"),
+		StoreName:   c.FormValue("storeName"),
+	}
+	ev, err := h.deps.Store.CreateEvent(ctx, model.Event{Title: form.Title, Description: form.Description,
+		ImageURL: form.ImageURL, StoreName: form.StoreName}, pr.Name)
+	if err != nil {
+		status, ok := userError(err)
+		if !ok {
+			return err
+		}
+		form.Error = model.ErrorMessage(err)
+		return h.renderList(c, status, form, views.Flash{})
+	}
+	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: pr.Name, Action: "event.create", EventID: ev.ID, IP: c.RealIP()}); err != nil {
+		h.logger.Warn("audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
+	}
+	h.setFlash(c, flashCreated, "")
+	return c.Redirect(http.StatusSeeOther, views.EventURL(ev.ID))
+}
+
+// EventDetail serves GET /events/{id}: the event, its distribution and attempt history, or the
+// start form when it has none.
+func (h *Handlers) EventDetail(c echo.Context) error {
+	return h.renderDetail(c, http.StatusOK, c.Param("id"), h.takeFlash(c), "")
+}
+
+func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash views.Flash, errMsg string) error {
+	ctx := c.Request().Context()
+	ev, err := h.deps.Store.FindEventByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	var attempts []model.Attempt
+	if ev.Distribution != nil {
+		fixChannelEventIDs(ev.Distribution)
+		if attempts, err = h.deps.Store.FindAttempts(ctx, id); err != nil {
+			return err
+		}
+	}
+	p := NewPage(c, "events.title")
+	p.Title = ev.Title
+	return Render(c, status, views.EventDetail(p, views.DetailView{Event: ev, Attempts: attempts, Flash: flash, Error: errMsg}))
+}
+
+// fixChannelEventIDs makes sure every channel names its event (fragment ids are built from it).
+func fixChannelEventIDs(d *model.Distribution) {
+	for i := range d.Channels {
+		if d.Channels[i].EventID == "" {
+			d.Channels[i].EventID = d.EventID
+		}
+	}
+}
+
+func eventIDParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if !model.ValidEventID(id) {
+		return "", model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+	}
+	return id, nil
+}
+
+// StartDistributionForm serves POST /events/{id}/distribution (field channels, repeated).
+func (h *Handlers) StartDistributionForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	lang := Lang(c)
+	params, err := c.FormParams()
+	if err != nil {
+		return model.Errorf(model.EINVALID, "unreadable form")
+	}
+	var chans []model.Channel
+	for _, s := range params["channels"] {
+		ch, err := model.ParseChannel(s)
+		if err != nil {
+			return h.actionFailed(c, id, err, model.ErrorMessage(err))
+		}
+		chans = append(chans, ch)
+	}
+	if len(chans) == 0 {
+		return h.actionFailed(c, id, model.Errorf(model.EINVALID, "no channel chosen"), views.T(lang, "action.no_channels"))
+	}
+	pr, _ := Principal(c)
+	if _, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, pr.Name); err != nil {
+		msg := model.ErrorMessage(err)
+		if ase := (*db.AlreadyStartedError)(nil); errors.As(err, &ase) {
+			msg = views.T(lang, "action.already_started")
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	return h.actionDone(c, id, flashStarted, "")
+}
+
+// RetryChannelForm serves POST /events/{id}/channels/{ch}/retry (staff and managers).
+func (h *Handlers) RetryChannelForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	ch, err := model.ParseChannel(c.Param("ch"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	pr, _ := Principal(c)
+	if _, err := h.deps.Engine.RetryChannel(ctx, id, ch, pr.Name); err != nil {
+		lang := Lang(c)
+		msg := model.ErrorMessage(err)
+		if model.ErrorCode(err) == model.ECONFLICT {
+			if d, rerr := h.deps.Status.Distribution(ctx, id); rerr == nil {
+				if cs := d.Channel(ch); cs != nil {
+					msg = fmt.Sprintf(views.T(lang, "action.not_failed"), ch.Name(lang), views.StatusName(lang, cs.Status))
+				}
+			}
+		} else if model.ErrorCode(err) == model.ENOTFOUND {
+			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr == nil {
+				msg = views.T(lang, "action.no_distribution")
+			}
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	return h.actionDone(c, id, flashRetried, string(ch))
+}
+
+// RetryFailedForm serves POST /events/{id}/retry-failed (staff and managers).
+func (h *Handlers) RetryFailedForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	pr, _ := Principal(c)
+	chans, err := h.deps.Engine.RetryFailed(c.Request().Context(), id, pr.Name)
+	if err != nil {
+		lang := Lang(c)
+		msg := model.ErrorMessage(err)
+		switch model.ErrorCode(err) {
+		case model.ECONFLICT:
+			msg = views.T(lang, "action.no_failed")
+		case model.ENOTFOUND:
+			if _, ferr := h.deps.Store.FindEventByID(c.Request().Context(), id); ferr == nil {
+				msg = views.T(lang, "action.no_distribution")
+			}
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	return h.actionDone(c, id, flashRetriedFailed, strconv.Itoa(len(chans)))
+}
+
+// actionDone answers a successful action: a Datastar request gets the fresh fragment and a toast,
+// a plain form post a 303 back to the event with a flash message.
+func (h *Handlers) actionDone(c echo.Context, eventID, flashKey, flashArg string) error {
+	if isDatastarRequest(c) {
+		f, _ := flashMessage(Lang(c), flashKey, flashArg)
+		return h.actionSSE(c, eventID, f)
+	}
+	h.setFlash(c, flashKey, flashArg)
+	return c.Redirect(http.StatusSeeOther, views.EventURL(eventID))
+}
+
+// actionFailed answers a failed action. Internal errors go to the error handler. A problem the
+// person can act on is shown in the page: as a toast (Datastar, status 200 so the browser applies
+// it) or in the re-rendered event page with the error's status (plain form post). An unknown event
+// is the error page's 404.
+func (h *Handlers) actionFailed(c echo.Context, eventID string, err error, msg string) error {
+	status, ok := userError(err)
+	if !ok {
+		return err
+	}
+	if isDatastarRequest(c) {
+		return h.actionSSE(c, eventID, views.Flash{Kind: views.ToastError, Text: msg})
+	}
+	return h.renderDetail(c, status, eventID, views.Flash{}, msg)
+}
+
+// actionSSE answers a Datastar action: the event's live fragment as it is now (so a button that no
+// longer applies disappears at once) and a toast.
+func (h *Handlers) actionSSE(c echo.Context, eventID string, toast views.Flash) error {
+	ctx := c.Request().Context()
+	p := NewPage(c, "events.title")
+	var frag *views.DistState
+	if _, err := h.deps.Store.FindEventByID(ctx, eventID); err == nil {
+		st, err := h.readDist(ctx, eventID)
+		if err != nil {
+			h.logger.Warn("read distribution after action", slog.String("event_id", eventID), slog.Any("error", err))
+		} else {
+			frag = &st
+		}
+	}
+	s := openSSE(c)
+	if frag != nil {
+		if err := s.patch(views.Dist(p, *frag)); err != nil {
+			return nil // the client went away; nothing to answer
+		}
+	}
+	if toast.Text != "" {
+		_ = s.toast(toast)
+	}
+	return nil
+}
+
+// Flash messages: a one-time message after a plain form post, carried by a short-lived cookie
+// holding a key from a fixed set and an argument that is validated again when read, so the
+// cookie can never inject text into the page.
+const (
+	flashCookie        = "flash"
+	flashCreated       = "created"
+	flashStarted       = "started"
+	flashRetried       = "retried"        // arg: channel code
+	flashRetriedFailed = "retried_failed" // arg: number of channels
+	flashBulk          = "bulk"           // arg: number of channels
+)
+
+func (h *Handlers) setFlash(c echo.Context, key, arg string) {
+	SetCookie(c, h.deps.SecureCookies, flashCookie, url.QueryEscape(key+":"+arg), time.Minute, http.SameSiteLaxMode)
+}
+
+// takeFlash reads and clears the flash cookie.
+func (h *Handlers) takeFlash(c echo.Context) views.Flash {
+	ck, err := c.Cookie(flashCookie)
+	if err != nil || ck.Value == "" {
+		return views.Flash{}
+	}
+	SetCookie(c, h.deps.SecureCookies, flashCookie, "", -1, http.SameSiteLaxMode)
+	raw, err := url.QueryUnescape(ck.Value)
+	if err != nil {
+		return views.Flash{}
+	}
+	key, arg, _ := strings.Cut(raw, ":")
+	f, _ := flashMessage(Lang(c), key, arg)
+	return f
+}
+
+func flashMessage(lang, key, arg string) (views.Flash, bool) {
+	ok := views.Flash{Kind: views.ToastOK}
+	switch key {
+	case flashCreated, flashStarted:
+		ok.Text = views.T(lang, "flash."+key)
+	case flashRetried:
+		ch := model.Channel(arg)
+		if !ch.Valid() {
+			return views.Flash{}, false
+		}
+		ok.Text = fmt.Sprintf(views.T(lang, "flash.retried"), ch.Name(lang))
+	case flashRetriedFailed, flashBulk:
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 0 {
+			return views.Flash{}, false
+		}
+		ok.Text = fmt.Sprintf(views.T(lang, "flash."+key), n)
+	default:
+		return views.Flash{}, false
+	}
+	return ok, true
+}
+
+// readDist reads the live state of an event's distribution (Redis first) and, when it has one,
+// its attempt history. No distribution is not an error.
+func (h *Handlers) readDist(ctx context.Context, eventID string) (views.DistState, error) {
+	st := views.DistState{EventID: eventID}
+	d, err := h.deps.Status.Distribution(ctx, eventID)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	fixChannelEventIDs(&d)
+	st.Distribution = &d
+	if st.Attempts, err = h.deps.Store.FindAttempts(ctx, eventID); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// Bulk retry (staff and managers): GET /retries shows the filter and, once submitted, how many
+// FAILED channels match; POST /retries retries them. Dates are days in the reader's time zone,
+// both ends inclusive.
+
+// bulkFilter reads channel, from and to (YYYY-MM-DD) from the request.
+func bulkFilter(c echo.Context, lang string) (views.BulkRetryView, db.RetryFilter, error) {
+	v := views.BulkRetryView{From: strings.TrimSpace(c.FormValue("from")), To: strings.TrimSpace(c.FormValue("to"))}
+	var f db.RetryFilter
+	if s := c.FormValue("channel"); s != "" {
+		ch, err := model.ParseChannel(s)
+		if err != nil {
+			return v, f, err
+		}
+		v.Channel, f.Channel = ch, ch
+	}
+	loc := views.Location(lang)
+	parse := func(s string) (time.Time, error) {
+		if s == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.ParseInLocation(time.DateOnly, s, loc)
+		if err != nil {
+			return time.Time{}, model.Errorf(model.EINVALID, "%s", views.T(lang, "retries.bad_date"))
+		}
+		return t, nil
+	}
+	from, err := parse(v.From)
+	if err != nil {
+		return v, f, err
+	}
+	to, err := parse(v.To)
+	if err != nil {
+		return v, f, err
+	}
+	f.From = from
+	if !to.IsZero() {
+		f.To = to.AddDate(0, 0, 1) // the whole last day
+	}
+	return v, f, nil
+}
+
+// BulkRetryPage serves GET /retries (query channel, from, to, check=1 to count).
+func (h *Handlers) BulkRetryPage(c echo.Context) error {
+	return h.renderBulk(c, http.StatusOK, h.takeFlash(c))
+}
+
+func (h *Handlers) renderBulk(c echo.Context, status int, flash views.Flash) error {
+	lang := Lang(c)
+	v, f, err := bulkFilter(c, lang)
+	v.Flash = flash
+	v.Checked = c.QueryParam("check") != "" || c.Request().Method == http.MethodPost
+	if err == nil && v.Checked {
+		v.Count, err = h.deps.Engine.RetryMatching(c.Request().Context(), f, "", true)
+	}
+	if err != nil {
+		st, ok := userError(err)
+		if !ok {
+			return err
+		}
+		v.Error = model.ErrorMessage(err)
+		if status == http.StatusOK {
+			status = st
+		}
+	}
+	v.Limit = bulkRetryLimit
+	p := NewPage(c, "retries.title")
+	return Render(c, status, views.BulkRetry(p, v))
+}
+
+// bulkRetryLimit is the engine's default cap of channels per bulk retry call (shown to people).
+const bulkRetryLimit = 1000
+
+// BulkRetryForm serves POST /retries (fields channel, from, to): retries every FAILED channel
+// matching, then 303 back to the filtered page with the number retried.
+func (h *Handlers) BulkRetryForm(c echo.Context) error {
+	lang := Lang(c)
+	v, f, err := bulkFilter(c, lang)
+	if err != nil {
+		if _, ok := userError(err); !ok {
+			return err
+		}
+		return h.renderBulk(c, http.StatusBadRequest, views.Flash{})
+	}
+	pr, _ := Principal(c)
+	n, err := h.deps.Engine.RetryMatching(c.Request().Context(), f, pr.Name, false)
+	if err != nil && n == 0 {
+		if status, ok := userError(err); ok {
+			return h.renderBulk(c, status, views.Flash{})
+		}
+		return err
+	}
+	if err != nil {
+		h.logger.Warn("bulk retry stopped early", slog.Int("retried", n), slog.Any("error", err))
+	}
+	h.setFlash(c, flashBulk, strconv.Itoa(n))
+	q := url.Values{"check": {"1"}}
+	if v.Channel != "" {
+		q.Set("channel", string(v.Channel))
+	}
+	if v.From != "" {
+		q.Set("from", v.From)
+	}
+	if v.To != "" {
+		q.Set("to", v.To)
+	}
+	return c.Redirect(http.StatusSeeOther, "/retries?"+q.Encode())
+}

@@ -1,0 +1,615 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/starfederation/datastar-go/datastar"
+
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// Live streams (Datastar SSE). The protocol of every stream (live package doc): subscribe to the
+// hub FIRST, then read the state and send it whole, then loop: a signal names events that changed
+// (re-read them, patch what differs), a Resync means re-read everything shown, and the hub's
+// connection state drives the page's live indicator. While the hub cannot hear Redis the stream
+// polls the source of truth instead. Streams hold no database connection while idle, set a write
+// deadline before every write (a client that stops reading is dropped, S1), send a keep-alive
+// comment when quiet, and re-check the session now and then: a logged-out session gets "offline"
+// and the stream host removed (so the browser stops reconnecting); a changed role ends the stream
+// so the reconnect renders what the new role may see (S6).
+
+// streamTiming are the stream's clocks; tests shorten them.
+type streamTiming struct {
+	tick         time.Duration // polling while degraded, heartbeat and session check cadence
+	heartbeat    int           // ticks between keep-alive comments
+	session      int           // ticks between session checks
+	writeTimeout time.Duration // per write
+	countsEvery  time.Duration // the list's status counts are refreshed at most this often
+}
+
+var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second}
+
+// sseConn is one open SSE response.
+type sseConn struct {
+	ctx context.Context
+	sse *datastar.ServerSentEventGenerator
+	rc  *http.ResponseController
+	w   io.Writer
+}
+
+// openSSE starts the SSE response (STACK.md pitfalls 1 and 4): headers, 200, then the Datastar
+// generator; the server's WriteTimeout is replaced by a deadline per write.
+func openSSE(c echo.Context) *sseConn {
+	res := c.Response()
+	hd := res.Header()
+	hd.Set(echo.HeaderContentType, "text/event-stream")
+	hd.Set(echo.HeaderCacheControl, "no-cache")
+	hd.Set("X-Accel-Buffering", "no") // reverse proxies must not buffer the stream
+	rc := http.NewResponseController(res)
+	_ = rc.SetWriteDeadline(time.Now().Add(timing.writeTimeout)) // unsupported by test recorders: fine
+	res.WriteHeader(http.StatusOK)
+	return &sseConn{ctx: c.Request().Context(), sse: datastar.NewSSE(res, c.Request()), rc: rc, w: res}
+}
+
+func (s *sseConn) deadline() { _ = s.rc.SetWriteDeadline(time.Now().Add(timing.writeTimeout)) }
+
+// patch renders comps (each a top-level element with an id) and sends them as one patch.
+func (s *sseConn) patch(comps ...templ.Component) error {
+	var buf bytes.Buffer
+	for _, c := range comps {
+		if err := c.Render(s.ctx, &buf); err != nil {
+			return err
+		}
+	}
+	if buf.Len() == 0 {
+		return nil
+	}
+	s.deadline()
+	return s.sse.PatchElements(buf.String())
+}
+
+// toast appends a message to the layout's polite #toasts region.
+func (s *sseConn) toast(f views.Flash) error {
+	var buf bytes.Buffer
+	if err := views.Toast(f.Kind, f.Text).Render(s.ctx, &buf); err != nil {
+		return err
+	}
+	s.deadline()
+	return s.sse.PatchElements(buf.String(), datastar.WithSelector("#toasts"), datastar.WithModeAppend())
+}
+
+// live sets the page's $_live signal (the indicator's data-live-state).
+func (s *sseConn) live(state string) error {
+	s.deadline()
+	return s.sse.MarshalAndPatchSignals(map[string]string{"_live": state})
+}
+
+// heartbeat writes an SSE comment: proxies see traffic, and a vanished client is noticed.
+func (s *sseConn) heartbeat() error {
+	s.deadline()
+	if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// stop tells the page its live updates are over for good and removes the stream's host element,
+// which aborts the browser's reconnecting fetch.
+func (s *sseConn) stop() {
+	if s.live(views.LiveOffline) == nil {
+		s.deadline()
+		_ = s.sse.RemoveElementByID(views.StreamHostID)
+	}
+}
+
+func liveState(hubState string) string {
+	if hubState == live.StateConnected {
+		return views.LiveConnected
+	}
+	return views.LiveReconnecting
+}
+
+// sessionAuthenticator re-validates a session cookie (auth.Service); streams use it to notice a
+// logout or a role change while they are open.
+type sessionAuthenticator interface {
+	Authenticate(ctx context.Context, cookieValue string) (model.Principal, error)
+}
+
+type sessionCheck int
+
+const (
+	sessionOK sessionCheck = iota
+	sessionChanged
+	sessionGone
+)
+
+// checkSession asks whether the stream's principal still holds a live session with the same role.
+// Trouble asking (the database is down) is not a logout: the next check decides.
+func (h *Handlers) checkSession(c echo.Context, was model.Principal) sessionCheck {
+	a, ok := h.deps.Auth.(sessionAuthenticator)
+	if !ok || was.TokenID != 0 {
+		return sessionOK
+	}
+	ck, err := c.Cookie(SessionCookieName(h.deps.SecureCookies))
+	if err != nil || ck.Value == "" {
+		return sessionGone
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	p, err := a.Authenticate(ctx, ck.Value)
+	switch {
+	case model.ErrorCode(err) == model.EUNAUTHORIZED:
+		return sessionGone
+	case err != nil:
+		return sessionOK
+	case p.UserID != was.UserID || p.Role != was.Role:
+		return sessionChanged
+	}
+	return sessionOK
+}
+
+// liveView is what a stream keeps up to date.
+type liveView interface {
+	// refresh re-reads ids (everything shown when resync) and patches what changed. Only write
+	// errors are returned (they end the stream); read errors are logged and retried later.
+	refresh(ctx context.Context, ids []string, resync bool) error
+	// tick runs on every stream tick (deferred work such as the list's counts).
+	tick(ctx context.Context) error
+}
+
+// runStream is the loop every stream shares, started after the full state has been sent.
+func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView) error {
+	ctx := c.Request().Context()
+	pr, hasPrincipal := Principal(c)
+	state := h.deps.Hub.State()
+	if s.live(liveState(state)) != nil {
+		return nil
+	}
+	t := time.NewTicker(timing.tick)
+	defer t.Stop()
+	for n := 1; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case sig, ok := <-sub.C():
+			if !ok {
+				return nil // the hub stopped (shutdown): the browser reconnects elsewhere or later
+			}
+			if sig.State != "" && sig.State != state {
+				state = sig.State
+				if s.live(liveState(state)) != nil {
+					return nil
+				}
+			}
+			if sig.Resync || len(sig.EventIDs) > 0 {
+				if v.refresh(ctx, sig.EventIDs, sig.Resync) != nil {
+					return nil
+				}
+			}
+		case <-t.C:
+			if state != live.StateConnected {
+				// Notifications are down: poll the source of truth until they are back.
+				if v.refresh(ctx, nil, true) != nil {
+					return nil
+				}
+			} else if n%timing.heartbeat == 0 && s.heartbeat() != nil {
+				return nil
+			}
+			if v.tick(ctx) != nil {
+				return nil
+			}
+			if hasPrincipal && n%timing.session == 0 {
+				switch h.checkSession(c, pr) {
+				case sessionGone:
+					s.stop()
+					return nil
+				case sessionChanged:
+					return nil // the reconnect renders for the new role
+				}
+			}
+			n++
+		}
+	}
+}
+
+// EventStream serves GET /events/{id}/stream: the live part of the detail page.
+func (h *Handlers) EventStream(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	if h.deps.Hub == nil {
+		return c.NoContent(http.StatusNoContent) // no live updates configured: Datastar stops
+	}
+	ctx := c.Request().Context()
+	sub := h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
+	defer sub.Unsubscribe()
+
+	ev, err := h.deps.Store.FindEventByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	st := views.DistState{EventID: id, Distribution: ev.Distribution}
+	if ev.Distribution != nil {
+		fixChannelEventIDs(ev.Distribution)
+		if st.Attempts, err = h.deps.Store.FindAttempts(ctx, id); err != nil {
+			return err
+		}
+	}
+	v := &detailView{h: h, p: NewPage(c, "events.title"), id: id}
+	v.s = openSSE(c)
+	if v.full(st) != nil {
+		return nil
+	}
+	return h.runStream(c, v.s, sub, v)
+}
+
+// detailView keeps one event's detail page current: the whole distribution when it appears, then
+// only the channel cards that changed, the overall section and the attempt history when a status
+// changes, and a polite announcement of each status change.
+type detailView struct {
+	h  *Handlers
+	p  views.Page
+	id string
+	s  *sseConn
+
+	started  bool
+	attempts []model.Attempt
+	overall  string
+	keys     map[model.Channel]string // what the card shows
+	marks    map[model.Channel]string // what makes the attempts and overall sections change
+	statuses map[model.Channel]model.ChannelStatus
+}
+
+func channelKey(c model.ChannelState) string {
+	return string(c.Status) + "|" + strconv.Itoa(c.Progress) + "|" + strconv.FormatInt(c.UpdatedAt.UnixMicro(), 10)
+}
+
+func channelMark(c model.ChannelState) string {
+	msg := ""
+	if c.ErrorMessage != nil {
+		msg = *c.ErrorMessage
+	}
+	return string(c.Status) + "|" + strconv.Itoa(c.Retries) + "|" + msg
+}
+
+func overallKey(d model.Distribution) string {
+	k := string(d.OverallStatus)
+	if d.CompletedAt != nil {
+		k += "|" + strconv.FormatInt(d.CompletedAt.UnixMicro(), 10)
+	}
+	return k
+}
+
+func (v *detailView) record(st views.DistState) {
+	v.started = st.Distribution != nil
+	v.attempts = st.Attempts
+	v.keys = map[model.Channel]string{}
+	v.marks = map[model.Channel]string{}
+	v.statuses = map[model.Channel]model.ChannelStatus{}
+	if st.Distribution == nil {
+		v.overall = ""
+		return
+	}
+	v.overall = overallKey(*st.Distribution)
+	for _, c := range st.Distribution.Channels {
+		v.keys[c.Channel] = channelKey(c)
+		v.marks[c.Channel] = channelMark(c)
+		v.statuses[c.Channel] = c.Status
+	}
+}
+
+func (v *detailView) full(st views.DistState) error {
+	v.record(st)
+	return v.s.patch(views.Dist(v.p, st))
+}
+
+func (v *detailView) tick(context.Context) error { return nil }
+
+func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
+	h := v.h
+	d, err := h.deps.Status.Distribution(ctx, v.id)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		if !v.started {
+			return nil
+		}
+		return v.full(views.DistState{EventID: v.id})
+	}
+	if err != nil {
+		h.logger.Warn("stream: read distribution", slog.String("event_id", v.id), slog.Any("error", err))
+		return nil
+	}
+	fixChannelEventIDs(&d)
+	if !v.started || len(d.Channels) != len(v.keys) {
+		st := views.DistState{EventID: v.id, Distribution: &d}
+		if st.Attempts, err = h.deps.Store.FindAttempts(ctx, v.id); err != nil {
+			h.logger.Warn("stream: read attempts", slog.String("event_id", v.id), slog.Any("error", err))
+		}
+		return v.full(st)
+	}
+	var (
+		changed     []model.ChannelState
+		significant bool
+		announce    []string
+	)
+	for _, c := range d.Channels {
+		if v.keys[c.Channel] == channelKey(c) {
+			continue
+		}
+		changed = append(changed, c)
+		if v.marks[c.Channel] != channelMark(c) {
+			significant = true
+		}
+		if v.statuses[c.Channel] != c.Status {
+			announce = append(announce, c.Channel.Name(v.p.Lang)+": "+views.StatusName(v.p.Lang, c.Status))
+		}
+	}
+	ov := overallKey(d)
+	if len(changed) == 0 && ov == v.overall {
+		return nil
+	}
+	if significant {
+		if as, err := h.deps.Store.FindAttempts(ctx, v.id); err != nil {
+			h.logger.Warn("stream: read attempts", slog.String("event_id", v.id), slog.Any("error", err))
+		} else {
+			v.attempts = as
+		}
+	}
+	var comps []templ.Component
+	for _, c := range changed {
+		comps = append(comps, views.ChannelCard(v.p, c, views.LastAttempt(v.attempts, c.Channel)))
+		v.keys[c.Channel] = channelKey(c)
+		v.marks[c.Channel] = channelMark(c)
+		v.statuses[c.Channel] = c.Status
+	}
+	if ov != v.overall || significant {
+		comps = append(comps, views.Overall(v.p, d))
+		if ov != v.overall {
+			announce = append(announce, views.T(v.p.Lang, "detail.overall")+": "+views.OverallName(v.p.Lang, d.OverallStatus))
+		}
+		v.overall = ov
+	}
+	if significant {
+		comps = append(comps, views.AttemptHistory(v.p, v.id, v.attempts))
+	}
+	if len(announce) > 0 {
+		comps = append(comps, views.Announcer(strings.Join(announce, "; ")))
+	}
+	return v.s.patch(comps...)
+}
+
+// EventsStream serves GET /events/stream?q&status&channel&channel_status&cursor: the live rows of
+// the list page with the same query. The first page also watches for events it does not show yet
+// (a distribution started on an event that belongs on it); other pages watch their rows only.
+func (h *Handlers) EventsStream(c echo.Context) error {
+	f, err := pageFilter(c)
+	if err != nil {
+		return err
+	}
+	if h.deps.Hub == nil {
+		return c.NoContent(http.StatusNoContent)
+	}
+	ctx := c.Request().Context()
+	v := &listView{h: h, p: NewPage(c, "events.title"), f: f, first: f.Cursor == "", ignored: map[string]struct{}{}}
+	filter := live.Filter{All: v.first}
+	if !v.first {
+		// Until the page is read every change is let through, so nothing between Subscribe and the
+		// read is lost; then only the rows shown.
+		filter.Match = func(id string) bool {
+			m := v.visible.Load()
+			if m == nil {
+				return true
+			}
+			_, ok := (*m)[id]
+			return ok
+		}
+	}
+	sub := h.deps.Hub.Subscribe(filter)
+	defer sub.Unsubscribe()
+
+	page, err := h.deps.Store.FindEvents(ctx, f)
+	if err != nil {
+		return err
+	}
+	counts, total, err := h.deps.Store.CountEventsByStatus(ctx)
+	if err != nil {
+		return err
+	}
+	v.s = openSSE(c)
+	if v.show(page.Events, counts, total) != nil {
+		return nil
+	}
+	return h.runStream(c, v.s, sub, v)
+}
+
+// listView keeps the rows of one list page current.
+type listView struct {
+	h     *Handlers
+	p     views.Page
+	f     model.EventFilter
+	first bool
+	s     *sseConn
+
+	visible     atomic.Pointer[map[string]struct{}] // read by the hub's dispatcher (Match)
+	events      []model.Event
+	index       map[string]int
+	keys        map[string]string
+	ignored     map[string]struct{} // ids known not to be on the first page
+	countsDirty bool
+	lastCounts  time.Time
+}
+
+const maxIgnored = 10_000
+
+func rowKey(e model.Event) string {
+	if e.Distribution == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(overallKey(*e.Distribution))
+	for _, c := range e.Distribution.Channels {
+		b.WriteString(";")
+		b.WriteString(string(c.Channel))
+		b.WriteString(channelKey(c))
+	}
+	return b.String()
+}
+
+func (v *listView) record(events []model.Event) {
+	v.events = events
+	v.index = make(map[string]int, len(events))
+	v.keys = make(map[string]string, len(events))
+	vis := make(map[string]struct{}, len(events))
+	for i, e := range events {
+		v.index[e.ID] = i
+		v.keys[e.ID] = rowKey(e)
+		vis[e.ID] = struct{}{}
+	}
+	v.visible.Store(&vis)
+}
+
+// show sends the whole list body and the counts.
+func (v *listView) show(events []model.Event, counts map[model.OverallStatus]int, total int) error {
+	v.record(events)
+	v.countsDirty, v.lastCounts = false, time.Now()
+	return v.s.patch(views.EventRows(v.p, events, v.f), views.StatusCounts(v.p, v.f, counts, total))
+}
+
+func (v *listView) reloadAll(ctx context.Context) error {
+	page, err := v.h.deps.Store.FindEvents(ctx, v.f)
+	if err != nil {
+		v.h.logger.Warn("stream: read events", slog.Any("error", err))
+		return nil
+	}
+	counts, total, err := v.h.deps.Store.CountEventsByStatus(ctx)
+	if err != nil {
+		v.h.logger.Warn("stream: count events", slog.Any("error", err))
+		return nil
+	}
+	clear(v.ignored)
+	return v.show(page.Events, counts, total)
+}
+
+func sameIDs(a, b []model.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error {
+	if resync {
+		return v.reloadAll(ctx)
+	}
+	var shown, unknown []string
+	for _, id := range ids {
+		if _, ok := v.index[id]; ok {
+			shown = append(shown, id)
+		} else if _, ok := v.ignored[id]; v.first && !ok {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		// Something not shown changed: it may now belong on the first page.
+		page, err := v.h.deps.Store.FindEvents(ctx, v.f)
+		if err != nil {
+			v.h.logger.Warn("stream: read events", slog.Any("error", err))
+			return nil
+		}
+		if len(v.ignored) > maxIgnored {
+			clear(v.ignored)
+		}
+		onPage := map[string]bool{}
+		for _, e := range page.Events {
+			onPage[e.ID] = true
+		}
+		for _, id := range unknown {
+			if !onPage[id] {
+				v.ignored[id] = struct{}{}
+			}
+		}
+		if !sameIDs(page.Events, v.events) {
+			v.record(page.Events)
+			v.countsDirty = true
+			return v.s.patch(views.EventRows(v.p, page.Events, v.f))
+		}
+		return v.patchRows(page.Events)
+	}
+	if len(shown) == 0 {
+		return nil
+	}
+	fresh := make([]model.Event, 0, len(shown))
+	for _, id := range shown {
+		e := v.events[v.index[id]]
+		d, err := v.h.deps.Status.Distribution(ctx, id)
+		switch {
+		case model.ErrorCode(err) == model.ENOTFOUND:
+			e.Distribution = nil
+		case err != nil:
+			v.h.logger.Warn("stream: read distribution", slog.String("event_id", id), slog.Any("error", err))
+			continue
+		default:
+			fixChannelEventIDs(&d)
+			e.Distribution = &d
+		}
+		fresh = append(fresh, e)
+	}
+	return v.patchRows(fresh)
+}
+
+// patchRows patches the rows of events (fresh copies of shown ones) whose display changed.
+func (v *listView) patchRows(events []model.Event) error {
+	var (
+		comps    []templ.Component
+		announce []string
+	)
+	for _, e := range events {
+		i, ok := v.index[e.ID]
+		if !ok || v.keys[e.ID] == rowKey(e) {
+			continue
+		}
+		before := v.events[i].Distribution
+		if e.Distribution != nil && (before == nil || before.OverallStatus != e.Distribution.OverallStatus) {
+			v.countsDirty = true
+			announce = append(announce, e.Title+": "+views.OverallName(v.p.Lang, e.Distribution.OverallStatus))
+		}
+		v.events[i] = e
+		v.keys[e.ID] = rowKey(e)
+		comps = append(comps, views.EventRow(v.p, e))
+	}
+	if len(announce) > 0 {
+		comps = append(comps, views.Announcer(strings.Join(announce, "; ")))
+	}
+	return v.s.patch(comps...)
+}
+
+// tick refreshes the counts when a status changed, at most every countsEvery.
+func (v *listView) tick(ctx context.Context) error {
+	if !v.countsDirty || time.Since(v.lastCounts) < timing.countsEvery {
+		return nil
+	}
+	counts, total, err := v.h.deps.Store.CountEventsByStatus(ctx)
+	if err != nil {
+		v.h.logger.Warn("stream: count events", slog.Any("error", err))
+		return nil
+	}
+	v.countsDirty, v.lastCounts = false, time.Now()
+	return v.s.patch(views.StatusCounts(v.p, v.f, counts, total))
+}
