@@ -3,7 +3,6 @@ package systemtest
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -353,8 +352,6 @@ func createToken(t testing.TB, env map[string]string, role model.Role) string {
 }
 
 // --------------------------------------------------------------------------- misc
-
-var errNoAPI = errors.New("the JSON API is not served by this binary")
 
 // logCount counts the log lines containing s.
 func (p *proc) logCount(s string) int {

@@ -39,7 +39,7 @@ func TestKakaoFailsThenManualRetry(t *testing.T) {
 	})
 	srv := startServe(t, "serve", env)
 	store := openStore(t, env["DATABASE_URL"])
-	drv := newDriver(t, srv, store, model.RoleStaff)
+	drv := newDriver(t, srv, model.RoleStaff)
 
 	const id = "sys-kakao-3"
 	drv.createEvent(id, "KAKAO fails three times")
@@ -135,15 +135,13 @@ func TestKakaoFailsThenManualRetry(t *testing.T) {
 	}
 	checkAttemptInvariants(t, as)
 
-	if drv.useAPI {
-		code, api := drv.getDistribution(srv.base, id)
-		if code != http.StatusOK || api.OverallStatus != string(model.OverallCompleted) {
-			t.Errorf("GET /api/v1/events/%s/distribution = %d %+v, want 200 COMPLETED", id, code, api)
-		}
-		code, body := drv.call(srv.base, http.MethodGet, "/api/v1/events/"+id+"/distribution/attempts", nil)
-		if code != http.StatusOK || strings.Count(string(body), `"channel":"KAKAO"`) != 4 {
-			t.Errorf("GET attempts = %d %s, want 200 with 4 KAKAO attempts", code, body)
-		}
+	code, api := drv.getDistribution(srv.base, id)
+	if code != http.StatusOK || api.OverallStatus != string(model.OverallCompleted) {
+		t.Errorf("GET /api/v1/events/%s/distribution = %d %+v, want 200 COMPLETED", id, code, api)
+	}
+	code, body := drv.call(srv.base, http.MethodGet, "/api/v1/events/"+id+"/distribution/attempts", nil)
+	if code != http.StatusOK || strings.Count(string(body), `"channel":"KAKAO"`) != 4 {
+		t.Errorf("GET attempts = %d %s, want 200 with 4 KAKAO attempts", code, body)
 	}
 }
 

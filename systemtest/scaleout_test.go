@@ -45,7 +45,7 @@ func TestScaleOut(t *testing.T) {
 	all := startServe(t, "serve-all", withRole("all"))
 	procs := []*proc{web.proc, worker.proc, all.proc}
 	store := openStore(t, env["DATABASE_URL"])
-	drv := newDriver(t, web, store, model.RoleMarketer)
+	drv := newDriver(t, web, model.RoleMarketer)
 
 	ids := make([]string, 10)
 	for i := range ids {
@@ -115,12 +115,10 @@ func TestScaleOut(t *testing.T) {
 		if err != nil || got != string(model.OverallCompleted) {
 			t.Errorf("Redis event:%s:distribution overall_status = %q (%v), want COMPLETED", id, got, err)
 		}
-		if drv.useAPI {
-			for _, base := range []string{web.base, all.base} {
-				code, d := drv.getDistribution(base, id)
-				if code != http.StatusOK || d.OverallStatus != string(model.OverallCompleted) {
-					t.Errorf("GET %s/api/v1/events/%s/distribution = %d %+v, want 200 COMPLETED", base, id, code, d)
-				}
+		for _, base := range []string{web.base, all.base} {
+			code, d := drv.getDistribution(base, id)
+			if code != http.StatusOK || d.OverallStatus != string(model.OverallCompleted) {
+				t.Errorf("GET %s/api/v1/events/%s/distribution = %d %+v, want 200 COMPLETED", base, id, code, d)
 			}
 		}
 	}

@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/engine"
 	"github.com/marketing-platform/distribution/model"
 )
 
@@ -204,41 +202,16 @@ func checkOnePostEach(t testing.TB, sims map[model.Channel]*simProc, d model.Dis
 // --------------------------------------------------------------------------- actions
 
 // driver creates events, starts distributions and retries channels like a client would: through
-// the JSON API of a web process with a bearer token. A binary without the JSON API (it is being
-// built in parallel) is driven through the engine instead: an insert-only engine in this test
-// process writes the same transaction the API would (distribution, channel rows, River jobs).
+// the JSON API of a web process with a bearer token made by `distribution token create`.
 type driver struct {
-	t      testing.TB
-	base   string
-	token  string
-	useAPI bool
-	store  *db.DB
-	eng    *engine.Engine
+	t     testing.TB
+	base  string
+	token string
 }
 
-func newDriver(t testing.TB, web *server, store *db.DB, role model.Role) *driver {
+func newDriver(t testing.TB, web *server, role model.Role) *driver {
 	t.Helper()
-	d := &driver{t: t, base: web.base, store: store, token: createToken(t, web.env, role)}
-	code, body, err := httpGet(web.base+"/api/v1/events?limit=1", d.token)
-	switch {
-	case err != nil:
-		t.Fatalf("probe the JSON API: %v", err)
-	case code == http.StatusOK:
-		d.useAPI = true
-	case code == http.StatusNotFound:
-		maxAttempts := 3
-		if v := web.env["MAX_ATTEMPTS"]; v != "" {
-			maxAttempts, _ = strconv.Atoi(v)
-		}
-		d.eng, err = engine.New(engine.Config{MaxAttempts: maxAttempts}, store, nil, nil, quiet, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("GET /api/v1/events answers 404 (%s): %v; starting and retrying through an insert-only engine", body, errNoAPI)
-	default:
-		t.Fatalf("probe the JSON API: GET /api/v1/events = %d %s", code, body)
-	}
-	return d
+	return &driver{t: t, base: web.base, token: createToken(t, web.env, role)}
 }
 
 // call does one JSON API request against base and returns the status and body.
@@ -269,70 +242,36 @@ func (d *driver) call(base, method, path string, in any) (int, []byte) {
 
 func (d *driver) createEvent(id, title string) {
 	d.t.Helper()
-	if d.useAPI {
-		code, body := d.call(d.base, http.MethodPost, "/api/v1/events", map[string]string{"id": id, "title": title, "storeName": "시스템 테스트 상점"})
-		if code != http.StatusCreated {
-			d.t.Fatalf("POST /api/v1/events %s: %d %s", id, code, body)
-		}
-		return
-	}
-	ctx, cancel := qctx()
-	defer cancel()
-	if _, err := d.store.CreateEvent(ctx, model.Event{ID: id, Title: title, StoreName: "시스템 테스트 상점"}, "systemtest"); err != nil {
-		d.t.Fatalf("create event %s: %v", id, err)
+	code, body := d.call(d.base, http.MethodPost, "/api/v1/events", map[string]string{"id": id, "title": title, "storeName": "시스템 테스트 상점"})
+	if code != http.StatusCreated {
+		d.t.Fatalf("POST /api/v1/events %s: %d %s", id, code, body)
 	}
 }
 
 func (d *driver) start(id string, chans []model.Channel) {
 	d.t.Helper()
-	if d.useAPI {
-		names := make([]string, len(chans))
-		for i, c := range chans {
-			names[i] = string(c)
-		}
-		code, body := d.call(d.base, http.MethodPost, "/api/v1/events/"+id+"/distribution", map[string][]string{"channels": names})
-		if code != http.StatusAccepted {
-			d.t.Fatalf("start %s: %d %s", id, code, body)
-		}
-		return
+	names := make([]string, len(chans))
+	for i, c := range chans {
+		names[i] = string(c)
 	}
-	ctx, cancel := qctx()
-	defer cancel()
-	if _, err := d.eng.StartDistribution(ctx, id, chans, "systemtest"); err != nil {
-		d.t.Fatalf("start %s: %v", id, err)
+	code, body := d.call(d.base, http.MethodPost, "/api/v1/events/"+id+"/distribution", map[string][]string{"channels": names})
+	if code != http.StatusAccepted {
+		d.t.Fatalf("POST /api/v1/events/%s/distribution: %d %s", id, code, body)
 	}
 }
 
-// retry retries one channel and returns the HTTP status the API answered (202, 409, ...) and,
-// for 202, the distribution it returned. Through the engine the status is derived from the
-// error code.
+// retry retries one channel and returns the HTTP status and, for 202, the distribution answered.
 func (d *driver) retry(id string, ch model.Channel) (int, *apiDistribution) {
 	d.t.Helper()
-	if d.useAPI {
-		code, body := d.call(d.base, http.MethodPost, "/api/v1/events/"+id+"/distribution/channels/"+string(ch)+"/retry", nil)
-		if code != http.StatusAccepted {
-			return code, nil
-		}
-		var out apiDistribution
-		if err := json.Unmarshal(body, &out); err != nil {
-			d.t.Fatalf("retry answer: %v in %s", err, body)
-		}
-		return code, &out
+	code, body := d.call(d.base, http.MethodPost, "/api/v1/events/"+id+"/distribution/channels/"+string(ch)+"/retry", nil)
+	if code != http.StatusAccepted {
+		return code, nil
 	}
-	ctx, cancel := qctx()
-	defer cancel()
-	dist, err := d.eng.RetryChannel(ctx, id, ch, "systemtest")
-	switch model.ErrorCode(err) {
-	case "":
-		return http.StatusAccepted, apiOf(dist)
-	case model.ECONFLICT:
-		return http.StatusConflict, nil
-	case model.ENOTFOUND:
-		return http.StatusNotFound, nil
-	default:
-		d.t.Fatalf("retry %s %s: %v", id, ch, err)
-		return 0, nil
+	var out apiDistribution
+	if err := json.Unmarshal(body, &out); err != nil {
+		d.t.Fatalf("retry answer: %v in %s", err, body)
 	}
+	return code, &out
 }
 
 // getDistribution reads GET /api/v1/events/{id}/distribution from the web process at base.
@@ -365,12 +304,4 @@ type apiDistribution struct {
 		LastRetryAt *time.Time `json:"lastRetryAt"`
 		CompletedAt *time.Time `json:"completedAt"`
 	} `json:"channels"`
-}
-
-func apiOf(d model.Distribution) *apiDistribution {
-	b, _ := json.Marshal(d)
-	var out apiDistribution
-	_ = json.Unmarshal(b, &out)
-	out.OverallStatus = string(d.OverallStatus)
-	return &out
 }

@@ -1,10 +1,13 @@
 package systemtest
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
 )
 
@@ -40,7 +43,7 @@ func TestKillWorkerMidChannel(t *testing.T) {
 	})
 	srv := startServe(t, "serve-1", env)
 	store := openStore(t, env["DATABASE_URL"])
-	drv := newDriver(t, srv, store, model.RoleMarketer)
+	drv := newDriver(t, srv, model.RoleMarketer)
 
 	const id = "sys-w1-kill"
 	drv.createEvent(id, "worker killed mid-channel")
@@ -94,7 +97,7 @@ func TestSIGTERMDuringWork(t *testing.T) {
 	})
 	srv := startServe(t, "serve-1", env)
 	store := openStore(t, env["DATABASE_URL"])
-	drv := newDriver(t, srv, store, model.RoleMarketer)
+	drv := newDriver(t, srv, model.RoleMarketer)
 
 	const id = "sys-w2-sigterm"
 	drv.createEvent(id, "SIGTERM during work")
@@ -127,7 +130,17 @@ func TestSIGTERMDuringWork(t *testing.T) {
 			t.Errorf("%s: want its one attempt recorded as an interrupted retry:%s", c.Channel, describeAttempts(list))
 		}
 	}
-	t.Logf("after the stop: %s", summary(d))
+	jobs := jobStates(t, store, id)
+	for _, ch := range model.AllChannels {
+		want := []string{"scheduled", "available"} // re-queued, not running, not given up
+		if isFast(ch) {
+			want = []string{"completed"}
+		}
+		if !slices.Contains(want, jobs[ch]) {
+			t.Errorf("%s job is %q after the graceful stop, want one of %v", ch, jobs[ch], want)
+		}
+	}
+	t.Logf("after the stop: %s; River jobs %v", summary(d), jobs)
 
 	srv2 := srv.restart(t, "serve-2")
 	d = waitDistribution(t, store, id, deadline, "COMPLETED after the restart", terminal, srv2.proc)
@@ -148,4 +161,30 @@ func TestSIGTERMDuringWork(t *testing.T) {
 		}
 	}
 	t.Logf("attempts:%s", describeAttempts(as))
+}
+
+// jobStates returns the River state of each channel's latest publish job of an event.
+func jobStates(t testing.TB, store *db.DB, eventID string) map[model.Channel]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := store.Pool.Query(ctx, `SELECT DISTINCT ON (args->>'channel') args->>'channel', state::text
+		FROM river_job WHERE kind = $1 AND args->>'event_id' = $2 ORDER BY args->>'channel', id DESC`,
+		db.PublishJobKind, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[model.Channel]string{}
+	for rows.Next() {
+		var ch, state string
+		if err := rows.Scan(&ch, &state); err != nil {
+			t.Fatal(err)
+		}
+		out[model.Channel(ch)] = state
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
