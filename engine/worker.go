@@ -128,7 +128,11 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		Description:    run.Event.Description,
 		ImageURL:       run.Event.ImageURL,
 		StoreName:      run.Event.StoreName,
-		IdempotencyKey: fmt.Sprintf("%d:%s:%d", args.DistributionStatusID, args.Channel, args.Generation),
+		// The key changes only with a manual retry (retries), not with the fence generation: a
+		// reconciler re-drive bumps the generation but must not publish a second post if the lost
+		// attempt had already published. After a manual retry the earlier attempts all failed, so a
+		// new key is what staff asked for.
+		IdempotencyKey: fmt.Sprintf("%d:%s:r%d", args.DistributionStatusID, args.Channel, run.State.Retries),
 	}
 	var (
 		progressMu sync.Mutex // adapters may report from their own goroutine
