@@ -49,6 +49,10 @@ type Deps struct {
 	Engine Distributor
 	Status StatusReader
 	Hub    LiveHub
+	// Reports and Accounts serve the manager pages: reports, CSV export, audit log, users and
+	// API tokens (reports.go, admin.go). Nil answers those pages with 503.
+	Reports  ReportStore
+	Accounts AccountAdmin
 	// SecureCookies marks cookies Secure and gives the session and CSRF cookies the __Host- prefix.
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).

@@ -181,7 +181,9 @@ var messages = map[string][2]string{
 func T(lang, key string) string {
 	m, ok := messages[key]
 	if !ok {
-		return key
+		if m, ok = managerMessages[key]; !ok { // i18n_manager.go
+			return key
+		}
 	}
 	if lang == LangKO {
 		return m[1]
@@ -191,8 +193,11 @@ func T(lang, key string) string {
 
 // Keys lists every catalogue key (tests check each has both languages).
 func Keys() []string {
-	keys := make([]string, 0, len(messages))
+	keys := make([]string, 0, len(messages)+len(managerMessages))
 	for k := range messages {
+		keys = append(keys, k)
+	}
+	for k := range managerMessages {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)

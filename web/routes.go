@@ -42,6 +42,20 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodGet, path: "/events/stream", handler: h.EventsStream},
 		{method: http.MethodGet, path: "/events/:id/stream", handler: h.EventStream},
 
+		// Manager pages: reports, CSV export, audit log (read-only), users, API tokens.
+		{method: http.MethodGet, path: "/reports", handler: h.Reports, role: model.RoleManager},
+		{method: http.MethodGet, path: "/reports/export.csv", handler: h.ExportCSV, role: model.RoleManager},
+		{method: http.MethodGet, path: "/audit", handler: h.Audit, role: model.RoleManager},
+		{method: http.MethodGet, path: "/users", handler: h.Users, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users", handler: h.CreateUser, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users/:id/role", handler: h.ChangeUserRole, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users/:id/disable", handler: h.DisableUser, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users/:id/enable", handler: h.EnableUser, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users/:id/password", handler: h.ResetUserPassword, role: model.RoleManager},
+		{method: http.MethodGet, path: "/tokens", handler: h.Tokens, role: model.RoleManager},
+		{method: http.MethodPost, path: "/tokens", handler: h.CreateToken, role: model.RoleManager},
+		{method: http.MethodPost, path: "/tokens/:id/revoke", handler: h.RevokeToken, role: model.RoleManager},
+
 		// JSON API (bearer token or session; session writes pass CSRF). Contract: DESIGN.md,
 		// handlers/openapi.json.
 		{method: http.MethodGet, path: "/api/v1/openapi.json", handler: h.APIOpenAPI},
