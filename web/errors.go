@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/views"
@@ -62,6 +63,8 @@ func classify(err error) (status int, code, msg string) {
 	var me *model.Error
 	var he *echo.HTTPError
 	switch {
+	case db.Unavailable(err):
+		return http.StatusServiceUnavailable, model.EUNAVAILABLE, "the database is unavailable; try again in a few seconds"
 	case errors.As(err, &me):
 		status, ok := statusOf[me.Code]
 		if !ok {
@@ -108,6 +111,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return // the client went away; nobody is listening
 	}
 	status, code, msg := classify(err)
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set(echo.HeaderRetryAfter, "5")
+	}
 	if status >= 500 {
 		s.logger.Error("request failed", slog.String("request_id", requestID(c)),
 			slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Any("error", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing/fstest"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/marketing-platform/distribution/auth"
@@ -75,6 +77,11 @@ func newApp(t *testing.T, cfg web.Config) *app {
 	e.GET("/api/v1/test/manager", ok, web.RequireRole(model.RoleManager))
 	e.GET("/test/boom", func(echo.Context) error { return errors.New("pq: password authentication failed for user secret") })
 	e.GET("/test/panic", func(echo.Context) error { panic("kaboom secret") })
+	// A real refused database connection (nothing listens on port 1), as during a Postgres outage.
+	e.GET("/api/v1/test/dbdown", func(c echo.Context) error {
+		_, err := pgx.Connect(c.Request().Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+		return fmt.Errorf("find token: %w", err)
+	})
 	return &app{t: t, srv: s, db: d, auth: svc, cfg: cfg}
 }
 
@@ -754,6 +761,11 @@ func TestErrors(t *testing.T) {
 	big := strings.NewReader(`{"x":"` + strings.Repeat("a", 2<<20) + `"}`)
 	wantAPIError(t, c.do(http.MethodPost, "/api/v1/test", big, map[string]string{"Content-Type": "application/json", "X-CSRF-Token": tok}), http.StatusRequestEntityTooLarge, "too_large")
 	wantAPIError(t, c.get("/api/v1/nope"), http.StatusNotFound, "not_found")
+	down := c.get("/api/v1/test/dbdown")
+	wantAPIError(t, down, http.StatusServiceUnavailable, "unavailable")
+	if down.Header.Get("Retry-After") == "" {
+		t.Error("503 for an unreachable database carries no Retry-After")
+	}
 	wantAPIError(t, c.do(http.MethodDelete, "/api/v1/test", nil, map[string]string{"X-CSRF-Token": tok}), http.StatusMethodNotAllowed, "method_not_allowed")
 	r := c.get("/no/such/page")
 	wantStatus(t, r, http.StatusNotFound)
