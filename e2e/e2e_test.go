@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -235,6 +236,34 @@ type tab struct {
 	name string
 }
 
+// watchConsole fails the test on a Content-Security-Policy violation or an uncaught exception in
+// the tab: Datastar compiles data-* attributes, so either would mean a broken or unsafe page.
+func (tb *tab) watchConsole() {
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	go func() {
+		for m, err := range chromedp.Console(tb.ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleException || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				problems = append(problems, string(m.Type)+": "+m.Text)
+				mu.Unlock()
+			}
+		}
+	}()
+	tb.t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			tb.t.Errorf("%s: browser console: %s", tb.name, p)
+		}
+	})
+}
+
 // user opens a first tab in a fresh browser context and logs in through the form.
 func (b *browser) user(a *app, email string, role model.Role) *tab {
 	b.t.Helper()
@@ -245,6 +274,7 @@ func (b *browser) user(a *app, email string, role model.Role) *tab {
 		b.t.Fatal(err)
 	}
 	tb := &tab{t: b.t, a: a, ctx: ctx, name: email}
+	tb.watchConsole()
 	tb.do("log in",
 		chromedp.Navigate(a.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
@@ -264,7 +294,9 @@ func (tb *tab) newTab() *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		tb.t.Fatal(err)
 	}
-	return &tab{t: tb.t, a: tb.a, ctx: ctx, name: tb.name + " (tab 2)"}
+	nt := &tab{t: tb.t, a: tb.a, ctx: ctx, name: tb.name + " (another tab)"}
+	nt.watchConsole()
+	return nt
 }
 
 // do runs steps with a deadline.
@@ -305,7 +337,7 @@ func (tb *tab) waitJS(what, predicate string, timeout time.Duration) {
 func (tb *tab) dump() string {
 	ctx, cancel := context.WithTimeout(tb.ctx, 3*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + ` +
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + `+
 		`[...document.querySelectorAll('[data-live-state],[data-overall-status],[data-channel]')].map(e => e.outerHTML.slice(0, 200)).join("\n")`))
 	if err != nil {
 		return "(no page dump: " + err.Error() + ")"
@@ -416,6 +448,27 @@ func TestCreateStartAndWatchLive(t *testing.T) {
 	list.wantNoReload()
 	if got := eval[string](list, `document.querySelector('#announcer').textContent`); !strings.Contains(got, "Completed") {
 		t.Errorf("list announcement %q", got)
+	}
+	// E2E_SCREENSHOTS=dir saves the list and the detail page (the README's screenshots).
+	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
+		list.screenshot(filepath.Join(dir, "list.png"))
+		m.screenshot(filepath.Join(dir, "detail.png"))
+	}
+}
+
+func (tb *tab) screenshot(file string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		tb.t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		tb.t.Fatal(err)
 	}
 }
 
@@ -528,4 +581,3 @@ func TestFiltersNarrowTheList(t *testing.T) {
 		t.Errorf("status filter: %d rows", n)
 	}
 }
-

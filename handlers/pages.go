@@ -41,7 +41,9 @@ func userError(err error) (status int, ok bool) {
 	return status, ok
 }
 
-func isDatastarRequest(c echo.Context) bool { return c.Request().Header.Get("Datastar-Request") == "true" }
+func isDatastarRequest(c echo.Context) bool {
+	return c.Request().Header.Get("Datastar-Request") == "true"
+}
 
 // pageFilter reads the list filters from the query string (the same names as the JSON API).
 func pageFilter(c echo.Context) (model.EventFilter, error) {
@@ -104,6 +106,7 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 		}
 	}
 	p := NewPage(c, "events.title")
+	p.Now = time.Now()
 	return Render(c, status, views.EventList(p, v))
 }
 
@@ -156,7 +159,7 @@ func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash vie
 		}
 	}
 	p := NewPage(c, "events.title")
-	p.Title = ev.Title
+	p.Title, p.Now = ev.Title, time.Now()
 	return Render(c, status, views.EventDetail(p, views.DetailView{Event: ev, Attempts: attempts, Flash: flash, Error: errMsg}))
 }
 
@@ -296,6 +299,7 @@ func (h *Handlers) actionFailed(c echo.Context, eventID string, err error, msg s
 func (h *Handlers) actionSSE(c echo.Context, eventID string, toast views.Flash) error {
 	ctx := c.Request().Context()
 	p := NewPage(c, "events.title")
+	p.Now = time.Now()
 	var frag *views.DistState
 	if _, err := h.deps.Store.FindEventByID(ctx, eventID); err == nil {
 		st, err := h.readDist(ctx, eventID)

@@ -121,10 +121,11 @@ func liveState(hubState string) string {
 	return views.LiveReconnecting
 }
 
-// sessionAuthenticator re-validates a session cookie (auth.Service); streams use it to notice a
-// logout or a role change while they are open.
-type sessionAuthenticator interface {
-	Authenticate(ctx context.Context, cookieValue string) (model.Principal, error)
+// revalidator re-reads the principal of a running request (auth.Service.Revalidate): the session
+// must still exist (or the token not be revoked); the role returned is the current one. Streams
+// use it to notice a logout or a role change while they are open.
+type revalidator interface {
+	Revalidate(ctx context.Context, p model.Principal) (model.Principal, error)
 }
 
 type sessionCheck int
@@ -135,26 +136,22 @@ const (
 	sessionGone
 )
 
-// checkSession asks whether the stream's principal still holds a live session with the same role.
-// Trouble asking (the database is down) is not a logout: the next check decides.
-func (h *Handlers) checkSession(c echo.Context, was model.Principal) sessionCheck {
-	a, ok := h.deps.Auth.(sessionAuthenticator)
-	if !ok || was.TokenID != 0 {
+// checkSession asks whether the stream's principal still holds a live session (or token) with the
+// same role. Trouble asking (the database is down) is not a logout: the next check decides.
+func (h *Handlers) checkSession(ctx context.Context, was model.Principal) sessionCheck {
+	a, ok := h.deps.Auth.(revalidator)
+	if !ok {
 		return sessionOK
 	}
-	ck, err := c.Cookie(SessionCookieName(h.deps.SecureCookies))
-	if err != nil || ck.Value == "" {
-		return sessionGone
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	p, err := a.Authenticate(ctx, ck.Value)
-	switch {
-	case model.ErrorCode(err) == model.EUNAUTHORIZED:
+	p, err := a.Revalidate(ctx, was)
+	switch code := model.ErrorCode(err); {
+	case code == model.EUNAUTHORIZED || code == model.ENOTFOUND:
 		return sessionGone
 	case err != nil:
 		return sessionOK
-	case p.UserID != was.UserID || p.Role != was.Role:
+	case p.UserID != was.UserID || p.TokenID != was.TokenID || p.Role != was.Role:
 		return sessionChanged
 	}
 	return sessionOK
@@ -211,7 +208,7 @@ func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription,
 				return nil
 			}
 			if hasPrincipal && n%timing.session == 0 {
-				switch h.checkSession(c, pr) {
+				switch h.checkSession(ctx, pr) {
 				case sessionGone:
 					s.stop()
 					return nil
@@ -271,6 +268,8 @@ type detailView struct {
 	keys     map[model.Channel]string // what the card shows
 	marks    map[model.Channel]string // what makes the attempts and overall sections change
 	statuses map[model.Channel]model.ChannelStatus
+	last     map[model.Channel]model.ChannelState // as shown, for the stuck check on ticks
+	stuck    map[model.Channel]bool
 }
 
 func channelKey(c model.ChannelState) string {
@@ -299,24 +298,45 @@ func (v *detailView) record(st views.DistState) {
 	v.keys = map[model.Channel]string{}
 	v.marks = map[model.Channel]string{}
 	v.statuses = map[model.Channel]model.ChannelStatus{}
+	v.last = map[model.Channel]model.ChannelState{}
+	v.stuck = map[model.Channel]bool{}
 	if st.Distribution == nil {
 		v.overall = ""
 		return
 	}
 	v.overall = overallKey(*st.Distribution)
 	for _, c := range st.Distribution.Channels {
-		v.keys[c.Channel] = channelKey(c)
-		v.marks[c.Channel] = channelMark(c)
-		v.statuses[c.Channel] = c.Status
+		v.remember(c)
 	}
 }
 
+func (v *detailView) remember(c model.ChannelState) {
+	v.keys[c.Channel] = channelKey(c)
+	v.marks[c.Channel] = channelMark(c)
+	v.statuses[c.Channel] = c.Status
+	v.last[c.Channel] = c
+	v.stuck[c.Channel] = model.Stuck(c, v.p.Now)
+}
+
 func (v *detailView) full(st views.DistState) error {
+	v.p.Now = time.Now()
 	v.record(st)
 	return v.s.patch(views.Dist(v.p, st))
 }
 
-func (v *detailView) tick(context.Context) error { return nil }
+// tick re-sends the card of a channel that became stuck (no change for too long) since it was
+// shown: nothing else would, precisely because nothing changes.
+func (v *detailView) tick(context.Context) error {
+	v.p.Now = time.Now()
+	var comps []templ.Component
+	for ch, c := range v.last {
+		if s := model.Stuck(c, v.p.Now); s != v.stuck[ch] {
+			v.stuck[ch] = s
+			comps = append(comps, views.ChannelCard(v.p, c, views.LastAttempt(v.attempts, ch)))
+		}
+	}
+	return v.s.patch(comps...)
+}
 
 func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 	h := v.h
@@ -332,6 +352,7 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 		return nil
 	}
 	fixChannelEventIDs(&d)
+	v.p.Now = time.Now()
 	if !v.started || len(d.Channels) != len(v.keys) {
 		st := views.DistState{EventID: v.id, Distribution: &d}
 		if st.Attempts, err = h.deps.Store.FindAttempts(ctx, v.id); err != nil {
@@ -370,9 +391,7 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 	var comps []templ.Component
 	for _, c := range changed {
 		comps = append(comps, views.ChannelCard(v.p, c, views.LastAttempt(v.attempts, c.Channel)))
-		v.keys[c.Channel] = channelKey(c)
-		v.marks[c.Channel] = channelMark(c)
-		v.statuses[c.Channel] = c.Status
+		v.remember(c)
 	}
 	if ov != v.overall || significant {
 		comps = append(comps, views.Overall(v.p, d))
@@ -482,6 +501,7 @@ func (v *listView) record(events []model.Event) {
 
 // show sends the whole list body and the counts.
 func (v *listView) show(events []model.Event, counts map[model.OverallStatus]int, total int) error {
+	v.p.Now = time.Now()
 	v.record(events)
 	v.countsDirty, v.lastCounts = false, time.Now()
 	return v.s.patch(views.EventRows(v.p, events, v.f), views.StatusCounts(v.p, v.f, counts, total))
@@ -545,6 +565,7 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 				v.ignored[id] = struct{}{}
 			}
 		}
+		v.p.Now = time.Now()
 		if !sameIDs(page.Events, v.events) {
 			v.record(page.Events)
 			v.countsDirty = true
@@ -576,6 +597,7 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 
 // patchRows patches the rows of events (fresh copies of shown ones) whose display changed.
 func (v *listView) patchRows(events []model.Event) error {
+	v.p.Now = time.Now()
 	var (
 		comps    []templ.Component
 		announce []string

@@ -320,3 +320,26 @@ func TestToastAndFormat(t *testing.T) {
 		t.Errorf("FormatTime en %q", got)
 	}
 }
+
+func TestStuckBadgeOnCardsAndRows(t *testing.T) {
+	t.Parallel()
+	d := dist("ev1", model.OverallInProgress, map[model.Channel]model.ChannelStatus{model.ChannelKakao: model.StatusInProgress, model.ChannelNaver: model.StatusSuccess})
+	p := page("en", model.RoleStaff)
+	for _, tc := range []struct {
+		now   time.Time
+		stuck int
+	}{{time.Time{}, 0}, {t0.Add(time.Minute), 0}, {t0.Add(time.Hour), 1}} {
+		p.Now = tc.now
+		doc := render(t, views.EventDetail(p, views.DetailView{Event: model.Event{ID: "ev1", Title: "x", Distribution: d}}))
+		if n := doc.Find(`[data-channel="KAKAO"] [data-stuck]`).Length(); n != tc.stuck {
+			t.Errorf("now %v: %d stuck badges on the KAKAO card", tc.now, n)
+		}
+		if doc.Find(`[data-channel="NAVER"] [data-stuck]`).Length() != 0 {
+			t.Error("a finished channel is flagged stuck")
+		}
+		list := render(t, views.EventList(p, views.ListView{Events: []model.Event{{ID: "ev1", Title: "x", Distribution: d}}}))
+		if n := list.Find(`tr[data-event-id="ev1"] [data-channel="KAKAO"] [data-stuck]`).Length(); n != tc.stuck {
+			t.Errorf("now %v: %d stuck badges in the list row", tc.now, n)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/marketing-platform/distribution/model"
 )
@@ -251,6 +252,9 @@ type Page struct {
 	Principal *model.Principal // nil when anonymous
 	CSRF      string           // token for forms (hidden _csrf input) and the _csrf signal
 	Path      string           // the current local URL, where the language switch returns to
+	// Now is the render time, for flags that depend on it (a channel stuck for too long); zero
+	// shows none.
+	Now time.Time
 }
 
 // T translates key in the page's language.
