@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/marketing-platform/distribution/alerts"
 	"github.com/marketing-platform/distribution/channels"
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
@@ -71,6 +72,9 @@ type Config struct {
 	Rand func() float64   // retry jitter in [0,1); default math/rand/v2
 	// TestOnly disables River's staggered start of maintenance services (tests).
 	TestOnly bool
+	// Alerts, when set, enqueues a failure alert after every finish that fails a channel or the
+	// distribution (alerts.go) and runs their delivery on worker engines. nil = no alerts.
+	Alerts *alerts.Notifier
 }
 
 // WithDefaults returns c with zero fields replaced by defaults.
@@ -183,6 +187,9 @@ func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter
 	}
 	if cfg.Workers > 0 {
 		rc.Queues = map[string]river.QueueConfig{QueueChannels: {MaxWorkers: cfg.Workers}}
+	}
+	if err := e.setupAlerts(workers, rc); err != nil {
+		return nil, err
 	}
 	e.river, err = river.NewClient(riverpgxv5.New(store.Pool), rc)
 	if err != nil {

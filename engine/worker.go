@@ -234,6 +234,7 @@ func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFini
 	}
 	e.cacheChannel(ctx, res.Channel)
 	e.noteRollup(res.Previous, res.Distribution)
+	e.alert(ctx, res.Channel, res.Previous, res.Distribution)
 	if res.Previous != res.Distribution.OverallStatus || f.Status.Terminal() {
 		e.cacheOverall(ctx, res.Distribution)
 	}
