@@ -463,7 +463,7 @@ func (tb *tab) screenshot(file string) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		tb.t.Fatal(err)
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -543,6 +543,26 @@ func TestServerRestartRecovers(t *testing.T) {
 	m.waitLive()
 	m.waitJS("COMPLETED after the restart", allDone("COMPLETED", 6), 30*time.Second)
 	m.wantNoReload()
+}
+
+// A page whose session ended (logged out in another tab) goes offline when its stream is refused,
+// and stops reconnecting.
+func TestLoggedOutPageGoesOffline(t *testing.T) {
+	a := newApp(t)
+	id := a.event("Session ends")
+	b := newBrowser(t)
+	m := b.user(a, "marketer@example.com", model.RoleMarketer)
+	m.open("/events/" + id)
+	other := m.newTab()
+	other.open("/")
+	other.do("log out", chromedp.Click(chromedp.CSS(`button[data-action="logout"]`)), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+
+	a.stopWeb() // the open stream ends; its reconnect is refused (401)
+	a.restartWeb()
+	m.waitJS("offline", `document.querySelector('[data-live-state]').dataset.liveState === 'offline'`, 15*time.Second)
+	if n := count(m, `#live-stream`); n != 0 {
+		t.Error("the stream host is still there (the browser keeps reconnecting)")
+	}
 }
 
 // Filters and search narrow the list, and stay in the URL.
