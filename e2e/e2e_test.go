@@ -565,6 +565,29 @@ func TestLoggedOutPageGoesOffline(t *testing.T) {
 	}
 }
 
+// An action refused without an answer the page can apply (here: the session ended in another tab,
+// so the retry POST gets 401) still tells the person, in a toast, without a reload.
+func TestRefusedActionShowsToast(t *testing.T) {
+	a := newApp(t)
+	id := a.event("Refused retry")
+	a.sim.SetFail(map[model.Channel]simulator.FailRule{model.ChannelKakao: {Always: true}})
+	if _, err := a.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelKakao}, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	staff := b.user(a, "staff@example.com", model.RoleStaff)
+	staff.open("/events/" + id)
+	staff.waitJS("KAKAO FAILED", `document.querySelector('[data-channel="KAKAO"][data-status="FAILED"] button[data-action="retry"]') !== null`, 30*time.Second)
+	staff.markNoReload()
+	other := staff.newTab()
+	other.open("/")
+	other.do("log out", chromedp.Click(chromedp.CSS(`button[data-action="logout"]`)), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+
+	staff.do("retry", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
+	staff.waitJS("the error toast", `document.querySelector('#toasts [data-toast="error"]')?.textContent.includes('Reload the page')`, 10*time.Second)
+	staff.wantNoReload()
+}
+
 // Filters and search narrow the list, and stay in the URL.
 func TestFiltersNarrowTheList(t *testing.T) {
 	a := newApp(t)

@@ -243,6 +243,12 @@ func TestEventDetailHooks(t *testing.T) {
 	if doc.Find(`#attempts-ev1 tr[data-attempt="NAVER-1"][data-outcome="failed"]`).Length() != 1 {
 		t.Error("attempt history row")
 	}
+	if on, _ := retry.Attr("data-on:datastar-fetch"); !strings.Contains(on, "tpl-action-failed") {
+		t.Errorf("retry form does not report a refused request: %q", on)
+	}
+	if !strings.Contains(doc.Find("template#tpl-action-failed").Text(), "Reload the page") {
+		t.Error("no refused-request toast template")
+	}
 	init, _ := doc.Find("#live-stream").Attr("data-init")
 	if init != "@get('/events/ev1/stream', {retry: 'always', requestCancellation: 'cleanup'})" {
 		t.Errorf("stream init %q", init)

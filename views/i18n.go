@@ -148,7 +148,7 @@ var messages = map[string][2]string{
 	"action.no_failed":             {"There are no failed channels to retry.", "재시도할 실패 채널이 없습니다."},
 	"action.no_distribution":       {"This event has no distribution yet.", "이 이벤트에는 아직 배포가 없습니다."},
 	"action.no_channels":           {"Choose at least one channel.", "채널을 하나 이상 선택하세요."},
-	"action.failed":                {"That did not work: %s", "요청을 처리하지 못했습니다: %s"},
+	"action.request_failed":        {"That did not work: the request was refused or the server did not answer. Reload the page and try again.", "요청이 거부되었거나 서버가 응답하지 않았습니다. 페이지를 새로 고친 뒤 다시 시도하세요."},
 	"retries.title":                {"Bulk retry", "일괄 재시도"},
 	"retries.intro":                {"Retry every failed channel that matches a filter, e.g. every failed KakaoTalk Channel after a token outage. Check the count first; nothing is retried until you confirm.", "조건에 맞는 실패 채널을 한 번에 재시도합니다(예: 토큰 장애 이후 실패한 카카오톡 채널 전체). 먼저 개수를 확인하세요. 확인하기 전에는 아무것도 재시도하지 않습니다."},
 	"retries.channel":              {"Channel", "채널"},
