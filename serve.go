@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketing-platform/distribution/alerts"
 	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/cache"
 	"github.com/marketing-platform/distribution/channels"
@@ -65,6 +66,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer closeAdapters()
 
+	var notifier *alerts.Notifier
+	if cfg.WebhookURL != "" {
+		notifier, err = alerts.New(alerts.Config{WebhookURL: cfg.WebhookURL, PublicURL: cfg.PublicURL, Events: store, Logger: logger})
+		if err != nil {
+			return err
+		}
+	}
+
 	workers := 0
 	if cfg.Runs(config.RoleWorker) {
 		workers = cfg.Workers
@@ -76,6 +85,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Workers:        workers,
 		JobTimeout:     cfg.JobTimeout,
 		RescueAfter:    cfg.RescueAfter,
+		Alerts:         notifier,
 	}, store, adapters, c, logger, reg)
 	if err != nil {
 		return err
@@ -102,6 +112,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		h := handlers.New(handlers.Deps{
 			Auth: authSvc, DB: store, Redis: c,
 			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
+			Reports: store, Accounts: authSvc,
 			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout, Logger: logger,
 		})
 		srv := web.New(web.Config{

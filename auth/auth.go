@@ -183,6 +183,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 			return "", model.Principal{}, fmt.Errorf("login: %w", err)
 		}
 		if !ok {
+			s.audit(ctx, model.AuditEntry{Actor: email, Action: model.AuditLoginFailed, Detail: "throttled", IP: ip})
 			return "", model.Principal{}, errThrottled
 		}
 	}
@@ -191,13 +192,13 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	switch {
 	case model.ErrorCode(err) == model.ENOTFOUND:
 		s.dummyVerify(ctx, password)
-		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
 	case err != nil:
 		return "", model.Principal{}, fmt.Errorf("login: %w", err)
 	}
 	if len(password) > maxPasswordLen {
 		s.dummyVerify(ctx, password[:maxPasswordLen])
-		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
 	}
 	ok, err := s.verify(ctx, user.PasswordHash, password)
 	if err != nil && !errors.Is(err, errBadHash) {
@@ -207,7 +208,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		s.logger.Error("stored password hash is unusable", slog.Int64("user_id", user.ID))
 	}
 	if !ok || user.Disabled {
-		return "", model.Principal{}, s.loginFailed(ctx, acct, ipk, ip)
+		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
 	}
 
 	if err := s.store.ResetLoginFailures(ctx, acct); err != nil {
@@ -223,12 +224,14 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	if err := s.store.CreateSession(ctx, idHash, user.ID, s.cfg.IdleTimeout, s.cfg.AbsoluteTimeout, ip, userAgent); err != nil {
 		return "", model.Principal{}, fmt.Errorf("login: %w", err)
 	}
-	s.audit(ctx, model.AuditEntry{Actor: user.Email, Action: "login", IP: ip})
+	s.audit(ctx, model.AuditEntry{Actor: user.Email, Action: model.AuditLogin, IP: ip})
 	return secret, principalOfUser(user, idHash), nil
 }
 
-// loginFailed counts a failure against the account and the IP and returns the generic error.
-func (s *Service) loginFailed(ctx context.Context, acct, ipk, ip string) error {
+// loginFailed audits the failure, counts it against the account and the IP and returns the
+// generic error (the audit names the email tried, whether or not such a user exists).
+func (s *Service) loginFailed(ctx context.Context, email, acct, ipk, ip string) error {
+	s.audit(ctx, model.AuditEntry{Actor: email, Action: model.AuditLoginFailed, IP: ip})
 	for _, k := range []struct {
 		key string
 		p   db.ThrottlePolicy

@@ -102,6 +102,12 @@ func TestLogin(t *testing.T) {
 			t.Errorf("%s: err = %v, want the generic unauthorized message", tc.name, err)
 		}
 	}
+	var failed, ok int
+	d.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE action = 'login_failed' AND ip = '192.0.2.2'),
+		count(*) FILTER (WHERE action = 'login' AND actor = 'ann@example.com') FROM audit_log`).Scan(&failed, &ok) //nolint:errcheck
+	if failed != 4 || ok != 2 {
+		t.Errorf("audit log has %d failed and %d successful logins, want 4 and 2", failed, ok)
+	}
 
 	if err := s.Logout(ctx, secret); err != nil {
 		t.Fatal(err)

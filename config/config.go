@@ -43,9 +43,11 @@ type Config struct {
 	SecureCookies bool
 	// TrustedProxies lists CIDRs whose X-Forwarded-For is trusted; empty = use the socket address.
 	TrustedProxies []*net.IPNet
-	// WebhookURL is the optional failure alert webhook (issue 5).
+	// WebhookURL is the optional failure-alert webhook (Slack-compatible; https, public address).
 	WebhookURL string
-	LogLevel   string
+	// PublicURL is the dashboard's base URL used in alert deep links (default http://ADDR).
+	PublicURL string
+	LogLevel  string
 }
 
 // Defaults used when a variable is unset.
@@ -69,7 +71,11 @@ func Load(getenv func(string) string) (Config, error) {
 		SimulatorFail:  getenv("SIMULATOR_FAIL"),
 		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
 		WebhookURL:     getenv("WEBHOOK_URL"),
+		PublicURL:      getenv("PUBLIC_URL"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
 	}
 	var err error
 	if c.MaxAttempts, err = intVar(getenv, "MAX_ATTEMPTS", 3, 1, 100); err != nil {
@@ -117,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 		return fmt.Errorf("REDIS_URL: want redis://host:port/db, got %q", redact(c.RedisURL))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("PUBLIC_URL: want http(s)://host[:port], got %q", c.PublicURL)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("ADDR: want host:port, got %q", c.Addr)

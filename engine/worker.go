@@ -122,12 +122,12 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	}
 
 	req := channels.Request{
-		EventID:        run.Event.ID,
-		Channel:        args.Channel,
-		Title:          run.Event.Title,
-		Description:    run.Event.Description,
-		ImageURL:       run.Event.ImageURL,
-		StoreName:      run.Event.StoreName,
+		EventID:     run.Event.ID,
+		Channel:     args.Channel,
+		Title:       run.Event.Title,
+		Description: run.Event.Description,
+		ImageURL:    run.Event.ImageURL,
+		StoreName:   run.Event.StoreName,
 		// The key changes only with a manual retry (retries), not with the fence generation: a
 		// reconciler re-drive bumps the generation but must not publish a second post if the lost
 		// attempt had already published. After a manual retry the earlier attempts all failed, so a
