@@ -85,8 +85,3 @@ func (h *Handlers) SetLang(c echo.Context) error {
 	SetCookie(c, h.deps.SecureCookies, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
 	return c.Redirect(http.StatusSeeOther, cmp.Or(SafeNext(c.FormValue("next")), "/"))
 }
-
-// EventsPlaceholder serves GET / until the events dashboard replaces it.
-func (h *Handlers) EventsPlaceholder(c echo.Context) error {
-	return Render(c, http.StatusOK, views.EventsPage(NewPage(c, "events.title")))
-}

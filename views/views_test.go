@@ -60,7 +60,7 @@ func TestLayoutEscapesUserText(t *testing.T) {
 	evil := `<script>alert(1)</script>"'@example.com`
 	p := views.Page{Lang: "en", Title: "T", CSRF: "tok123", Path: "/", Principal: &model.Principal{Name: evil, Role: model.RoleManager}}
 	var buf bytes.Buffer
-	if err := views.EventsPage(p).Render(context.Background(), &buf); err != nil {
+	if err := views.Layout(p).Render(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	html := buf.String()
