@@ -105,6 +105,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		if err := hub.Start(gctx); err != nil {
 			return fmt.Errorf("start live hub: %w", err)
 		}
+		// Open live subscriptions (one per SSE stream): with go_goroutines, what shows that
+		// vanished clients are cleaned up (RELIABILITY.md S2).
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "distribution_live_subscribers",
+			Help: "Open live-update subscriptions (SSE streams) of this process.",
+		}, func() float64 { return float64(hub.Stats().Subscribers) }))
 		assets, err := fs.Sub(static.FS, "dist")
 		if err != nil {
 			return err
