@@ -37,9 +37,10 @@ type streamTiming struct {
 	session      int           // ticks between session checks
 	writeTimeout time.Duration // per write
 	countsEvery  time.Duration // the list's status counts are refreshed at most this often
+	feedEvery    time.Duration // a detail feed renders at most this often (latest state wins)
 }
 
-var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second}
+var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second, feedEvery: 20 * time.Millisecond}
 
 // sseConn is one open SSE response.
 type sseConn struct {
@@ -167,7 +168,7 @@ type liveView interface {
 }
 
 // runStream is the loop every stream shares, started after the full state has been sent.
-func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView) error {
+func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView, feed *sharedFeed) error {
 	ctx := c.Request().Context()
 	pr, hasPrincipal := Principal(c)
 	state := h.deps.Hub.State()
@@ -176,10 +177,21 @@ func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription,
 	}
 	t := time.NewTicker(timing.tick)
 	defer t.Stop()
+	var feedC <-chan feedMsg
+	if feed != nil {
+		feedC = feed.w.c
+	}
 	for n := 1; ; {
 		select {
 		case <-ctx.Done():
 			return nil
+		case m, ok := <-feedC:
+			if !ok {
+				return nil // the feed ended, or this stream fell behind: the browser reconnects
+			}
+			if feed.write(s, m) != nil {
+				return nil
+			}
 		case sig, ok := <-sub.C():
 			if !ok {
 				return nil // the hub stopped (shutdown): the browser reconnects elsewhere or later
@@ -231,9 +243,15 @@ func (h *Handlers) EventStream(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent) // no live updates configured: Datastar stops
 	}
 	ctx := c.Request().Context()
-	sub := h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
+	// Changes of the event come from the shared feed (rendered once for every page of the event);
+	// the stream's own subscription carries the hub's connection state and resyncs only.
+	sub := h.deps.Hub.Subscribe(live.Filter{})
 	defer sub.Unsubscribe()
+	v := &detailView{h: h, p: NewPage(c, "events.title"), id: id}
+	f, w := h.fanout().join(id, v.p)
+	defer f.leave(w)
 
+	readAt := time.Now()
 	ev, err := h.deps.Store.FindEventByID(ctx, id)
 	if err != nil {
 		return err
@@ -245,23 +263,46 @@ func (h *Handlers) EventStream(c echo.Context) error {
 			return err
 		}
 	}
-	v := &detailView{h: h, p: NewPage(c, "events.title"), id: id}
 	v.s = openSSE(c)
+	v.out = v.s
 	if v.full(st) != nil {
 		return nil
 	}
-	return h.runStream(c, v.s, sub, v)
+	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v})
+}
+
+// sharedFeed is a detail stream's end of its event's feed.
+type sharedFeed struct {
+	w     *feedWatcher
+	after time.Time // patches of states read before the stream's own full read are not needed
+	v     *detailView
+}
+
+// write sends one feed patch to the stream.
+func (sf *sharedFeed) write(s *sseConn, m feedMsg) error {
+	if m.readAt.Before(sf.after) {
+		return nil
+	}
+	sf.v.adopt(m.shown)
+	return s.writeShared(m.b, sf.v.p.CSRF)
 }
 
 // detailView keeps one event's detail page current: the whole distribution when it appears, then
 // only the channel cards that changed, the overall section and the attempt history when a status
 // changes, and a polite announcement of each status change.
 type detailView struct {
-	h  *Handlers
-	p  views.Page
-	id string
-	s  *sseConn
+	h   *Handlers
+	p   views.Page
+	id  string
+	s   *sseConn
+	out patcher // s, or a feed's sink
 
+	*detailShown
+	shared bool // detailShown belongs to a feed's patch: copy before changing (own)
+}
+
+// detailShown is what a detail page shows, to tell what a new state changes.
+type detailShown struct {
 	started  bool
 	attempts []model.Attempt
 	overall  string
@@ -270,6 +311,11 @@ type detailView struct {
 	statuses map[model.Channel]model.ChannelStatus
 	last     map[model.Channel]model.ChannelState // as shown, for the stuck check on ticks
 	stuck    map[model.Channel]bool
+}
+
+// patcher sends rendered components to one page (sseConn) or to every page of a feed.
+type patcher interface {
+	patch(comps ...templ.Component) error
 }
 
 func channelKey(c model.ChannelState) string {
@@ -293,6 +339,7 @@ func overallKey(d model.Distribution) string {
 }
 
 func (v *detailView) record(st views.DistState) {
+	v.detailShown, v.shared = &detailShown{}, false
 	v.started = st.Distribution != nil
 	v.attempts = st.Attempts
 	v.keys = map[model.Channel]string{}
@@ -321,7 +368,7 @@ func (v *detailView) remember(c model.ChannelState) {
 func (v *detailView) full(st views.DistState) error {
 	v.p.Now = time.Now()
 	v.record(st)
-	return v.s.patch(views.Dist(v.p, st))
+	return v.out.patch(views.Dist(v.p, st))
 }
 
 // tick re-sends the card of a channel that became stuck (no change for too long) since it was
@@ -331,11 +378,12 @@ func (v *detailView) tick(context.Context) error {
 	var comps []templ.Component
 	for ch, c := range v.last {
 		if s := model.Stuck(c, v.p.Now); s != v.stuck[ch] {
+			v.own()
 			v.stuck[ch] = s
 			comps = append(comps, views.ChannelCard(v.p, c, views.LastAttempt(v.attempts, ch)))
 		}
 	}
-	return v.s.patch(comps...)
+	return v.out.patch(comps...)
 }
 
 func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
@@ -381,6 +429,7 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 	if len(changed) == 0 && ov == v.overall {
 		return nil
 	}
+	v.own()
 	if significant {
 		if as, err := h.deps.Store.FindAttempts(ctx, v.id); err != nil {
 			h.logger.Warn("stream: read attempts", slog.String("event_id", v.id), slog.Any("error", err))
@@ -406,7 +455,7 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 	if len(announce) > 0 {
 		comps = append(comps, views.Announcer(strings.Join(announce, "; ")))
 	}
-	return v.s.patch(comps...)
+	return v.out.patch(comps...)
 }
 
 // EventsStream serves GET /events/stream?q&status&channel&channel_status&cursor: the live rows of
@@ -450,7 +499,7 @@ func (h *Handlers) EventsStream(c echo.Context) error {
 	if v.show(page.Events, counts, total) != nil {
 		return nil
 	}
-	return h.runStream(c, v.s, sub, v)
+	return h.runStream(c, v.s, sub, v, nil)
 }
 
 // listView keeps the rows of one list page current.

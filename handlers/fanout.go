@@ -1,0 +1,261 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// Render-once fan-out for the detail stream. Every open detail page of one event (per language and
+// per "may retry" view) shares one feed: one goroutine that holds the hub subscription for the
+// event, re-reads the state once per change, renders the changed fragments once, and hands the same
+// SSE bytes to every stream watching. Streams keep their own full render on (re)connect, their
+// own write deadline, and are dropped when they cannot keep up (the browser reconnects and gets the
+// full state). Each feed renders at most once per timing.feedEvery; the latest state wins.
+//
+// Forms inside the fragments (a failed channel's retry button) need the viewer's own CSRF token:
+// the feed renders a placeholder that each stream replaces with its token when writing.
+
+// csrfPlaceholder stands for the viewer's CSRF token in shared fragments.
+const csrfPlaceholder = "csrf-shared-fragment-token-7f3a9c"
+
+// feedQueue bounds the patches waiting for one stream; beyond it the stream is dropped.
+const feedQueue = 32
+
+// feedMsg is one patch of a feed: the SSE event bytes, and the state they bring the page to.
+type feedMsg struct {
+	b      []byte
+	shown  *detailShown // the page's state after the patch; shared, read-only
+	readAt time.Time       // when the feed started reading the state the patch shows
+}
+
+// feedWatcher is one stream's place in a feed.
+type feedWatcher struct {
+	c chan feedMsg // closed when the feed ends or the watcher fell behind
+}
+
+type feedKey struct {
+	eventID  string
+	lang     string
+	canRetry bool
+}
+
+// fanout holds the feeds of one Handlers.
+type fanout struct {
+	h     *Handlers
+	mu    sync.Mutex
+	feeds map[feedKey]*feed
+}
+
+var fanouts sync.Map // *Handlers -> *fanout (Handlers is declared elsewhere; one fanout each)
+
+func (h *Handlers) fanout() *fanout {
+	if f, ok := fanouts.Load(h); ok {
+		return f.(*fanout)
+	}
+	f, _ := fanouts.LoadOrStore(h, &fanout{h: h, feeds: map[feedKey]*feed{}})
+	return f.(*fanout)
+}
+
+type feed struct {
+	fo       *fanout
+	key      feedKey
+	watchers map[*feedWatcher]struct{} // guarded by fo.mu
+	sub      *live.Subscription
+	ready    chan struct{} // closed once the feed has read its initial state
+	cancel   context.CancelFunc
+}
+
+// join adds a watcher to the feed of (event, page view), starting the feed when it is the first.
+// It returns after the feed has subscribed and read its initial state, so a stream that reads
+// its own full state afterwards misses nothing.
+func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher) {
+	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
+	w := &feedWatcher{c: make(chan feedMsg, feedQueue)}
+	fo.mu.Lock()
+	f := fo.feeds[key]
+	if f == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
+		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
+		fo.feeds[key] = f
+		fp := views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
+		go f.run(ctx, fp)
+	}
+	f.watchers[w] = struct{}{}
+	fo.mu.Unlock()
+	<-f.ready
+	return f, w
+}
+
+// leave removes a watcher; the last one out stops the feed.
+func (f *feed) leave(w *feedWatcher) {
+	fo := f.fo
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	if _, ok := f.watchers[w]; !ok {
+		return
+	}
+	delete(f.watchers, w)
+	close(w.c)
+	if len(f.watchers) == 0 && fo.feeds[f.key] == f {
+		delete(fo.feeds, f.key)
+		f.cancel()
+		f.sub.Unsubscribe()
+	}
+}
+
+// broadcast hands m to every watcher; one whose queue is full is dropped.
+func (f *feed) broadcast(m feedMsg) {
+	fo := f.fo
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	for w := range f.watchers {
+		select {
+		case w.c <- m:
+		default:
+			delete(f.watchers, w)
+			close(w.c)
+		}
+	}
+}
+
+// end closes every watcher (the hub stopped) and forgets the feed.
+func (f *feed) end() {
+	fo := f.fo
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	for w := range f.watchers {
+		delete(f.watchers, w)
+		close(w.c)
+	}
+	if fo.feeds[f.key] == f {
+		delete(fo.feeds, f.key)
+	}
+	f.sub.Unsubscribe()
+}
+
+// feedSink renders a feed's patches once and broadcasts the bytes.
+type feedSink struct {
+	f      *feed
+	v      *detailView
+	readAt time.Time
+}
+
+func (s *feedSink) patch(comps ...templ.Component) error {
+	var buf bytes.Buffer
+	for _, c := range comps {
+		if err := c.Render(context.Background(), &buf); err != nil {
+			return err
+		}
+	}
+	if buf.Len() == 0 {
+		return nil
+	}
+	s.f.broadcast(feedMsg{b: sseEvent(buf.String()), shown: s.v.snapshot(), readAt: s.readAt})
+	return nil
+}
+
+// sseEvent is the wire form of a Datastar patch-elements event in the default (outer morph) mode,
+// as datastar.ServerSentEventGenerator.PatchElements writes it.
+func sseEvent(elements string) []byte {
+	var b bytes.Buffer
+	b.Grow(len(elements) + 64)
+	b.WriteString("event: datastar-patch-elements\n")
+	for line := range strings.SplitSeq(elements, "\n") {
+		b.WriteString("data: elements ")
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+func (f *feed) run(ctx context.Context, p views.Page) {
+	h := f.fo.h
+	v := &detailView{h: h, p: p, id: f.key.eventID}
+	sink := &feedSink{f: f, v: v}
+	v.out = sink
+	// Initial state: what the feed compares the first change with (the streams render their own).
+	sink.readAt = time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := h.readDist(rctx, f.key.eventID)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		h.logger.Warn("feed: initial read", slog.String("event_id", f.key.eventID), slog.Any("error", err))
+	}
+	v.p.Now = time.Now()
+	v.record(st)
+	close(f.ready)
+
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig, ok := <-f.sub.C():
+			if !ok {
+				f.end()
+				return
+			}
+			if !sig.Resync && len(sig.EventIDs) == 0 {
+				continue // connection state only: each stream shows it
+			}
+		}
+		if wait := timing.feedEvery - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		last = time.Now()
+		sink.readAt = last
+		_ = v.refresh(ctx, nil, false)
+	}
+}
+
+// snapshot is a copy of what the view shows, shared read-only by the streams that adopt it.
+func (v *detailView) snapshot() *detailShown {
+	c := *v.detailShown
+	c.keys, c.marks, c.statuses = maps.Clone(v.keys), maps.Clone(v.marks), maps.Clone(v.statuses)
+	c.last, c.stuck = maps.Clone(v.last), maps.Clone(v.stuck)
+	return &c
+}
+
+// adopt takes over the state a feed's patch brought the page to (for stuck checks and resyncs);
+// it is copied only when the stream changes it itself (own).
+func (v *detailView) adopt(s *detailShown) {
+	v.detailShown, v.shared = s, true
+}
+
+// own makes the view's state private before the stream changes it.
+func (v *detailView) own() {
+	if v.shared {
+		v.detailShown, v.shared = v.snapshot(), false
+	}
+}
+
+// writeShared writes a feed's bytes, with the viewer's CSRF token in place of the placeholder.
+func (s *sseConn) writeShared(b []byte, csrf string) error {
+	if csrf != "" && bytes.Contains(b, []byte(csrfPlaceholder)) {
+		b = bytes.ReplaceAll(b, []byte(csrfPlaceholder), []byte(html.EscapeString(csrf)))
+	}
+	s.deadline()
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
