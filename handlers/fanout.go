@@ -36,7 +36,7 @@ const feedQueue = 32
 type feedMsg struct {
 	b      []byte
 	shown  *detailShown // the page's state after the patch; shared, read-only
-	readAt time.Time       // when the feed started reading the state the patch shows
+	readAt time.Time    // when the feed started reading the state the patch shows
 }
 
 // feedWatcher is one stream's place in a feed.
