@@ -63,10 +63,13 @@ func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 // EnsureDatabase creates the database named in dsn when it does not exist yet, connecting to the
 // server's "postgres" maintenance database to do so.
 func EnsureDatabase(ctx context.Context, dsn string) error {
-	cfg, err := pgx.ParseConfig(dsn)
+	// Parsed as a pool DSN: pgx.ParseConfig would send pool options (pool_max_conns, ...) to the
+	// server as runtime parameters, which it refuses.
+	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	cfg.ConnectTimeout = 5 * time.Second
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err == nil {
