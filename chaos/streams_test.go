@@ -247,4 +247,3 @@ func TestChaosS1SlowClientDropped(t *testing.T) {
 	record(t, "S1", "a slow SSE client delays nobody and is dropped by the write deadline",
 		fmt.Sprintf("slow client dropped %s after updates began (10 s write deadline); fast viewer's worst update latency %s", dropped.Round(time.Millisecond), worst.Round(time.Millisecond)))
 }
-
