@@ -25,11 +25,15 @@ BIN := bin/distribution
 TEST_TIMEOUT ?= 30m
 BENCHTIME ?= 1s
 FUZZTIME ?= 30s
+# make chaos: the long form of S2 (vanishing SSE clients) and the tests of other packages that
+# prove a matrix row (chaos/report names their rows).
+CHAOS_S2_CLIENTS ?= 10000
+CHAOS_TESTS := TestChaos.*|TestFinishRollupRace|TestStaleJobWritesNothing|TestKillWorkerMidChannel|TestSIGTERMDuringWork|TestPostgresRestartMidDistribution|TestStartDistributionConcurrentStarts|TestAPIConcurrentRetry|TestLostResponseThenRetryMakesOnePost|TestStreamEndsWithSession|TestServerRestartRecovers
 
 NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
 
-.PHONY: help generate templ build run test test-race lint bench fuzz chaos services services-stop \
+.PHONY: help generate templ build run test test-race lint bench fuzz chaos vuln services services-stop \
 	services-status test-tools clean
 
 help: ## list the targets
@@ -84,8 +88,12 @@ bench: generate services ## benchmarks (BENCHTIME=1s); the performance suite is 
 fuzz: generate services ## run every Fuzz target for FUZZTIME each (default 30s)
 	PATH="$$(scripts/services.sh path)" scripts/fuzz.sh $(FUZZTIME)
 
-chaos: generate services test-tools ## fault-injection tests (names containing Chaos); filled in by a later issue
-	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -run 'Chaos' -timeout $(TEST_TIMEOUT) ./...
+chaos: generate services test-tools ## the fault suite (chaos/ + fault tests elsewhere, long forms) and its table
+	PATH="$$(scripts/services.sh path)" CHAOS_S2_CLIENTS=$(CHAOS_S2_CLIENTS) $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) \
+		-run '^($(CHAOS_TESTS))$$' ./chaos ./db ./engine ./systemtest ./channels ./handlers ./e2e | $(GO) run ./chaos/report
+
+vuln: ## govulncheck over the module (fetched from the module proxy)
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
 
 services: ## make sure Postgres and Redis answer (starts private ones under .local/ if needed)
 	scripts/services.sh ensure

@@ -1,0 +1,98 @@
+// Command report reads `go test -json` output on stdin and prints the reliability table: one
+// line per matrix row with its guarantee, PASS/FAIL and the figure the test measured. Chaos tests
+// log "CHAOS|row|guarantee|figure"; tests elsewhere that cover a row are named in known.
+// It exits non-zero when any test failed.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// known maps tests outside package chaos to the matrix row they prove.
+var known = map[string][2]string{
+	"TestFinishRollupRace":                  {"W4", "6 channels finish together 1,000 times: overall status always correct"},
+	"TestStaleJobWritesNothing":             {"W3", "a stale attempt writes 0 rows (fence)"},
+	"TestKillWorkerMidChannel":              {"W1", "worker kill -9 mid-channel: rescued, never IN_PROGRESS forever"},
+	"TestSIGTERMDuringWork":                 {"W2", "SIGTERM: short calls finish, long ones re-queued, exits on time"},
+	"TestPostgresRestartMidDistribution":    {"P1", "Postgres restarted mid-distribution: every channel terminal, one post each"},
+	"TestStartDistributionConcurrentStarts": {"D1", "50 concurrent starts: exactly 1 distribution, others 409"},
+	"TestAPIConcurrentRetry":                {"D2", "20 concurrent retries: exactly one, others 409"},
+	"TestLostResponseThenRetryMakesOnePost": {"E6", "lost response: idempotency key, one post"},
+	"TestStreamEndsWithSession":             {"S6", "logout or role change closes the stream"},
+	"TestServerRestartRecovers":             {"S3", "graceful restart: browsers reconnect and show current state"},
+}
+
+type event struct {
+	Action string
+	Test   string
+	Output string
+}
+
+type row struct{ id, guarantee, result, figure, test string }
+
+func main() {
+	rows := map[string]*row{}
+	order := []string{}
+	get := func(test string) *row {
+		if r, ok := rows[test]; ok {
+			return r
+		}
+		r := &row{test: test, result: "?"}
+		if k, ok := known[test]; ok {
+			r.id, r.guarantee = k[0], k[1]
+		}
+		rows[test] = r
+		order = append(order, test)
+		return r
+	}
+	failed := false
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e event
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Test == "" || strings.Contains(e.Test, "/") {
+			continue
+		}
+		switch e.Action {
+		case "output":
+			if _, rest, ok := strings.Cut(e.Output, "CHAOS|"); ok {
+				parts := strings.SplitN(strings.TrimSpace(rest), "|", 3)
+				if len(parts) == 3 {
+					r := get(e.Test)
+					r.id, r.guarantee, r.figure = parts[0], parts[1], parts[2]
+				}
+			}
+		case "pass", "fail", "skip":
+			r := get(e.Test)
+			r.result = strings.ToUpper(e.Action)
+			if e.Action == "fail" {
+				failed = true
+			}
+		}
+	}
+	var list []*row
+	for _, t := range order {
+		if r := rows[t]; r.id != "" {
+			list = append(list, r)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b *row) int { return strings.Compare(a.id, b.id) })
+	fmt.Println("| row | guarantee | result | figure measured | test |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range list {
+		fig := r.figure
+		if fig == "" {
+			fig = "(see test)"
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.id, r.guarantee, r.result, fig, r.test)
+	}
+	if failed {
+		fmt.Println("\nSOME TESTS FAILED")
+		os.Exit(1)
+	}
+}
