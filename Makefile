@@ -82,8 +82,11 @@ lint: generate ## gofmt, templ fmt and go vet must be clean
 	done; if [[ -n $$bad ]]; then echo "templ fmt needed on:$$bad"; exit 1; fi
 	$(GO) vet ./...
 
-bench: generate services ## benchmarks (BENCHTIME=1s); the performance suite is filled in by a later issue
-	PATH="$$(scripts/services.sh path)" $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout $(TEST_TIMEOUT) ./...
+bench: generate services build ## performance suite vs baselines (<= 15 min, loopback): table to stdout and bench/results/latest.md
+	$(GO) build -o bin/bench ./bench/cmd/bench
+	(cd bench/mercure && $(GO) build -o ../../bin/bench-mercure .) || echo "bench: Mercure baseline did not build; skipped"
+	ulimit -n 65535 2>/dev/null || ulimit -n $$(ulimit -Hn) 2>/dev/null || true; \
+	PATH="$$(scripts/services.sh path)" timeout 15m bin/bench $(BENCH_FLAGS)
 
 fuzz: generate services ## run every Fuzz target for FUZZTIME each (default 30s)
 	PATH="$$(scripts/services.sh path)" scripts/fuzz.sh $(FUZZTIME)

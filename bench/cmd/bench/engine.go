@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/marketing-platform/distribution/cache"
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/engine"
+	"github.com/marketing-platform/distribution/model"
+)
+
+const engineClients = 4
+
+type noopArgs struct{ N int }
+
+func (noopArgs) Kind() string { return "bench_noop" }
+
+type noopWorker struct{ river.WorkerDefaults[noopArgs] }
+
+func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
+
+// parallel runs fn(client, i) for i in [0, n) over engineClients goroutines and returns ops/s.
+func parallel(n int, fn func(i int) error) (float64, error) {
+	var (
+		next atomic.Int64
+		ferr atomic.Value
+		wg   sync.WaitGroup
+	)
+	t0 := time.Now()
+	for range engineClients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					ferr.Store(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := ferr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+func ratioRow(res *results, figure string, prod, base float64, unit string, min float64) {
+	r := prod / base
+	res.add(figure, fmt.Sprintf("%.0f %s", prod, unit), fmt.Sprintf("%.0f %s", base, unit), fmt.Sprintf("%.2fx", r),
+		fmt.Sprintf("≥ %.1fx", min), b(r >= min))
+}
+
+func benchEngine(ctx context.Context, o options, logger *slog.Logger, res *results) error {
+	store, dsn, err := freshDB(ctx, "bench_engine", logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	const starts = 2000
+	total := 2*starts + o.jobsN
+	if _, err := store.Pool.Exec(ctx, `INSERT INTO events (id, title, created_at)
+		SELECT 'en-' || g, 'Engine event ' || g, now() - g * interval '1 second' FROM generate_series(1, $1) g`, total); err != nil {
+		return err
+	}
+	rdb, err := cache.NewClient(o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	eng, err := engine.New(engine.Config{Workers: 0}, store, nil, cache.New(rdb, logger), logger, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	chans := model.AllChannels
+	names := make([]string, len(chans))
+	for i, c := range chans {
+		names[i] = string(c)
+	}
+
+	// Starts: the product (event check, 1+6 rows, 6 River jobs, audit, one tx) vs raw 1+6 INSERT.
+	prodStarts, err := parallel(starts, func(i int) error {
+		_, err := eng.StartDistribution(ctx, fmt.Sprintf("en-%d", i+1), chans, "bench")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rawStarts, err := parallel(starts, func(i int) error {
+		return pgx.BeginFunc(ctx, store.Pool, func(tx pgx.Tx) error {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO distribution_status (event_id, overall_status, started_at)
+				VALUES ($1, 'IN_PROGRESS', now()) RETURNING id`, fmt.Sprintf("en-%d", starts+i+1)).Scan(&id); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id, retries, generation, update_timestamp)
+				SELECT $1, ch, 'PENDING', 0, $2, 0, 1, now() FROM unnest($3::text[]) ch`, id, fmt.Sprintf("en-%d", starts+i+1), names)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	ratioRow(res, fmt.Sprintf("engine: distributions started/s (%d clients)", engineClients), prodStarts, rawStarts, "/s", 0.8)
+
+	// Status updates: db.UpdateChannelProgress (fenced, never backwards, RETURNING the row) vs a raw
+	// single-row UPDATE, same pool, same clients, same number of rows.
+	if _, err := store.Pool.Exec(ctx, `UPDATE channel_status SET status = 'IN_PROGRESS'`); err != nil {
+		return err
+	}
+	if _, err := store.Pool.Exec(ctx, `DELETE FROM river_job`); err != nil {
+		return err
+	}
+	ids := func(lo, hi int) ([]int64, error) {
+		rows, err := store.Pool.Query(ctx, `SELECT cs.id FROM channel_status cs JOIN distribution_status d ON d.id = cs.distribution_status_id
+			WHERE d.event_id = ANY(SELECT 'en-' || g FROM generate_series($1::int, $2::int) g) ORDER BY cs.id`, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[int64])
+	}
+	prodIDs, err := ids(1, starts)
+	if err != nil {
+		return err
+	}
+	rawIDs, err := ids(starts+1, 2*starts)
+	if err != nil {
+		return err
+	}
+	const steps = 3
+	n := len(prodIDs) * steps
+	prodUpd, err := parallel(n, func(i int) error {
+		_, _, err := store.UpdateChannelProgress(ctx, prodIDs[i%len(prodIDs)], 1, 1+i/len(prodIDs))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rawUpd, err := parallel(n, func(i int) error {
+		_, err := store.Pool.Exec(ctx, `UPDATE channel_status SET progress = $2, update_timestamp = now(), updated_at = now() WHERE id = $1`,
+			rawIDs[i%len(rawIDs)], 1+i/len(rawIDs))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ratioRow(res, fmt.Sprintf("engine: channel status updates/s (%d clients)", engineClients), prodUpd, rawUpd, "/s", 0.8)
+
+	// Drain: N distributions x 6 channels through the real workers (bin/distribution serve,
+	// ROLE=worker, SIMULATOR_STEP=0) vs a raw River no-op worker draining as many jobs.
+	first := 2*starts + 1
+	for i := range o.jobsN {
+		if _, err := eng.StartDistribution(ctx, fmt.Sprintf("en-%d", first+i), chans, "bench"); err != nil {
+			return err
+		}
+	}
+	jobs := o.jobsN * len(chans)
+	t0 := time.Now()
+	worker, err := startProc("worker", o.bin, []string{"serve"}, map[string]string{
+		"DATABASE_URL": dsn, "REDIS_URL": o.redisURL, "ROLE": "worker", "SIMULATOR_STEP": "0",
+		"SIMULATOR_ADDR": freeAddr(), "ADDR": freeAddr(), "LOG_LEVEL": "warn",
+	})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(6 * time.Minute)
+	var done int
+	for time.Now().Before(deadline) {
+		if err := store.Pool.QueryRow(ctx, `SELECT count(*) FROM channel_status cs JOIN distribution_status d ON d.id = cs.distribution_status_id
+			WHERE d.event_id >= 'en-' AND cs.status IN ('SUCCESS', 'FAILED') AND cs.distribution_status_id IN
+			(SELECT id FROM distribution_status WHERE event_id = ANY(SELECT 'en-' || g FROM generate_series($1::int, $2::int) g))`,
+			first, first+o.jobsN-1).Scan(&done); err != nil {
+			worker.stop()
+			return err
+		}
+		if done >= jobs {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	prodWall := time.Since(t0)
+	worker.stop()
+	if done < jobs {
+		return fmt.Errorf("drain: %d of %d channels finished in time; worker log:\n%s", done, jobs, worker.log.String())
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, noopWorker{})
+	rc, err := river.NewClient(riverpgxv5.New(store.Pool), &river.Config{
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: engine.DefaultWorkers}},
+		Workers: workers, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, jobs)
+	for i := range params {
+		params[i] = river.InsertManyParams{Args: noopArgs{N: i}}
+	}
+	for i := 0; i < jobs; i += 1000 {
+		if _, err := rc.InsertMany(ctx, params[i:min(i+1000, jobs)]); err != nil {
+			return err
+		}
+	}
+	sub, cancel := rc.Subscribe(river.EventKindJobCompleted)
+	defer cancel()
+	t1 := time.Now()
+	if err := rc.Start(ctx); err != nil {
+		return err
+	}
+	got := 0
+	timeout := time.After(5 * time.Minute)
+	for got < jobs {
+		select {
+		case <-sub:
+			got++
+		case <-timeout:
+			got = jobs + 1
+		}
+	}
+	rawWall := time.Since(t1)
+	stopCtx, c2 := context.WithTimeout(ctx, 10*time.Second)
+	_ = rc.Stop(stopCtx)
+	c2()
+	prodRate, rawRate := float64(jobs)/prodWall.Seconds(), float64(jobs)/rawWall.Seconds()
+	res.add(fmt.Sprintf("engine: %d distributions x 6 channels, SIMULATOR_STEP=0: wall time", o.jobsN),
+		prodWall.Round(time.Millisecond).String(), rawWall.Round(time.Millisecond).String()+" (raw River no-op)", "—", "—", nil)
+	ratioRow(res, fmt.Sprintf("engine: channel jobs/s (%d jobs, %d workers)", jobs, engine.DefaultWorkers), prodRate, rawRate, "jobs/s", 0.5)
+	_ = db.PublishJobKind
+	return nil
+}
