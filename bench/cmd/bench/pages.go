@@ -75,9 +75,9 @@ func benchPages(ctx context.Context, e *benchEnv, res *results) error {
 		for _, conc := range []int{1, 4} {
 			const per = 250
 			var (
-				mu  sync.Mutex
-				all []time.Duration
-				wg  sync.WaitGroup
+				mu   sync.Mutex
+				all  []time.Duration
+				wg   sync.WaitGroup
 				ferr error
 			)
 			for range conc {
