@@ -184,9 +184,13 @@ func TestChaosS1SlowClientDropped(t *testing.T) {
 
 	fast := a.openStream("/events/s1/stream", a.token)
 	fast.wait(t, 10*time.Second, `id="dist-s1"`)
+	// Both streams subscribed (the hub may count more subscriptions than streams: compare with
+	// the peak, not a fixed number).
+	var peak float64
 	waitFor(t, time.Now().Add(10*time.Second), "both streams subscribed", func() (bool, string) {
 		v, err := a.metric("distribution_live_subscribers")
-		return err == nil && v == 2, fmt.Sprintf("%v %v", v, err)
+		peak = v
+		return err == nil && v >= 2, fmt.Sprintf("%v %v", v, err)
 	})
 
 	store, err := db.Open(context.Background(), env["DATABASE_URL"], slog.New(slog.DiscardHandler))
@@ -231,7 +235,7 @@ func TestChaosS1SlowClientDropped(t *testing.T) {
 		}
 		fast.wait(t, 5*time.Second, fmt.Sprintf("update %d ", i))
 		worst = max(worst, time.Since(sent)) // from the Redis write to the fast viewer
-		if v, err := a.metric("distribution_live_subscribers"); err == nil && v == 1 {
+		if v, err := a.metric("distribution_live_subscribers"); err == nil && v < peak {
 			dropped = time.Since(start)
 		}
 	}
