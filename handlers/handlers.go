@@ -64,6 +64,7 @@ type Deps struct {
 type Handlers struct {
 	deps   Deps
 	logger *slog.Logger
+	counts countsCache // the list's status counts, shared for a moment (counts.go)
 }
 
 // New returns the handlers over deps.

@@ -84,7 +84,7 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 	f, ferr := pageFilter(c)
 	v := views.ListView{Filter: f, Form: form, Flash: flash}
 	if h.deps.Store != nil { // nil only in tests of other parts of the server
-		counts, total, err := h.deps.Store.CountEventsByStatus(ctx)
+		counts, total, err := h.statusCounts(ctx)
 		if err != nil {
 			return err
 		}

@@ -491,7 +491,7 @@ func (h *Handlers) EventsStream(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, total, err := h.deps.Store.CountEventsByStatus(ctx)
+	counts, total, err := h.statusCounts(ctx)
 	if err != nil {
 		return err
 	}
@@ -562,7 +562,7 @@ func (v *listView) reloadAll(ctx context.Context) error {
 		v.h.logger.Warn("stream: read events", slog.Any("error", err))
 		return nil
 	}
-	counts, total, err := v.h.deps.Store.CountEventsByStatus(ctx)
+	counts, total, err := v.h.statusCounts(ctx)
 	if err != nil {
 		v.h.logger.Warn("stream: count events", slog.Any("error", err))
 		return nil
@@ -676,7 +676,7 @@ func (v *listView) tick(ctx context.Context) error {
 	if !v.countsDirty || time.Since(v.lastCounts) < timing.countsEvery {
 		return nil
 	}
-	counts, total, err := v.h.deps.Store.CountEventsByStatus(ctx)
+	counts, total, err := v.h.statusCounts(ctx)
 	if err != nil {
 		v.h.logger.Warn("stream: count events", slog.Any("error", err))
 		return nil
