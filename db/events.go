@@ -134,6 +134,10 @@ func collectEvent(row pgx.CollectableRow) (model.Event, error) {
 const eventWithDistribution = `SELECT ` + eventColumns + `, ` + distributionColumns + `
 	FROM events e LEFT JOIN distribution_status d ON d.event_id = e.id`
 
+// distributionWithEvent selects the same columns starting from the distributions (status filters).
+const distributionWithEvent = `SELECT ` + eventColumns + `, ` + distributionColumns + `
+	FROM distribution_status d JOIN events e ON e.id = d.event_id`
+
 func collectEventWithDistribution(row pgx.CollectableRow) (model.Event, error) {
 	var (
 		e                              model.Event
@@ -217,12 +221,20 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 		return "$" + strconv.Itoa(len(args))
 	}
 
+	// List order is (created_at DESC, id DESC) of the event. With a status filter the page is read
+	// from distribution_status's (overall_status, event_created_at, event_id) index, which holds
+	// the same order (migration 0006), instead of walking every newer event.
+	sql, orderBy, keyset := eventWithDistribution, "e.created_at DESC, e.id DESC", "(e.created_at, e.id)"
+	if f.Status != "" {
+		sql = distributionWithEvent
+		orderBy, keyset = "d.event_created_at DESC, d.event_id DESC", "(d.event_created_at, d.event_id)"
+	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return model.EventPage{}, err
 		}
-		where = append(where, fmt.Sprintf("(e.created_at, e.id) < (%s, %s)", arg(at), arg(id)))
+		where = append(where, fmt.Sprintf("%s < (%s, %s)", keyset, arg(at), arg(id)))
 	}
 	if q := strings.TrimSpace(f.Q); q != "" {
 		if err := checkText("q", q, maxQuery); err != nil {
@@ -267,11 +279,10 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 	}
 	limit = min(limit, maxPageSize)
 
-	sql := eventWithDistribution
 	if len(where) > 0 {
 		sql += "\n\tWHERE " + strings.Join(where, "\n\tAND ")
 	}
-	sql += "\n\tORDER BY e.created_at DESC, e.id DESC LIMIT " + arg(limit+1)
+	sql += "\n\tORDER BY " + orderBy + " LIMIT " + arg(limit+1)
 
 	// QueryExecModeExec plans each call with its actual values (an unnamed statement): a cached
 	// generic plan cannot tell a rare status or channel from a common one, and the best plan differs.

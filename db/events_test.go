@@ -210,6 +210,27 @@ func TestFindEventsKeysetPagination(t *testing.T) {
 		}
 	}
 
+	// A status filter pages in the same order and ties (it reads distribution_status's list-order
+	// index, whose event_created_at the insert trigger copies from the event).
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO distribution_status (event_id, overall_status, started_at)
+		SELECT id, CASE WHEN substr(id, 4)::int % 3 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, now() FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	var wantFailed []string
+	for _, id := range want {
+		var n int
+		fmt.Sscanf(id, "ev-%d", &n) //nolint:errcheck
+		if n%3 == 0 {
+			wantFailed = append(wantFailed, id)
+		}
+	}
+	for _, limit := range []int{1, 4, 25} {
+		got := walk(t, d, model.EventFilter{Status: model.OverallFailed, Limit: limit})
+		if !slices.Equal(got, wantFailed) {
+			t.Errorf("failed only, limit %d: walked %v, want %v", limit, got, wantFailed)
+		}
+	}
+
 	// The last page has no cursor; an exact multiple ends without an empty extra page.
 	page, err := d.FindEvents(ctx, model.EventFilter{Limit: 53})
 	if err != nil || len(page.Events) != 53 || page.NextCursor != "" {

@@ -56,6 +56,8 @@ func TestSchemaMatchesERD(t *testing.T) {
 			{"completed_at", ts, false},
 			{"created_at", ts, true},
 			{"updated_at", ts, true},
+			// Added by this project (list order for status filters, set by trigger; migration 0006).
+			{"event_created_at", ts, false},
 		},
 		"channel_status": {
 			{"id", "bigint", true},
@@ -92,6 +94,7 @@ func TestSchemaMatchesERD(t *testing.T) {
 		{"distribution_status", "id", "nextval("},
 		{"channel_status", "id", "nextval("},
 		{"channel_status", "generation", "0"},
+		{"distribution_status", "event_created_at", "now()"},
 	} {
 		var def string
 		if err := d.Pool.QueryRow(ctx, `SELECT coalesce(column_default, '') FROM information_schema.columns
