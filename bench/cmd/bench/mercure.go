@@ -61,7 +61,3 @@ func mercureTarget(o options) (fanTarget, func(), error) {
 			return at, nil
 		}}, p.stop, nil
 }
-
-func benchBrowser(ctx context.Context, e *benchEnv, res *results) error {
-	return errors.New("not implemented yet (see README Performance)")
-}
