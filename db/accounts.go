@@ -112,7 +112,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, id int64, disabled bool) erro
 				return fmt.Errorf("end sessions of disabled user: %w", err)
 			}
 		}
-		return nil
+		return notifyPrincipalTx(ctx, tx, id)
 	})
 }
 
@@ -174,7 +174,9 @@ func (db *DB) TouchSession(ctx context.Context, idHash []byte, idle, absolute ti
 
 // DeleteSession removes one session (logout). Deleting an unknown session is not an error.
 func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
-	if _, err := db.Pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, idHash); err != nil {
+	// One statement (one transaction): the user's open streams hear of it only once it commits.
+	if _, err := db.Pool.Exec(ctx, `WITH d AS (DELETE FROM sessions WHERE id = $1 RETURNING user_id)
+		SELECT pg_notify('`+PrincipalChannel+`', user_id::text) FROM d`, idHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -182,7 +184,8 @@ func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // DeleteUserSessions removes every session of a user (password change, disable, role change).
 func (db *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
-	if _, err := db.Pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+	if _, err := db.Pool.Exec(ctx, `WITH d AS (DELETE FROM sessions WHERE user_id = $1)
+		SELECT pg_notify('`+PrincipalChannel+`', $1::bigint::text)`, userID); err != nil {
 		return fmt.Errorf("delete user sessions: %w", err)
 	}
 	return nil

@@ -97,6 +97,10 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit mod
 				return fmt.Errorf("end sessions: %w", err)
 			}
 		}
+		// Open streams of the user, in every process, re-check at once (sent on commit).
+		if err := notifyPrincipalTx(ctx, tx, id); err != nil {
+			return err
+		}
 		return addAuditTx(ctx, tx, audit)
 	})
 	if err != nil {

@@ -171,6 +171,8 @@ type liveView interface {
 func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView, feed *sharedFeed) error {
 	ctx := c.Request().Context()
 	pr, hasPrincipal := Principal(c)
+	changed, unwatch := h.watchPrincipal(pr, hasPrincipal) // revoke.go: S6 without waiting for a tick
+	defer unwatch()
 	state := h.deps.Hub.State()
 	if s.live(liveState(state)) != nil {
 		return nil
@@ -185,6 +187,10 @@ func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription,
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
+			if h.principalChanged(ctx, s, pr) {
+				return nil
+			}
 		case m, ok := <-feedC:
 			if !ok {
 				return nil // the feed ended, or this stream fell behind: the browser reconnects

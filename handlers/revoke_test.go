@@ -1,0 +1,174 @@
+package handlers_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/marketing-platform/distribution/auth"
+	"github.com/marketing-platform/distribution/cache"
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/dbtest"
+	"github.com/marketing-platform/distribution/engine"
+	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/web"
+)
+
+// newReplica is one web process of the application over the database at dbURL: its own pool,
+// auth, handlers and HTTP server; with live, its own hub on a private Redis. Its handlers listen
+// for principal changes (what serve.go starts) until the test ends.
+func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	d, err := db.Open(context.Background(), dbURL, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	a := &uiApp{t: t, db: d}
+	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
+	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Status: uiDBStatus{d}, Logger: quiet, Reports: d, Accounts: a.auth}
+	var ec engine.Cache
+	if withLive {
+		r := dbtest.StartRedis(t)
+		rc, err := cache.NewClient(r.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		a.cache = cache.New(rc, quiet)
+		ec = a.cache
+		a.hub = live.New(rc, live.Options{Patterns: a.cache.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, quiet)
+		if err := a.hub.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(a.hub.Stop)
+		deps.Hub = a.hub
+		deps.Status = uiCacheStatus{a.cache, d}
+	}
+	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.eng = eng
+	deps.Engine = eng
+	h := handlers.New(deps)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.WatchPrincipalChanges(ctx, d) }()
+	srv := web.New(web.Config{Logger: quiet}, a.auth, h)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("WatchPrincipalChanges: %v", err)
+		}
+	})
+	a.url = ts.URL
+	waitListening(t, d)
+	return a
+}
+
+// waitListening waits until d's principal listener has run its LISTEN (polls with a deadline:
+// the listener connects on its own goroutine).
+func waitListening(t *testing.T, d *db.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1 AND state = 'idle'
+			  AND query ILIKE 'LISTEN %'`, db.ListenerAppName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("principal listener never listened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitEnd reads s until it ends, failing after the deadline (far shorter than the periodic
+// session check, so only the notification can have ended it). It reports whether the page was
+// told to go offline.
+func waitEnd(t *testing.T, what string, s *sseReader) (offline bool) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, open := <-s.ch:
+			if !open {
+				return offline
+			}
+			if isSignals(ev) && strings.Contains(ev.data, `"_live":"offline"`) {
+				offline = true
+			}
+		case <-deadline:
+			t.Fatalf("%s: stream still open", what)
+		}
+	}
+}
+
+// TestStreamEndsOnPrincipalChange (S6 across replicas): a manager changes a user's role, disables
+// them, and a session of theirs logs out, all on replica B; the user's open detail streams on
+// replica A end at once — not at the next periodic check — offline when the session is gone,
+// and the reconnect is authenticated afresh.
+func TestStreamEndsOnPrincipalChange(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	a := newReplica(t, u, true)  // serves the user's streams
+	b := newReplica(t, u, false) // serves the manager
+	a.event("ev1", "x", model.ChannelKakao)
+	mgr := b.login("boss@example.com", model.RoleManager)
+	user := a.login("s@example.com", model.RoleStaff)
+	id := a.userID("s@example.com")
+	connected := func(ev sseEvent) bool { return isSignals(ev) && strings.Contains(ev.data, "connected") }
+
+	// Role change: the stream ends (not offline: the reconnect renders for a marketer).
+	s, _ := user.openStream("/events/ev1/stream")
+	s.waitFor("connected", connected)
+	wantLocation(t, "demote", mgr.post("/users/"+id+"/role", url.Values{"role": {"marketer"}}, false), "/users?done=role_changed")
+	if waitEnd(t, "after role change", s) {
+		t.Error("a role change is not a logout")
+	}
+	s, res := user.openStream("/events/ev1/stream")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("reconnect as marketer: %d", res.StatusCode)
+	}
+	s.waitFor("connected again", connected)
+
+	// Another session of the same user logs out: this stream re-checks and keeps running;
+	// that session's own stream goes offline.
+	other := a.client()
+	other.get("/login")
+	wantCode(t, "second login", other.post("/login", url.Values{"email": {"s@example.com"}, "password": {uiPassword}}, false), http.StatusSeeOther)
+	other.get("/")
+	s2, _ := other.openStream("/events/ev1/stream")
+	s2.waitFor("second connected", connected)
+	wantLocation(t, "logout", other.post("/logout", nil, false), "/login")
+	if !waitEnd(t, "after logout", s2) {
+		t.Error("logged-out stream was not told to go offline")
+	}
+
+	// Disable: the stream goes offline and ends; the reconnect is refused.
+	wantLocation(t, "disable", mgr.post("/users/"+id+"/disable", nil, false), "/users?done=user_disabled")
+	if !waitEnd(t, "after disable", s) {
+		t.Error("disabled user's stream was not told to go offline")
+	}
+	if _, res := user.openStream("/events/ev1/stream"); res.StatusCode == http.StatusOK {
+		t.Error("a disabled user's stream reconnected")
+	}
+}
