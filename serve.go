@@ -118,9 +118,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		h := handlers.New(handlers.Deps{
 			Auth: authSvc, DB: store, Redis: c,
 			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
-			Reports: store, Accounts: authSvc,
+			Reports: store, Accounts: authSvc, Announce: c,
 			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout, Logger: logger,
 		})
+		// Role changes, disables and logouts reach this process's open streams at once.
+		g.Go(func() error { return h.WatchPrincipalChanges(gctx, store) })
 		srv := web.New(web.Config{
 			Addr: cfg.Addr, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies,
 			Static: http.FileServerFS(assets), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,

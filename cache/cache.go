@@ -456,3 +456,22 @@ func (c *Cache) warnLimited(kind, msg string, attrs ...any) {
 		c.log.Warn(msg, attrs...)
 	}
 }
+
+// AnnounceEvent signals that an event was created (an HSET on its created key, which fires a
+// keyspace notification), so open lists show it before it has a distribution. Like every cache
+// write it follows the Postgres commit, and a Redis failure only delays the live update.
+func (c *Cache) AnnounceEvent(ctx context.Context, eventID string) error {
+	if !c.allow() {
+		return ErrUnavailable
+	}
+	_, err := c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, CreatedKey(eventID), "created", "1")
+		p.Expire(ctx, CreatedKey(eventID), CreatedTTL)
+		return nil
+	})
+	c.record(ctx, err)
+	if err != nil {
+		return fmt.Errorf("announce event %s: %w", eventID, err)
+	}
+	return nil
+}

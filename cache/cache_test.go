@@ -588,11 +588,16 @@ func TestWritesNotifyOnTheDBIndexPatterns(t *testing.T) {
 	if err := c.PutOverall(ctx, d); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.AnnounceEvent(ctx, "ev-new"); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		"__keyspace@3__:distribution:channel:ev-full:KAKAO hset",
 		"__keyspace@3__:distribution:channel:ev-full:KAKAO expire",
 		"__keyspace@3__:event:ev-full:distribution hset",
 		"__keyspace@3__:event:ev-full:distribution expire",
+		"__keyspace@3__:event:ev-new:created hset",
+		"__keyspace@3__:event:ev-new:created expire",
 	}
 	for _, w := range want {
 		msg, err := sub.ReceiveTimeout(ctx, 5*time.Second)
@@ -606,7 +611,11 @@ func TestWritesNotifyOnTheDBIndexPatterns(t *testing.T) {
 		if got := m.Channel + " " + m.Payload; got != w {
 			t.Fatalf("notification %q, want %q", got, w)
 		}
-		if id, ok := cache.EventIDOf(m.Channel); !ok || id != "ev-full" {
+		wantID := "ev-full"
+		if strings.Contains(w, "ev-new") {
+			wantID = "ev-new"
+		}
+		if id, ok := cache.EventIDOf(m.Channel); !ok || id != wantID {
 			t.Fatalf("EventIDOf(%q) = %q, %v", m.Channel, id, ok)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 const (
 	eventKeyPrefix   = "event:"
 	eventKeySuffix   = ":distribution"
+	createdKeySuffix = ":created"
 	channelKeyPrefix = "distribution:channel:"
 )
 
@@ -20,10 +21,16 @@ const (
 const (
 	EventTTL   = time.Hour
 	ChannelTTL = 30 * time.Minute
+	// CreatedTTL: the created key is only a change signal for open lists; it need not last.
+	CreatedTTL = 10 * time.Minute
 )
 
 // EventKey is the hash holding the overall state of an event's distribution.
 func EventKey(eventID string) string { return eventKeyPrefix + eventID + eventKeySuffix }
+
+// CreatedKey is a short-lived hash written when an event is created, so that open lists learn of
+// an event that has no distribution (and so no other key) yet.
+func CreatedKey(eventID string) string { return eventKeyPrefix + eventID + createdKeySuffix }
 
 // ChannelKey is the hash holding one channel's live state.
 func ChannelKey(eventID string, ch model.Channel) string {
@@ -50,6 +57,9 @@ func ParseKey(key string) (eventID string, ch model.Channel, ok bool) {
 	}
 	if rest, found := strings.CutPrefix(key, eventKeyPrefix); found {
 		id, found := strings.CutSuffix(rest, eventKeySuffix)
+		if !found {
+			id, found = strings.CutSuffix(rest, createdKeySuffix)
+		}
 		if !found || !model.ValidEventID(id) {
 			return "", "", false
 		}
@@ -72,5 +82,6 @@ func KeyspacePatterns(db int) []string {
 	return []string{
 		prefix + eventKeyPrefix + "*" + eventKeySuffix,
 		prefix + channelKeyPrefix + "*",
+		prefix + eventKeyPrefix + "*" + createdKeySuffix,
 	}
 }

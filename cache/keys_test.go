@@ -13,10 +13,13 @@ func TestKeys(t *testing.T) {
 	if k := cache.EventKey("ev-1"); k != "event:ev-1:distribution" {
 		t.Errorf("EventKey = %q", k)
 	}
+	if k := cache.CreatedKey("ev-1"); k != "event:ev-1:created" {
+		t.Errorf("CreatedKey = %q", k)
+	}
 	if k := cache.ChannelKey("ev-1", model.ChannelKakao); k != "distribution:channel:ev-1:KAKAO" {
 		t.Errorf("ChannelKey = %q", k)
 	}
-	if got := cache.KeyspacePatterns(0); !slices.Equal(got, []string{"__keyspace@0__:event:*:distribution", "__keyspace@0__:distribution:channel:*"}) {
+	if got := cache.KeyspacePatterns(0); !slices.Equal(got, []string{"__keyspace@0__:event:*:distribution", "__keyspace@0__:distribution:channel:*", "__keyspace@0__:event:*:created"}) {
 		t.Errorf("KeyspacePatterns(0) = %v", got)
 	}
 	if got := cache.KeyspacePatterns(12); got[0] != "__keyspace@12__:event:*:distribution" {
@@ -39,6 +42,9 @@ func TestKeys(t *testing.T) {
 		{"distribution:channel:" + uuid + ":URIDONGNETV", uuid, model.ChannelUridongneTV, true},
 		{"__keyspace@0__:event:ev-1:distribution", "ev-1", "", true},
 		{"__keyspace@15__:distribution:channel:ev_2:NAVER", "ev_2", model.ChannelNaver, true},
+		{"event:ev-1:created", "ev-1", "", true},
+		{"__keyspace@3__:event:ev_3:created", "ev_3", "", true},
+		{"event:ev-1:created:x", "", "", false},
 		{"event:ev-1", "", "", false},
 		{"event::distribution", "", "", false},
 		{"event:a:b:distribution", "", "", false},

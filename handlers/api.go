@@ -254,15 +254,11 @@ func (h *Handlers) APICreateEvent(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	actor := apiActor(c)
-	e, err := h.deps.Store.CreateEvent(ctx, model.Event{
+	e, err := h.createEvent(ctx, model.Event{
 		ID: in.ID, Title: in.Title, Description: in.Description, ImageURL: in.ImageURL, StoreName: in.StoreName,
-	}, actor)
+	}, actor, c.RealIP())
 	if err != nil {
 		return err
-	}
-	// The event exists whatever happens to the audit row: a failed write is logged, not returned.
-	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "event.create", EventID: e.ID, IP: c.RealIP()}); err != nil {
-		h.logger.Error("audit event creation", slog.String("event_id", e.ID), slog.Any("error", err))
 	}
 	c.Response().Header().Set(echo.HeaderLocation, APIPrefix+"/events/"+e.ID)
 	return c.JSON(http.StatusCreated, h.apiEventOf(e))

@@ -39,3 +39,8 @@ type LiveHub interface {
 	Subscribe(f live.Filter) *live.Subscription
 	State() string
 }
+
+// EventAnnouncer tells open pages that an event was created (cache.Cache.AnnounceEvent).
+type EventAnnouncer interface {
+	AnnounceEvent(ctx context.Context, eventID string) error
+}

@@ -49,6 +49,8 @@ type Deps struct {
 	Engine Distributor
 	Status StatusReader
 	Hub    LiveHub
+	// Announce signals new events to open lists; nil = new events appear on their next load.
+	Announce EventAnnouncer
 	// Reports and Accounts serve the manager pages: reports, CSV export, audit log, users and
 	// API tokens (reports.go, admin.go). Nil answers those pages with 503.
 	Reports  ReportStore

@@ -122,8 +122,8 @@ func (h *Handlers) CreateEventForm(c echo.Context) error {
 		ImageURL:    c.FormValue("imageUrl"),
 		StoreName:   c.FormValue("storeName"),
 	}
-	ev, err := h.deps.Store.CreateEvent(ctx, model.Event{Title: form.Title, Description: form.Description,
-		ImageURL: form.ImageURL, StoreName: form.StoreName}, pr.Name)
+	ev, err := h.createEvent(ctx, model.Event{Title: form.Title, Description: form.Description,
+		ImageURL: form.ImageURL, StoreName: form.StoreName}, pr.Name, c.RealIP())
 	if err != nil {
 		status, ok := userError(err)
 		if !ok {
@@ -131,9 +131,6 @@ func (h *Handlers) CreateEventForm(c echo.Context) error {
 		}
 		form.Error = model.ErrorMessage(err)
 		return h.renderList(c, status, form, views.Flash{})
-	}
-	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: pr.Name, Action: "event.create", EventID: ev.ID, IP: c.RealIP()}); err != nil {
-		h.logger.Warn("audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
 	}
 	h.setFlash(c, flashCreated, "")
 	return c.Redirect(http.StatusSeeOther, views.EventURL(ev.ID))
@@ -501,4 +498,23 @@ func (h *Handlers) BulkRetryForm(c echo.Context) error {
 		q.Set("to", v.To)
 	}
 	return c.Redirect(http.StatusSeeOther, "/retries?"+q.Encode())
+}
+
+// createEvent creates an event for the page and the API alike: the row, then (after the commit)
+// its audit entry and the live announcement. Once the event exists, a failed audit write or
+// announcement is logged, not returned.
+func (h *Handlers) createEvent(ctx context.Context, e model.Event, actor, ip string) (model.Event, error) {
+	ev, err := h.deps.Store.CreateEvent(ctx, e, actor)
+	if err != nil {
+		return ev, err
+	}
+	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "event.create", EventID: ev.ID, IP: ip}); err != nil {
+		h.logger.Error("audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
+	}
+	if h.deps.Announce != nil {
+		if err := h.deps.Announce.AnnounceEvent(ctx, ev.ID); err != nil {
+			h.logger.Warn("announce new event", slog.String("event_id", ev.ID), slog.Any("error", err))
+		}
+	}
+	return ev, nil
 }

@@ -84,6 +84,7 @@ func newUIApp(t *testing.T, withLive bool) *uiApp {
 		t.Cleanup(a.hub.Stop)
 		deps.Hub = a.hub
 		deps.Status = uiCacheStatus{a.cache, d}
+		deps.Announce = a.cache
 	}
 	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
 	if err != nil {

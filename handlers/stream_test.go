@@ -136,6 +136,18 @@ func TestEventsStream(t *testing.T) {
 		t.Error("new event not added")
 	}
 
+	// An event created by another user (not started: it has no distribution key) appears live too.
+	other := a.login("o@example.com", model.RoleMarketer)
+	if r := other.post("/events", url.Values{"title": {"Delta, created elsewhere"}}, false); r.status != http.StatusSeeOther {
+		t.Fatalf("create event: %d", r.status)
+	}
+	ev = s.waitFor("created event", func(ev sseEvent) bool {
+		return isPatch(ev) && strings.Contains(ev.data, `id="event-rows"`) && strings.Contains(ev.data, "Delta, created elsewhere")
+	})
+	if patchDoc(t, ev).Find(`#event-rows tr[data-event-id] a[data-action="start-link"]`).Length() == 0 {
+		t.Error("the new, unstarted event has no start link")
+	}
+
 	// A filtered stream ignores what the filter excludes on later pages, but still serves its rows.
 	s2, _ := c.openStream("/events/stream?" + url.Values{"q": {"Alpha"}}.Encode())
 	if patchDoc(t, s2.waitFor("filtered rows", isPatch)).Find(`tr[data-event-id]`).Length() != 1 {
