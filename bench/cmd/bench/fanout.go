@@ -261,9 +261,9 @@ func productTarget(ctx context.Context, e *benchEnv, o options, eventID string) 
 	if err != nil {
 		return fanTarget{}, nil, err
 	}
-	ids := map[model.Channel]int64{}
+	states := map[model.Channel]model.ChannelState{}
 	for _, ch := range d.Channels {
-		ids[ch.Channel] = ch.ID
+		states[ch.Channel] = ch
 	}
 	var n atomic.Int64
 	h := http.Header{}
@@ -272,24 +272,19 @@ func productTarget(ctx context.Context, e *benchEnv, o options, eventID string) 
 	return fanTarget{
 		name: "product", pid: e.srv.pid(), url: e.base + "/events/" + eventID + "/stream", header: h,
 		publish: func(ctx context.Context, ch int) (int64, error) {
-			name := model.AllChannels[ch]
-			var at time.Time
+			// The engine's way (db.UpdateChannelProgress, then cache.PutChannel): one UPDATE
+			// returning the row, then the Redis key; no re-read. Clients are only ever fed by
+			// this writer, so the rest of the row is the state read at the start.
+			s := states[model.AllChannels[ch]]
+			s.Progress = int(n.Add(1) % 100)
 			if err := e.store.Pool.QueryRow(ctx, `UPDATE channel_status SET progress = $2, update_timestamp = clock_timestamp(),
-				updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at`, ids[name], int(n.Add(1)%100)).Scan(&at); err != nil {
+				updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at, update_timestamp`, s.ID, s.Progress).Scan(&s.UpdatedAt, &s.UpdateTimestamp); err != nil {
 				return 0, err
 			}
-			d, err := e.store.FindDistribution(ctx, eventID)
-			if err != nil {
+			if err := c.PutChannel(ctx, s); err != nil {
 				return 0, err
 			}
-			for _, s := range d.Channels {
-				if s.Channel == name {
-					if err := c.PutChannel(ctx, s); err != nil {
-						return 0, err
-					}
-				}
-			}
-			return at.UnixMilli(), nil
+			return s.UpdatedAt.UnixMilli(), nil
 		},
 	}, func() { rdb.Close() }, nil
 }
