@@ -101,7 +101,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	var hub *live.Hub
 	if cfg.Runs(config.RoleWeb) {
-		hub = live.New(rdb, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
+		// No coalescing window in the hub: the detail feeds already throttle their renders, and a
+		// window there only adds its length to every update (bench: 10 ms on each change).
+		hub = live.New(rdb, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf, Coalesce: -1}, logger)
 		if err := hub.Start(gctx); err != nil {
 			return fmt.Errorf("start live hub: %w", err)
 		}

@@ -150,6 +150,7 @@ type feedSink struct {
 	f      *feed
 	v      *detailView
 	readAt time.Time
+	sent   int // patches broadcast so far
 }
 
 func (s *feedSink) patch(comps ...templ.Component) error {
@@ -162,6 +163,7 @@ func (s *feedSink) patch(comps ...templ.Component) error {
 	if buf.Len() == 0 {
 		return nil
 	}
+	s.sent++
 	s.f.broadcast(feedMsg{b: sseEvent(buf.String()), shown: s.v.snapshot(), readAt: s.readAt})
 	return nil
 }
@@ -213,6 +215,13 @@ func (f *feed) run(ctx context.Context, p views.Page) {
 			}
 		}
 		if wait := timing.feedEvery - time.Since(last); wait > 0 {
+			// Inside the throttle window: wait only when there is something new to render. A
+			// signal the last render already covered (it was read while the signal was pending)
+			// would otherwise hold the next real change back by a whole window, every time.
+			if !v.stale(ctx) {
+				continue
+			}
+			wait = timing.feedEvery - time.Since(last)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -221,9 +230,15 @@ func (f *feed) run(ctx context.Context, p views.Page) {
 			case <-t.C:
 			}
 		}
-		last = time.Now()
-		sink.readAt = last
+		// Only a render counts against the throttle: a re-read that finds nothing new (the EXPIRE
+		// notification of the writer's MULTI, a signal for what the last render already showed)
+		// must not hold back the next real change by feedEvery.
+		start, sent := time.Now(), sink.sent
+		sink.readAt = start
 		_ = v.refresh(ctx, nil, false)
+		if sink.sent != sent {
+			last = start
+		}
 	}
 }
 
@@ -258,4 +273,19 @@ func (s *sseConn) writeShared(b []byte, csrf string) error {
 		return err
 	}
 	return s.rc.Flush()
+}
+
+// stale reports whether the distribution differs from what the view last rendered (read errors
+// count as different: the refresh logs them).
+func (v *detailView) stale(ctx context.Context) bool {
+	d, err := v.h.deps.Status.Distribution(ctx, v.id)
+	if err != nil || !v.started || len(d.Channels) != len(v.keys) || overallKey(d) != v.overall {
+		return true
+	}
+	for _, c := range d.Channels {
+		if v.keys[c.Channel] != channelKey(c) {
+			return true
+		}
+	}
+	return false
 }

@@ -40,7 +40,7 @@ type streamTiming struct {
 	feedEvery    time.Duration // a detail feed renders at most this often (latest state wins)
 }
 
-var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second, feedEvery: 20 * time.Millisecond}
+var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second, feedEvery: 5 * time.Millisecond}
 
 // sseConn is one open SSE response.
 type sseConn struct {
