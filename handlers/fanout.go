@@ -57,15 +57,9 @@ type fanout struct {
 	feeds map[feedKey]*feed
 }
 
-var fanouts sync.Map // *Handlers -> *fanout (Handlers is declared elsewhere; one fanout each)
+func newFanout(h *Handlers) *fanout { return &fanout{h: h, feeds: map[feedKey]*feed{}} }
 
-func (h *Handlers) fanout() *fanout {
-	if f, ok := fanouts.Load(h); ok {
-		return f.(*fanout)
-	}
-	f, _ := fanouts.LoadOrStore(h, &fanout{h: h, feeds: map[feedKey]*feed{}})
-	return f.(*fanout)
-}
+func (h *Handlers) fanout() *fanout { return h.fan }
 
 type feed struct {
 	fo       *fanout

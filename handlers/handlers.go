@@ -66,7 +66,9 @@ type Deps struct {
 type Handlers struct {
 	deps   Deps
 	logger *slog.Logger
-	counts countsCache // the list's status counts, shared for a moment (counts.go)
+	counts countsCache  // the list's status counts, shared for a moment (counts.go)
+	fan    *fanout      // one render per change for every detail stream of an event (fanout.go)
+	revs   *revocations // open streams by user, ended when their principal changes (revoke.go)
 }
 
 // New returns the handlers over deps.
@@ -77,7 +79,9 @@ func New(deps Deps) *Handlers {
 	if deps.SessionMaxAge <= 0 {
 		deps.SessionMaxAge = 12 * time.Hour
 	}
-	return &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers"))}
+	h := &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers")), revs: newRevocations()}
+	h.fan = newFanout(h)
+	return h
 }
 
 // Cookie names. The __Host- prefix (Secure, Path=/, no Domain) pins a cookie to this exact origin.

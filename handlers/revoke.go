@@ -34,15 +34,11 @@ type revocations struct {
 	streams map[int64]map[chan struct{}]struct{}
 }
 
-var revocationsOf sync.Map // *Handlers -> *revocations (Handlers is declared elsewhere; one each)
-
-func (h *Handlers) revocations() *revocations {
-	if r, ok := revocationsOf.Load(h); ok {
-		return r.(*revocations)
-	}
-	r, _ := revocationsOf.LoadOrStore(h, &revocations{streams: map[int64]map[chan struct{}]struct{}{}})
-	return r.(*revocations)
+func newRevocations() *revocations {
+	return &revocations{streams: map[int64]map[chan struct{}]struct{}{}}
 }
+
+func (h *Handlers) revocations() *revocations { return h.revs }
 
 // watch registers a stream of userID. The returned channel receives when the user's principal
 // changes (several changes before the stream looks collapse into one); unwatch must be called
