@@ -6,49 +6,24 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // binary is the `distribution` binary under test, built once by TestMain (or CHAOS_BINARY).
 var binary string
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	if b := os.Getenv("CHAOS_BINARY"); b != "" {
-		binary = b
-	} else {
-		dir, err := os.MkdirTemp("", "chaos-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chaos:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "distribution")
-		cmd := exec.Command("go", "build", "-o", binary, "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "chaos: build the binary: %v\n%s", err, out)
-			return 1
-		}
-	}
-	code := m.Run()
-	dbtest.DropTemplates()
-	return code
-}
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m, "CHAOS_BINARY", &binary)) }
 
 // record logs the row's figure in the form chaos/report parses.
 func record(t testing.TB, row, guarantee, figure string) {
@@ -56,43 +31,12 @@ func record(t testing.TB, row, guarantee, figure string) {
 	t.Logf("CHAOS|%s|%s|%s", row, guarantee, figure)
 }
 
-// waitFor polls cond until it holds or the deadline passes (then the test fails with what the
-// last check saw). It returns how long it took.
-func waitFor(t testing.TB, deadline time.Time, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = detail
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
-		}
-		time.Sleep(20 * time.Millisecond) // poll with a deadline
-	}
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // app is one `distribution serve` process.
 type app struct {
 	t     testing.TB
 	env   map[string]string
 	base  string
-	cmd   *exec.Cmd
-	log   string
-	done  chan struct{}
+	proc  *proctest.Proc
 	token string // a staff API token
 }
 
@@ -110,55 +54,19 @@ func newEnv(t testing.TB, extra map[string]string) (map[string]string, *dbtest.R
 func startApp(t testing.TB, env map[string]string) *app {
 	t.Helper()
 	env = maps.Clone(env)
-	env["ADDR"] = freeAddr(t)
-	a := &app{t: t, env: env, base: "http://" + env["ADDR"], log: filepath.Join(t.TempDir(), "serve.log"), done: make(chan struct{})}
-	f, err := os.Create(a.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.cmd = exec.Command(binary, "serve")
-	a.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		a.cmd.Env = append(a.cmd.Env, k+"="+env[k])
-	}
-	a.cmd.Stdout, a.cmd.Stderr = f, f
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.cmd.Wait(); f.Close(); close(a.done) }() //nolint:errcheck
-	t.Cleanup(func() {
-		a.cmd.Process.Signal(syscall.SIGKILL) //nolint:errcheck
-		<-a.done
-		if t.Failed() {
-			b, _ := os.ReadFile(a.log)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("--- serve log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-		}
-	})
-	waitFor(t, time.Now().Add(30*time.Second), "/readyz", func() (bool, string) {
-		select {
-		case <-a.done:
-			t.Fatalf("serve exited early")
-		default:
-		}
+	env["ADDR"] = proctest.FreeAddr(t)
+	a := &app{t: t, env: env, base: "http://" + env["ADDR"], proc: proctest.Start(t, binary, "serve", env, "serve")}
+	proctest.WaitFor(t, time.Now().Add(30*time.Second), "/readyz", func() (bool, string) {
 		code, body, err := a.get("/readyz")
 		return err == nil && code == 200, fmt.Sprintf("%d %s %v", code, body, err)
-	})
+	}, a.proc)
 	a.token = a.createToken(model.RoleStaff)
 	return a
 }
 
 func (a *app) createToken(role model.Role) string {
 	a.t.Helper()
-	cmd := exec.Command(binary, "token", "create", "--name", "chaos-"+string(role), "--role", string(role))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=error",
-		"DATABASE_URL=" + a.env["DATABASE_URL"], "REDIS_URL=" + a.env["REDIS_URL"]}
-	out, err := cmd.Output()
-	if err != nil {
-		a.t.Fatalf("token create: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	return proctest.CreateToken(a.t, binary, a.env, "chaos-"+string(role), role)
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}
@@ -295,7 +203,7 @@ func (s *stream) text() string { s.mu.Lock(); defer s.mu.Unlock(); return s.buf.
 // wait polls until the stream has sent something containing sub.
 func (s *stream) wait(t testing.TB, d time.Duration, sub string) time.Duration {
 	t.Helper()
-	return waitFor(t, time.Now().Add(d), "stream to send "+sub, func() (bool, string) {
+	return proctest.WaitFor(t, time.Now().Add(d), "stream to send "+sub, func() (bool, string) {
 		txt := s.text()
 		return strings.Contains(txt, sub), fmt.Sprintf("%d bytes, last: %q", len(txt), txt[max(0, len(txt)-300):])
 	})

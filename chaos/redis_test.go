@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // distView is the part of GET /api/v1/events/{id}/distribution the tests read.
@@ -31,7 +33,7 @@ func (a *app) distribution(id string) (distView, int) {
 // waitOverall polls the API until the distribution's overall status is want.
 func (a *app) waitOverall(id, want string, d time.Duration) time.Duration {
 	a.t.Helper()
-	return waitFor(a.t, time.Now().Add(d), id+" "+want, func() (bool, string) {
+	return proctest.WaitFor(a.t, time.Now().Add(d), id+" "+want, func() (bool, string) {
 		v, code := a.distribution(id)
 		return v.OverallStatus == want, fmt.Sprintf("%d %+v", code, v)
 	})
@@ -87,7 +89,7 @@ func TestChaosR1RedisStopped(t *testing.T) {
 
 	rds.Start()
 	restarted := time.Now()
-	rec := waitFor(t, time.Now().Add(15*time.Second), "/readyz ok after Redis is back", func() (bool, string) {
+	rec := proctest.WaitFor(t, time.Now().Add(15*time.Second), "/readyz ok after Redis is back", func() (bool, string) {
 		code, body := a.readyz()
 		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
 	})
@@ -131,7 +133,7 @@ func TestChaosR2RedisHung(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed = true
-	rec := waitFor(t, time.Now().Add(15*time.Second), "/readyz ok after SIGCONT", func() (bool, string) {
+	rec := proctest.WaitFor(t, time.Now().Add(15*time.Second), "/readyz ok after SIGCONT", func() (bool, string) {
 		code, body := a.readyz()
 		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
 	})
@@ -163,7 +165,7 @@ func TestChaosR3RedisRestartResyncsStream(t *testing.T) {
 	back := time.Now()
 	conv := s.wait(t, 20*time.Second, `id="dist-r3"`)
 	conv = max(conv, time.Since(back))
-	rec := waitFor(t, time.Now().Add(15*time.Second), "notifications ok after restart", func() (bool, string) {
+	rec := proctest.WaitFor(t, time.Now().Add(15*time.Second), "notifications ok after restart", func() (bool, string) {
 		code, body := a.readyz()
 		return code == http.StatusOK && strings.Contains(body, `"notifications":"ok"`), fmt.Sprintf("%d %s", code, body)
 	})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/marketing-platform/distribution/cache"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // pgConnections counts the server connections of the app's database (ours excluded).
@@ -61,7 +62,7 @@ func TestChaosP3StreamsHoldNoConnection(t *testing.T) {
 		}
 		a.openStream(path, a.token)
 	}
-	waitFor(t, time.Now().Add(20*time.Second), "100 subscribers", func() (bool, string) {
+	proctest.WaitFor(t, time.Now().Add(20*time.Second), "100 subscribers", func() (bool, string) {
 		v, err := a.metric("distribution_live_subscribers")
 		return err == nil && v >= n, fmt.Sprintf("%v %v", v, err)
 	})
@@ -90,7 +91,7 @@ func TestChaosS2VanishingClients(t *testing.T) {
 	// Warm up the server's pools, then take the baseline.
 	a.openStream("/events/s2/stream", a.token).close()
 	var base float64
-	waitFor(t, time.Now().Add(10*time.Second), "idle baseline", func() (bool, string) {
+	proctest.WaitFor(t, time.Now().Add(10*time.Second), "idle baseline", func() (bool, string) {
 		s, _ := a.metric("distribution_live_subscribers")
 		g, err := a.metric("go_goroutines")
 		base = g
@@ -132,7 +133,7 @@ func TestChaosS2VanishingClients(t *testing.T) {
 			res.Body.Close()
 		}()
 	}
-	waitFor(t, time.Now().Add(120*time.Second), fmt.Sprintf("%d subscribers", n), func() (bool, string) {
+	proctest.WaitFor(t, time.Now().Add(120*time.Second), fmt.Sprintf("%d subscribers", n), func() (bool, string) {
 		v, err := a.metric("distribution_live_subscribers")
 		mu.Lock()
 		f := failed
@@ -148,7 +149,7 @@ func TestChaosS2VanishingClients(t *testing.T) {
 	cancel() // every client vanishes at once
 	gone := time.Now()
 	var last float64
-	took := waitFor(t, gone.Add(5*time.Second), "goroutines and subscribers back to baseline", func() (bool, string) {
+	took := proctest.WaitFor(t, gone.Add(5*time.Second), "goroutines and subscribers back to baseline", func() (bool, string) {
 		s, err1 := a.metric("distribution_live_subscribers")
 		g, err2 := a.metric("go_goroutines")
 		last = g
@@ -187,7 +188,7 @@ func TestChaosS1SlowClientDropped(t *testing.T) {
 	// Both streams subscribed (the hub may count more subscriptions than streams: compare with
 	// the peak, not a fixed number).
 	var peak float64
-	waitFor(t, time.Now().Add(10*time.Second), "both streams subscribed", func() (bool, string) {
+	proctest.WaitFor(t, time.Now().Add(10*time.Second), "both streams subscribed", func() (bool, string) {
 		v, err := a.metric("distribution_live_subscribers")
 		peak = v
 		return err == nil && v >= 2, fmt.Sprintf("%v %v", v, err)

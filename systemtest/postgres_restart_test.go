@@ -9,6 +9,7 @@ import (
 
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // outageGrace is how long after Postgres is back a 5xx is still blamed on the outage (pools
@@ -129,7 +130,7 @@ func TestPostgresRestartMidDistribution(t *testing.T) {
 	const id = "sys-p1-pg-restart"
 	drv.createEvent(id, "Postgres restarts mid-distribution")
 	drv.start(id, model.AllChannels)
-	d := waitDistribution(t, store, id, time.Now().Add(20*time.Second), "every channel mid-publication", inFlight, srv.proc)
+	d := waitDistribution(t, store, id, time.Now().Add(20*time.Second), "every channel mid-publication", inFlight, srv.Proc)
 
 	probe := startProber(srv.base, drv.token, "/readyz", "/healthz", "/api/v1/events/"+id+"/distribution")
 
@@ -141,7 +142,7 @@ func TestPostgresRestartMidDistribution(t *testing.T) {
 
 	d = waitDistribution(t, store, id, time.Now().Add(20*time.Second), "every channel at 80 %", func(d model.Distribution) bool {
 		return allChannels(d, func(c model.ChannelState) bool { return c.Progress >= 80 })
-	}, srv.proc)
+	}, srv.Proc)
 	t.Logf("stopping PostgreSQL for 3 s with %s", summary(d))
 	probe.down()
 	pg.stop()
@@ -150,13 +151,13 @@ func TestPostgresRestartMidDistribution(t *testing.T) {
 	probe.back()
 	pgBack := time.Now()
 
-	d = waitDistribution(t, store, id, deadline, "every channel terminal after the outage", terminal, srv.proc)
+	d = waitDistribution(t, store, id, deadline, "every channel terminal after the outage", terminal, srv.Proc)
 	t.Logf("every channel terminal %s after Postgres was back: %s", time.Since(pgBack).Round(time.Millisecond), summary(d))
 	// Keep probing a while after the end, so "no 5xx after recovery" covers a quiet period too.
-	waitFor(t, time.Now().Add(10*time.Second), "readiness after the outage", func() (bool, string) {
+	proctest.WaitFor(t, time.Now().Add(10*time.Second), "readiness after the outage", func() (bool, string) {
 		code, body, err := httpGet(srv.base+"/readyz", "")
 		return err == nil && code == http.StatusOK && time.Since(pgBack) > 3*time.Second, fmt.Sprintf("%d %s %v", code, body, err)
-	}, srv.proc)
+	}, srv.Proc)
 	probe.finish()
 
 	for _, c := range d.Channels {
@@ -173,7 +174,7 @@ func TestPostgresRestartMidDistribution(t *testing.T) {
 	checkAttemptInvariants(t, as)
 	t.Logf("attempts:%s", describeAttempts(as))
 	t.Logf("serve log: %d lines name a failed progress write, %d a terminated connection (57P01), %d a failed reconcile",
-		srv.logCount("progress write failed"), srv.logCount("57P01"), srv.logCount("reconcile pass failed"))
+		srv.LogCount("progress write failed"), srv.LogCount("57P01"), srv.LogCount("reconcile pass failed"))
 
 	inside, outside := probe.codes()
 	t.Logf("answers during the outages (+%s) by status (0 = no answer): %v", outageGrace, inside)

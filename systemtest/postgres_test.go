@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // pgServer is a private PostgreSQL server (initdb into a temp dir) that a test may stop and
@@ -64,10 +66,10 @@ func startPostgres(t testing.TB) *pgServer {
 		t.Fatal(err)
 	}
 	p := &pgServer{t: t, bindir: bindir, dir: dir, data: filepath.Join(dir, "data"), log: filepath.Join(dir, "postgres.log"),
-		port: portOf(t, freeAddr(t))}
+		port: portOf(t, proctest.FreeAddr(t))}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- private PostgreSQL log (%s), last lines:\n%s", p.log, tail(p.log, 40))
+			t.Logf("--- private PostgreSQL log (%s), last lines:\n%s", p.log, proctest.Tail(p.log, 40))
 		}
 		p.ctl(60*time.Second, "stop", "-m", "immediate") //nolint:errcheck // may already be down
 		os.RemoveAll(dir)
@@ -89,7 +91,7 @@ func startPostgres(t testing.TB) *pgServer {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	if out, err := p.ctl(60*time.Second, "start"); err != nil {
-		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, tail(p.log, 20))
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, proctest.Tail(p.log, 20))
 	}
 	t.Logf("private PostgreSQL on port %d ready in %s", p.port, time.Since(start).Round(time.Millisecond))
 	return p
@@ -106,7 +108,7 @@ func (p *pgServer) restart() time.Duration {
 	p.t.Helper()
 	start := time.Now()
 	if out, err := p.ctl(60*time.Second, "restart", "-m", "fast"); err != nil {
-		p.t.Fatalf("pg_ctl restart: %v\n%s\n%s", err, out, tail(p.log, 20))
+		p.t.Fatalf("pg_ctl restart: %v\n%s\n%s", err, out, proctest.Tail(p.log, 20))
 	}
 	return time.Since(start)
 }
@@ -148,6 +150,6 @@ func (p *pgServer) stop() {
 func (p *pgServer) start() {
 	p.t.Helper()
 	if out, err := p.ctl(60*time.Second, "start"); err != nil {
-		p.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, tail(p.log, 20))
+		p.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, proctest.Tail(p.log, 20))
 	}
 }

@@ -46,7 +46,7 @@ func TestKakaoFailsThenManualRetry(t *testing.T) {
 	started := time.Now()
 	drv.start(id, model.AllChannels)
 
-	d := waitDistribution(t, store, id, deadline, "every channel terminal", terminal, srv.proc)
+	d := waitDistribution(t, store, id, deadline, "every channel terminal", terminal, srv.Proc)
 	t.Logf("first pass terminal in %s: %s", time.Since(started).Round(time.Millisecond), summary(d))
 	if d.OverallStatus != model.OverallPartialSuccess {
 		t.Fatalf("overall = %s, want PARTIAL_SUCCESS: %s", d.OverallStatus, summary(d))
@@ -115,7 +115,7 @@ func TestKakaoFailsThenManualRetry(t *testing.T) {
 
 	d = waitDistribution(t, store, id, deadline, "COMPLETED after the manual retry", func(d model.Distribution) bool {
 		return d.OverallStatus == model.OverallCompleted
-	}, srv.proc)
+	}, srv.Proc)
 	t.Logf("retry completed in %s", time.Since(retried).Round(time.Millisecond))
 	kakao = d.Channel(model.ChannelKakao)
 	if kakao.Status != model.StatusSuccess || kakao.Retries != 1 || kakao.LastRetryAt == nil || kakao.ErrorMessage != nil {

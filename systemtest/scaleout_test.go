@@ -12,6 +12,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 // TestScaleOut is issue 3 item 10 with three serve processes on one Postgres and one Redis: web
@@ -43,7 +44,7 @@ func TestScaleOut(t *testing.T) {
 	web := startServe(t, "serve-web", withRole("web"))
 	worker := startServe(t, "serve-worker", withRole("worker"))
 	all := startServe(t, "serve-all", withRole("all"))
-	procs := []*proc{web.proc, worker.proc, all.proc}
+	procs := []*proctest.Proc{web.Proc, worker.Proc, all.Proc}
 	store := openStore(t, env["DATABASE_URL"])
 	drv := newDriver(t, web, model.RoleMarketer)
 
@@ -56,7 +57,7 @@ func TestScaleOut(t *testing.T) {
 	for _, id := range ids {
 		drv.start(id, model.AllChannels)
 	}
-	waitFor(t, deadline, "10 distributions terminal", func() (bool, string) {
+	proctest.WaitFor(t, deadline, "10 distributions terminal", func() (bool, string) {
 		ctx, cancel := qctx()
 		defer cancel()
 		var done int
@@ -125,7 +126,7 @@ func TestScaleOut(t *testing.T) {
 	for _, s := range []*server{web, all} {
 		code, body, err := httpGet(s.base+"/readyz", "")
 		if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"notifications":"ok"`) {
-			t.Errorf("%s /readyz = %d %s %v, want 200 with notifications ok", s.name, code, body, err)
+			t.Errorf("%s /readyz = %d %s %v, want 200 with notifications ok", s.Name, code, body, err)
 		}
 	}
 }

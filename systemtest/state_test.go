@@ -15,6 +15,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/proctest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,10 +98,10 @@ func describeAttempts(as []model.Attempt) string {
 
 // waitDistribution polls Postgres until cond holds for the event's distribution.
 func waitDistribution(t testing.TB, store *db.DB, eventID string, deadline time.Time, what string,
-	cond func(model.Distribution) bool, watch ...*proc) model.Distribution {
+	cond func(model.Distribution) bool, watch ...*proctest.Proc) model.Distribution {
 	t.Helper()
 	var d model.Distribution
-	waitFor(t, deadline, eventID+": "+what, func() (bool, string) {
+	proctest.WaitFor(t, deadline, eventID+": "+what, func() (bool, string) {
 		var err error
 		d, err = distribution(store, eventID)
 		if err != nil {
@@ -211,7 +212,7 @@ type driver struct {
 
 func newDriver(t testing.TB, web *server, role model.Role) *driver {
 	t.Helper()
-	return &driver{t: t, base: web.base, token: createToken(t, web.env, role)}
+	return &driver{t: t, base: web.base, token: proctest.CreateToken(t, binary, web.env, "systemtest-"+string(role), role)}
 }
 
 // call does one JSON API request against base and returns the status and body.

@@ -48,13 +48,13 @@ func TestKillWorkerMidChannel(t *testing.T) {
 	const id = "sys-w1-kill"
 	drv.createEvent(id, "worker killed mid-channel")
 	drv.start(id, model.AllChannels)
-	d := waitDistribution(t, store, id, time.Now().Add(20*time.Second), "every channel mid-publication", inFlight, srv.proc)
-	srv.kill()
+	d := waitDistribution(t, store, id, time.Now().Add(20*time.Second), "every channel mid-publication", inFlight, srv.Proc)
+	srv.Kill()
 	killed := time.Now()
 	t.Logf("killed serve-1 (SIGKILL) with %s", summary(d))
 
 	srv2 := srv.restart(t, "serve-2")
-	d = waitDistribution(t, store, id, deadline, "every channel terminal after the restart", terminal, srv2.proc)
+	d = waitDistribution(t, store, id, deadline, "every channel terminal after the restart", terminal, srv2.Proc)
 	t.Logf("recovered %s after the kill: %s", time.Since(killed).Round(time.Millisecond), summary(d))
 	if d.OverallStatus != model.OverallCompleted {
 		t.Errorf("overall = %s, want COMPLETED (the publications had not failed): %s", d.OverallStatus, summary(d))
@@ -106,12 +106,12 @@ func TestSIGTERMDuringWork(t *testing.T) {
 		return allChannels(d, func(c model.ChannelState) bool {
 			return c.Status == model.StatusInProgress && (!isFast(c.Channel) || c.Progress >= 20)
 		})
-	}, srv.proc)
+	}, srv.Proc)
 	t.Logf("SIGTERM with %s", summary(d))
-	took := srv.term(20 * time.Second)
-	t.Logf("serve-1 exited %s after SIGTERM (%v)", took.Round(time.Millisecond), srv.waitErr)
-	if srv.waitErr != nil {
-		t.Errorf("serve-1 exit after SIGTERM: %v, want status 0", srv.waitErr)
+	took := srv.Term(20 * time.Second)
+	t.Logf("serve-1 exited %s after SIGTERM (%v)", took.Round(time.Millisecond), srv.WaitErr())
+	if srv.WaitErr() != nil {
+		t.Errorf("serve-1 exit after SIGTERM: %v, want status 0", srv.WaitErr())
 	}
 
 	d, err := distribution(store, id)
@@ -143,7 +143,7 @@ func TestSIGTERMDuringWork(t *testing.T) {
 	t.Logf("after the stop: %s; River jobs %v", summary(d), jobs)
 
 	srv2 := srv.restart(t, "serve-2")
-	d = waitDistribution(t, store, id, deadline, "COMPLETED after the restart", terminal, srv2.proc)
+	d = waitDistribution(t, store, id, deadline, "COMPLETED after the restart", terminal, srv2.Proc)
 	if d.OverallStatus != model.OverallCompleted {
 		t.Errorf("overall = %s, want COMPLETED: %s", d.OverallStatus, summary(d))
 	}
