@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,17 +13,14 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/cache"
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/engine"
-	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/live"
 	"github.com/marketing-platform/distribution/model"
-	"github.com/marketing-platform/distribution/web"
 )
 
 // uiApp is the real application (web.New, real auth, store and an insert-only engine: jobs are
@@ -62,41 +57,7 @@ func (s uiDBStatus) Distribution(ctx context.Context, id string) (model.Distribu
 
 func newUIApp(t *testing.T, withLive bool) *uiApp {
 	t.Helper()
-	d := dbtest.New(t)
-	quiet := slog.New(slog.DiscardHandler)
-	a := &uiApp{t: t, db: d}
-	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Status: uiDBStatus{d}, Logger: quiet}
-	var ec engine.Cache
-	if withLive {
-		r := dbtest.StartRedis(t)
-		rc, err := cache.NewClient(r.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		a.cache = cache.New(rc, quiet)
-		ec = a.cache
-		a.hub = live.New(rc, live.Options{Patterns: a.cache.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, quiet)
-		if err := a.hub.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(a.hub.Stop)
-		deps.Hub = a.hub
-		deps.Status = uiCacheStatus{a.cache, d}
-		deps.Announce = a.cache
-	}
-	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.eng = eng
-	deps.Engine = eng
-	srv := web.New(web.Config{Logger: quiet}, a.auth, handlers.New(deps))
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	a.url = ts.URL
-	return a
+	return newReplica(t, dbtest.NewURL(t), withLive)
 }
 
 func (a *uiApp) exec(sql string, args ...any) {

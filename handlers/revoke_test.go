@@ -23,7 +23,8 @@ import (
 	"github.com/marketing-platform/distribution/web"
 )
 
-// newReplica is one web process of the application over the database at dbURL: its own pool,
+// newReplica is one web process of the application over the database at dbURL, wired as serve.go
+// wires it: its own pool,
 // auth, handlers and HTTP server; with live, its own hub on a private Redis. Its handlers listen
 // for principal changes (what serve.go starts) until the test ends.
 func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
@@ -54,6 +55,7 @@ func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 		t.Cleanup(a.hub.Stop)
 		deps.Hub = a.hub
 		deps.Status = uiCacheStatus{a.cache, d}
+		deps.Announce = a.cache
 	}
 	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
 	if err != nil {
