@@ -24,9 +24,8 @@ import (
 )
 
 // newReplica is one web process of the application over the database at dbURL, wired as serve.go
-// wires it: its own pool,
-// auth, handlers and HTTP server; with live, its own hub on a private Redis. Its handlers listen
-// for principal changes (what serve.go starts) until the test ends.
+// wires it: its own pool, auth, handlers and HTTP server; with live, its own hub on a private Redis.
+// Its handlers listen for principal changes (what serve.go starts) until the test ends.
 func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
