@@ -57,19 +57,18 @@ type apiApp struct {
 
 const apiPassword = "password1"
 
-// newAPIApp builds the app. With workers == 0 the engine is insert-only (jobs are enqueued, never
-// run); otherwise it runs jobs through adapters.
-func newAPIApp(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *apiApp {
+// newTestEngine is the engine the handler tests use: insert-only with workers == 0 (jobs are
+// enqueued, never run), otherwise running jobs through adapters with tiny retry delays, stopped
+// at cleanup.
+func newTestEngine(t *testing.T, d *db.DB, workers int, adapters func(model.Channel) channels.Adapter) *engine.Engine {
 	t.Helper()
-	d := dbtest.New(t)
-	quiet := slog.New(slog.DiscardHandler)
 	cfg := engine.Config{Workers: workers}
 	if workers > 0 {
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
 		cfg.FetchPollInterval = 20 * time.Millisecond
 		cfg.TestOnly = true
 	}
-	eng, err := engine.New(cfg, d, adapters, nil, quiet, nil)
+	eng, err := engine.New(cfg, d, adapters, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +84,16 @@ func newAPIApp(t *testing.T, workers int, adapters func(model.Channel) channels.
 			}
 		})
 	}
+	return eng
+}
+
+// newAPIApp builds the app. With workers == 0 the engine is insert-only (jobs are enqueued, never
+// run); otherwise it runs jobs through adapters.
+func newAPIApp(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *apiApp {
+	t.Helper()
+	d := dbtest.New(t)
+	quiet := slog.New(slog.DiscardHandler)
+	eng := newTestEngine(t, d, workers, adapters)
 	svc := auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
 	h := handlers.New(handlers.Deps{
 		Auth: svc, DB: d, Store: d, Engine: eng, Status: statusFromDB{d}, Logger: quiet,

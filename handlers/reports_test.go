@@ -17,12 +17,10 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/channels"
 	"github.com/marketing-platform/distribution/dbtest"
-	"github.com/marketing-platform/distribution/engine"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/simulator"
@@ -37,26 +35,7 @@ func newMgrApp(t *testing.T, workers int, adapters func(model.Channel) channels.
 	quiet := slog.New(slog.DiscardHandler)
 	a := &uiApp{t: t, db: d}
 	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	cfg := engine.Config{Workers: workers}
-	if workers > 0 {
-		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
-		cfg.FetchPollInterval = 20 * time.Millisecond
-		cfg.TestOnly = true
-	}
-	eng, err := engine.New(cfg, d, adapters, nil, quiet, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if workers > 0 {
-		if err := eng.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			eng.Stop(ctx) //nolint:errcheck
-		})
-	}
+	eng := newTestEngine(t, d, workers, adapters)
 	a.eng = eng
 	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Engine: eng, Status: uiDBStatus{d}, Logger: quiet,
 		Reports: d, Accounts: a.auth}
