@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 
+	if cfg.DebugAddr != "" {
+		// Finer heap samples than the default 512 KB, so per-connection memory shows in profiles.
+		runtime.MemProfileRate = 4096
+		g.Go(func() error { return web.ServeDebug(gctx, cfg.DebugAddr, logger) })
+	}
 	authSvc := auth.NewService(store, auth.Config{}, logger)
 	g.Go(func() error { return pruneLoop(gctx, authSvc, logger) })
 

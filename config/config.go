@@ -47,6 +47,9 @@ type Config struct {
 	WebhookURL string
 	// PublicURL is the dashboard's base URL used in alert deep links (default http://ADDR).
 	PublicURL string
+	// DebugAddr is an optional loopback address serving Go's profiler (net/http/pprof) for
+	// `make bench` and diagnosis (DEBUG_ADDR; empty = off; only 127.0.0.1/::1/localhost).
+	DebugAddr string
 	LogLevel  string
 }
 
@@ -72,6 +75,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
 		WebhookURL:     getenv("WEBHOOK_URL"),
 		PublicURL:      getenv("PUBLIC_URL"),
+		DebugAddr:      getenv("DEBUG_ADDR"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	if c.PublicURL == "" {
@@ -132,6 +136,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.SimulatorAddr); err != nil {
 		return fmt.Errorf("SIMULATOR_ADDR: want host:port, got %q", c.SimulatorAddr)
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return fmt.Errorf("DEBUG_ADDR: want a loopback host:port such as 127.0.0.1:6060 (the profiler must not be reachable from outside), got %q", c.DebugAddr)
+		}
 	}
 	switch c.Role {
 	case RoleAll, RoleWeb, RoleWorker:

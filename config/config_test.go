@@ -74,6 +74,7 @@ func TestLoadValues(t *testing.T) {
 		"SECURE_COOKIES":   "true",
 		"WEBHOOK_URL":      "https://hooks.example.com/x",
 		"LOG_LEVEL":        "debug",
+		"DEBUG_ADDR":       "127.0.0.1:6060",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -84,7 +85,7 @@ func TestLoadValues(t *testing.T) {
 	if c.MaxAttempts != 5 || c.RetryBaseDelay != 150*time.Millisecond || c.RetryMaxDelay != 150*time.Millisecond ||
 		c.SimulatorStep != 0 || c.Workers != 1 || c.JobTimeout != time.Second || !c.SecureCookies ||
 		c.ChannelsConfig != cfgFile || c.SimulatorFail != "KAKAO=3" || c.Addr != ":9090" || c.LogLevel != "debug" ||
-		c.WebhookURL != "https://hooks.example.com/x" {
+		c.WebhookURL != "https://hooks.example.com/x" || c.DebugAddr != "127.0.0.1:6060" {
 		t.Errorf("values not taken as given: %+v", c)
 	}
 	// RESCUE_AFTER defaults to JOB_TIMEOUT + 1m, so lowering the timeout lowers the rescue too.
@@ -132,6 +133,9 @@ func TestLoadErrors(t *testing.T) {
 		{"trusted proxies bare ip", map[string]string{"TRUSTED_PROXIES": "10.0.0.1"}, "TRUSTED_PROXIES"},
 		{"trusted proxies one bad", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nope"}, "TRUSTED_PROXIES"},
 		{"trusted proxies bad mask", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"debug addr public", map[string]string{"DEBUG_ADDR": "0.0.0.0:6060"}, "DEBUG_ADDR"},
+		{"debug addr all interfaces", map[string]string{"DEBUG_ADDR": ":6060"}, "DEBUG_ADDR"},
+		{"debug addr no port", map[string]string{"DEBUG_ADDR": "127.0.0.1"}, "DEBUG_ADDR"},
 		{"channels config missing", map[string]string{"CHANNELS_CONFIG": "/nonexistent/channels.json"}, "CHANNELS_CONFIG"},
 	}
 	for _, tc := range tests {

@@ -23,6 +23,7 @@ type fanTarget struct {
 	pid     int
 	url     string
 	header  http.Header
+	debug   string // the product's DEBUG_ADDR (pprof); "" for the baselines
 	publish func(ctx context.Context, ch int) (atMs int64, err error)
 }
 
@@ -182,6 +183,10 @@ func fanRun(ctx context.Context, t fanTarget, n int, rate float64, satRate float
 	time.Sleep(2 * time.Second)
 	lat.idlePerConn = (rssBytes(t.pid) - rss0) / int64(n)
 	lat.connected = int(st.connected.Load())
+	saveProfile(t.debug, "heap", fmt.Sprintf("heap-idle-%d", n))
+	if t.debug != "" {
+		fetchProfile("http://"+t.debug+"/debug/pprof/goroutine?debug=2", "goroutines.txt")
+	}
 
 	phase := func(r float64, d time.Duration, pr *phaseResult) (final [6]int64, err error) {
 		st.reset()
@@ -220,7 +225,9 @@ func fanRun(ctx context.Context, t fanTarget, n int, rate float64, satRate float
 		pr.peakRSS = peak - rss0
 		return final, nil
 	}
+	stopCPU := startCPUProfile(t.debug, fmt.Sprintf("cpu-latency-%d", n))
 	final, err := phase(rate, 10*time.Second, &lat)
+	stopCPU()
 	if err != nil {
 		return lat, sat, err
 	}
@@ -270,7 +277,7 @@ func productTarget(ctx context.Context, e *benchEnv, o options, eventID string) 
 	h.Set("Cookie", e.cookie.String())
 	h.Set("Datastar-Request", "true")
 	return fanTarget{
-		name: "product", pid: e.srv.pid(), url: e.base + "/events/" + eventID + "/stream", header: h,
+		name: "product", pid: e.srv.pid(), debug: e.debug, url: e.base + "/events/" + eventID + "/stream", header: h,
 		publish: func(ctx context.Context, ch int) (int64, error) {
 			// The engine's way (db.UpdateChannelProgress, then cache.PutChannel): one UPDATE
 			// returning the row, then the Redis key; no re-read. Clients are only ever fed by
@@ -329,6 +336,15 @@ func benchFanout(ctx context.Context, o options, e *benchEnv, res *results) erro
 		defer stop()
 		targets = append(targets, mt)
 	}
+	if o.only != "" { // -only product: a quick look at one target (the table then lacks its baselines)
+		var keep []fanTarget
+		for _, t := range targets {
+			if t.name == o.only {
+				keep = append(keep, t)
+			}
+		}
+		targets = keep
+	}
 	for _, n := range o.fanN {
 		rate, latTarget := 50.0, int64(25)
 		if n > 1000 {
@@ -343,6 +359,9 @@ func benchFanout(ctx context.Context, o options, e *benchEnv, res *results) erro
 			}
 			fmt.Fprintf(os.Stderr, "  %+v\n  %+v\n", lat, sat)
 			got[t.name] = [2]phaseResult{lat, sat}
+		}
+		if o.only != "" {
+			continue // no baseline to compare with: the figures are on stderr
 		}
 		p, r := got["product"], got["reference"]
 		m, hasM := got["mercure"]

@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +37,7 @@ type options struct {
 	fanN                 []int
 	jobsN                int
 	redisURL             string
+	only                 string // fan-out target to run alone (product, reference, mercure); "" = all
 }
 
 func main() {
@@ -52,6 +54,7 @@ func main() {
 	flag.StringVar(&ns, "n", "1000,10000", "fan-out client counts")
 	flag.IntVar(&o.jobsN, "jobs", 1000, "distributions (x6 channel jobs) for the engine drain")
 	flag.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/12", "Redis (a database index of its own: it is flushed)")
+	flag.StringVar(&o.only, "only", "", "run only this fan-out target (product, reference or mercure), for profiling")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
 		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
@@ -172,6 +175,7 @@ type benchEnv struct {
 	store         *db.DB
 	srv           *proc
 	base          string
+	debug         string // the product's profiler address (DEBUG_ADDR)
 	cookie        *http.Cookie
 }
 
@@ -255,10 +259,10 @@ func newEnv(ctx context.Context, o options, logger *slog.Logger) (*benchEnv, err
 	}
 	e.cookie = &http.Cookie{Name: handlers.SessionCookieName(false), Value: secret}
 	addr := freeAddr()
-	e.base = "http://" + addr
+	e.base, e.debug = "http://"+addr, freeAddr()
 	e.srv, err = startProc("product", o.bin, []string{"serve"}, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": o.redisURL, "ADDR": addr, "SIMULATOR_ADDR": freeAddr(),
-		"ROLE": "web", "LOG_LEVEL": "warn",
+		"ROLE": "web", "LOG_LEVEL": "warn", "DEBUG_ADDR": e.debug,
 	})
 	if err != nil {
 		e.close()
@@ -308,7 +312,14 @@ func startProc(name, bin string, args []string, env map[string]string) (*proc, e
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	var out io.Writer = &log
+	// The servers' logs of the last run are kept beside the profiles.
+	if err := os.MkdirAll(profileDir, 0o755); err == nil {
+		if f, err := os.Create(filepath.Join(profileDir, name+".log")); err == nil {
+			out = io.MultiWriter(&log, f)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
