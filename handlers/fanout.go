@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"html"
+	"io"
 	"log/slog"
-	"maps"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +32,8 @@ const csrfPlaceholder = "csrf-shared-fragment-token-7f3a9c"
 // feedQueue bounds the patches waiting for one stream; beyond it the stream is dropped.
 const feedQueue = 32
 
-// feedMsg is one patch of a feed: the SSE event bytes, and the state they bring the page to.
+// feedMsg is one patch of a feed: the SSE event bytes, and the state they bring the page to. Every
+// watcher gets the same *feedMsg (read-only), so a queued patch costs a pointer per watcher.
 type feedMsg struct {
 	b      []byte
 	shown  *detailShown // the page's state after the patch; shared, read-only
@@ -41,7 +42,7 @@ type feedMsg struct {
 
 // feedWatcher is one stream's place in a feed.
 type feedWatcher struct {
-	c chan feedMsg // closed when the feed ends or the watcher fell behind
+	c chan *feedMsg // closed when the feed ends or the watcher fell behind
 }
 
 type feedKey struct {
@@ -75,7 +76,7 @@ type feed struct {
 // its own full state afterwards misses nothing.
 func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher) {
 	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
-	w := &feedWatcher{c: make(chan feedMsg, feedQueue)}
+	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
@@ -110,7 +111,7 @@ func (f *feed) leave(w *feedWatcher) {
 }
 
 // broadcast hands m to every watcher; one whose queue is full is dropped.
-func (f *feed) broadcast(m feedMsg) {
+func (f *feed) broadcast(m *feedMsg) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
@@ -148,33 +149,69 @@ type feedSink struct {
 }
 
 func (s *feedSink) patch(comps ...templ.Component) error {
-	var buf bytes.Buffer
-	for _, c := range comps {
-		if err := c.Render(context.Background(), &buf); err != nil {
-			return err
-		}
+	buf, err := render(context.Background(), comps)
+	if err != nil {
+		return err
 	}
+	defer releaseBuf(buf)
 	if buf.Len() == 0 {
 		return nil
 	}
+	var ev bytes.Buffer
+	ev.Grow(buf.Len() + 64)
+	_ = writePatch(&ev, buf.Bytes())
 	s.sent++
-	s.f.broadcast(feedMsg{b: sseEvent(buf.String()), shown: s.v.snapshot(), readAt: s.readAt})
+	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
 	return nil
 }
 
-// sseEvent is the wire form of a Datastar patch-elements event in the default (outer morph) mode,
-// as datastar.ServerSentEventGenerator.PatchElements writes it.
-func sseEvent(elements string) []byte {
-	var b bytes.Buffer
-	b.Grow(len(elements) + 64)
-	b.WriteString("event: datastar-patch-elements\n")
-	for line := range strings.SplitSeq(elements, "\n") {
-		b.WriteString("data: elements ")
-		b.WriteString(line)
-		b.WriteByte('\n')
+// writePatch writes the wire form of a Datastar patch-elements event in the default (outer morph)
+// mode, as datastar.ServerSentEventGenerator.PatchElements writes it, without copying html.
+func writePatch(w io.Writer, html []byte) error {
+	var err error
+	put := func(b []byte) {
+		if err == nil {
+			_, err = w.Write(b)
+		}
 	}
-	b.WriteByte('\n')
-	return b.Bytes()
+	put(patchEventLine)
+	for line := range bytes.SplitSeq(html, newline) {
+		put(patchDataPrefix)
+		put(line)
+		put(newline)
+	}
+	put(newline)
+	put(newline) // datastar-go ends every event with one more blank line
+	return err
+}
+
+var (
+	patchEventLine  = []byte("event: datastar-patch-elements\n")
+	patchDataPrefix = []byte("data: elements ")
+	newline         = []byte("\n")
+)
+
+// renderBufs are reused render buffers: a detail page is tens of KB of HTML, rendered on every
+// connect, and the garbage of 10,000 connects is what the idle memory of the process is made of.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render renders comps into a pooled buffer; put it back with releaseBuf.
+func render(ctx context.Context, comps []templ.Component) (*bytes.Buffer, error) {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	for _, c := range comps {
+		if err := c.Render(ctx, buf); err != nil {
+			releaseBuf(buf)
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func releaseBuf(b *bytes.Buffer) {
+	if b.Cap() <= 256<<10 { // an outsized render is not kept
+		renderBufs.Put(b)
+	}
 }
 
 func (f *feed) run(ctx context.Context, p views.Page) {
@@ -239,8 +276,7 @@ func (f *feed) run(ctx context.Context, p views.Page) {
 // snapshot is a copy of what the view shows, shared read-only by the streams that adopt it.
 func (v *detailView) snapshot() *detailShown {
 	c := *v.detailShown
-	c.keys, c.marks, c.statuses = maps.Clone(v.keys), maps.Clone(v.marks), maps.Clone(v.statuses)
-	c.last, c.stuck = maps.Clone(v.last), maps.Clone(v.stuck)
+	c.chans = slices.Clone(v.chans)
 	return &c
 }
 
@@ -273,11 +309,11 @@ func (s *sseConn) writeShared(b []byte, csrf string) error {
 // count as different: the refresh logs them).
 func (v *detailView) stale(ctx context.Context) bool {
 	d, err := v.h.deps.Status.Distribution(ctx, v.id)
-	if err != nil || !v.started || len(d.Channels) != len(v.keys) || overallKey(d) != v.overall {
+	if err != nil || !v.started || len(d.Channels) != len(v.chans) || overallKey(d) != v.overall {
 		return true
 	}
 	for _, c := range d.Channels {
-		if v.keys[c.Channel] != channelKey(c) {
+		if was := v.card(c.Channel); was == nil || !sameCard(was.c, c) {
 			return true
 		}
 	}

@@ -184,9 +184,7 @@ func fanRun(ctx context.Context, t fanTarget, n int, rate float64, satRate float
 	lat.idlePerConn = (rssBytes(t.pid) - rss0) / int64(n)
 	lat.connected = int(st.connected.Load())
 	saveProfile(t.debug, "heap", fmt.Sprintf("heap-idle-%d", n))
-	if t.debug != "" {
-		fetchProfile("http://"+t.debug+"/debug/pprof/goroutine?debug=2", "goroutines.txt")
-	}
+	saveProfile(t.debug, "goroutine", fmt.Sprintf("goroutine-idle-%d", n)) // proto: small, unlike ?debug=2
 
 	phase := func(r float64, d time.Duration, pr *phaseResult) (final [6]int64, err error) {
 		st.reset()
@@ -249,6 +247,7 @@ func fanRun(ctx context.Context, t fanTarget, n int, rate float64, satRate float
 	if _, err := phase(satRate, 5*time.Second, &sat); err != nil {
 		return lat, sat, err
 	}
+	saveProfile(t.debug, "heap", fmt.Sprintf("heap-saturated-%d", n))
 	sat.disc, sat.failed = st.disconnects.Load()-lat.disc, st.failed.Load()
 	cancel()
 	wg.Wait()
