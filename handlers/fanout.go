@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -67,7 +68,8 @@ type feed struct {
 	key      feedKey
 	watchers map[*feedWatcher]struct{} // guarded by fo.mu
 	sub      *live.Subscription
-	ready    chan struct{} // closed once the feed has read its initial state
+	ready    chan struct{}               // closed once the feed has read its initial state
+	latest   atomic.Pointer[detailShown] // the state of the feed's last patch (read-only)
 	cancel   context.CancelFunc
 }
 
@@ -161,7 +163,9 @@ func (s *feedSink) patch(comps ...templ.Component) error {
 	ev.Grow(buf.Len() + 64)
 	_ = writePatch(&ev, buf.Bytes())
 	s.sent++
-	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
+	shown := s.v.snapshot()
+	s.f.latest.Store(shown)
+	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: shown, readAt: s.readAt})
 	return nil
 }
 
@@ -229,6 +233,7 @@ func (f *feed) run(ctx context.Context, p views.Page) {
 	}
 	v.p.Now = time.Now()
 	v.record(st)
+	f.latest.Store(v.snapshot())
 	close(f.ready)
 
 	var last time.Time
@@ -278,6 +283,34 @@ func (v *detailView) snapshot() *detailShown {
 	c := *v.detailShown
 	c.chans = slices.Clone(v.chans)
 	return &c
+}
+
+// adoptIfSame shares the feed's state when it equals the view's own, so an idle page holds no
+// state of its own (most pages of an event show what its feed last rendered).
+func (v *detailView) adoptIfSame(f *feed) {
+	if sh := f.latest.Load(); sh != nil && !v.shared && v.detailShown.same(sh) {
+		v.adopt(sh)
+	}
+}
+
+// same reports whether a page showing a would show b.
+func (a *detailShown) same(b *detailShown) bool {
+	if a.started != b.started || a.overall != b.overall || len(a.chans) != len(b.chans) || len(a.attempts) != len(b.attempts) {
+		return false
+	}
+	for i := range a.chans {
+		x, y := a.chans[i], b.chans[i]
+		if x.stuck != y.stuck || x.c.Channel != y.c.Channel || !sameCard(x.c, y.c) || !sameMark(x.c, y.c) {
+			return false
+		}
+	}
+	for i := range a.attempts {
+		x, y := a.attempts[i], b.attempts[i]
+		if x.ID != y.ID || x.Outcome != y.Outcome || (x.FinishedAt == nil) != (y.FinishedAt == nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // adopt takes over the state a feed's patch brought the page to (for stuck checks and resyncs);

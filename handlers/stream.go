@@ -296,6 +296,7 @@ func (h *Handlers) EventStream(c echo.Context) error {
 	if err := offStack(func() (err error) { sent, err = v.start(c, state); return err }); err != nil || !sent {
 		return err
 	}
+	v.adoptIfSame(f)
 	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state)
 }
 
