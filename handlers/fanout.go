@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
 
 	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/views"
 )
 
@@ -68,15 +68,29 @@ type feed struct {
 	key      feedKey
 	watchers map[*feedWatcher]struct{} // guarded by fo.mu
 	sub      *live.Subscription
-	ready    chan struct{}               // closed once the feed has read its initial state
-	latest   atomic.Pointer[detailShown] // the state of the feed's last patch (read-only)
+	ready    chan struct{} // closed once the feed has read its initial state
+	page     views.Page    // what the feed renders with (CSRF placeholder)
 	cancel   context.CancelFunc
+
+	// Guarded by fo.mu: the state of the feed's last patch (read-only; nil while the feed has
+	// no good state) and, rendered on demand for streams that join, the whole page in that state.
+	shown *detailShown
+	full  []byte
+}
+
+// feedSnapshot is what a joining stream starts from: the feed's state and, when already
+// rendered, the whole page in that state.
+type feedSnapshot struct {
+	shown *detailShown
+	full  []byte
 }
 
 // join adds a watcher to the feed of (event, page view), starting the feed when it is the first.
-// It returns after the feed has subscribed and read its initial state, so a stream that reads
-// its own full state afterwards misses nothing.
-func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher) {
+// It returns after the feed has subscribed and read its initial state, with the feed's current
+// state: every patch queued for the watcher is of that state or newer (re-applying one is
+// harmless: a patch morphs elements to a state), and a stream that reads its own full state
+// afterwards misses nothing either.
+func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapshot) {
 	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
 	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
 	fo.mu.Lock()
@@ -86,13 +100,37 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher) {
 		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
 		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		fp := views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
-		go f.run(ctx, fp)
+		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
+		go f.run(ctx, f.page)
 	}
 	f.watchers[w] = struct{}{}
 	fo.mu.Unlock()
 	<-f.ready
-	return f, w
+	fo.mu.Lock()
+	snap := feedSnapshot{shown: f.shown, full: f.full}
+	fo.mu.Unlock()
+	return f, w, snap
+}
+
+// renderFull renders the whole detail in state sh (a snapshot of this feed) as SSE bytes, and
+// keeps them for the next stream that joins while sh is still the feed's state.
+func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
+	p := f.page
+	p.Now = time.Now()
+	buf, err := render(context.Background(), []templ.Component{views.Dist(p, views.DistState{EventID: f.key.eventID, Distribution: sh.dist, Attempts: sh.attempts})})
+	if err != nil {
+		return nil, err
+	}
+	defer releaseBuf(buf)
+	var ev bytes.Buffer
+	ev.Grow(buf.Len() + buf.Len()/8)
+	_ = writePatch(&ev, buf.Bytes())
+	f.fo.mu.Lock()
+	if f.shown == sh {
+		f.full = ev.Bytes()
+	}
+	f.fo.mu.Unlock()
+	return ev.Bytes(), nil
 }
 
 // leave removes a watcher; the last one out stops the feed.
@@ -112,11 +150,13 @@ func (f *feed) leave(w *feedWatcher) {
 	}
 }
 
-// broadcast hands m to every watcher; one whose queue is full is dropped.
+// broadcast makes m the feed's state and hands it to every watcher; one whose queue is full is
+// dropped.
 func (f *feed) broadcast(m *feedMsg) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
+	f.shown, f.full = m.shown, nil
 	for w := range f.watchers {
 		select {
 		case w.c <- m:
@@ -163,9 +203,7 @@ func (s *feedSink) patch(comps ...templ.Component) error {
 	ev.Grow(buf.Len() + 64)
 	_ = writePatch(&ev, buf.Bytes())
 	s.sent++
-	shown := s.v.snapshot()
-	s.f.latest.Store(shown)
-	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: shown, readAt: s.readAt})
+	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
 	return nil
 }
 
@@ -223,17 +261,23 @@ func (f *feed) run(ctx context.Context, p views.Page) {
 	v := &detailView{h: h, p: p, id: f.key.eventID}
 	sink := &feedSink{f: f, v: v}
 	v.out = sink
-	// Initial state: what the feed compares the first change with (the streams render their own).
+	// Initial state, from the source of truth: what the feed compares the first change with and
+	// what joining streams are sent whole. Without it (no such event, database trouble) each
+	// stream reads its own, and answers as the read does.
 	sink.readAt = time.Now()
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	st, err := h.readDist(rctx, f.key.eventID)
+	st, err := h.readEvent(rctx, f.key.eventID)
 	cancel()
-	if err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil && model.ErrorCode(err) != model.ENOTFOUND {
 		h.logger.Warn("feed: initial read", slog.String("event_id", f.key.eventID), slog.Any("error", err))
 	}
 	v.p.Now = time.Now()
 	v.record(st)
-	f.latest.Store(v.snapshot())
+	if err == nil {
+		f.fo.mu.Lock()
+		f.shown = v.snapshot()
+		f.fo.mu.Unlock()
+	}
 	close(f.ready)
 
 	var last time.Time
@@ -285,10 +329,10 @@ func (v *detailView) snapshot() *detailShown {
 	return &c
 }
 
-// adoptIfSame shares the feed's state when it equals the view's own, so an idle page holds no
-// state of its own (most pages of an event show what its feed last rendered).
-func (v *detailView) adoptIfSame(f *feed) {
-	if sh := f.latest.Load(); sh != nil && !v.shared && v.detailShown.same(sh) {
+// adoptIfSame shares sh (a feed's state) when it equals the view's own, so an idle page holds no
+// state of its own.
+func (v *detailView) adoptIfSame(sh *detailShown) {
+	if sh != nil && !v.shared && v.detailShown.same(sh) {
 		v.adopt(sh)
 	}
 }

@@ -38,4 +38,20 @@ func TestEventStreamSharedFeed(t *testing.T) {
 	if tokens[0] == tokens[1] {
 		t.Error("both viewers got the same CSRF token")
 	}
+
+	// A viewer who joins now is sent the whole page as the feed last rendered it: the latest
+	// state, with its own token in place of the placeholder.
+	s3 := a.login("s3@example.com", model.RoleStaff)
+	r3, _ := s3.openStream("/events/ev1/stream")
+	ev := r3.waitFor("the full fragment", isPatch)
+	if strings.Contains(ev.data, "csrf-shared-fragment-token") {
+		t.Fatal("the shared placeholder reached a joining viewer")
+	}
+	doc := patchDoc(t, ev)
+	if st, _ := doc.Find(`#ch-ev1-KAKAO`).Attr("data-status"); st != "FAILED" {
+		t.Errorf("joining viewer sees KAKAO %q, want the latest state FAILED", st)
+	}
+	if tok, _ := doc.Find(`#ch-ev1-KAKAO input[name="_csrf"]`).Attr("value"); tok == "" || tok == tokens[0] || tok == tokens[1] {
+		t.Errorf("joining viewer's retry form carries token %q, want its own", tok)
+	}
 }

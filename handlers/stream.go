@@ -287,37 +287,72 @@ func (h *Handlers) EventStream(c echo.Context) error {
 	sub := h.deps.Hub.Subscribe(live.Filter{})
 	defer sub.Unsubscribe()
 	v := &detailView{h: h, p: NewPage(c, "events.title"), id: id}
-	f, w := h.fanout().join(id, v.p)
+	f, w, snap := h.fanout().join(id, v.p)
 	defer f.leave(w)
 
-	// The reads and the full render run off this goroutine's stack (runStream says why).
+	// The whole page is sent as the feed last rendered it (one read and one render for every
+	// viewer who connects, however many), unless the feed has no good state: then this stream
+	// reads and renders its own. Either runs off this goroutine's stack (runStream says why).
 	readAt, state := time.Now(), h.deps.Hub.State()
 	var sent bool
-	if err := offStack(func() (err error) { sent, err = v.start(c, state); return err }); err != nil || !sent {
+	err = offStack(func() (err error) {
+		if snap.shown == nil {
+			sent, err = v.start(c, state)
+			return err
+		}
+		readAt = time.Time{} // every patch queued since joining is newer than snap
+		sent = v.startShared(c, f, snap, state)
+		return nil
+	})
+	if err != nil || !sent {
 		return err
 	}
-	v.adoptIfSame(f)
+	v.adoptIfSame(snap.shown)
 	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state)
+}
+
+// startShared opens the stream and sends the feed's whole-page render of snap and the live
+// state; false when the client is gone.
+func (v *detailView) startShared(c echo.Context, f *feed, snap feedSnapshot, state string) bool {
+	full := snap.full
+	if full == nil {
+		var err error
+		if full, err = f.renderFull(snap.shown); err != nil {
+			v.h.logger.Warn("feed: render", slog.String("event_id", v.id), slog.Any("error", err))
+			return false
+		}
+	}
+	v.s = openSSE(c)
+	v.out = v.s
+	v.adopt(snap.shown)
+	v.p.Now = time.Now()
+	return v.s.writeShared(full, v.p.CSRF) == nil && v.s.live(liveState(state)) == nil
 }
 
 // start reads the event, opens the stream and sends the whole detail and the live state; false
 // when the client is gone.
 func (v *detailView) start(c echo.Context, state string) (bool, error) {
-	ctx := c.Request().Context()
-	ev, err := v.h.deps.Store.FindEventByID(ctx, v.id)
+	st, err := v.h.readEvent(c.Request().Context(), v.id)
 	if err != nil {
 		return false, err
-	}
-	st := views.DistState{EventID: v.id, Distribution: ev.Distribution}
-	if ev.Distribution != nil {
-		fixChannelEventIDs(ev.Distribution)
-		if st.Attempts, err = v.h.deps.Store.FindAttempts(ctx, v.id); err != nil {
-			return false, err
-		}
 	}
 	v.s = openSSE(c)
 	v.out = v.s
 	return v.full(st) == nil && v.s.live(liveState(state)) == nil, nil
+}
+
+// readEvent reads what a detail page shows from the source of truth; ENOTFOUND when there is no
+// such event.
+func (h *Handlers) readEvent(ctx context.Context, id string) (views.DistState, error) {
+	st := views.DistState{EventID: id}
+	ev, err := h.deps.Store.FindEventByID(ctx, id)
+	if err != nil || ev.Distribution == nil {
+		return st, err
+	}
+	fixChannelEventIDs(ev.Distribution)
+	st.Distribution = ev.Distribution
+	st.Attempts, err = h.deps.Store.FindAttempts(ctx, id)
+	return st, err
 }
 
 // sharedFeed is a detail stream's end of its event's feed.
@@ -354,6 +389,7 @@ type detailView struct {
 // open page (and shared with a feed's patches), so it stays small: one entry per channel.
 type detailShown struct {
 	started  bool
+	dist     *model.Distribution // as last read (read-only), for a full render from this state
 	attempts []model.Attempt
 	overall  string
 	chans    []shownChannel
@@ -412,7 +448,7 @@ func overallKey(d model.Distribution) string {
 func (v *detailView) record(st views.DistState) {
 	v.detailShown, v.shared = &detailShown{}, false
 	v.started = st.Distribution != nil
-	v.attempts = st.Attempts
+	v.dist, v.attempts = st.Distribution, st.Attempts
 	if st.Distribution == nil {
 		v.overall = ""
 		return
@@ -507,6 +543,7 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 			v.attempts = as
 		}
 	}
+	v.dist = &d
 	var comps []templ.Component
 	for _, c := range changed {
 		comps = append(comps, views.ChannelCard(v.p, c, views.LastAttempt(v.attempts, c.Channel)))
