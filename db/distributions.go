@@ -30,8 +30,13 @@ const distributionColumns = `d.id, d.event_id, d.overall_status, d.started_at, d
 
 func scanDistribution(row scanner) (model.Distribution, error) {
 	var d model.Distribution
-	err := row.Scan(&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt)
+	err := row.Scan(distributionDest(&d)...)
 	return d, err
+}
+
+// distributionDest are the scan targets of distributionColumns.
+func distributionDest(d *model.Distribution) []any {
+	return []any{&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt}
 }
 
 // channelColumns is the select list scanChannel reads; the table must be aliased cs.
@@ -43,21 +48,34 @@ const channelColumns = `cs.id, cs.distribution_status_id, cs.event_id, cs.channe
 // scanChannel reads one channelColumns row. progress and retries are nullable in the ERD; the model
 // shows a missing value as 0.
 func scanChannel(row scanner) (model.ChannelState, error) {
-	var (
-		c                 model.ChannelState
-		progress, retries *int
-	)
-	err := row.Scan(&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &progress,
+	var cd channelDest
+	err := row.Scan(cd.targets()...)
+	return cd.state(), err
+}
+
+// channelDest receives one channelColumns row.
+type channelDest struct {
+	c                 model.ChannelState
+	progress, retries *int
+}
+
+func (cd *channelDest) targets() []any {
+	c := &cd.c
+	return []any{&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &cd.progress,
 		&c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID, &c.MessageID,
-		&c.ErrorMessage, &retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
-		&c.Generation)
-	if progress != nil {
-		c.Progress = *progress
+		&c.ErrorMessage, &cd.retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
+		&c.Generation}
+}
+
+func (cd *channelDest) state() model.ChannelState {
+	c := cd.c
+	if cd.progress != nil {
+		c.Progress = *cd.progress
 	}
-	if retries != nil {
-		c.Retries = *retries
+	if cd.retries != nil {
+		c.Retries = *cd.retries
 	}
-	return c, err
+	return c
 }
 
 func collectChannel(row pgx.CollectableRow) (model.ChannelState, error) { return scanChannel(row) }

@@ -82,6 +82,9 @@ type ChannelFinish struct {
 	ErrorMessage string         // channel error_message; "" clears it
 	AttemptError string         // attempt history error; "" = NULL
 	HTTPStatus   int            // 0 = NULL
+	// OnFinish, when set, runs inside the finish transaction after the rollup (not for a stale
+	// finish): what must commit with the new status, such as the failure alert's job.
+	OnFinish func(ctx context.Context, tx pgx.Tx, res ChannelFinishResult) error
 }
 
 // ChannelFinishResult is the state after FinishChannel.
@@ -241,62 +244,138 @@ func engEventNotFound(eventID string) error {
 // the existing distribution and writes nothing; concurrent starts serialise on the unique
 // event_id, so exactly one wins.
 func (db *DB) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string, enqueue EnqueueFunc) (model.Distribution, error) {
-	if !model.ValidEventID(eventID) {
-		return model.Distribution{}, engEventNotFound(eventID)
-	}
-	chans, err := engValidateChannels(chans)
-	if err != nil {
-		return model.Distribution{}, err
-	}
-	var d model.Distribution
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM events WHERE id = $1 FOR SHARE`, eventID).Scan(&one); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return engEventNotFound(eventID)
-			}
-			return fmt.Errorf("find event: %w", err)
+	r := db.StartDistributions(ctx, []StartRequest{{EventID: eventID, Channels: chans, Actor: actor}}, enqueue)[0]
+	return r.Distribution, r.Err
+}
+
+// StartRequest is one start of StartDistributions.
+type StartRequest struct {
+	EventID  string
+	Channels []model.Channel
+	Actor    string
+}
+
+// StartResult is the outcome of one StartRequest: the new distribution, or Err as
+// StartDistribution returns it.
+type StartResult struct {
+	Distribution model.Distribution
+	Err          error
+}
+
+// startSQL is one start in one statement: the event is locked against deletion, the distribution
+// inserted unless the event has one (ON CONFLICT DO NOTHING waits for a concurrent inserter to
+// commit, then yields no row), its channels and the audit row with it. No row: not started.
+const startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
+	d AS (INSERT INTO distribution_status (event_id, overall_status, started_at)
+		SELECT id, 'IN_PROGRESS', now() FROM ev ON CONFLICT (event_id) DO NOTHING RETURNING *),
+	cs AS (INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id,
+			retries, generation, update_timestamp)
+		SELECT d.id, ch, 'PENDING', 0, d.event_id, 0, 1, now() FROM d, unnest($2::text[]) AS ch
+		RETURNING *),
+	audit AS (INSERT INTO audit_log (actor, action, event_id, detail)
+		SELECT $3, 'distribution.start', d.event_id, $4 FROM d)
+	SELECT ` + distributionColumns + `, ` + channelColumns + ` FROM d, cs ORDER BY ` + engChannelOrder
+
+// StartDistributions runs several starts in one transaction, each as StartDistribution would (a
+// group commit: one round trip for every start's rows, one insert of all their jobs, one commit).
+// The starts are independent: when the shared transaction fails, each is run again on its own,
+// so one start's trouble is never another's.
+func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enqueue EnqueueFunc) []StartResult {
+	res := make([]StartResult, len(reqs))
+	var todo []int
+	names := make([][]string, len(reqs))
+	for i, r := range reqs {
+		if !model.ValidEventID(r.EventID) {
+			res[i].Err = engEventNotFound(r.EventID)
+			continue
 		}
-		// ON CONFLICT DO NOTHING waits for a concurrent inserter to commit, then yields no row.
-		d, err = scanDistribution(tx.QueryRow(ctx, `INSERT INTO distribution_status AS d
-				(event_id, overall_status, started_at) VALUES ($1, 'IN_PROGRESS', now())
-			ON CONFLICT (event_id) DO NOTHING RETURNING `+distributionColumns, eventID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			existing, ferr := scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+`
-				FROM distribution_status d WHERE d.event_id = $1`, eventID))
-			if ferr != nil {
-				return fmt.Errorf("read existing distribution: %w", ferr)
-			}
-			if existing.Channels, ferr = engLoadChannelsTx(ctx, tx, existing.ID); ferr != nil {
-				return fmt.Errorf("read existing channels: %w", ferr)
-			}
-			return &AlreadyStartedError{Distribution: existing}
-		}
+		chans, err := engValidateChannels(r.Channels)
 		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		for _, c := range chans {
+			names[i] = append(names[i], string(c))
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return res
+	}
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, i := range todo {
+			b.Queue(startSQL, reqs[i].EventID, names[i], reqs[i].Actor, fmt.Sprintf("channels: %v", names[i]))
+		}
+		br := tx.SendBatch(ctx, b)
+		for _, i := range todo {
+			d := &res[i].Distribution
+			*d = model.Distribution{}
+			var cd channelDest
+			rows, err := br.Query()
+			if err == nil {
+				_, err = pgx.ForEachRow(rows, append(distributionDest(d), cd.targets()...), func() error {
+					d.Channels = append(d.Channels, cd.state())
+					return nil
+				})
+			}
+			if err != nil {
+				br.Close()
+				return fmt.Errorf("insert distribution: %w", err)
+			}
+		}
+		if err := br.Close(); err != nil {
 			return fmt.Errorf("insert distribution: %w", err)
 		}
-		names := make([]string, len(chans))
-		for i, c := range chans {
-			names[i] = string(c)
+		var jobs []model.ChannelState
+		for _, i := range todo {
+			if len(res[i].Distribution.Channels) > 0 {
+				jobs = append(jobs, res[i].Distribution.Channels...)
+				continue
+			}
+			res[i].Distribution = model.Distribution{}
+			res[i].Err = notStarted(ctx, tx, reqs[i].EventID)
+			var ae *AlreadyStartedError
+			if !errors.As(res[i].Err, &ae) && model.ErrorCode(res[i].Err) != model.ENOTFOUND {
+				return res[i].Err
+			}
 		}
-		d.Channels, err = engCollectChannels(tx.Query(ctx, `WITH ins AS (
-				INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id,
-					retries, generation, update_timestamp)
-				SELECT $1, ch, 'PENDING', 0, $2, 0, 1, now() FROM unnest($3::text[]) AS ch
-				RETURNING *)
-			SELECT `+channelColumns+` FROM ins cs ORDER BY `+engChannelOrder, d.ID, eventID, names))
-		if err != nil {
-			return fmt.Errorf("insert channels: %w", err)
+		if len(jobs) == 0 {
+			return nil
 		}
-		if err := enqueue(ctx, tx, d.Channels, "system"); err != nil {
+		if err := enqueue(ctx, tx, jobs, "system"); err != nil {
 			return fmt.Errorf("enqueue channel jobs: %w", err)
 		}
-		return engAuditTx(ctx, tx, actor, "distribution.start", eventID, "", fmt.Sprintf("channels: %v", names))
+		return nil
 	})
-	if err != nil {
-		return model.Distribution{}, wrapStart(err)
+	if err == nil {
+		return res
 	}
-	return d, nil
+	if len(todo) > 1 {
+		for _, i := range todo {
+			res[i] = db.StartDistributions(ctx, reqs[i:i+1], enqueue)[0]
+		}
+		return res
+	}
+	res[todo[0]] = StartResult{Err: wrapStart(err)}
+	return res
+}
+
+// notStarted says why a start inserted nothing: there is no such event, or it already has a
+// distribution (an *AlreadyStartedError carrying it).
+func notStarted(ctx context.Context, tx pgx.Tx, eventID string) error {
+	existing, err := scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+`
+		FROM distribution_status d WHERE d.event_id = $1`, eventID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return engEventNotFound(eventID)
+	}
+	if err != nil {
+		return fmt.Errorf("read existing distribution: %w", err)
+	}
+	if existing.Channels, err = engLoadChannelsTx(ctx, tx, existing.ID); err != nil {
+		return fmt.Errorf("read existing channels: %w", err)
+	}
+	return &AlreadyStartedError{Distribution: existing}
 }
 
 func wrapStart(err error) error {
@@ -419,8 +498,10 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 			return nil
 		}
 		res.Channel = st
-		res.Distribution, res.Previous, err = engRollupTx(ctx, tx, d)
-		return err
+		if res.Distribution, res.Previous, err = engRollupTx(ctx, tx, d); err != nil || f.OnFinish == nil {
+			return err
+		}
+		return f.OnFinish(ctx, tx, res)
 	})
 	if err != nil {
 		return ChannelFinishResult{}, fmt.Errorf("finish channel: %w", err)

@@ -667,3 +667,84 @@ func TestRescueStuckChannel(t *testing.T) {
 		t.Fatalf("attempt history = %v", trig)
 	}
 }
+
+// StartDistributions (the engine's group commit): every start of a batch gets its own result
+// (started, already started, no such event, bad channels), as it would alone; one job insert
+// carries the started ones' channels.
+func TestStartDistributionsBatch(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, id := range []string{"b1", "b2", "b3"} {
+		engEvent(t, d, id)
+	}
+	if _, err := d.StartDistribution(ctx, "b3", []model.Channel{model.ChannelKakao}, "x", engNoEnqueue); err != nil {
+		t.Fatal(err)
+	}
+	rec := &engRecorder{}
+	res := d.StartDistributions(ctx, []db.StartRequest{
+		{EventID: "b1", Channels: model.AllChannels, Actor: "a"},
+		{EventID: "missing", Channels: model.AllChannels, Actor: "a"},
+		{EventID: "b3", Channels: model.AllChannels, Actor: "a"},
+		{EventID: "b2", Channels: []model.Channel{model.ChannelNaver, model.ChannelKakao}, Actor: "a"},
+		{EventID: "b2", Channels: model.AllChannels, Actor: "a"}, // the same event twice in one batch
+		{EventID: "b1", Channels: []model.Channel{"TIKTOK"}, Actor: "a"},
+	}, rec.enqueue)
+	if res[0].Err != nil || len(res[0].Distribution.Channels) != 6 || res[0].Distribution.EventID != "b1" {
+		t.Errorf("b1: %+v", res[0])
+	}
+	engCode(t, res[1].Err, model.ENOTFOUND)
+	var ae *db.AlreadyStartedError
+	if !errors.As(res[2].Err, &ae) || len(ae.Distribution.Channels) != 1 {
+		t.Errorf("b3 (started before): %v", res[2].Err)
+	}
+	if res[3].Err != nil || len(res[3].Distribution.Channels) != 2 || res[3].Distribution.Channels[0].Channel != model.ChannelNaver {
+		t.Errorf("b2: %+v", res[3])
+	}
+	if !errors.As(res[4].Err, &ae) || ae.Distribution.ID != res[3].Distribution.ID {
+		t.Errorf("b2 again in the same batch: %v", res[4].Err)
+	}
+	engCode(t, res[5].Err, model.EINVALID)
+	if rec.calls != 1 || len(rec.rows) != 8 {
+		t.Errorf("enqueue: %d calls, %d rows; want 1 call with 8 rows", rec.calls, len(rec.rows))
+	}
+	if got := engCount(t, d, `SELECT count(*) FROM audit_log WHERE action = 'distribution.start'`); got != 3 {
+		t.Errorf("audit rows = %d, want 3 (b3 before, b1, b2)", got)
+	}
+}
+
+// When the shared transaction fails, each start is run again on its own: the one that fails
+// does not take the others with it, and nothing of it is written.
+func TestStartDistributionsBatchIsolatesAFailure(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, id := range []string{"i1", "i2", "i3"} {
+		engEvent(t, d, id)
+	}
+	failI2 := func(_ context.Context, _ pgx.Tx, rows []model.ChannelState, _ string) error {
+		for _, r := range rows {
+			if r.EventID == "i2" {
+				return errors.New("queue refused i2")
+			}
+		}
+		return nil
+	}
+	res := d.StartDistributions(ctx, []db.StartRequest{
+		{EventID: "i1", Channels: model.AllChannels, Actor: "a"},
+		{EventID: "i2", Channels: model.AllChannels, Actor: "a"},
+		{EventID: "i3", Channels: model.AllChannels, Actor: "a"},
+	}, failI2)
+	if res[0].Err != nil || res[2].Err != nil {
+		t.Fatalf("i1: %v, i3: %v; want both started", res[0].Err, res[2].Err)
+	}
+	if res[1].Err == nil {
+		t.Fatal("i2 started although its jobs could not be queued")
+	}
+	if got := engCount(t, d, `SELECT count(*) FROM distribution_status`); got != 2 {
+		t.Errorf("distributions = %d, want 2", got)
+	}
+	if got := engCount(t, d, `SELECT count(*) FROM channel_status WHERE event_id = 'i2'`); got != 0 {
+		t.Errorf("i2 left %d channel rows", got)
+	}
+}

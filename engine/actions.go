@@ -17,7 +17,8 @@ type RetryFilter = db.RetryFilter
 // or duplicate channels; nothing written), *db.AlreadyStartedError (code ECONFLICT, carries the
 // existing distribution). actor is recorded in the audit log.
 func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error) {
-	d, err := e.store.StartDistribution(ctx, eventID, chans, actor, e.enqueue)
+	r := e.starts.start(ctx, db.StartRequest{EventID: eventID, Channels: chans, Actor: actor})
+	d, err := r.Distribution, r.Err
 	if err != nil {
 		return d, err
 	}

@@ -134,6 +134,7 @@ type Engine struct {
 	river    *river.Client[pgx.Tx]
 	policy   *RetryPolicy
 
+	starts     *startBatcher
 	mu         sync.Mutex
 	started    bool
 	reconciler *Reconciler
@@ -196,6 +197,7 @@ func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
 	e.reconciler = &Reconciler{e: e, interval: cfg.ReconcileInterval}
+	e.starts = &startBatcher{store: store, enqueue: e.enqueue}
 	return e, nil
 }
 

@@ -393,6 +393,48 @@ func TestStartEnqueuesOneJobPerChannel(t *testing.T) {
 	}
 }
 
+// Concurrent starts of many events go through the group commit together: every event started
+// once, the other start of each answered with the conflict, six jobs per distribution.
+func TestConcurrentStartsOfManyEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, engine.Config{}, nil, nil)
+	const events = 40
+	for i := range events {
+		h.event(fmt.Sprintf("many-%d", i))
+	}
+	var (
+		wg        sync.WaitGroup
+		barrier   = make(chan struct{})
+		ok, confl atomic.Int32
+	)
+	for i := range 2 * events {
+		wg.Go(func() {
+			<-barrier
+			d, err := h.eng.StartDistribution(context.Background(), fmt.Sprintf("many-%d", i%events), model.AllChannels, "m@x")
+			var ae *db.AlreadyStartedError
+			switch {
+			case err == nil && d.EventID == fmt.Sprintf("many-%d", i%events) && len(d.Channels) == 6:
+				ok.Add(1)
+			case errors.As(err, &ae) && ae.Distribution.EventID == fmt.Sprintf("many-%d", i%events):
+				confl.Add(1)
+			default:
+				t.Errorf("start many-%d: %+v, %v", i%events, d, err)
+			}
+		})
+	}
+	close(barrier)
+	wg.Wait()
+	if ok.Load() != events || confl.Load() != events {
+		t.Fatalf("started %d, conflicts %d; want %d each", ok.Load(), confl.Load(), events)
+	}
+	if got := h.count(`SELECT count(*) FROM river_job`); got != 6*events {
+		t.Errorf("jobs = %d, want %d", got, 6*events)
+	}
+	if got := h.count(`SELECT count(DISTINCT event_id) FROM distribution_status`); got != events {
+		t.Errorf("distributions = %d, want %d", got, events)
+	}
+}
+
 func TestStartRejectsBadInputWithoutWriting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, engine.Config{}, nil, nil)

@@ -97,7 +97,7 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (ReconcileReport, error) {
 			slog.Int("generation", res.Channel.Generation))
 		e.cacheChannel(ctx, res.Channel)
 		e.noteRollup(res.Previous, res.Distribution)
-		e.alert(ctx, res.Channel, res.Previous, res.Distribution)
+		e.alertAfter(ctx, res.Channel, res.Previous, res.Distribution)
 		e.cacheOverall(ctx, res.Distribution)
 	}
 	return rep, nil

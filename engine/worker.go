@@ -225,6 +225,7 @@ func plainMessage(ce *channels.Error) string {
 func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFinishResult, error) {
 	cctx, cancel := dbCtx(ctx)
 	defer cancel()
+	f.OnFinish = e.alertTx
 	res, err := e.store.FinishChannel(cctx, f)
 	if err != nil {
 		return res, err
@@ -234,7 +235,6 @@ func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFini
 	}
 	e.cacheChannel(ctx, res.Channel)
 	e.noteRollup(res.Previous, res.Distribution)
-	e.alert(ctx, res.Channel, res.Previous, res.Distribution)
 	if res.Previous != res.Distribution.OverallStatus || f.Status.Terminal() {
 		e.cacheOverall(ctx, res.Distribution)
 	}

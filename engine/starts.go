@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/marketing-platform/distribution/db"
+)
+
+// Group commit for starts. A start is a transaction of a few round trips and a commit; under
+// concurrent starts most of that is waiting, and the job insert (River's indexes) dominates. So
+// starts that arrive while one is being written wait for it and then go together, in one
+// transaction (db.StartDistributions: one round trip for all their rows, one job insert, one
+// commit). Alone, a start goes at once: nothing waits for a batch to fill.
+//
+// There is no batching goroutine: the first caller to find nothing in flight leads, writing its
+// own start and whatever queued meanwhile; when it is done it hands the lead to the first caller
+// still queued, so no caller writes more than one batch.
+
+// maxStartBatch bounds one group commit.
+const maxStartBatch = 64
+
+// startBatchTimeout bounds one group commit, which no single caller's context may cancel.
+const startBatchTimeout = 30 * time.Second
+
+type startCall struct {
+	req  db.StartRequest
+	res  db.StartResult
+	done chan struct{} // closed when res is set
+	lead chan struct{} // signalled when this caller is to write the next batch
+}
+
+type startBatcher struct {
+	store   *db.DB
+	enqueue db.EnqueueFunc
+
+	mu      sync.Mutex
+	queue   []*startCall
+	leading bool // a caller is writing a batch
+}
+
+// start runs req in the next group commit and returns its result. The caller's context bounds
+// nothing once its start is queued: the batch it joined is written for every caller in it.
+func (b *startBatcher) start(ctx context.Context, req db.StartRequest) db.StartResult {
+	c := &startCall{req: req, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if b.leading {
+		b.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.res
+		case <-c.lead:
+		}
+		b.mu.Lock()
+	}
+	b.leading = true
+	batch := b.queue[:min(len(b.queue), maxStartBatch)]
+	b.queue = b.queue[len(batch):]
+	b.mu.Unlock()
+
+	b.write(ctx, batch)
+
+	b.mu.Lock()
+	if len(b.queue) > 0 {
+		b.queue[0].lead <- struct{}{}
+	} else {
+		b.leading = false
+	}
+	b.mu.Unlock()
+	return c.res
+}
+
+func (b *startBatcher) write(ctx context.Context, batch []*startCall) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startBatchTimeout)
+	defer cancel()
+	reqs := make([]db.StartRequest, len(batch))
+	for i, c := range batch {
+		reqs[i] = c.req
+	}
+	for i, r := range b.store.StartDistributions(ctx, reqs, b.enqueue) {
+		batch[i].res = r
+		close(batch[i].done)
+	}
+}
