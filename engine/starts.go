@@ -14,12 +14,16 @@ import (
 // transaction (db.StartDistributions: one round trip for all their rows, one job insert, one
 // commit). Alone, a start goes at once: nothing waits for a batch to fill.
 //
-// There is no batching goroutine: the first caller to find nothing in flight leads, writing its
-// own start and whatever queued meanwhile; when it is done it hands the lead to the first caller
-// still queued, so no caller writes more than one batch.
+// There is no batching goroutine: a caller that finds fewer than startLeaders batches in flight
+// leads, writing its own start and whatever queued meanwhile; when it is done it hands the lead
+// to the first caller still queued, so no caller writes more than one batch.
 
 // maxStartBatch bounds one group commit.
 const maxStartBatch = 64
+
+// startLeaders is how many group commits are written at once: more than one keeps the database
+// busy while a batch's round trips are in flight (bench, 4 clients on 2 cores: 1 -> ~700/s).
+var startLeaders = 2
 
 // startBatchTimeout bounds one group commit, which no single caller's context may cancel.
 const startBatchTimeout = 30 * time.Second
@@ -35,9 +39,11 @@ type startBatcher struct {
 	store   *db.DB
 	enqueue db.EnqueueFunc
 
+	leaders int // batches written at once (at least 1)
+
 	mu      sync.Mutex
 	queue   []*startCall
-	leading bool // a caller is writing a batch
+	leading int // callers writing a batch now
 }
 
 // start runs req in the next group commit and returns its result. The caller's context bounds
@@ -45,31 +51,41 @@ type startBatcher struct {
 func (b *startBatcher) start(ctx context.Context, req db.StartRequest) db.StartResult {
 	c := &startCall{req: req, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	b.mu.Lock()
-	b.queue = append(b.queue, c)
-	if b.leading {
+	if b.leading < b.leaders {
+		b.leading++
+	} else {
+		b.queue = append(b.queue, c)
 		b.mu.Unlock()
 		select {
-		case <-c.done:
+		case <-c.done: // a leader took it into its batch
 			return c.res
-		case <-c.lead:
+		case <-c.lead: // a leader finished and took it off the queue: lead the next batch
 		}
 		b.mu.Lock()
 	}
-	b.leading = true
-	batch := b.queue[:min(len(b.queue), maxStartBatch)]
-	b.queue = b.queue[len(batch):]
+	batch := b.take(c)
 	b.mu.Unlock()
 
 	b.write(ctx, batch)
 
 	b.mu.Lock()
 	if len(b.queue) > 0 {
-		b.queue[0].lead <- struct{}{}
+		next := b.queue[0]
+		b.queue = b.queue[1:]
+		next.lead <- struct{}{}
 	} else {
-		b.leading = false
+		b.leading--
 	}
 	b.mu.Unlock()
 	return c.res
+}
+
+// take returns c and up to maxStartBatch-1 queued calls, off the queue (b.mu held).
+func (b *startBatcher) take(c *startCall) []*startCall {
+	n := min(len(b.queue), maxStartBatch-1)
+	batch := append([]*startCall{c}, b.queue[:n]...)
+	b.queue = b.queue[n:]
+	return batch
 }
 
 func (b *startBatcher) write(ctx context.Context, batch []*startCall) {
