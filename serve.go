@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,8 +97,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	if cfg.DebugAddr != "" {
-		// Finer heap samples than the default 512 KB, so per-connection memory shows in profiles.
-		runtime.MemProfileRate = 4096
 		g.Go(func() error { return web.ServeDebug(gctx, cfg.DebugAddr, logger) })
 	}
 	authSvc := auth.NewService(store, auth.Config{}, logger)

@@ -28,6 +28,12 @@ import (
 // QueueChannels is the River queue of publish jobs.
 const QueueChannels = "channels"
 
+// FetchCooldown is the least time between two fetches of channel jobs. River's default (100 ms)
+// caps a worker process at Workers jobs per 100 ms (200 jobs/s), however short the jobs: make
+// bench drained 6,000 zero-latency jobs at exactly that rate, product and raw River alike. While
+// jobs keep coming a fetch is one indexed query per cooldown; an idle queue costs nothing more.
+var FetchCooldown = 10 * time.Millisecond
+
 // DefaultWorkers is the number of concurrent publish jobs per process (the work is I/O bound).
 const DefaultWorkers = 20
 
@@ -182,7 +188,7 @@ func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		SoftStopTimeout:      cfg.ShutdownGrace,
 		FetchPollInterval:    cfg.FetchPollInterval,
-		FetchCooldown:        min(100*time.Millisecond, cfg.FetchPollInterval),
+		FetchCooldown:        min(FetchCooldown, cfg.FetchPollInterval),
 		Workers:              workers,
 		TestOnly:             cfg.TestOnly,
 	}
@@ -197,7 +203,7 @@ func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
 	e.reconciler = &Reconciler{e: e, interval: cfg.ReconcileInterval}
-	e.starts = &startBatcher{store: store, enqueue: e.enqueue}
+	e.starts = &startBatcher{store: store, enqueue: e.enqueue, leaders: startLeaders}
 	return e, nil
 }
 

@@ -52,7 +52,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/latest.md", "results file")
 	flag.StringVar(&o.sections, "sections", "pages,engine,fanout,browser", "sections to run")
 	flag.StringVar(&ns, "n", "1000,10000", "fan-out client counts")
-	flag.IntVar(&o.jobsN, "jobs", 1000, "distributions (x6 channel jobs) for the engine drain")
+	flag.IntVar(&o.jobsN, "jobs", 10000, "distributions (x6 channel jobs) for the engine drain")
 	flag.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/12", "Redis (a database index of its own: it is flushed)")
 	flag.StringVar(&o.only, "only", "", "run only this fan-out target (product, reference or mercure), for profiling")
 	flag.Parse()
