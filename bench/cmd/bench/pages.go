@@ -62,6 +62,8 @@ func benchPages(ctx context.Context, e *benchEnv, res *results) error {
 		}
 		return d, nil
 	}
+	stopCPU := startCPUProfile(e.debug, "cpu-pages")
+	defer stopCPU()
 	for _, pg := range []struct{ name, path string }{
 		{"first page", "/"},
 		{"deep keyset page (row 50,000)", "/?cursor=" + deep},
