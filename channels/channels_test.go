@@ -365,8 +365,14 @@ func TestTransientPollFailuresAreRetried(t *testing.T) {
 		t.Errorf("polls = %d, want the failures retried", st.Polls)
 	}
 
+	// A fourth failure in a row is the error, however long it takes to happen: a simulator of
+	// its own (no fault left over from above) and a generous MaxPublishTime (on a loaded machine
+	// four polls can outlast 300 ms).
+	sim, base = startSim(t, simulator.Config{Step: time.Hour})
 	sim.MustInject(model.ChannelKakao, simulator.Status(502, "").OnPoll(), simulator.Status(502, "").OnPoll(),
 		simulator.Status(502, "").OnPoll(), simulator.Status(502, "").OnPoll())
+	opts.MaxPublishTime = time.Minute
+	a = newSimRegistry(t, base, opts).Adapter(model.ChannelKakao)
 	_, err = a.Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
 	wantErr(t, err, Temporary, "HTTP 502")
 }
