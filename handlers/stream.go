@@ -241,16 +241,7 @@ func (h *Handlers) streamTick(ctx context.Context, s *sseConn, v liveView, state
 	if v.tick(ctx) != nil {
 		return true
 	}
-	if hasPrincipal && n%timing.session == 0 {
-		switch h.checkSession(ctx, pr) {
-		case sessionGone:
-			s.stop()
-			return true
-		case sessionChanged:
-			return true // the reconnect renders for the new role
-		}
-	}
-	return false
+	return hasPrincipal && n%timing.session == 0 && h.principalChanged(ctx, s, pr)
 }
 
 // offStack runs fn on a short-lived goroutine and waits for its result (see runStream); a panic
