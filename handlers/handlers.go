@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -140,10 +139,11 @@ func NewPage(c echo.Context, titleKey string) views.Page {
 // Render writes a templ component as an HTML response with the given status. It renders into a
 // buffer first, so a failing component still leaves room for an error page.
 func Render(c echo.Context, status int, comp templ.Component) error {
-	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	buf, err := render(c.Request().Context(), []templ.Component{comp}) // a pooled buffer
+	if err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
+	defer releaseBuf(buf)
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
