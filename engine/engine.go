@@ -32,7 +32,7 @@ const QueueChannels = "channels"
 // caps a worker process at Workers jobs per 100 ms (200 jobs/s), however short the jobs: make
 // bench drained 6,000 zero-latency jobs at exactly that rate, product and raw River alike. While
 // jobs keep coming a fetch is one indexed query per cooldown; an idle queue costs nothing more.
-var FetchCooldown = 10 * time.Millisecond
+const FetchCooldown = 10 * time.Millisecond
 
 // DefaultWorkers is the number of concurrent publish jobs per process (the work is I/O bound).
 const DefaultWorkers = 20
