@@ -30,6 +30,11 @@ import (
 // csrfPlaceholder stands for the viewer's CSRF token in shared fragments.
 const csrfPlaceholder = "csrf-shared-fragment-token-7f3a9c"
 
+// fullRenderTTL is how long a feed's whole-page render is reused for joining viewers while the
+// state does not change: a burst of connects shares one render, a viewer arriving later gets a
+// fresh one (the page shows times and "stuck" badges relative to the render).
+const fullRenderTTL = 5 * time.Second
+
 // feedQueue bounds the patches waiting for one stream; beyond it the stream is dropped.
 const feedQueue = 32
 
@@ -74,8 +79,9 @@ type feed struct {
 
 	// Guarded by fo.mu: the state of the feed's last patch (read-only; nil while the feed has
 	// no good state) and, rendered on demand for streams that join, the whole page in that state.
-	shown *detailShown
-	full  []byte
+	shown  *detailShown
+	full   []byte
+	fullAt time.Time
 }
 
 // feedSnapshot is what a joining stream starts from: the feed's state and, when already
@@ -107,7 +113,10 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 	fo.mu.Unlock()
 	<-f.ready
 	fo.mu.Lock()
-	snap := feedSnapshot{shown: f.shown, full: f.full}
+	snap := feedSnapshot{shown: f.shown}
+	if time.Since(f.fullAt) < fullRenderTTL { // times and "stuck" badges in it are as of fullAt
+		snap.full = f.full
+	}
 	fo.mu.Unlock()
 	return f, w, snap
 }
@@ -127,7 +136,7 @@ func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
 	_ = writePatch(&ev, buf.Bytes())
 	f.fo.mu.Lock()
 	if f.shown == sh {
-		f.full = ev.Bytes()
+		f.full, f.fullAt = ev.Bytes(), time.Now()
 	}
 	f.fo.mu.Unlock()
 	return ev.Bytes(), nil
