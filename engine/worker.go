@@ -222,6 +222,20 @@ func plainMessage(ce *channels.Error) string {
 	return msg
 }
 
+// finishOf is the finish record of a claimed run: its channel, generation and attempt, the new
+// status and outcome, the channel's error message, and the channel error's detail if any.
+func finishOf(run db.ChannelRun, status model.ChannelStatus, outcome, msg string, ce *channels.Error) db.ChannelFinish {
+	f := db.ChannelFinish{
+		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
+		Generation: run.State.Generation, AttemptID: run.AttemptID,
+		Status: status, Outcome: outcome, ErrorMessage: msg,
+	}
+	if ce != nil {
+		f.AttemptError, f.HTTPStatus = ce.Error(), ce.HTTPStatus
+	}
+	return f
+}
+
 func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFinishResult, error) {
 	cctx, cancel := dbCtx(ctx)
 	defer cancel()
@@ -261,11 +275,9 @@ func (e *Engine) finishSuccess(ctx context.Context, log *slog.Logger, run db.Cha
 		}
 		result.ImpressionSchedule = string(b)
 	}
-	res, err := e.finish(ctx, db.ChannelFinish{
-		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
-		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: model.StatusSuccess, Outcome: model.OutcomeSuccess, Result: result,
-	})
+	f := finishOf(run, model.StatusSuccess, model.OutcomeSuccess, "", nil)
+	f.Result = result
+	res, err := e.finish(ctx, f)
 	if err != nil {
 		// Not recorded: River runs the job again; the idempotency key returns the same post.
 		return err
@@ -279,12 +291,7 @@ func (e *Engine) finishSuccess(ctx context.Context, log *slog.Logger, run db.Cha
 // the channel's error message.
 func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.ChannelRun, ce *channels.Error, prefix string, start time.Time) error {
 	msg := prefix + plainMessage(ce)
-	_, err := e.finish(ctx, db.ChannelFinish{
-		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
-		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: model.StatusFailed, Outcome: model.OutcomeFailed,
-		ErrorMessage: msg, AttemptError: ce.Error(), HTTPStatus: ce.HTTPStatus,
-	})
+	_, err := e.finish(ctx, finishOf(run, model.StatusFailed, model.OutcomeFailed, msg, ce))
 	if err != nil {
 		return err
 	}
@@ -299,12 +306,7 @@ func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.Chan
 // show "retrying".
 func (e *Engine) finishRetry(ctx context.Context, log *slog.Logger, run db.ChannelRun, ce *channels.Error, job *rivertype.JobRow, start time.Time) error {
 	msg := fmt.Sprintf("attempt %d of %d failed: %s; retrying automatically", job.Attempt, job.MaxAttempts, plainMessage(ce))
-	_, err := e.finish(ctx, db.ChannelFinish{
-		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
-		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: model.StatusInProgress, Outcome: model.OutcomeRetry,
-		ErrorMessage: msg, AttemptError: ce.Error(), HTTPStatus: ce.HTTPStatus,
-	})
+	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeRetry, msg, ce))
 	if err != nil {
 		log.Warn("could not record failed attempt", slog.String("error", err.Error()))
 	}
@@ -325,12 +327,7 @@ func (e *Engine) finishSnoozed(ctx context.Context, log *slog.Logger, run db.Cha
 	if wait < time.Second {
 		msg = "rate limited by the channel; trying again shortly"
 	}
-	_, err := e.finish(ctx, db.ChannelFinish{
-		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
-		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: model.StatusInProgress, Outcome: model.OutcomeSnoozed,
-		ErrorMessage: msg, AttemptError: ce.Error(), HTTPStatus: ce.HTTPStatus,
-	})
+	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeSnoozed, msg, ce))
 	if err != nil {
 		log.Warn("could not record snoozed attempt", slog.String("error", err.Error()))
 	}
@@ -343,13 +340,9 @@ func (e *Engine) finishSnoozed(ctx context.Context, log *slog.Logger, run db.Cha
 // job is snoozed briefly, which re-queues it without burning an attempt; another process (or this
 // one after restart) resumes with the same idempotency key.
 func (e *Engine) finishInterrupted(ctx context.Context, log *slog.Logger, run db.ChannelRun, start time.Time) error {
-	_, err := e.finish(ctx, db.ChannelFinish{
-		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
-		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: model.StatusInProgress, Outcome: model.OutcomeRetry,
-		ErrorMessage: "interrupted by a service restart; resuming shortly",
-		AttemptError: "interrupted: the worker stopped",
-	})
+	f := finishOf(run, model.StatusInProgress, model.OutcomeRetry, "interrupted by a service restart; resuming shortly", nil)
+	f.AttemptError = "interrupted: the worker stopped"
+	_, err := e.finish(ctx, f)
 	if err != nil {
 		log.Warn("could not record interrupted attempt", slog.String("error", err.Error()))
 	}
