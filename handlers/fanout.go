@@ -107,7 +107,7 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
 		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
-		go f.run(ctx, f.page)
+		go f.run(ctx)
 	}
 	f.watchers[w] = struct{}{}
 	fo.mu.Unlock()
@@ -265,9 +265,9 @@ func releaseBuf(b *bytes.Buffer) {
 	}
 }
 
-func (f *feed) run(ctx context.Context, p views.Page) {
+func (f *feed) run(ctx context.Context) {
 	h := f.fo.h
-	v := &detailView{h: h, p: p, id: f.key.eventID}
+	v := &detailView{h: h, p: f.page, id: f.key.eventID}
 	sink := &feedSink{f: f, v: v}
 	v.out = sink
 	// Initial state, from the source of truth: what the feed compares the first change with and

@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/marketing-platform/distribution/cache"
-	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/engine"
 	"github.com/marketing-platform/distribution/model"
 )
@@ -291,6 +290,5 @@ func benchEngine(ctx context.Context, o options, logger *slog.Logger, res *resul
 	res.add(fmt.Sprintf("engine: %d distributions x 6 channels, SIMULATOR_STEP=0: wall time", o.jobsN),
 		prodWall.Round(time.Millisecond).String(), rawWall.Round(time.Millisecond).String()+" (raw River no-op)", "—", "—", nil)
 	ratioRow(res, fmt.Sprintf("engine: channel jobs/s (%d jobs, %d workers)", jobs, engine.DefaultWorkers), prodRate, rawRate, "jobs/s", 0.5)
-	_ = db.PublishJobKind
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -386,7 +385,6 @@ func benchFanout(ctx context.Context, o options, e *benchEnv, res *results) erro
 		if hasM {
 			mr := p[1].delivered / max(m[1].delivered, 1)
 			tgt, ok = "≥ 0.6x ref, ≥ 1.2x Mercure", ok && mr >= 1.2
-			rr = rr + 0 // shown below
 			res.add(fmt.Sprintf("fan-out %d clients, writes at 200/s: delivered fragments/s", n), dl(p), base(dl),
 				fmt.Sprintf("%.2fx ref, %.2fx Mercure", rr, mr), tgt, b(ok))
 		} else {
@@ -400,6 +398,5 @@ func benchFanout(ctx context.Context, o options, e *benchEnv, res *results) erro
 		peakOK := n < 10000 || max(p[0].peakRSS, p[1].peakRSS) <= 450<<20
 		res.add(fmt.Sprintf("fan-out %d clients: server memory", n), mem(p), base(mem), "—", "≤ 40 KB idle/conn; ≤ 450 MB peak at 10k", b(p[0].idlePerConn <= 40<<10 && peakOK))
 	}
-	_ = filepath.Join
 	return nil
 }
