@@ -441,6 +441,11 @@ func TestResultMapping(t *testing.T) {
 		{"bad slot", model.ChannelUridongneTV, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"distributionId":"U","estimatedViews":5,"impressionSchedule":[{"start":"tomorrow","end":"x","slot":"prime","spots":1}]}}`, Permanent, "invalid result"},
 		{"negative views", model.ChannelKakao, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"messageId":"m","estimatedViews":-1}}`, Permanent, "invalid result"},
 		{"long id", model.ChannelKakao, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"messageId":"` + strings.Repeat("m", 101) + `","estimatedViews":1}}`, Permanent, "invalid result"},
+		// Line breaks in a result would reach pages and SSE streams: refused like any invalid id.
+		{"CR in message id", model.ChannelKakao, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"messageId":"m\revent: datastar-patch-signals","estimatedViews":1}}`, Permanent, "invalid result"},
+		{"CRLF in post id", model.ChannelInstagram, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"postId":"1\r\ndata: x","postUrl":"https://x.example/p","estimatedViews":1}}`, Permanent, "invalid result"},
+		{"CR in post url", model.ChannelNaver, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"postId":"1","postUrl":"https://x.example/p\rdata: x","estimatedViews":5}}`, Permanent, "invalid result"},
+		{"LF in slot", model.ChannelGiniTV, `{"id":"p1","status":"SUCCESS","progress":100,"result":{"distributionId":"G","estimatedViews":5,"impressionSchedule":[{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T01:00:00Z","slot":"prime\nevent: x","spots":1}]}}`, Permanent, "invalid result"},
 		{"unknown status", model.ChannelKakao, `{"id":"p1","status":"DONE","progress":100}`, Temporary, "unreadable"},
 		{"not JSON", model.ChannelKakao, `<html>oops</html>`, Temporary, "unreadable"},
 		{"gone", model.ChannelKakao, `{"id":"p1","status":"FAILED","progress":40}`, Permanent, "could not publish the post"},

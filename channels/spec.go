@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/marketing-platform/distribution/model"
 )
@@ -137,8 +138,10 @@ func checkID(name, v string) *Error {
 	return nil
 }
 
+// printable: valid UTF-8 (invalid bytes would read as U+FFFD, which IsPrint accepts) without
+// control, format or unassigned characters: no CR or LF can reach a page or a stream.
 func printable(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 func incomplete(field string) *Error {

@@ -62,13 +62,15 @@ func (db *DB) CreateEvent(ctx context.Context, e model.Event, actor string) (mod
 	return created, nil
 }
 
-// normalizeEvent trims the text fields of e and checks them against the contract.
+// normalizeEvent trims the text fields of e and checks them against the contract (model/text.go):
+// title, store name and image URL are single lines (no control characters at all), the
+// description is multi-line text with CRLF and CR stored as LF.
 func normalizeEvent(e *model.Event) error {
 	if e.ID != "" && !model.ValidEventID(e.ID) {
 		return model.Errorf(model.EINVALID, "id must be 1 to 36 letters, digits, '_' or '-'")
 	}
 	e.Title = strings.TrimSpace(e.Title)
-	e.Description = strings.TrimSpace(e.Description)
+	e.Description = strings.TrimSpace(model.NormalizeText(e.Description))
 	e.ImageURL = strings.TrimSpace(e.ImageURL)
 	e.StoreName = strings.TrimSpace(e.StoreName)
 	for _, f := range []struct {
@@ -76,37 +78,24 @@ func normalizeEvent(e *model.Event) error {
 		max         int
 	}{
 		{"title", e.Title, maxTitle},
-		{"description", e.Description, maxDescription},
 		{"imageUrl", e.ImageURL, maxImageURL},
 		{"storeName", e.StoreName, maxStoreName},
 	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
+		if err := model.CheckLine(f.name, f.value, f.max); err != nil {
 			return err
 		}
+	}
+	if err := model.CheckText("description", e.Description, maxDescription); err != nil {
+		return err
 	}
 	if e.Title == "" {
 		return model.Errorf(model.EINVALID, "title is required")
 	}
 	if e.ImageURL != "" {
 		u, err := url.Parse(e.ImageURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			strings.ContainsAny(e.ImageURL, " \t\r\n") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Contains(e.ImageURL, " ") {
 			return model.Errorf(model.EINVALID, "imageUrl must be an http or https URL")
 		}
-	}
-	return nil
-}
-
-// checkText rejects what PostgreSQL text cannot hold (invalid UTF-8, NUL) and over-long values.
-func checkText(field, v string, max int) error {
-	if !utf8.ValidString(v) {
-		return model.Errorf(model.EINVALID, "%s is not valid UTF-8", field)
-	}
-	if strings.IndexByte(v, 0) >= 0 {
-		return model.Errorf(model.EINVALID, "%s must not contain NUL characters", field)
-	}
-	if n := utf8.RuneCountInString(v); n > max {
-		return model.Errorf(model.EINVALID, "%s must be at most %d characters (got %d)", field, max, n)
 	}
 	return nil
 }
@@ -237,7 +226,7 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 		where = append(where, fmt.Sprintf("%s < (%s, %s)", keyset, arg(at), arg(id)))
 	}
 	if q := strings.TrimSpace(f.Q); q != "" {
-		if err := checkText("q", q, maxQuery); err != nil {
+		if err := model.CheckLine("q", q, maxQuery); err != nil {
 			return model.EventPage{}, err
 		}
 		like := escapeLike(q)

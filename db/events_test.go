@@ -48,6 +48,13 @@ func TestCreateAndFindEvent(t *testing.T) {
 		t.Errorf("created_by = %q (%v)", by, err)
 	}
 
+	// A description keeps its lines, stored with LF whatever the client's line ends were: a bare CR
+	// reaching an SSE data line would end it (X1).
+	ml, err := d.CreateEvent(ctx, model.Event{Title: "lines", Description: "one\r\ntwo\rthree\nfour"}, "svc")
+	if err != nil || ml.Description != "one\ntwo\nthree\nfour" {
+		t.Fatalf("multi-line description stored as %q (%v)", ml.Description, err)
+	}
+
 	// A client-supplied id is kept; a second create with it conflicts.
 	c, err := d.CreateEvent(ctx, model.Event{ID: "ext_evt-42", Title: "x"}, "svc")
 	if err != nil || c.ID != "ext_evt-42" {
@@ -123,6 +130,13 @@ func TestCreateEventValidation(t *testing.T) {
 		{"501-char title", with(func(e *model.Event) { e.Title = strings.Repeat("가", 501) }), "title"},
 		{"NUL in title", with(func(e *model.Event) { e.Title = "a\x00b" }), "title"},
 		{"invalid UTF-8 title", with(func(e *model.Event) { e.Title = "a\xffb" }), "title"},
+		{"CR in title", with(func(e *model.Event) { e.Title = "a\revent: datastar-patch-signals" }), "title"},
+		{"LF in store", with(func(e *model.Event) { e.StoreName = "a\nb" }), "storeName"},
+		{"CRLF in store", with(func(e *model.Event) { e.StoreName = "a\r\nb" }), "storeName"},
+		{"DEL in title", with(func(e *model.Event) { e.Title = "a\x7fb" }), "title"},
+		{"invalid UTF-8 store", with(func(e *model.Event) { e.StoreName = "\xff" }), "storeName"},
+		{"NUL in description", with(func(e *model.Event) { e.Description = "a\x00b" }), "description"},
+		{"ESC in description", with(func(e *model.Event) { e.Description = "a\x1b[31m" }), "description"},
 		{"5001-char description", with(func(e *model.Event) { e.Description = strings.Repeat("d", 5001) }), "description"},
 		{"javascript image", with(func(e *model.Event) { e.ImageURL = "javascript:alert(1)" }), "imageUrl"},
 		{"ftp image", with(func(e *model.Event) { e.ImageURL = "ftp://example.com/a.png" }), "imageUrl"},

@@ -50,6 +50,7 @@ type app struct {
 	sim   *simulator.Server
 	eng   *engine.Engine
 	auth  *auth.Service
+	cache *cache.Cache // the engine's and the live hub's Redis
 	h     *handlers.Handlers
 	log   *slog.Logger
 	addr  string
@@ -116,8 +117,9 @@ func newApp(t *testing.T) *app {
 	t.Cleanup(hub.Stop)
 
 	a.auth = auth.NewService(a.db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, logger)
+	a.cache = c
 	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Redis: c, Store: a.db, Engine: a.eng,
-		Status: statusReader{c, a.db}, Hub: hub, Logger: logger})
+		Status: statusReader{c, a.db}, Hub: hub, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

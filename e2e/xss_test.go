@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/marketing-platform/distribution/cache"
-	"github.com/marketing-platform/distribution/dbtest"
-	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/live"
 	"github.com/marketing-platform/distribution/model"
 )
 
@@ -32,30 +32,9 @@ const (
 	xssDeadline = 15 * time.Second
 )
 
-// withLiveCache rewires the app's web server as main wires it (events pages with a live hub, the
-// manager pages) over a Redis of the test's own, and returns that cache: writing a state there
-// after the Postgres write is what the engine does, so open pages receive it as an SSE patch.
-func (a *app) withLiveCache() *cache.Cache {
-	a.t.Helper()
-	r := dbtest.StartRedis(a.t)
-	rc, err := cache.NewClient(r.URL)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.t.Cleanup(func() { rc.Close() })
-	c := cache.New(rc, a.log)
-	hub := live.New(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, a.log)
-	if err := hub.Start(context.Background()); err != nil {
-		a.t.Fatal(err)
-	}
-	a.t.Cleanup(hub.Stop)
-	a.stopWeb()
-	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Redis: c, Store: a.db, Engine: a.eng,
-		Status: statusReader{c, a.db}, Hub: hub, Reports: a.db, Accounts: a.auth, Logger: a.log})
-	a.restartWeb()
-	a.t.Cleanup(a.stopWeb) // before the hub stops
-	return c
-}
+// withLiveCache returns the app's cache: writing a state there after the Postgres write is what
+// the engine does, so open pages receive it as an SSE patch.
+func (a *app) withLiveCache() *cache.Cache { return a.cache }
 
 // xssEvent stores an event with the payloads in its title, store name and description.
 func (a *app) xssEvent() string {
@@ -268,4 +247,139 @@ func TestXSSLivePatchRendersPayloadsInert(t *testing.T) {
 	if st := eval[string](s, `document.querySelector('[data-live-state]').dataset.liveState`); st != "connected" {
 		t.Errorf("live state %q after the patch", st)
 	}
+}
+
+// sseInjection is stored text that tries to end the SSE data line it is written into and start
+// events of its own: a signals patch (the live indicator's $_live would read "pwned") and an
+// elements patch appending an element whose data-init runs code. Datastar evaluates a signals
+// patch as a JavaScript expression, and HTML escaping does not help: the expression needs no quote
+// or angle bracket. eol is the line end it uses.
+func sseInjection(eol string) string {
+	return "Sale" + eol + "event: datastar-patch-signals" + eol +
+		`data: signals {_live: (window.__pwned = true, String.fromCharCode(112, 119, 110, 101, 100))}` + eol + eol +
+		"event: datastar-patch-elements" + eol + "data: selector body" + eol + "data: mode append" + eol +
+		`data: elements <div id="pwned" data-init="window.__pwned = true"></div>` + eol + eol + "end"
+}
+
+// htmlText is what the HTML parser makes of text: CR and CRLF become LF.
+func htmlText(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// Stored text with CR, LF or CRLF cannot inject SSE events (RELIABILITY.md X1). Through the API a
+// one-line field with a line end is refused and a description is stored with LF; rows that hold
+// such text anyway (written before the check, or by another writer) are announced and distributed
+// while a manager has the list and the event pages open: every patch carries the text as text, no
+// injected event runs (no element, no code, the live indicator never leaves its real states).
+// Before the SSE writer split data on CR, the list row's patch let the bare-CR title start events.
+func TestXSSLineBreaksCannotInjectStreamEvents(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	c := a.withLiveCache()
+	ctx := context.Background()
+	b := newBrowser(t)
+	m := b.user(a, "boss@example.com", model.RoleManager)
+	m.watchDialogs()
+	// watchInjection records every state the live indicator takes and whether an injected element
+	// ever appeared, from now until the end of the test.
+	watchInjection := func(tb *tab) {
+		eval[bool](tb, `(() => {
+			window.__liveStates = new Set();
+			const el = document.querySelector('[data-live-state]');
+			new MutationObserver(() => {
+				window.__liveStates.add(el.dataset.liveState);
+				if (document.getElementById('pwned')) window.__pwnedElement = true;
+			}).observe(document.documentElement, {subtree: true, childList: true, attributes: true});
+			return true;
+		})()`)
+	}
+	wantNothingRan := func(tb *tab) {
+		if eval[bool](tb, `window.__pwned === true || window.__pwnedElement === true || document.getElementById('pwned') !== null`) {
+			t.Errorf("%s: an injected element was patched in (or its code ran)", tb.name)
+		}
+		if bad := eval[[]string](tb, `[...window.__liveStates].filter(s => !['connected', 'reconnecting', 'offline'].includes(s))`); len(bad) > 0 {
+			t.Errorf("%s: the live indicator took injected states %q", tb.name, bad)
+		}
+		if st := eval[string](tb, `document.querySelector('[data-live-state]').dataset.liveState`); st != "connected" {
+			t.Errorf("%s: live state %q", tb.name, st)
+		}
+	}
+
+	m.open("/")
+	m.waitLive()
+	watchInjection(m)
+	t.Cleanup(func() { wantNothingRan(m) }) // also when a wait below fails: what ran is the finding
+	m.markNoReload()
+
+	// The API refuses a line end in a one-line field, and keeps a description's lines as LF.
+	for _, body := range []string{
+		`{"title": ` + jsonString(sseInjection("\r")) + `}`,
+		`{"title": "x", "storeName": ` + jsonString(sseInjection("\r\n")) + `}`,
+	} {
+		if st := m.postJSON("/api/v1/events", body); st != http.StatusBadRequest {
+			t.Errorf("POST /api/v1/events with a line end in a one-line field: %d, want 400", st)
+		}
+	}
+	if st := m.postJSON("/api/v1/events", `{"id": "crlf-api", "title": "api", "description": `+jsonString(sseInjection("\r"))+`}`); st != http.StatusCreated {
+		t.Fatalf("POST /api/v1/events with a multi-line description: %d, want 201", st)
+	}
+	var desc string
+	if err := a.db.Pool.QueryRow(ctx, `SELECT description FROM events WHERE id = 'crlf-api'`).Scan(&desc); err != nil || desc != htmlText(sseInjection("\r")) {
+		t.Errorf("description stored as %q (%v), want its lines with LF", desc, err)
+	}
+
+	// Rows holding line ends anyway, one per kind of line end.
+	ids := map[string]string{"crlf-cr": "\r", "crlf-lf": "\n", "crlf-crlf": "\r\n"}
+	var tabs []*tab
+	for id, eol := range ids {
+		if _, err := a.db.Pool.Exec(ctx, `INSERT INTO events (id, title, description, store_name, created_by) VALUES ($1, $2, $2, $2, 'e2e')`,
+			id, sseInjection(eol)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AnnounceEvent(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		d := m.newTab()
+		d.watchDialogs()
+		d.open("/events/" + id)
+		d.waitLive()
+		watchInjection(d)
+		t.Cleanup(func() { wantNothingRan(d) })
+		tabs = append(tabs, d)
+	}
+	m.waitJS("the announced rows", `['crlf-cr', 'crlf-lf', 'crlf-crlf'].every(id => document.querySelector('tr[data-event-id="' + id + '"]'))`, xssDeadline)
+	for id := range ids {
+		if _, err := a.eng.StartDistribution(ctx, id, []model.Channel{model.ChannelKakao, model.ChannelNaver}, "e2e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.waitJS("the rows distributed", `['crlf-cr', 'crlf-lf', 'crlf-crlf'].every(id =>
+		document.querySelectorAll('tr[data-event-id="' + id + '"] [data-channel][data-status="SUCCESS"]').length === 2)`, 30*time.Second)
+	m.wantNoReload()
+	for id, eol := range ids {
+		want := htmlText(sseInjection(eol))
+		if got := eval[string](m, `document.querySelector('tr[data-event-id="`+id+`"] a[href="/events/`+id+`"]').textContent`); got != want {
+			t.Errorf("list title of %s = %q, want %q", id, got, want)
+		}
+	}
+	for _, d := range tabs {
+		d.waitJS("COMPLETED", `document.querySelector('[data-overall-status="COMPLETED"]') !== null`, 30*time.Second)
+		if got := eval[string](d, `document.body.textContent`); !strings.Contains(got, "data: signals {_live") {
+			t.Errorf("%s: the stored text is not shown as text", d.name)
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// postJSON posts body to path as the tab's user from the page itself (same origin, its session
+// and CSRF token), and returns the status.
+func (tb *tab) postJSON(path, body string) int {
+	tb.t.Helper()
+	return eval[int](tb, fmt.Sprintf(`fetch(%q, {method: 'POST', headers: {'Content-Type': 'application/json',
+		'X-CSRF-Token': document.querySelector('input[name="_csrf"]').value}, body: %s}).then(r => r.status)`,
+		path, jsonString(body)), chromedp.EvalAwaitPromise)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"html"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -215,32 +214,6 @@ func (s *feedSink) patch(comps ...templ.Component) error {
 	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
 	return nil
 }
-
-// writePatch writes the wire form of a Datastar patch-elements event in the default (outer morph)
-// mode, as datastar.ServerSentEventGenerator.PatchElements writes it, without copying html.
-func writePatch(w io.Writer, html []byte) error {
-	var err error
-	put := func(b []byte) {
-		if err == nil {
-			_, err = w.Write(b)
-		}
-	}
-	put(patchEventLine)
-	for line := range bytes.SplitSeq(html, newline) {
-		put(patchDataPrefix)
-		put(line)
-		put(newline)
-	}
-	put(newline)
-	put(newline) // datastar-go ends every event with one more blank line
-	return err
-}
-
-var (
-	patchEventLine  = []byte("event: datastar-patch-elements\n")
-	patchDataPrefix = []byte("data: elements ")
-	newline         = []byte("\n")
-)
 
 // renderBufs are reused render buffers: a detail page is tens of KB of HTML, rendered on every
 // connect, and the garbage of 10,000 connects is what the idle memory of the process is made of.

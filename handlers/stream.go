@@ -13,7 +13,6 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
-	"github.com/starfederation/datastar-go/datastar"
 
 	"github.com/marketing-platform/distribution/live"
 	"github.com/marketing-platform/distribution/model"
@@ -45,13 +44,12 @@ var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, write
 // sseConn is one open SSE response.
 type sseConn struct {
 	ctx context.Context
-	sse *datastar.ServerSentEventGenerator
 	rc  *http.ResponseController
 	w   io.Writer
 }
 
 // openSSE starts the SSE response (STACK.md pitfalls 1 and 4): headers, 200, then the Datastar
-// generator; the server's WriteTimeout is replaced by a deadline per write.
+// writer (sse.go); the server's WriteTimeout is replaced by a deadline per write.
 func openSSE(c echo.Context) *sseConn {
 	res := c.Response()
 	hd := res.Header()
@@ -61,7 +59,7 @@ func openSSE(c echo.Context) *sseConn {
 	rc := http.NewResponseController(res)
 	_ = rc.SetWriteDeadline(time.Now().Add(timing.writeTimeout)) // unsupported by test recorders: fine
 	res.WriteHeader(http.StatusOK)
-	return &sseConn{ctx: c.Request().Context(), sse: datastar.NewSSE(res, c.Request()), rc: rc, w: res}
+	return &sseConn{ctx: c.Request().Context(), rc: rc, w: res}
 }
 
 func (s *sseConn) deadline() { _ = s.rc.SetWriteDeadline(time.Now().Add(timing.writeTimeout)) }
@@ -90,13 +88,19 @@ func (s *sseConn) toast(f views.Flash) error {
 		return err
 	}
 	s.deadline()
-	return s.sse.PatchElements(buf.String(), datastar.WithSelector("#toasts"), datastar.WithModeAppend())
+	if err := writeAppend(s.w, "#toasts", buf.Bytes()); err != nil {
+		return err
+	}
+	return s.rc.Flush()
 }
 
 // live sets the page's $_live signal (the indicator's data-live-state).
 func (s *sseConn) live(state string) error {
 	s.deadline()
-	return s.sse.MarshalAndPatchSignals(map[string]string{"_live": state})
+	if err := writeSignals(s.w, map[string]string{"_live": state}); err != nil {
+		return err
+	}
+	return s.rc.Flush()
 }
 
 // heartbeat writes an SSE comment: proxies see traffic, and a vanished client is noticed.
@@ -113,7 +117,9 @@ func (s *sseConn) heartbeat() error {
 func (s *sseConn) stop() {
 	if s.live(views.LiveOffline) == nil {
 		s.deadline()
-		_ = s.sse.RemoveElementByID(views.StreamHostID)
+		if writeRemove(s.w, "#"+views.StreamHostID) == nil {
+			_ = s.rc.Flush()
+		}
 	}
 }
 
