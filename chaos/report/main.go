@@ -39,6 +39,8 @@ var known = map[string][2]string{
 	"TestAPIBadInput":                            {"I1-I5", "malformed, oversized, hostile input on every API route: 4xx, nothing written"},
 	"TestRouteRoleMatrix":                        {"SEC", "every route x role: expected status, security headers on every answer"},
 	"TestGetChangesNothing":                      {"SEC", "no state change on GET"},
+	"FuzzWriteEvent":                             {"X1", "any text in an SSE data line: exactly the intended event (fuzzed writer)"},
+	"TestXSSLineBreaksCannotInjectStreamEvents":  {"X1", "CR, LF, CRLF in stored title/store/description: no SSE event injected in Chromium"},
 }
 
 type event struct {
