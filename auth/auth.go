@@ -297,8 +297,9 @@ func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (model.P
 // CreateUser validates and stores a new user; createdBy names the actor in the audit log
 // (an email, or "cli").
 func (s *Service) CreateUser(ctx context.Context, email, password string, role model.Role, createdBy string) (model.User, error) {
+	bad := model.CheckLine("email", email, 0) != nil // before lower-casing turns bad bytes into U+FFFD
 	email = db.NormalizeEmail(email)
-	if len(email) < 3 || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n") {
+	if bad || len(email) < 3 || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.Contains(email, " ") {
 		return model.User{}, model.Errorf(model.EINVALID, "email must look like name@example.com (at most %d characters)", maxEmailLen)
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {

@@ -291,6 +291,10 @@ func TestCreateUserValidation(t *testing.T) {
 		{"a@example.com", "한국어비번", model.RoleStaff}, // 5 characters, 15 bytes: characters count
 		{"a@example.com", "password1", model.Role("admin")},
 		{"a b@example.com", "password1", model.RoleStaff},
+		{"a\x00@example.com", "password1", model.RoleStaff},
+		{"a\r@example.com", "password1", model.RoleStaff},
+		{"a\x1b@example.com", "password1", model.RoleStaff},
+		{"a\xff@example.com", "password1", model.RoleStaff},
 	} {
 		if _, err := s.CreateUser(ctx, tc.email, tc.pw, tc.role, "cli"); model.ErrorCode(err) != model.EINVALID {
 			t.Errorf("CreateUser(%q, %q, %q): err = %v, want invalid", tc.email, tc.pw, tc.role, err)
