@@ -1,13 +1,20 @@
 // Command report reads `go test -json` output on stdin and prints the reliability table: one
 // line per matrix row with its guarantee, PASS/FAIL and the figure the test measured. Chaos tests
 // log "CHAOS|row|guarantee|figure"; tests elsewhere that cover a row are named in known.
-// It exits non-zero when any test failed.
+// It exits non-zero when any test failed, or when a test named in known did not run at all (it was
+// renamed or removed, so its row would silently drop out of the table).
+//
+// `report -list` prints the `go test -run` pattern of the suite: package chaos's TestChaos* and
+// every test named in known. The Makefile's chaos target takes its list from there, so this map
+// is the one place that says which test proves which row.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -52,6 +59,12 @@ type event struct {
 type row struct{ id, guarantee, result, figure, test string }
 
 func main() {
+	list := flag.Bool("list", false, "print the go test -run pattern of the suite and exit")
+	flag.Parse()
+	if *list {
+		fmt.Printf("^(TestChaos.*|%s)$\n", strings.Join(slices.Sorted(maps.Keys(known)), "|"))
+		return
+	}
 	rows := map[string]*row{}
 	order := []string{}
 	get := func(test string) *row {
@@ -91,21 +104,27 @@ func main() {
 			}
 		}
 	}
-	var list []*row
+	var table []*row
 	for _, t := range order {
 		if r := rows[t]; r.id != "" {
-			list = append(list, r)
+			table = append(table, r)
 		}
 	}
-	slices.SortStableFunc(list, func(a, b *row) int { return strings.Compare(a.id, b.id) })
+	slices.SortStableFunc(table, func(a, b *row) int { return strings.Compare(a.id, b.id) })
 	fmt.Println("| row | guarantee | result | figure measured | test |")
 	fmt.Println("|---|---|---|---|---|")
-	for _, r := range list {
+	for _, r := range table {
 		fig := r.figure
 		if fig == "" {
 			fig = "(see test)"
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.id, r.guarantee, r.result, fig, r.test)
+	}
+	for _, t := range slices.Sorted(maps.Keys(known)) {
+		if r, ok := rows[t]; !ok || r.result == "?" {
+			fmt.Printf("\nrow %s has no test: %s did not run (renamed or removed? update known in chaos/report)\n", known[t][0], t)
+			failed = true
+		}
 	}
 	if failed {
 		fmt.Println("\nSOME TESTS FAILED")
