@@ -6,14 +6,18 @@ package dbtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/migrations"
 )
 
 // AdminURL is the server tests create databases on; TEST_DATABASE_URL overrides it.
@@ -52,21 +57,105 @@ var (
 	templateErr  error
 )
 
-// templateDatabase migrates one template database per test binary. Its name carries a hash of the
-// migration set so a schema change never reuses a stale template.
+// templateLock serialises the test binaries that build or clean templates (go test runs packages
+// in parallel); it is not the product's migration lock.
+const templateLock = 727_101
+
+// Databases left behind by a test binary that was killed are dropped by a later run once they are
+// this old: no test runs that long (make test's timeout is 30 minutes).
+const staleAfter = 6 * time.Hour
+
+// schemaHash names what builds the schema: the embedded migration files and River's modules
+// (rivermigrate brings River's own tables). Test binaries with the same hash share one template,
+// across packages and across runs; a changed migration gets a new one.
+func schemaHash() string {
+	h := sha256.New()
+	names, _ := fs.Glob(migrations.FS, "*.sql")
+	slices.Sort(names)
+	for _, n := range names {
+		b, _ := fs.ReadFile(migrations.FS, n)
+		fmt.Fprintf(h, "%s %d\n", n, len(b))
+		h.Write(b)
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if strings.HasPrefix(m.Path, "github.com/riverqueue/") {
+				fmt.Fprintf(h, "%s %s\n", m.Path, m.Version)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// templateDatabase returns the migrated template database of this schema, building it when no
+// earlier run did: migrated under a temporary name, then renamed, so a binary killed mid-migration
+// never leaves a half-built template behind under the real name.
 func templateDatabase(ctx context.Context) (string, error) {
 	templateOnce.Do(func() {
-		templateName = "dist_tmpl_" + randHex(6)
-		dsn := WithDatabase(AdminURL(), templateName)
-		d, err := db.Open(ctx, dsn, quiet)
-		if err != nil {
-			templateErr = err
-			return
-		}
-		defer d.Close()
-		templateErr = d.Migrate(ctx)
+		templateName, templateErr = buildTemplate(ctx, "dist_tmpl_"+schemaHash())
 	})
 	return templateName, templateErr
+}
+
+func buildTemplate(ctx context.Context, name string) (string, error) {
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", AdminURL(), err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLock); err != nil {
+		return "", err
+	}
+	defer admin.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", templateLock) //nolint:errcheck
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_build_" + randHex(4)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
+		return "", err
+	}
+	if err := markCreated(ctx, admin, building); err != nil {
+		return "", err
+	}
+	d, err := db.Open(ctx, WithDatabase(AdminURL(), building), quiet)
+	if err != nil {
+		return "", err
+	}
+	err = d.Migrate(ctx)
+	d.Close()
+	if err != nil {
+		return "", err
+	}
+	if err := retryBusy(ctx, admin, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// markCreated records when a database was made (PostgreSQL keeps no creation time), for the
+// clean-up of databases a killed run left behind.
+func markCreated(ctx context.Context, c *pgx.Conn, name string) error {
+	_, err := c.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'dbtest created %d'", name, time.Now().Unix()))
+	return err
+}
+
+// retryBusy runs a statement that fails while another session is connected to a database it
+// names (CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME): such sessions last
+// milliseconds here (a template is only connected to while being copied, a closed pool's
+// backends take a moment to exit), so it polls briefly.
+func retryBusy(ctx context.Context, c *pgx.Conn, sql string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.Exec(ctx, sql)
+		if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "being accessed") {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // poll: the other session ends within milliseconds
+	}
 }
 
 // NewURL creates an empty migrated database for this test and drops it at cleanup; it returns its URL.
@@ -84,18 +173,11 @@ func NewURL(t testing.TB) string {
 		t.Fatalf("dbtest: connect to %s: %v", AdminURL(), err)
 	}
 	defer admin.Close(ctx)
-	// CREATE DATABASE ... TEMPLATE fails while another session is connected to the template;
-	// templates are only connected to while being migrated, so retrying briefly suffices.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl))
-		if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "being accessed") {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // poll: the template is busy for milliseconds
-	}
-	if err != nil {
+	if err := retryBusy(ctx, admin, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
 		t.Fatalf("dbtest: create database: %v", err)
+	}
+	if err := markCreated(ctx, admin, name); err != nil {
+		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -121,11 +203,11 @@ func New(t testing.TB) *db.DB {
 	return d
 }
 
-// DropTemplates removes this binary's template database; call it from TestMain after m.Run.
+// DropTemplates cleans up after a test binary; call it from TestMain after m.Run. Templates are
+// kept for the next run (that is their point); what goes is what nobody will use again: templates
+// of other schemas and test databases that killed runs left behind, once older than staleAfter
+// (a run of an older checkout may still be using them until then).
 func DropTemplates() {
-	if templateName == "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, AdminURL())
@@ -133,7 +215,24 @@ func DropTemplates() {
 		return
 	}
 	defer c.Close(ctx)
-	c.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", templateName)) //nolint:errcheck
+	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLock); err != nil {
+		return
+	}
+	defer c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", templateLock) //nolint:errcheck
+	rows, err := c.Query(ctx, `SELECT d.datname FROM pg_database d
+		WHERE d.datname LIKE 'dist\_t%' AND d.datname <> $1
+		  AND substring(shobj_description(d.oid, 'pg_database') FROM '^dbtest created ([0-9]+)$')::bigint < $2`,
+		templateName, time.Now().Add(-staleAfter).Unix())
+	if err != nil {
+		return
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range stale {
+		c.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)) //nolint:errcheck
+	}
 }
 
 // Redis is a private redis-server listening on a unix socket in a temp dir.

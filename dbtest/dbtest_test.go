@@ -1,0 +1,59 @@
+package dbtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	DropTemplates()
+	os.Exit(code)
+}
+
+// The template is named by the schema that builds it and kept for the next binary; a test
+// database a killed run left behind is dropped once stale, a recent one is not.
+func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
+	ctx := context.Background()
+	New(t) // builds (or finds) the template
+	if want := "dist_tmpl_" + schemaHash(); templateName != want {
+		t.Fatalf("template %q, want %q", templateName, want)
+	}
+	if schemaHash() != schemaHash() {
+		t.Fatal("schemaHash is not stable")
+	}
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	exists := func(name string) bool {
+		var ok bool
+		if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	stale, fresh := "dist_test_stale_"+randHex(4), "dist_test_fresh_"+randHex(4)
+	for name, at := range map[string]time.Time{stale: time.Now().Add(-staleAfter - time.Minute), fresh: time.Now()} {
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'dbtest created %d'", name, at.Unix())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+fresh) }) //nolint:errcheck
+	DropTemplates()
+	if exists(stale) {
+		t.Error("a stale test database was kept")
+	}
+	if !exists(fresh) || !exists(templateName) {
+		t.Error("a recent test database or the current template was dropped")
+	}
+}
