@@ -263,6 +263,9 @@ func newEnv(ctx context.Context, o options, logger *slog.Logger) (*benchEnv, err
 	e.srv, err = startProc("product", o.bin, []string{"serve"}, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": o.redisURL, "ADDR": addr, "SIMULATOR_ADDR": freeAddr(),
 		"ROLE": "web", "LOG_LEVEL": "warn", "DEBUG_ADDR": e.debug,
+		// The fan-out rows open up to 10,000 streams with the one bench session: lift the per-user
+		// cap for them (the list-streams row spreads its streams over users under the default).
+		"MAX_STREAMS_PER_USER": "1000000",
 	})
 	if err != nil {
 		e.close()
