@@ -142,16 +142,16 @@ func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
 	return ev.Bytes(), nil
 }
 
-// leave removes a watcher; the last one out stops the feed.
+// leave removes a watcher; the last one out stops the feed, also when it had already been dropped
+// for falling behind (broadcast), which would otherwise leave the feed running for nobody.
 func (f *feed) leave(w *feedWatcher) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
-	if _, ok := f.watchers[w]; !ok {
-		return
+	if _, ok := f.watchers[w]; ok {
+		delete(f.watchers, w)
+		close(w.c)
 	}
-	delete(f.watchers, w)
-	close(w.c)
 	if len(f.watchers) == 0 && fo.feeds[f.key] == f {
 		delete(fo.feeds, f.key)
 		f.cancel()

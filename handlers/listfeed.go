@@ -42,9 +42,14 @@ type listFan struct {
 	h     *Handlers
 	mu    sync.Mutex
 	feeds map[listKey]*listFeed
+
+	dmu   sync.Mutex
+	dists map[string]*distRead // recent reads of changed events, shared by the feeds (changedDist)
 }
 
-func newListFan(h *Handlers) *listFan { return &listFan{h: h, feeds: map[listKey]*listFeed{}} }
+func newListFan(h *Handlers) *listFan {
+	return &listFan{h: h, feeds: map[listKey]*listFeed{}, dists: map[string]*distRead{}}
+}
 
 // listFeed is the shared reader and renderer of one list view.
 type listFeed struct {
@@ -269,11 +274,13 @@ func (lf *listFeed) run(ctx context.Context) {
 	t := time.NewTicker(timing.tick)
 	defer t.Stop()
 	var (
-		ids    []string
-		resync bool
-		last   time.Time
+		ids     []string
+		resync  bool
+		last    time.Time
+		heardAt time.Time // when the latest signal in ids arrived
 	)
 	merge := func(sig live.Signal) {
+		heardAt = time.Now()
 		if sig.State != "" {
 			state = sig.State
 		}
@@ -321,12 +328,104 @@ func (lf *listFeed) run(ctx context.Context) {
 			}
 		}
 		last = time.Now()
+		v.heard = heardAt
 		slices.Sort(ids)
 		if err := v.refresh(ctx, slices.Compact(ids), resync); err != nil {
 			h.logger.Warn("list feed: render", slog.Any("error", err))
 		}
 		ids, resync = ids[:0], false
 	}
+}
+
+// mayEnter reports whether any of the changed events ids, not shown, may now belong on the list.
+// A list without status, channel or channel-status filters always re-reads (as does one searching
+// text: the database decides). A filtered list first asks what the events look like now, with one
+// read per event shared by every feed that heard of the change (changedDist), and re-reads the
+// list only when one passes its filters (mayShow): 50 filtered lists do not each run their list
+// query for every new event that none of them can show.
+func (v *listView) mayEnter(ctx context.Context, ids []string) bool {
+	f := v.f
+	if f.Status == "" && f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	for _, id := range ids {
+		d, err := v.h.lists.changedDist(ctx, id, v.heard)
+		if err != nil || mayShow(f, d) {
+			return true // unsure: read the list
+		}
+	}
+	return false
+}
+
+// mayShow reports whether an event whose distribution is d (nil: not started) passes f's status,
+// channel and channel-status filters as db.FindEvents applies them (the text search aside).
+func mayShow(f model.EventFilter, d *model.Distribution) bool {
+	if f.Status == "" && f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	if d == nil || (f.Status != "" && d.OverallStatus != f.Status) {
+		return false
+	}
+	if f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	for _, c := range d.Channels { // one channel row passing both, as the query's EXISTS
+		if (f.Channel == "" || c.Channel == f.Channel) && (f.ChannelStatus == "" || c.Status == f.ChannelStatus) {
+			return true
+		}
+	}
+	return false
+}
+
+// distRead is one read of a changed event's distribution, shared by the feeds.
+type distRead struct {
+	at   time.Time     // when the read started
+	done chan struct{} // closed when d and err are set
+	d    *model.Distribution
+	err  error
+}
+
+// Reads of changed events are forgotten after distReadKeep once more than distReadMax are held.
+const (
+	distReadMax  = 1024
+	distReadKeep = 10 * time.Second
+)
+
+// changedDist returns event id's distribution (nil when it has none) as read after heard, the
+// moment the caller heard of its change: a read that started after that has seen the change, so
+// every feed hearing of one change shares one read.
+func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time) (*model.Distribution, error) {
+	fan.dmu.Lock()
+	r := fan.dists[id]
+	if r != nil && !r.at.Before(heard) {
+		fan.dmu.Unlock()
+		select {
+		case <-r.done:
+			return r.d, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if len(fan.dists) >= distReadMax {
+		cutoff := time.Now().Add(-distReadKeep)
+		for k, x := range fan.dists {
+			if x.at.Before(cutoff) {
+				delete(fan.dists, k)
+			}
+		}
+	}
+	r = &distRead{at: time.Now(), done: make(chan struct{})}
+	fan.dists[id] = r
+	fan.dmu.Unlock()
+	d, err := fan.h.deps.Status.Distribution(ctx, id)
+	switch {
+	case err == nil:
+		r.d = &d
+	case model.ErrorCode(err) != model.ENOTFOUND:
+		r.err = err
+	}
+	close(r.done)
+	return r.d, r.err
 }
 
 // listFollower is a list stream's own view: the feed reads, renders and resyncs for it, so the

@@ -631,6 +631,7 @@ type listView struct {
 	lastCounts  time.Time
 	counts      map[model.OverallStatus]int // as last sent (read-only)
 	total       int
+	heard       time.Time // when the feed heard of the latest change it is reading (mayEnter)
 }
 
 // watches tells the hub which changes a later page (not the first) needs: until the page is read
@@ -721,6 +722,9 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 		} else if _, ok := v.ignored[id]; v.first && !ok {
 			unknown = append(unknown, id)
 		}
+	}
+	if len(unknown) > 0 && !v.mayEnter(ctx, unknown) {
+		unknown = nil // none of them can be on this filtered list: no list read (listfeed.go)
 	}
 	if len(unknown) > 0 {
 		// Something not shown changed: it may now belong on the first page.

@@ -198,3 +198,35 @@ func TestListFeedKeepsViewersApart(t *testing.T) {
 		}
 	}
 }
+
+// S7: a filtered list does not re-read itself for new or changed events its filters rule out
+// (the change's distribution is read once for every feed), yet still takes in one that now
+// belongs on it.
+func TestFilteredListSkipsEventsItCannotShow(t *testing.T) {
+	t.Parallel()
+	var finds atomic.Int64
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a.event("a1", "Alpha", model.ChannelInstagram)
+	c := a.login("m@example.com", model.RoleMarketer)
+	all, _ := c.openStream("/events/stream")
+	all.waitFor("connected", isConnected)
+	failed, _ := c.openStream("/events/stream?status=FAILED")
+	failed.waitFor("connected", isConnected)
+
+	before := finds.Load()
+	for i := range 3 { // unstarted events: never on a FAILED list
+		id := fmt.Sprintf("new%d", i)
+		a.announce(id, "New")
+		all.waitFor(id, func(ev sseEvent) bool { return isPatch(ev) && strings.Contains(ev.data, `data-event-id="`+id+`"`) })
+	}
+	a.setChannel("a1", model.ChannelInstagram, model.StatusFailed, 10, "boom")
+	a.putCache("a1")
+	failed.waitFor("a1 on the FAILED list", func(ev sseEvent) bool {
+		return isPatch(ev) && strings.Contains(ev.data, `id="event-rows"`) && strings.Contains(ev.data, `data-event-id="a1"`)
+	})
+	all.waitFor("a1 failed", func(ev sseEvent) bool { return isPatch(ev) && strings.Contains(ev.data, `data-overall="FAILED"`) })
+	// The unfiltered list read once per new event; the FAILED list once, for a1.
+	if got := finds.Load() - before; got != 3+1 {
+		t.Errorf("list reads %d, want 4 (3 by the unfiltered list, 1 by the FAILED list)", got)
+	}
+}
