@@ -79,6 +79,11 @@ func benchListStreams(ctx context.Context, e *benchEnv, res *results) error {
 		return err
 	}
 
+	base := lsLoad(ctx, e, token, "baseline")
+	if base.err != nil {
+		return base.err
+	}
+
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	streamClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: -1, DisableCompression: true}}
@@ -141,7 +146,39 @@ func benchListStreams(ctx context.Context, e *benchEnv, res *results) error {
 		return fmt.Errorf("list streams: %d of %d failed to open", f, lsStreams)
 	}
 
-	// 50 new events a second through the API, for lsDuration.
+	// Once with the streams open (the row); the baseline ran the same load before they opened.
+	load := lsLoad(ctx, e, token, "streams")
+	stillOpen := opened.Load() - ended.Load()
+	cancel()
+	wg.Wait()
+	if load.err != nil {
+		return load.err
+	}
+	p50, p99 := pct(load.lat, 0.5), pct(load.lat, 0.99)
+	ratio := "—"
+	if bp := pct(base.lat, 0.99); bp > 0 {
+		ratio = fmt.Sprintf("%.2fx p99", float64(p99)/float64(bp))
+	}
+	res.add(fmt.Sprintf("list streams: %d open (%d filters, %d users) @ %d new events/s for %s: another user's GET / p50 / p99",
+		lsStreams, lsFilters, users, lsRate, lsDuration),
+		fmt.Sprintf("%s / %s (%d GETs; %d events created, %d errors; %d streams open at the end; server CPU %.0f%%)",
+			ms(p50), ms(p99), len(load.lat), load.created, load.errs, stillOpen, load.cpu*100),
+		fmt.Sprintf("%s / %s (same writes, no stream open; server CPU %.0f%%)", ms(pct(base.lat, 0.5)), ms(pct(base.lat, 0.99)), base.cpu*100),
+		ratio, "p99 < 50 ms", b(p99 < 50*time.Millisecond && stillOpen == lsStreams && load.errs == 0))
+	return nil
+}
+
+// lsResult is what one load phase measured.
+type lsResult struct {
+	lat           []time.Duration // another user's GET / latencies
+	created, errs int64           // events created through the API, failed creations
+	cpu           float64         // the product's CPU (cores) over the phase
+	err           error
+}
+
+// lsLoad creates lsRate events a second through the API for lsDuration while another user (the
+// bench session) loads the events list, one request at a time at a person's pace.
+func lsLoad(ctx context.Context, e *benchEnv, token, phase string) lsResult {
 	apiClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	defer apiClient.CloseIdleConnections()
 	var created, createErrs atomic.Int64
@@ -156,7 +193,7 @@ func benchListStreams(ctx context.Context, e *benchEnv, res *results) error {
 		for n := 0; time.Now().Before(end); n++ {
 			<-t.C
 			cw.Go(func() {
-				body := fmt.Sprintf(`{"title":"List streams bench %d"}`, n)
+				body := fmt.Sprintf(`{"title":"List streams bench, %s %d"}`, phase, n)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/api/v1/events", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json")
@@ -176,11 +213,9 @@ func benchListStreams(ctx context.Context, e *benchEnv, res *results) error {
 		}
 	}()
 
-	// Another user (the bench session) loads the events list, one request at a time.
 	pageClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer pageClient.CloseIdleConnections()
-	cpu0, t0 := cpuTicks(e.srv.pid()), time.Now()
-	var lat []time.Duration
+	var res lsResult
 	get := func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/", nil)
 		req.AddCookie(e.cookie)
@@ -194,32 +229,27 @@ func benchListStreams(ctx context.Context, e *benchEnv, res *results) error {
 		if r.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET /: %s", r.Status)
 		}
-		lat = append(lat, time.Since(s))
+		res.lat = append(res.lat, time.Since(s))
 		return nil
 	}
-	var pageErr error
-	for pageErr == nil {
+	for range 20 { // warm-up, not measured
+		if res.err = get(); res.err != nil {
+			return res
+		}
+	}
+	res.lat = res.lat[:0]
+	cpu0, t0 := cpuTicks(e.srv.pid()), time.Now()
+	for res.err == nil {
 		select {
 		case <-writerDone:
 		case <-time.After(20 * time.Millisecond): // a person's pace, not a load test of its own
-			pageErr = get()
+			res.err = get()
 			continue
 		}
 		break
 	}
 	<-writerDone
-	cpu := float64(cpuTicks(e.srv.pid())-cpu0) * float64(tickDur) / float64(time.Since(t0))
-	stillOpen := opened.Load() - ended.Load()
-	cancel()
-	wg.Wait()
-	if pageErr != nil {
-		return pageErr
-	}
-	p50, p99 := pct(lat, 0.5), pct(lat, 0.99)
-	res.add(fmt.Sprintf("list streams: %d open (%d filters, %d users) @ %d new events/s for %s: another user's GET / p50 / p99",
-		lsStreams, lsFilters, users, lsRate, lsDuration),
-		fmt.Sprintf("%s / %s (%d GETs; %d events created, %d errors; %d streams open at the end; server CPU %.0f%%)",
-			ms(p50), ms(p99), len(lat), created.Load(), createErrs.Load(), stillOpen, cpu*100),
-		"—", "—", "p99 < 50 ms", b(p99 < 50*time.Millisecond && stillOpen == lsStreams && createErrs.Load() == 0))
-	return nil
+	res.cpu = float64(cpuTicks(e.srv.pid())-cpu0) * float64(tickDur) / float64(time.Since(t0))
+	res.created, res.errs = created.Load(), createErrs.Load()
+	return res
 }
