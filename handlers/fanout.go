@@ -106,7 +106,7 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
 		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
+		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: roleOnly(p.Principal), CSRF: csrfPlaceholder}
 		go f.run(ctx)
 	}
 	f.watchers[w] = struct{}{}

@@ -428,6 +428,15 @@ func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time)
 	return r.d, r.err
 }
 
+// roleOnly is the part of a viewer's principal a shared feed may render with: the role, never who
+// the viewer is (nil stays nil).
+func roleOnly(p *model.Principal) *model.Principal {
+	if p == nil {
+		return nil
+	}
+	return &model.Principal{Role: p.Role}
+}
+
 // listFollower is a list stream's own view: the feed reads, renders and resyncs for it, so the
 // stream keeps nothing and reads nothing (it writes the feed's patches, the live state and
 // keep-alives).

@@ -14,9 +14,10 @@ import (
 // 429: a person with many tabs must never be locked out of the tab they are looking at, and the
 // oldest stream is most likely a tab in the background. Datastar pauses the streams of hidden
 // tabs and reconnects them when the tab is shown again, so a closed background tab comes back by
-// itself (taking the slot of the then-oldest one). A client that opens streams in a loop gains
-// nothing: it keeps at most the cap open, and each of them shares its read with every other
-// stream of the same view (listfeed.go, fanout.go).
+// itself (taking the slot of the then-oldest one). Only someone with more visible tabs than the
+// cap sees them take turns being live. A client that opens streams in a loop gains nothing: it
+// keeps at most the cap open, and each of them shares its read with every other stream of the
+// same view (listfeed.go, fanout.go).
 
 // DefaultMaxStreamsPerUser is the cap when Deps.MaxStreamsPerUser is zero.
 const DefaultMaxStreamsPerUser = 32
