@@ -30,6 +30,15 @@ func isConnected(ev sseEvent) bool {
 	return isSignals(ev) && strings.Contains(ev.data, `"_live":"connected"`)
 }
 
+// bearerTransport sends every request with an API token.
+type bearerTransport string
+
+func (b bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(req)
+}
+
 // waitClosed waits for the server to end the stream.
 func waitClosed(t *testing.T, r *sseReader, what string) {
 	t.Helper()
@@ -78,8 +87,8 @@ func TestStreamsCappedPerUser(t *testing.T) {
 	a.event("ev1", "Capped", model.ChannelKakao)
 	u := a.login("many@example.com", model.RoleMarketer)
 	other := a.login("other@example.com", model.RoleMarketer)
-	os, _ := other.openStream("/events/stream")
-	os.waitFor("other user connected", isConnected)
+	others, _ := other.openStream("/events/stream")
+	others.waitFor("other user connected", isConnected)
 
 	var rs []*sseReader
 	for i := range limit + 2 {
@@ -97,9 +106,24 @@ func TestStreamsCappedPerUser(t *testing.T) {
 	for i, r := range rs[:2] {
 		waitClosed(t, r, fmt.Sprintf("stream %d of %d over a cap of %d", i, len(rs), limit))
 	}
+	// An API token's streams are counted by token: the user's and the other user's stay open.
+	tok, err := a.auth.CreateToken(context.Background(), "streams", model.RoleMarketer, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := a.client()
+	bearer.hc.Transport = bearerTransport(tok)
+	var ts []*sseReader
+	for i := range limit + 1 {
+		r, _ := bearer.openStream("/events/stream")
+		r.waitFor(fmt.Sprintf("token stream %d connected", i), isConnected)
+		ts = append(ts, r)
+	}
+	waitClosed(t, ts[0], "the token's oldest stream over the cap")
+
 	a.setChannel("ev1", model.ChannelKakao, model.StatusInProgress, 40, "")
 	a.putCache("ev1")
-	for i, r := range append(rs[2:], os) {
+	for i, r := range append(append(rs[2:], others), ts[1:]...) {
 		r.waitFor(fmt.Sprintf("stream %d: the change", i+2), func(ev sseEvent) bool {
 			return isPatch(ev) && strings.Contains(ev.data, `data-status="IN_PROGRESS"`)
 		})
