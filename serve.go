@@ -124,7 +124,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			Auth: authSvc, DB: store, Redis: c,
 			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
 			Reports: store, Accounts: authSvc, Announce: c,
-			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout, Logger: logger,
+			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout,
+			MaxStreamsPerUser: cfg.MaxStreamsPerUser, Logger: logger,
 		})
 		// Role changes, disables and logouts reach this process's open streams at once.
 		g.Go(func() error { return h.WatchPrincipalChanges(gctx, store) })

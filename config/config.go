@@ -34,6 +34,9 @@ type Config struct {
 	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
 	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
 	Workers int
+	// MaxStreamsPerUser caps the open live streams of one user or API token per web process
+	// (MAX_STREAMS_PER_USER, default 32); beyond it their oldest stream is closed.
+	MaxStreamsPerUser int
 	// JobTimeout bounds one attempt of one channel, polling included (JOB_TIMEOUT, default 2m);
 	// a job still running RescueAfter after it started is presumed lost and re-run
 	// (RESCUE_AFTER, default JOB_TIMEOUT+1m). Lower both to recover faster from killed workers.
@@ -95,6 +98,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Workers, err = intVar(getenv, "WORKERS", 20, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.MaxStreamsPerUser, err = intVar(getenv, "MAX_STREAMS_PER_USER", 32, 1, 1_000_000); err != nil {
 		return c, err
 	}
 	if c.JobTimeout, err = durVar(getenv, "JOB_TIMEOUT", 2*time.Minute); err != nil {

@@ -39,6 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 		c.MaxAttempts != want.MaxAttempts || c.RetryBaseDelay != want.RetryBaseDelay || c.RetryMaxDelay != want.RetryMaxDelay ||
 		c.SimulatorStep != want.SimulatorStep || c.SimulatorAddr != want.SimulatorAddr || c.Workers != want.Workers ||
 		c.JobTimeout != want.JobTimeout || c.RescueAfter != want.RescueAfter || c.LogLevel != want.LogLevel ||
+		c.MaxStreamsPerUser != 32 ||
 		c.ChannelsConfig != "" || c.SimulatorFail != "" || c.SecureCookies || c.TrustedProxies != nil || c.WebhookURL != "" {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -58,23 +59,24 @@ func TestLoadValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := config.Load(env(map[string]string{
-		"DATABASE_URL":     "postgresql://app:pw@db.internal:6432/dist?sslmode=require",
-		"REDIS_URL":        "rediss://cache.internal:6380/2",
-		"ADDR":             ":9090",
-		"ROLE":             "worker",
-		"MAX_ATTEMPTS":     "5",
-		"RETRY_BASE_DELAY": "150ms",
-		"RETRY_MAX_DELAY":  "150ms",
-		"CHANNELS_CONFIG":  cfgFile,
-		"SIMULATOR_FAIL":   "KAKAO=3",
-		"SIMULATOR_STEP":   "0s",
-		"SIMULATOR_ADDR":   "127.0.0.1:0",
-		"WORKERS":          "1",
-		"JOB_TIMEOUT":      "1s",
-		"SECURE_COOKIES":   "true",
-		"WEBHOOK_URL":      "https://hooks.example.com/x",
-		"LOG_LEVEL":        "debug",
-		"DEBUG_ADDR":       "127.0.0.1:6060",
+		"DATABASE_URL":         "postgresql://app:pw@db.internal:6432/dist?sslmode=require",
+		"REDIS_URL":            "rediss://cache.internal:6380/2",
+		"ADDR":                 ":9090",
+		"ROLE":                 "worker",
+		"MAX_ATTEMPTS":         "5",
+		"RETRY_BASE_DELAY":     "150ms",
+		"RETRY_MAX_DELAY":      "150ms",
+		"CHANNELS_CONFIG":      cfgFile,
+		"SIMULATOR_FAIL":       "KAKAO=3",
+		"SIMULATOR_STEP":       "0s",
+		"SIMULATOR_ADDR":       "127.0.0.1:0",
+		"WORKERS":              "1",
+		"MAX_STREAMS_PER_USER": "4",
+		"JOB_TIMEOUT":          "1s",
+		"SECURE_COOKIES":       "true",
+		"WEBHOOK_URL":          "https://hooks.example.com/x",
+		"LOG_LEVEL":            "debug",
+		"DEBUG_ADDR":           "127.0.0.1:6060",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -83,7 +85,7 @@ func TestLoadValues(t *testing.T) {
 		t.Errorf("ROLE=worker: role %q, runs web %v", c.Role, c.Runs(config.RoleWeb))
 	}
 	if c.MaxAttempts != 5 || c.RetryBaseDelay != 150*time.Millisecond || c.RetryMaxDelay != 150*time.Millisecond ||
-		c.SimulatorStep != 0 || c.Workers != 1 || c.JobTimeout != time.Second || !c.SecureCookies ||
+		c.SimulatorStep != 0 || c.Workers != 1 || c.MaxStreamsPerUser != 4 || c.JobTimeout != time.Second || !c.SecureCookies ||
 		c.ChannelsConfig != cfgFile || c.SimulatorFail != "KAKAO=3" || c.Addr != ":9090" || c.LogLevel != "debug" ||
 		c.WebhookURL != "https://hooks.example.com/x" || c.DebugAddr != "127.0.0.1:6060" {
 		t.Errorf("values not taken as given: %+v", c)
@@ -124,6 +126,8 @@ func TestLoadErrors(t *testing.T) {
 		{"workers zero", map[string]string{"WORKERS": "0"}, "WORKERS"},
 		{"workers too many", map[string]string{"WORKERS": "1001"}, "WORKERS"},
 		{"workers text", map[string]string{"WORKERS": "many"}, "WORKERS"},
+		{"max streams per user zero", map[string]string{"MAX_STREAMS_PER_USER": "0"}, "MAX_STREAMS_PER_USER"},
+		{"max streams per user text", map[string]string{"MAX_STREAMS_PER_USER": "lots"}, "MAX_STREAMS_PER_USER"},
 		{"job timeout text", map[string]string{"JOB_TIMEOUT": "2 minutes"}, "JOB_TIMEOUT"},
 		{"job timeout under 1s", map[string]string{"JOB_TIMEOUT": "999ms"}, "JOB_TIMEOUT"},
 		{"rescue after text", map[string]string{"RESCUE_AFTER": "soon"}, "RESCUE_AFTER"},

@@ -105,7 +105,7 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
 		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: p.Principal, CSRF: csrfPlaceholder}
+		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: roleOnly(p.Principal), CSRF: csrfPlaceholder}
 		go f.run(ctx)
 	}
 	f.watchers[w] = struct{}{}
@@ -141,16 +141,16 @@ func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
 	return ev.Bytes(), nil
 }
 
-// leave removes a watcher; the last one out stops the feed.
+// leave removes a watcher; the last one out stops the feed, also when it had already been dropped
+// for falling behind (broadcast), which would otherwise leave the feed running for nobody.
 func (f *feed) leave(w *feedWatcher) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
-	if _, ok := f.watchers[w]; !ok {
-		return
+	if _, ok := f.watchers[w]; ok {
+		delete(f.watchers, w)
+		close(w.c)
 	}
-	delete(f.watchers, w)
-	close(w.c)
 	if len(f.watchers) == 0 && fo.feeds[f.key] == f {
 		delete(fo.feeds, f.key)
 		f.cancel()

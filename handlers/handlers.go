@@ -58,7 +58,10 @@ type Deps struct {
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).
 	SessionMaxAge time.Duration
-	Logger        *slog.Logger
+	// MaxStreamsPerUser caps the open live streams of one user or token in this process; beyond
+	// it their oldest stream is closed (streamcap.go). Zero means DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
+	Logger            *slog.Logger
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.
@@ -68,6 +71,8 @@ type Handlers struct {
 	counts countsCache  // the list's status counts, shared for a moment (counts.go)
 	fan    *fanout      // one render per change for every detail stream of an event (fanout.go)
 	revs   *revocations // open streams by user, ended when their principal changes (revoke.go)
+	slots  *streamSlots // open streams by user or token, at most MaxStreamsPerUser (streamcap.go)
+	lists  *listFan     // one read and render per change for the list streams of one view (listfeed.go)
 }
 
 // New returns the handlers over deps.
@@ -78,8 +83,12 @@ func New(deps Deps) *Handlers {
 	if deps.SessionMaxAge <= 0 {
 		deps.SessionMaxAge = 12 * time.Hour
 	}
-	h := &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers")), revs: newRevocations()}
+	if deps.MaxStreamsPerUser <= 0 {
+		deps.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
+	h := &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers")), revs: newRevocations(), slots: newStreamSlots()}
 	h.fan = newFanout(h)
+	h.lists = newListFan(h)
 	return h
 }
 

@@ -682,8 +682,9 @@ type sseEvent struct{ event, data string }
 
 // sseReader reads the events of a stream.
 type sseReader struct {
-	t  *testing.T
-	ch chan sseEvent
+	t     *testing.T
+	ch    chan sseEvent
+	close context.CancelFunc // closes the stream from the client's side
 }
 
 // openStream opens path as Datastar does and returns its events; closed at cleanup.
@@ -700,7 +701,7 @@ func (c *uiClient) openStream(path string) (*sseReader, *http.Response) {
 	if err != nil {
 		c.a.t.Fatal(err)
 	}
-	r := &sseReader{t: c.a.t, ch: make(chan sseEvent, 100)}
+	r := &sseReader{t: c.a.t, ch: make(chan sseEvent, 100), close: cancel}
 	go func() {
 		defer close(r.ch)
 		defer res.Body.Close()

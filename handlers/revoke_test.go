@@ -28,6 +28,13 @@ import (
 // Its handlers listen for principal changes (what serve.go starts) until the test ends.
 func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 	t.Helper()
+	return newReplicaWith(t, dbURL, withLive, nil)
+}
+
+// newReplicaWith is newReplica with a last say on the handlers' deps (a small stream cap, a
+// store that counts its reads).
+func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*handlers.Deps)) *uiApp {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	d, err := db.Open(context.Background(), dbURL, quiet)
 	if err != nil {
@@ -62,6 +69,9 @@ func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 	}
 	a.eng = eng
 	deps.Engine = eng
+	if adjust != nil {
+		adjust(&deps)
+	}
 	h := handlers.New(deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -37,9 +37,10 @@ type streamTiming struct {
 	writeTimeout time.Duration // per write
 	countsEvery  time.Duration // the list's status counts are refreshed at most this often
 	feedEvery    time.Duration // a detail feed renders at most this often (latest state wins)
+	listEvery    time.Duration // a list feed reads at most this often (changes in between are read together)
 }
 
-var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second, feedEvery: 5 * time.Millisecond}
+var timing = streamTiming{tick: 5 * time.Second, heartbeat: 3, session: 6, writeTimeout: 10 * time.Second, countsEvery: 2 * time.Second, feedEvery: 5 * time.Millisecond, listEvery: 250 * time.Millisecond}
 
 // sseConn is one open SSE response.
 type sseConn struct {
@@ -176,14 +177,15 @@ type liveView interface {
 }
 
 // runStream is the loop every stream shares, started after the full state has been sent. state
-// is the hub's connection state the page was last told.
+// is the hub's connection state the page was last told. The stream ends when evicted is closed (a
+// newer stream of the same user took its slot, streamcap.go).
 //
 // The loop's goroutine idles for as long as the page is open, and Go never shrinks a stack that
 // is more than a quarter full (this one sits under ~5 KB of HTTP middleware). So the loop itself
 // only waits and writes ready bytes; everything that reads the database or renders (pgx and templ
 // need several KB of stack) runs through offStack, and the goroutine keeps its 8 KB stack instead
 // of the 16 KB the deepest call once needed (make bench: -8 KB per open page, x10,000).
-func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView, feed *sharedFeed, state string) error {
+func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription, v liveView, feed *sharedFeed, state string, evicted <-chan struct{}) error {
 	ctx := c.Request().Context()
 	pr, hasPrincipal := Principal(c)
 	changed, unwatch := h.watchPrincipal(pr, hasPrincipal) // revoke.go: S6 without waiting for a tick
@@ -198,6 +200,8 @@ func (h *Handlers) runStream(c echo.Context, s *sseConn, sub *live.Subscription,
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-evicted:
+			return nil // the browser reconnects when the tab is visible, taking the oldest slot then
 		case <-changed:
 			if offStack(func() bool { return h.principalChanged(ctx, s, pr) }) {
 				return nil
@@ -279,6 +283,8 @@ func (h *Handlers) EventStream(c echo.Context) error {
 	if h.deps.Hub == nil {
 		return c.NoContent(http.StatusNoContent) // no live updates configured: Datastar stops
 	}
+	evicted, release := h.streamSlot(Principal(c))
+	defer release()
 	// Changes of the event come from the shared feed (rendered once for every page of the event);
 	// the stream's own subscription carries the hub's connection state and resyncs only.
 	sub := h.deps.Hub.Subscribe(live.Filter{})
@@ -305,7 +311,7 @@ func (h *Handlers) EventStream(c echo.Context) error {
 		return err
 	}
 	v.adoptIfSame(snap.shown)
-	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state)
+	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v, csrf: v.p.CSRF}, state, evicted)
 }
 
 // startShared opens the stream and sends the feed's whole-page render of snap and the live
@@ -352,11 +358,12 @@ func (h *Handlers) readEvent(ctx context.Context, id string) (views.DistState, e
 	return st, err
 }
 
-// sharedFeed is a detail stream's end of its event's feed.
+// sharedFeed is a stream's end of its feed (an event's, or a list view's).
 type sharedFeed struct {
 	w     *feedWatcher
-	after time.Time // patches of states read before the stream's own full read are not needed
-	v     *detailView
+	after time.Time   // patches of states read before the stream's own full read are not needed
+	v     *detailView // nil for a list stream
+	csrf  string      // the viewer's token, in place of the feed's placeholder
 }
 
 // write sends one feed patch to the stream.
@@ -364,8 +371,10 @@ func (sf *sharedFeed) write(s *sseConn, m *feedMsg) error {
 	if m.readAt.Before(sf.after) {
 		return nil
 	}
-	sf.v.adopt(m.shown)
-	return s.writeShared(m.b, sf.v.p.CSRF)
+	if sf.v != nil {
+		sf.v.adopt(m.shown)
+	}
+	return s.writeShared(m.b, sf.csrf)
 }
 
 // detailView keeps one event's detail page current: the whole distribution when it appears, then
@@ -565,6 +574,8 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 // EventsStream serves GET /events/stream?q&status&channel&channel_status&cursor: the live rows of
 // the list page with the same query. The first page also watches for events it does not show yet
 // (a distribution started on an event that belongs on it); other pages watch their rows only.
+// Every stream of one view shares the view's feed (listfeed.go): one read and one render per
+// change, however many streams are open.
 func (h *Handlers) EventsStream(c echo.Context) error {
 	f, err := pageFilter(c)
 	if err != nil {
@@ -573,47 +584,49 @@ func (h *Handlers) EventsStream(c echo.Context) error {
 	if h.deps.Hub == nil {
 		return c.NoContent(http.StatusNoContent)
 	}
-	ctx := c.Request().Context()
-	v := &listView{h: h, p: NewPage(c, "events.title"), f: f, first: f.Cursor == "", ignored: map[string]struct{}{}}
-	filter := live.Filter{All: v.first}
-	if !v.first {
-		// Until the page is read every change is let through, so nothing between Subscribe and the
-		// read is lost; then only the rows shown.
-		filter.Match = func(id string) bool {
-			m := v.visible.Load()
-			if m == nil {
-				return true
-			}
-			_, ok := (*m)[id]
-			return ok
-		}
-	}
-	sub := h.deps.Hub.Subscribe(filter)
+	evicted, release := h.streamSlot(Principal(c))
+	defer release()
+	// The rows come from the feed (which also resyncs and polls for the view); the stream's own
+	// subscription carries the hub's connection state only.
+	sub := h.deps.Hub.Subscribe(live.Filter{})
 	defer sub.Unsubscribe()
+	p := NewPage(c, "events.title")
+	lf, w, snap, err := h.lists.join(f, p)
+	if err != nil {
+		return err
+	}
+	defer lf.leave(w)
 
-	page, err := h.deps.Store.FindEvents(ctx, f)
-	if err != nil {
-		return err
-	}
-	counts, total, err := h.statusCounts(ctx)
-	if err != nil {
-		return err
-	}
-	v.s = openSSE(c)
+	// The whole list as the feed last rendered it, off this goroutine's stack (runStream).
 	state := h.deps.Hub.State()
-	if v.show(page.Events, counts, total) != nil || v.s.live(liveState(state)) != nil {
+	var s *sseConn
+	err = offStack(func() error {
+		full := snap.full
+		if full == nil {
+			var err error
+			if full, err = lf.renderFull(snap.shown); err != nil {
+				return err
+			}
+		}
+		s = openSSE(c)
+		if s.writeShared(full, p.CSRF) != nil || s.live(liveState(state)) != nil {
+			s = nil // the client is gone
+		}
 		return nil
+	})
+	if err != nil || s == nil {
+		return err
 	}
-	return h.runStream(c, v.s, sub, v, nil, state)
+	return h.runStream(c, s, sub, listFollower{}, &sharedFeed{w: w, csrf: p.CSRF}, state, evicted)
 }
 
-// listView keeps the rows of one list page current.
+// listView keeps the rows of one list view current (run by the view's feed, listfeed.go).
 type listView struct {
 	h     *Handlers
 	p     views.Page
 	f     model.EventFilter
 	first bool
-	s     *sseConn
+	out   patcher // the feed's sink
 
 	visible     atomic.Pointer[map[string]struct{}] // read by the hub's dispatcher (Match)
 	events      []model.Event
@@ -622,6 +635,21 @@ type listView struct {
 	ignored     map[string]struct{} // ids known not to be on the first page
 	countsDirty bool
 	lastCounts  time.Time
+	counts      map[model.OverallStatus]int // as last sent (read-only)
+	total       int
+	heard       time.Time // when the feed heard of the latest change it is reading (mayEnter)
+}
+
+// watches tells the hub which changes a later page (not the first) needs: until the page is read
+// every change is let through, so nothing between Subscribe and the read is lost; then only the
+// rows shown.
+func (v *listView) watches(id string) bool {
+	m := v.visible.Load()
+	if m == nil {
+		return true
+	}
+	_, ok := (*m)[id]
+	return ok
 }
 
 const maxIgnored = 10_000
@@ -658,7 +686,8 @@ func (v *listView) show(events []model.Event, counts map[model.OverallStatus]int
 	v.p.Now = time.Now()
 	v.record(events)
 	v.countsDirty, v.lastCounts = false, time.Now()
-	return v.s.patch(views.EventRows(v.p, events, v.f), views.StatusCounts(v.p, v.f, counts, total))
+	v.counts, v.total = counts, total
+	return v.out.patch(views.EventRows(v.p, events, v.f), views.StatusCounts(v.p, v.f, counts, total))
 }
 
 func (v *listView) reloadAll(ctx context.Context) error {
@@ -700,6 +729,9 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 			unknown = append(unknown, id)
 		}
 	}
+	if len(unknown) > 0 && !v.mayEnter(ctx, unknown) {
+		unknown = nil // none of them can be on this filtered list: no list read (listfeed.go)
+	}
 	if len(unknown) > 0 {
 		// Something not shown changed: it may now belong on the first page.
 		page, err := v.h.deps.Store.FindEvents(ctx, v.f)
@@ -723,7 +755,7 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 		if !sameIDs(page.Events, v.events) {
 			v.record(page.Events)
 			v.countsDirty = true
-			return v.s.patch(views.EventRows(v.p, page.Events, v.f))
+			return v.out.patch(views.EventRows(v.p, page.Events, v.f))
 		}
 		return v.patchRows(page.Events)
 	}
@@ -773,7 +805,7 @@ func (v *listView) patchRows(events []model.Event) error {
 	if len(announce) > 0 {
 		comps = append(comps, views.Announcer(strings.Join(announce, "; ")))
 	}
-	return v.s.patch(comps...)
+	return v.out.patch(comps...)
 }
 
 // tick refreshes the counts when a status changed, at most every countsEvery.
@@ -787,5 +819,6 @@ func (v *listView) tick(ctx context.Context) error {
 		return nil
 	}
 	v.countsDirty, v.lastCounts = false, time.Now()
-	return v.s.patch(views.StatusCounts(v.p, v.f, counts, total))
+	v.counts, v.total = counts, total
+	return v.out.patch(views.StatusCounts(v.p, v.f, counts, total))
 }

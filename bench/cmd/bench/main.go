@@ -50,7 +50,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/distribution", "the product binary")
 	flag.StringVar(&o.mercureBin, "mercure", "bin/bench-mercure", "the Mercure baseline binary (skipped when missing)")
 	flag.StringVar(&o.out, "out", "bench/results/latest.md", "results file")
-	flag.StringVar(&o.sections, "sections", "pages,engine,fanout,browser", "sections to run")
+	flag.StringVar(&o.sections, "sections", "pages,lists,engine,fanout,browser", "sections to run")
 	flag.StringVar(&ns, "n", "1000,10000", "fan-out client counts")
 	flag.IntVar(&o.jobsN, "jobs", 10000, "distributions (x6 channel jobs) for the engine drain")
 	flag.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/12", "Redis (a database index of its own: it is flushed)")
@@ -125,7 +125,7 @@ func run(o options) error {
 	}
 
 	var env *benchEnv
-	if want["pages"] || want["fanout"] || want["browser"] {
+	if want["pages"] || want["lists"] || want["fanout"] || want["browser"] {
 		fmt.Fprintln(os.Stderr, "bench: seeding 100,000 events")
 		var err error
 		env, err = newEnv(ctx, o, logger)
@@ -138,6 +138,12 @@ func run(o options) error {
 		fmt.Fprintln(os.Stderr, "bench: pages")
 		if err := benchPages(ctx, env, res); err != nil {
 			return fmt.Errorf("pages: %w", err)
+		}
+	}
+	if want["lists"] {
+		fmt.Fprintln(os.Stderr, "bench: list streams")
+		if err := benchListStreams(ctx, env, res); err != nil {
+			return fmt.Errorf("list streams: %w", err)
 		}
 	}
 	if want["engine"] {
@@ -263,6 +269,9 @@ func newEnv(ctx context.Context, o options, logger *slog.Logger) (*benchEnv, err
 	e.srv, err = startProc("product", o.bin, []string{"serve"}, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": o.redisURL, "ADDR": addr, "SIMULATOR_ADDR": freeAddr(),
 		"ROLE": "web", "LOG_LEVEL": "warn", "DEBUG_ADDR": e.debug,
+		// The fan-out rows open up to 10,000 streams with the one bench session: lift the per-user
+		// cap for them (the list-streams row spreads its streams over users under the default).
+		"MAX_STREAMS_PER_USER": "1000000",
 	})
 	if err != nil {
 		e.close()

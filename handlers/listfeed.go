@@ -1,0 +1,446 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/marketing-platform/distribution/live"
+	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/views"
+)
+
+// Render-once fan-out for the list stream (issue 11, RELIABILITY.md S7), the list's equivalent of
+// the detail feeds (fanout.go). Every open list stream of one view (normalized filter and cursor,
+// language, role) shares one feed: one goroutine that holds the hub subscription, re-reads the
+// list once per change (at most once per timing.listEvery, changes in between are read together),
+// renders the changed rows once and hands the same SSE bytes to every stream of the view. The
+// feed also refreshes the counts, re-reads everything on a resync and polls while the hub cannot
+// hear Redis, so a thousand open lists cost as many reads as there are distinct views, not
+// streams. The last stream to leave stops the feed.
+//
+// Nothing of one viewer reaches another: the feed renders with a page that carries the view's
+// role and language only (no user, no session), and a CSRF placeholder that each stream replaces
+// with its own token when writing (writeShared), as on the detail page.
+
+// listKey is what makes two list streams render the same bytes. The filter is the one pageFilter
+// parsed (trimmed and validated), so equal queries share a feed; the role stands for everything a
+// page may render differently per role (retry buttons and the like), never the viewer's identity.
+type listKey struct {
+	f    model.EventFilter
+	lang string
+	role model.Role
+}
+
+// listFan holds the list feeds of one Handlers.
+type listFan struct {
+	h     *Handlers
+	mu    sync.Mutex
+	feeds map[listKey]*listFeed
+
+	dmu   sync.Mutex
+	dists map[string]*distRead // recent reads of changed events, shared by the feeds (changedDist)
+}
+
+func newListFan(h *Handlers) *listFan {
+	return &listFan{h: h, feeds: map[listKey]*listFeed{}, dists: map[string]*distRead{}}
+}
+
+// listFeed is the shared reader and renderer of one list view.
+type listFeed struct {
+	fan    *listFan
+	key    listKey
+	page   views.Page // what the feed renders with (CSRF placeholder, no principal but the role)
+	v      *listView  // the view's state; owned by run
+	sub    *live.Subscription
+	ready  chan struct{} // closed once the initial read is done (err tells how it went)
+	err    error         // the initial read's error, set before ready is closed
+	cancel context.CancelFunc
+
+	// Guarded by fan.mu.
+	joining  int // streams between join's lookup and their watcher (keep the feed alive)
+	watchers map[*feedWatcher]struct{}
+	done     bool       // stopped: no new watcher is added
+	shown    *listShown // the state of the last patch (read-only)
+	full     []byte     // the whole list in state shown, rendered on demand for joining streams
+	fullAt   time.Time
+}
+
+// listShown is a list's state as of one patch, shared read-only by the streams that join.
+type listShown struct {
+	events []model.Event
+	counts map[model.OverallStatus]int
+	total  int
+}
+
+// listSnapshot is what a joining stream starts from.
+type listSnapshot struct {
+	shown *listShown
+	full  []byte // nil: render it (renderFull)
+}
+
+// join adds a watcher to the feed of (filter, page view), starting the feed when it is the first.
+// It returns once the feed has read the list, with the state every patch queued for the watcher
+// starts from; an error when the feed's initial read failed.
+func (fan *listFan) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, listSnapshot, error) {
+	key := listKey{f: f, lang: p.Lang}
+	if p.Principal != nil {
+		key.role = p.Principal.Role
+	}
+	fan.mu.Lock()
+	lf := fan.feeds[key]
+	if lf == nil {
+		lf = fan.start(key, p.Title)
+	}
+	lf.joining++
+	fan.mu.Unlock()
+	<-lf.ready
+	if lf.err != nil {
+		return nil, nil, listSnapshot{}, lf.err
+	}
+	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
+	fan.mu.Lock()
+	defer fan.mu.Unlock()
+	lf.joining--
+	if lf.done {
+		close(w.c) // the hub stopped meanwhile: the stream ends after its first write
+	} else {
+		lf.watchers[w] = struct{}{}
+	}
+	// Taken with the watcher added under one lock: every patch it receives follows this state.
+	snap := listSnapshot{shown: lf.shown}
+	if time.Since(lf.fullAt) < fullRenderTTL { // times and "stuck" badges in it are as of fullAt
+		snap.full = lf.full
+	}
+	return lf, w, snap, nil
+}
+
+// start creates, subscribes and runs the feed of key (fan.mu held).
+func (fan *listFan) start(key listKey, title string) *listFeed {
+	ctx, cancel := context.WithCancel(context.Background())
+	page := views.Page{Lang: key.lang, Title: title, CSRF: csrfPlaceholder}
+	if key.role != "" {
+		page.Principal = &model.Principal{Role: key.role}
+	}
+	lf := &listFeed{fan: fan, key: key, page: page, ready: make(chan struct{}), cancel: cancel, watchers: map[*feedWatcher]struct{}{}}
+	lf.v = &listView{h: fan.h, p: page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}, out: listSink{lf}}
+	filter := live.Filter{All: lf.v.first}
+	if !lf.v.first {
+		filter.Match = lf.v.watches
+	}
+	lf.sub = fan.h.deps.Hub.Subscribe(filter) // before the read: nothing between is lost
+	fan.feeds[key] = lf
+	go lf.run(ctx)
+	return lf
+}
+
+// leave removes a watcher; the last one out stops the feed (also when the watcher was already
+// dropped for falling behind).
+func (lf *listFeed) leave(w *feedWatcher) {
+	fan := lf.fan
+	fan.mu.Lock()
+	defer fan.mu.Unlock()
+	if _, ok := lf.watchers[w]; ok {
+		delete(lf.watchers, w)
+		close(w.c)
+	}
+	if len(lf.watchers) == 0 && lf.joining == 0 && !lf.done {
+		lf.stopLocked()
+	}
+}
+
+// stopLocked forgets the feed and stops its goroutine and subscription (fan.mu held).
+func (lf *listFeed) stopLocked() {
+	lf.done = true
+	if lf.fan.feeds[lf.key] == lf {
+		delete(lf.fan.feeds, lf.key)
+	}
+	lf.cancel()
+	lf.sub.Unsubscribe()
+}
+
+// end closes every watcher (the hub stopped) and stops the feed.
+func (lf *listFeed) end() {
+	fan := lf.fan
+	fan.mu.Lock()
+	defer fan.mu.Unlock()
+	for w := range lf.watchers {
+		delete(lf.watchers, w)
+		close(w.c)
+	}
+	if !lf.done {
+		lf.stopLocked()
+	}
+}
+
+// broadcast makes sh the feed's state and hands m to every watcher; one whose queue is full is
+// dropped (its browser reconnects and gets the whole list).
+func (lf *listFeed) broadcast(m *feedMsg, sh *listShown) {
+	fan := lf.fan
+	fan.mu.Lock()
+	defer fan.mu.Unlock()
+	lf.shown, lf.full = sh, nil
+	for w := range lf.watchers {
+		select {
+		case w.c <- m:
+		default:
+			delete(lf.watchers, w)
+			close(w.c)
+		}
+	}
+}
+
+// renderFull renders the whole list in state sh (a snapshot of this feed) as SSE bytes, and keeps
+// them for the next stream that joins while sh is still the feed's state.
+func (lf *listFeed) renderFull(sh *listShown) ([]byte, error) {
+	p := lf.page
+	p.Now = time.Now()
+	buf, err := render(context.Background(), []templ.Component{views.EventRows(p, sh.events, lf.key.f), views.StatusCounts(p, lf.key.f, sh.counts, sh.total)})
+	if err != nil {
+		return nil, err
+	}
+	defer releaseBuf(buf)
+	var ev bytes.Buffer
+	ev.Grow(buf.Len() + buf.Len()/8)
+	_ = writePatch(&ev, buf.Bytes())
+	lf.fan.mu.Lock()
+	if lf.shown == sh {
+		lf.full, lf.fullAt = ev.Bytes(), time.Now()
+	}
+	lf.fan.mu.Unlock()
+	return ev.Bytes(), nil
+}
+
+// listSink renders a list feed's patches once and broadcasts the bytes.
+type listSink struct{ lf *listFeed }
+
+func (s listSink) patch(comps ...templ.Component) error {
+	buf, err := render(context.Background(), comps)
+	if err != nil {
+		return err
+	}
+	defer releaseBuf(buf)
+	if buf.Len() == 0 {
+		return nil
+	}
+	var ev bytes.Buffer
+	ev.Grow(buf.Len() + 64)
+	_ = writePatch(&ev, buf.Bytes())
+	s.lf.broadcast(&feedMsg{b: ev.Bytes()}, s.lf.v.snapshot())
+	return nil
+}
+
+// snapshot is a copy of the list as the view shows it now.
+func (v *listView) snapshot() *listShown {
+	return &listShown{events: slices.Clone(v.events), counts: v.counts, total: v.total}
+}
+
+func (lf *listFeed) run(ctx context.Context) {
+	h, v := lf.fan.h, lf.v
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	page, err := h.deps.Store.FindEvents(rctx, v.f)
+	var (
+		counts map[model.OverallStatus]int
+		total  int
+	)
+	if err == nil {
+		counts, total, err = h.statusCounts(rctx)
+	}
+	cancel()
+	if err != nil {
+		// The streams waiting answer with the error (as a stream reading its own list did); the
+		// next stream of this view starts a new feed.
+		lf.fan.mu.Lock()
+		lf.stopLocked()
+		lf.fan.mu.Unlock()
+		lf.err = err
+		close(lf.ready)
+		return
+	}
+	v.p.Now = time.Now()
+	v.record(page.Events)
+	v.counts, v.total, v.lastCounts = counts, total, time.Now()
+	lf.fan.mu.Lock()
+	lf.shown = v.snapshot()
+	lf.fan.mu.Unlock()
+	close(lf.ready)
+
+	state := h.deps.Hub.State()
+	t := time.NewTicker(timing.tick)
+	defer t.Stop()
+	var (
+		ids     []string
+		resync  bool
+		last    time.Time
+		heardAt time.Time // when the latest signal in ids arrived
+	)
+	merge := func(sig live.Signal) {
+		heardAt = time.Now()
+		if sig.State != "" {
+			state = sig.State
+		}
+		resync = resync || sig.Resync
+		ids = append(ids, sig.EventIDs...)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig, ok := <-lf.sub.C():
+			if !ok {
+				lf.end()
+				return
+			}
+			merge(sig)
+		case <-t.C:
+			if state != live.StateConnected {
+				resync = true // notifications are down: poll the source of truth until they are back
+			} else if err := v.tick(ctx); err != nil {
+				h.logger.Warn("list feed: counts", slog.Any("error", err))
+			}
+		}
+		if !resync && len(ids) == 0 {
+			continue
+		}
+		if wait := timing.listEvery - time.Since(last); wait > 0 {
+			// Changes arriving within listEvery of the last read are read together: a list read
+			// per feed per window, however fast events change.
+			tm := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return
+			case <-tm.C:
+			}
+			select { // what the hub merged meanwhile joins this read
+			case sig, ok := <-lf.sub.C():
+				if !ok {
+					lf.end()
+					return
+				}
+				merge(sig)
+			default:
+			}
+		}
+		last = time.Now()
+		v.heard = heardAt
+		slices.Sort(ids)
+		if err := v.refresh(ctx, slices.Compact(ids), resync); err != nil {
+			h.logger.Warn("list feed: render", slog.Any("error", err))
+		}
+		ids, resync = ids[:0], false
+	}
+}
+
+// mayEnter reports whether any of the changed events ids, not shown, may now belong on the list.
+// A list without status, channel or channel-status filters always re-reads (as does one searching
+// text: the database decides). A filtered list first asks what the events look like now, with one
+// read per event shared by every feed that heard of the change (changedDist), and re-reads the
+// list only when one passes its filters (mayShow): 50 filtered lists do not each run their list
+// query for every new event that none of them can show.
+func (v *listView) mayEnter(ctx context.Context, ids []string) bool {
+	f := v.f
+	if f.Status == "" && f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	for _, id := range ids {
+		d, err := v.h.lists.changedDist(ctx, id, v.heard)
+		if err != nil || mayShow(f, d) {
+			return true // unsure: read the list
+		}
+	}
+	return false
+}
+
+// mayShow reports whether an event whose distribution is d (nil: not started) passes f's status,
+// channel and channel-status filters as db.FindEvents applies them (the text search aside).
+func mayShow(f model.EventFilter, d *model.Distribution) bool {
+	if f.Status == "" && f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	if d == nil || (f.Status != "" && d.OverallStatus != f.Status) {
+		return false
+	}
+	if f.Channel == "" && f.ChannelStatus == "" {
+		return true
+	}
+	for _, c := range d.Channels { // one channel row passing both, as the query's EXISTS
+		if (f.Channel == "" || c.Channel == f.Channel) && (f.ChannelStatus == "" || c.Status == f.ChannelStatus) {
+			return true
+		}
+	}
+	return false
+}
+
+// distRead is one read of a changed event's distribution, shared by the feeds.
+type distRead struct {
+	at   time.Time     // when the read started
+	done chan struct{} // closed when d and err are set
+	d    *model.Distribution
+	err  error
+}
+
+// Reads of changed events are forgotten after distReadKeep once more than distReadMax are held.
+const (
+	distReadMax  = 1024
+	distReadKeep = 10 * time.Second
+)
+
+// changedDist returns event id's distribution (nil when it has none) as read after heard, the
+// moment the caller heard of its change: a read that started after that has seen the change, so
+// every feed hearing of one change shares one read.
+func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time) (*model.Distribution, error) {
+	fan.dmu.Lock()
+	r := fan.dists[id]
+	if r != nil && !r.at.Before(heard) {
+		fan.dmu.Unlock()
+		select {
+		case <-r.done:
+			return r.d, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if len(fan.dists) >= distReadMax {
+		cutoff := time.Now().Add(-distReadKeep)
+		for k, x := range fan.dists {
+			if x.at.Before(cutoff) {
+				delete(fan.dists, k)
+			}
+		}
+	}
+	r = &distRead{at: time.Now(), done: make(chan struct{})}
+	fan.dists[id] = r
+	fan.dmu.Unlock()
+	d, err := fan.h.deps.Status.Distribution(ctx, id)
+	switch {
+	case err == nil:
+		r.d = &d
+	case model.ErrorCode(err) != model.ENOTFOUND:
+		r.err = err
+	}
+	close(r.done)
+	return r.d, r.err
+}
+
+// roleOnly is the part of a viewer's principal a shared feed may render with: the role, never who
+// the viewer is (nil stays nil).
+func roleOnly(p *model.Principal) *model.Principal {
+	if p == nil {
+		return nil
+	}
+	return &model.Principal{Role: p.Role}
+}
+
+// listFollower is a list stream's own view: the feed reads, renders and resyncs for it, so the
+// stream keeps nothing and reads nothing (it writes the feed's patches, the live state and
+// keep-alives).
+type listFollower struct{}
+
+func (listFollower) refresh(context.Context, []string, bool) error { return nil }
+func (listFollower) tick(context.Context) error                    { return nil }
