@@ -33,7 +33,7 @@ CHAOS_PACKAGES := ./chaos ./db ./engine ./systemtest ./channels ./handlers ./web
 NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
 
-.PHONY: help generate templ build run test test-race lint bench fuzz chaos vuln services services-stop \
+.PHONY: help generate templ build run test test-short test-race lint bench fuzz chaos vuln services services-stop \
 	services-status test-tools clean
 
 help: ## list the targets
@@ -70,6 +70,10 @@ run: build services ## start services, migrate, seed demo data (prints logins), 
 test: generate services test-tools ## go vet + every test against real Postgres, Redis and Chromium
 	$(GO) vet ./...
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short: generate services ## the edit loop: unit and database tests only (no browser, no processes, no chaos)
+	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -short -timeout 10m \
+		$$($(GO) list ./... | grep -vE '/(e2e|systemtest|chaos|bench/cmd/bench)$$' | grep -vx '$(shell $(GO) list -m)')
 
 test-race: generate services test-tools ## the tests under the race detector (slow on 2 cores)
 	PATH="$$(scripts/services.sh path)" $(GO) test -race -count=1 -timeout 60m ./...
