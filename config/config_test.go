@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/config"
+	"go.uber.org/goleak"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -265,3 +266,5 @@ func TestLoadErrorsHidePasswords(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

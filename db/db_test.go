@@ -3,18 +3,13 @@ package db_test
 import (
 	"context"
 	"io/fs"
-	"os"
 	"testing"
 
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/migrations"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dbtest.DropTemplates()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/migrations"
@@ -306,4 +307,22 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) //nolint:errcheck
 	return hex.EncodeToString(b)
+}
+
+// Main is the TestMain of a package that uses this one: it runs the tests, cleans up databases
+// (DropTemplates), and fails the binary when a goroutine outlives the tests (goleak): every
+// pool, hub, engine and server a test starts must be stopped by its cleanup.
+func Main(m *testing.M, opts ...goleak.Option) { os.Exit(Run(m, opts...)) }
+
+// Run is Main without the exit, for a TestMain with work of its own after the tests.
+func Run(m *testing.M, opts ...goleak.Option) int {
+	code := m.Run()
+	DropTemplates()
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }

@@ -3,18 +3,13 @@ package dbtest
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	DropTemplates()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { Main(m) }
 
 // The template is named by the schema that builds it and kept for the next binary; a test
 // database a killed run left behind is dropped once stale, a recent one is not.

@@ -32,11 +32,7 @@ import (
 	"github.com/marketing-platform/distribution/web"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dbtest.DropTemplates()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 const password = "correct horse battery"
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/rivertype"
-	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/channels"
 	"github.com/marketing-platform/distribution/db"
@@ -24,18 +22,7 @@ import (
 	"github.com/marketing-platform/distribution/model"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dbtest.DropTemplates()
-	if code == 0 {
-		// Every engine, River client, pool and simulator a test started is stopped at cleanup.
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // --- fakes -------------------------------------------------------------------------------------
 

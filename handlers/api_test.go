@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,11 +31,7 @@ import (
 )
 
 // TestMain drops the template database dbtest migrated for this test binary.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dbtest.DropTemplates()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // statusFromDB is the StatusReader without Redis (the cache's Postgres fallback path).
 type statusFromDB struct{ d *db.DB }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestRollup(t *testing.T) {
@@ -112,3 +114,5 @@ func TestErrorVocabulary(t *testing.T) {
 		t.Error("nil error has a code")
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

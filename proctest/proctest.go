@@ -25,7 +25,7 @@ import (
 
 // Main is a TestMain body: it builds the binary into a temp dir (or uses the path in the
 // environment variable envVar, for a binary built elsewhere), stores its path in *binary, runs
-// the tests and drops the dbtest template databases. It returns the exit code.
+// the tests with dbtest.Run (database clean-up, goroutine leak check). It returns the exit code.
 func Main(m *testing.M, envVar string, binary *string) int {
 	if b := os.Getenv(envVar); b != "" {
 		*binary = b
@@ -42,9 +42,7 @@ func Main(m *testing.M, envVar string, binary *string) int {
 			return 1
 		}
 	}
-	code := m.Run()
-	dbtest.DropTemplates()
-	return code
+	return dbtest.Run(m)
 }
 
 // build compiles the module's main package (the directory holding go.mod) into out.

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // The build must embed the exact Datastar client the server-side SDK speaks to (protocol v1.0).
@@ -38,3 +40,5 @@ func TestStylesheetEmbedded(t *testing.T) {
 		t.Fatal("dist/app.css does not look like Tailwind output")
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

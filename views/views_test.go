@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/views"
@@ -108,3 +109,5 @@ func TestLoginRender(t *testing.T) {
 		t.Errorf("lang %q", l)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
