@@ -426,7 +426,7 @@ func TestAddThrottledAudit(t *testing.T) {
 	// A new window starts a new row.
 	acctExec(t, d, `UPDATE audit_log SET at = now() - interval '16 minutes' WHERE ip = '192.0.2.7'`)
 	d.AddThrottledAudit(ctx, model.AuditEntry{Actor: "y", Action: model.AuditLoginThrottled, IP: "192.0.2.7"}, 15*time.Minute) //nolint:errcheck
-	d.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE ip = '192.0.2.7'`).Scan(&n) //nolint:errcheck
+	d.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE ip = '192.0.2.7'`).Scan(&n)                                     //nolint:errcheck
 	if n != 2 {
 		t.Fatalf("after the window: %d rows, want 2", n)
 	}

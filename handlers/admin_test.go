@@ -162,7 +162,7 @@ func TestClearLockout(t *testing.T) {
 	}
 	id := a.userID("ann@example.com")
 	row := `tr[data-user-id="` + id + `"]`
-	if mgr.get("/users").doc(t).Find(row + ` form[data-action="clear-lockout"]`).Length() != 0 {
+	if mgr.get("/users").doc(t).Find(row+` form[data-action="clear-lockout"]`).Length() != 0 {
 		t.Fatal("clear-lockout button on an account that is not locked")
 	}
 
