@@ -281,3 +281,28 @@ func TestPruneAuditRetention(t *testing.T) {
 		t.Fatalf("after prune with 30 days retention: %q, want recent", left)
 	}
 }
+
+// TestDeviceCookieAcrossReplicas: the signing key lives in PostgreSQL, so a device cookie issued by
+// one process is honoured by another (a replica, or the same service after a restart).
+func TestDeviceCookieAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	s1, d := newService(t)
+	ctx := context.Background()
+	if _, err := s1.CreateUser(ctx, "owner@example.com", "password1", model.RoleStaff, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := loginDevice(t, s1, "owner@example.com", "password1", "192.0.2.1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		loginDevice(t, s1, "owner@example.com", "guess", "203.0.113.5", "") //nolint:errcheck
+	}
+	s2 := auth.NewService(d, auth.Config{Argon2: cheap}, nil)
+	if _, err := loginDevice(t, s2, "owner@example.com", "password1", "192.0.2.1", ""); model.ErrorCode(err) != model.ETOOMANY {
+		t.Fatalf("replica, unknown browser: %v, want too_many", err)
+	}
+	if _, err := loginDevice(t, s2, "owner@example.com", "password1", "192.0.2.1", first.DeviceCookie); err != nil {
+		t.Fatalf("replica, browser with the first process's device cookie: %v", err)
+	}
+}
