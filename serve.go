@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if cfg.DebugAddr != "" {
 		g.Go(func() error { return web.ServeDebug(gctx, cfg.DebugAddr, logger) })
 	}
-	authSvc := auth.NewService(store, auth.Config{}, logger)
+	authSvc := auth.NewService(store, auth.Config{AuditRetention: cfg.AuditRetention}, logger)
 	g.Go(func() error { return pruneLoop(gctx, authSvc, logger) })
 
 	var hub *live.Hub
@@ -195,7 +195,8 @@ func channelAdapters(ctx context.Context, cfg config.Config, logger *slog.Logger
 	return reg.Adapter, func() { reg.Close(); stop() }, nil
 }
 
-// pruneLoop deletes expired sessions and stale throttle rows hourly.
+// pruneLoop deletes expired sessions, stale throttle rows and audit entries older than
+// AUDIT_RETENTION hourly.
 func pruneLoop(ctx context.Context, svc *auth.Service, logger *slog.Logger) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()

@@ -106,3 +106,30 @@ func checkPassword(password string) error {
 	}
 	return nil
 }
+
+// ClearLockout lifts the login lockout of user id: failures counted against the account and
+// against any address trying it are forgotten (device cookie counters are not: they only ever lock
+// the browser that failed). Audited with the actor and the number of locks lifted.
+func (s *Service) ClearLockout(ctx context.Context, actor model.Principal, ip string, id int64) (model.User, error) {
+	return s.store.ClearLockout(ctx, id, model.AuditEntry{Actor: actor.Name, Action: model.AuditUserUnlock, IP: ip})
+}
+
+// LockedOut reports which of users are locked out of logging in right now (by user id), for the
+// users page.
+func (s *Service) LockedOut(ctx context.Context, users []model.User) (map[int64]bool, error) {
+	emails := make([]string, len(users))
+	for i, u := range users {
+		emails[i] = u.Email
+	}
+	locked, err := s.store.LockedOutEmails(ctx, emails)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]bool, len(locked))
+	for _, u := range users {
+		if locked[u.Email] {
+			out[u.ID] = true
+		}
+	}
+	return out, nil
+}

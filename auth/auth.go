@@ -18,6 +18,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,13 @@ type Config struct {
 	AccountThrottle db.ThrottlePolicy
 	// IPThrottle applies per client IP, IPv6 per /64 (default 30 failures / 15 min → 15 min lock).
 	IPThrottle db.ThrottlePolicy
+	// AddrAccountThrottle applies per (client IP, email) (default 20 failures / 24 h → 24 h lock):
+	// one address that keeps guessing one account is refused long after the account lock lapses.
+	// Like AccountThrottle it spares browsers with a device cookie of the account, which are counted
+	// per device cookie with AccountThrottle instead.
+	AddrAccountThrottle db.ThrottlePolicy
+	// AuditRetention is how long audit entries are kept; Prune deletes older ones (default 400 days).
+	AuditRetention time.Duration
 	// Argon2 are the parameters of new hashes (default DefaultArgon2).
 	Argon2 Argon2Params
 	// MaxConcurrentHashes bounds simultaneous argon2 computations (memory) (default 4).
@@ -71,6 +79,12 @@ func (c Config) WithDefaults() Config {
 	if c.IPThrottle.MaxFailures <= 0 {
 		c.IPThrottle = db.ThrottlePolicy{MaxFailures: 30, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
 	}
+	if c.AddrAccountThrottle.MaxFailures <= 0 {
+		c.AddrAccountThrottle = db.ThrottlePolicy{MaxFailures: 20, Window: 24 * time.Hour, Lockout: 24 * time.Hour}
+	}
+	if c.AuditRetention <= 0 {
+		c.AuditRetention = 400 * 24 * time.Hour
+	}
 	if c.Argon2.Memory == 0 {
 		c.Argon2 = DefaultArgon2
 	}
@@ -86,6 +100,11 @@ type Service struct {
 	cfg    Config
 	logger *slog.Logger
 	hashes chan struct{} // semaphore bounding concurrent argon2 work
+
+	verifications atomic.Int64 // password verifications performed (see Verifications)
+
+	deviceMu       sync.Mutex
+	deviceKeyBytes []byte // HMAC key of device cookies, loaded once (deviceKey)
 
 	dummyOnce sync.Once
 	dummyHash string // verified against when the account does not exist, so timing reveals nothing
@@ -132,8 +151,13 @@ func (s *Service) verify(ctx context.Context, encoded, password string) (bool, e
 		return false, err
 	}
 	defer s.release()
+	s.verifications.Add(1)
 	return VerifyPassword(encoded, password)
 }
+
+// Verifications returns how many password verifications (argon2, real or dummy) this Service has
+// performed: what login throttling is there to bound.
+func (s *Service) Verifications() int64 { return s.verifications.Load() }
 
 // dummyVerify spends the same time as a real verification.
 func (s *Service) dummyVerify(ctx context.Context, password string) {
@@ -148,6 +172,12 @@ func (s *Service) dummyVerify(ctx context.Context, password string) {
 }
 
 func accountKey(email string) string { return "account:" + email }
+
+// acctIPKey counts one address's attempts on one account (an ip key never holds "|"; the db
+// package relies on that to find an account's rows).
+func acctIPKey(ipk, email string) string { return "acctip:" + ipk + "|" + email }
+
+func deviceThrottleKey(nonce string) string { return "device:" + nonce }
 
 // ipKey groups IPv6 clients by /64: one host usually owns a whole /64, so per-address keys would be
 // trivially rotated.
@@ -168,82 +198,132 @@ var (
 	errThrottled      = model.Errorf(model.ETOOMANY, MsgThrottled)
 )
 
-// Login checks email and password and starts a session. It returns the cookie value (the session
-// secret; only its SHA-256 is stored) and the principal. Failures are EUNAUTHORIZED with one generic
-// message, ETOOMANY while the account or the client IP is locked out.
+// maxAuditIPLen bounds the address stored in audit rows (an IPv6 address is at most 45 characters).
+const maxAuditIPLen = 64
+
+// LoginRequest is one login attempt.
+type LoginRequest struct {
+	Email, Password, IP, UserAgent string
+	// DeviceCookie is the device cookie the browser presented ("" when it has none).
+	DeviceCookie string
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	// Session is the session cookie value (the session secret; only its SHA-256 is stored).
+	Session   string
+	Principal model.Principal
+	// DeviceCookie is the device cookie value the browser should keep (long-lived, kept across
+	// logout): the one it presented when that was valid for this account, a new one otherwise.
+	DeviceCookie string
+}
+
+// Login checks email and password and starts a session, for callers without device cookies. See
+// LoginDevice.
 func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (string, model.Principal, error) {
-	email = db.NormalizeEmail(email)
-	if len(email) > maxEmailLen {
-		email = email[:maxEmailLen]
+	r, err := s.LoginDevice(ctx, LoginRequest{Email: email, Password: password, IP: ip, UserAgent: userAgent})
+	return r.Session, r.Principal, err
+}
+
+// LoginDevice checks email and password and starts a session. Failures are EUNAUTHORIZED with one
+// generic message, ETOOMANY when the attempt is throttled.
+//
+// The attempt is counted before the password is verified (db.ReserveLoginAttempt), so concurrent
+// guesses cannot slip past the limit, and a throttled attempt is refused before it waits for a
+// hashing slot. A browser presenting a valid device cookie for this account is counted on that
+// cookie alone; any other client per account, per IP and per (IP, account). A success hands the
+// reservation back.
+func (s *Service) LoginDevice(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	// Attacker-controlled text goes into throttle keys and audit rows: valid UTF-8, one line, bounded.
+	email := model.SanitizeLine(db.NormalizeEmail(req.Email), maxEmailLen)
+	ip := model.SanitizeLine(req.IP, maxAuditIPLen)
+	ipk := ipKey(ip)
+	nonce, trusted, err := s.deviceNonce(ctx, req.DeviceCookie, email)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
-	acct, ipk := accountKey(email), ipKey(ip)
-	for _, key := range []string{ipk, acct} {
-		ok, err := s.store.LoginAllowed(ctx, key)
-		if err != nil {
-			return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	keys := []db.ThrottleKey{{Key: deviceThrottleKey(nonce), Policy: s.cfg.AccountThrottle}}
+	if !trusted {
+		keys = []db.ThrottleKey{
+			{Key: accountKey(email), Policy: s.cfg.AccountThrottle},
+			{Key: ipk, Policy: s.cfg.IPThrottle},
+			{Key: acctIPKey(ipk, email), Policy: s.cfg.AddrAccountThrottle},
 		}
-		if !ok {
-			s.audit(ctx, model.AuditEntry{Actor: email, Action: model.AuditLoginFailed, Detail: "throttled", IP: ip})
-			return "", model.Principal{}, errThrottled
+	}
+	ok, locked, err := s.store.ReserveLoginAttempt(ctx, keys)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("login: %w", err)
+	}
+	if !ok {
+		if err := s.store.AddThrottledAudit(ctx, model.AuditEntry{Actor: email, Action: model.AuditLoginThrottled, IP: ip}, s.cfg.IPThrottle.Window); err != nil {
+			s.logger.Error("write audit entry", slog.String("action", model.AuditLoginThrottled), slog.Any("error", err))
 		}
+		return LoginResult{}, errThrottled
+	}
+	for _, k := range locked {
+		s.logger.Warn("login locked out", slog.String("key", model.Truncate(k, 100)), slog.String("ip", ip))
 	}
 
 	user, err := s.store.FindUserByEmail(ctx, email)
 	switch {
 	case model.ErrorCode(err) == model.ENOTFOUND:
-		s.dummyVerify(ctx, password)
-		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
+		s.dummyVerify(ctx, req.Password)
+		return LoginResult{}, s.loginFailed(ctx, email, ip)
 	case err != nil:
-		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
-	if len(password) > maxPasswordLen {
-		s.dummyVerify(ctx, password[:maxPasswordLen])
-		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
+	if len(req.Password) > maxPasswordLen {
+		s.dummyVerify(ctx, req.Password[:maxPasswordLen])
+		return LoginResult{}, s.loginFailed(ctx, email, ip)
 	}
-	ok, err := s.verify(ctx, user.PasswordHash, password)
+	ok, err = s.verify(ctx, user.PasswordHash, req.Password)
 	if err != nil && !errors.Is(err, errBadHash) {
-		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
 	if err != nil {
 		s.logger.Error("stored password hash is unusable", slog.Int64("user_id", user.ID))
 	}
 	if !ok || user.Disabled {
-		return "", model.Principal{}, s.loginFailed(ctx, email, acct, ipk, ip)
+		return LoginResult{}, s.loginFailed(ctx, email, ip)
 	}
 
-	if err := s.store.ResetLoginFailures(ctx, acct); err != nil {
-		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+	// Hand the reservation back. A trusted browser's success does not reset the account counter:
+	// that would give whoever is guessing the account fresh attempts each time the owner logs in.
+	if trusted {
+		err = s.store.ResetLoginFailures(ctx, deviceThrottleKey(nonce))
+	} else {
+		err = errors.Join(s.store.ResetLoginFailures(ctx, accountKey(email)),
+			s.store.ResetLoginFailures(ctx, acctIPKey(ipk, email)),
+			s.store.ReleaseLoginAttempt(ctx, ipk, s.cfg.IPThrottle))
+	}
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("login: %w", err)
+	}
+	device := req.DeviceCookie
+	if !trusted {
+		if device, err = s.newDeviceCookie(ctx, user.Email); err != nil {
+			return LoginResult{}, fmt.Errorf("login: %w", err)
+		}
 	}
 	secret, idHash, err := newSecret()
 	if err != nil {
-		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
+	userAgent := req.UserAgent
 	if utf8.RuneCountInString(userAgent) > 512 {
 		userAgent = string([]rune(userAgent)[:512])
 	}
 	if err := s.store.CreateSession(ctx, idHash, user.ID, s.cfg.IdleTimeout, s.cfg.AbsoluteTimeout, ip, userAgent); err != nil {
-		return "", model.Principal{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
 	s.audit(ctx, model.AuditEntry{Actor: user.Email, Action: model.AuditLogin, IP: ip})
-	return secret, principalOfUser(user, idHash), nil
+	return LoginResult{Session: secret, Principal: principalOfUser(user, idHash), DeviceCookie: device}, nil
 }
 
-// loginFailed audits the failure, counts it against the account and the IP and returns the
-// generic error (the audit names the email tried, whether or not such a user exists).
-func (s *Service) loginFailed(ctx context.Context, email, acct, ipk, ip string) error {
+// loginFailed audits the failure (naming the email tried, whether or not such a user exists) and
+// returns the generic error; the attempt was already counted when it was reserved.
+func (s *Service) loginFailed(ctx context.Context, email, ip string) error {
 	s.audit(ctx, model.AuditEntry{Actor: email, Action: model.AuditLoginFailed, IP: ip})
-	for _, k := range []struct {
-		key string
-		p   db.ThrottlePolicy
-	}{{acct, s.cfg.AccountThrottle}, {ipk, s.cfg.IPThrottle}} {
-		locked, err := s.store.RecordLoginFailure(ctx, k.key, k.p)
-		if err != nil {
-			return fmt.Errorf("login: %w", err)
-		}
-		if locked {
-			s.logger.Warn("login locked out", slog.String("key", k.key), slog.String("ip", ip))
-		}
-	}
 	return errBadCredentials
 }
 
@@ -344,10 +424,18 @@ func (s *Service) CreateToken(ctx context.Context, name string, role model.Role,
 	return TokenPrefix + secret, nil
 }
 
-// Prune deletes expired sessions and stale throttle rows; run it now and then (e.g. hourly).
+// Prune deletes expired sessions, stale throttle rows and audit entries older than
+// AuditRetention; run it now and then (e.g. hourly).
 func (s *Service) Prune(ctx context.Context) error {
-	older := max(s.cfg.AccountThrottle.Window, s.cfg.IPThrottle.Window)
-	return s.store.PruneAccounts(ctx, older)
+	older := max(s.cfg.AccountThrottle.Window, s.cfg.IPThrottle.Window, s.cfg.AddrAccountThrottle.Window)
+	if err := s.store.PruneAccounts(ctx, older); err != nil {
+		return err
+	}
+	n, err := s.store.PruneAudit(ctx, s.cfg.AuditRetention)
+	if n > 0 {
+		s.logger.Info("pruned audit log", slog.Int64("entries", n), slog.Duration("retention", s.cfg.AuditRetention))
+	}
+	return err
 }
 
 // audit records an entry; the action already happened, so a failed write is logged, not returned.

@@ -54,6 +54,9 @@ type Config struct {
 	// `make bench` and diagnosis (DEBUG_ADDR; empty = off; only 127.0.0.1/::1/localhost).
 	DebugAddr string
 	LogLevel  string
+	// AuditRetention is how long audit log entries are kept before the hourly prune deletes them
+	// (AUDIT_RETENTION, default 400 days; "400d" or a Go duration such as "9600h"; at least 1 day).
+	AuditRetention time.Duration
 }
 
 // Defaults used when a variable is unset.
@@ -107,6 +110,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.RescueAfter, err = durVar(getenv, "RESCUE_AFTER", c.JobTimeout+time.Minute); err != nil {
+		return c, err
+	}
+	if c.AuditRetention, err = daysVar(getenv, "AUDIT_RETENTION", 400*24*time.Hour); err != nil {
 		return c, err
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
@@ -166,6 +172,9 @@ func (c Config) Validate() error {
 	if c.RescueAfter < c.JobTimeout {
 		return fmt.Errorf("RESCUE_AFTER: must be at least JOB_TIMEOUT (%s), got %s", c.JobTimeout, c.RescueAfter)
 	}
+	if c.AuditRetention < 24*time.Hour {
+		return fmt.Errorf("AUDIT_RETENTION: must be at least 1d, got %s", c.AuditRetention)
+	}
 	if c.SimulatorStep < 0 {
 		return fmt.Errorf("SIMULATOR_STEP: must not be negative, got %s", c.SimulatorStep)
 	}
@@ -207,6 +216,26 @@ func durVar(getenv func(string) string, name string, def time.Duration) (time.Du
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, fmt.Errorf("%s: want a duration like 2s or 500ms, got %q", name, v)
+	}
+	return d, nil
+}
+
+// daysVar reads a duration that may also be written in whole days ("400d"), as retention periods are.
+func daysVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("%s: want a number of days like 400d or a duration like 9600h, got %q", name, v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a number of days like 400d or a duration like 9600h, got %q", name, v)
 	}
 	return d, nil
 }

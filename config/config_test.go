@@ -268,3 +268,39 @@ func TestLoadErrorsHidePasswords(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestLoadAuditRetention: AUDIT_RETENTION takes whole days or a Go duration, defaults to 400 days,
+// and refuses anything else (or under a day) naming the variable.
+func TestLoadAuditRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    string
+		want time.Duration // 0 = error
+	}{
+		{"", 400 * 24 * time.Hour},
+		{"400d", 400 * 24 * time.Hour},
+		{"30d", 30 * 24 * time.Hour},
+		{"1d", 24 * time.Hour},
+		{"9600h", 9600 * time.Hour},
+		{"0d", 0},
+		{"23h", 0},
+		{"-5d", 0},
+		{"d", 0},
+		{"1.5d", 0},
+		{"400", 0},
+		{"forever", 0},
+		{"99999999d", 0},
+	} {
+		c, err := config.Load(env(map[string]string{"AUDIT_RETENTION": tc.v}))
+		switch {
+		case tc.want == 0 && err == nil:
+			t.Errorf("AUDIT_RETENTION=%q accepted (%s), want an error", tc.v, c.AuditRetention)
+		case tc.want == 0 && !strings.HasPrefix(err.Error(), "AUDIT_RETENTION:"):
+			t.Errorf("AUDIT_RETENTION=%q: error %q does not name the variable", tc.v, err)
+		case tc.want != 0 && err != nil:
+			t.Errorf("AUDIT_RETENTION=%q: %v", tc.v, err)
+		case tc.want != 0 && c.AuditRetention != tc.want:
+			t.Errorf("AUDIT_RETENTION=%q = %s, want %s", tc.v, c.AuditRetention, tc.want)
+		}
+	}
+}

@@ -5,8 +5,10 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,37 +253,144 @@ type ThrottlePolicy struct {
 	Lockout     time.Duration
 }
 
-// RecordLoginFailure counts one failed login for key ("account:<email>" or "ip:<addr>"). A window
-// older than p.Window starts over; reaching p.MaxFailures locks the key for p.Lockout. It reports
-// whether the key is now locked.
-func (db *DB) RecordLoginFailure(ctx context.Context, key string, p ThrottlePolicy) (locked bool, err error) {
-	err = db.Pool.QueryRow(ctx, `
-		INSERT INTO login_throttle AS t (key, failures, window_start, locked_until)
-		VALUES ($1, 1, now(), CASE WHEN $2::int <= 1 THEN now() + $4::float8 * interval '1 second' END)
-		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN 1 ELSE t.failures + 1 END,
-			window_start = CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN now() ELSE t.window_start END,
-			locked_until = CASE
-				WHEN (CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN 1 ELSE t.failures + 1 END) >= $2::int
-				THEN now() + $4::float8 * interval '1 second'
-				ELSE t.locked_until END
-		RETURNING coalesce(locked_until > now(), false)`,
-		key, p.MaxFailures, p.Window.Seconds(), p.Lockout.Seconds()).Scan(&locked)
-	if err != nil {
-		return false, fmt.Errorf("record login failure: %w", err)
-	}
-	return locked, nil
+// ThrottleKey is one counter a login attempt is charged to, with its policy.
+type ThrottleKey struct {
+	Key    string // "account:<email>", "ip:<addr>", "acctip:<ip key>|<email>" or "device:<nonce>"
+	Policy ThrottlePolicy
 }
 
-// LoginAllowed reports whether key is not locked out right now.
-func (db *DB) LoginAllowed(ctx context.Context, key string) (bool, error) {
-	var locked bool
-	err := db.Pool.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM login_throttle WHERE key = $1 AND locked_until > now())`, key).Scan(&locked)
-	if err != nil {
-		return false, fmt.Errorf("check login throttle: %w", err)
+// ReserveLoginAttempt charges one attempt to every key before the password is verified, in one
+// transaction: either every key has room and each counts the attempt, or none is charged and ok is
+// false (the attempt is throttled). Counting before verifying is what makes the limit hold under
+// concurrency: each upsert waits for the row lock of the one before it and sees its count, so
+// MaxFailures concurrent attempts get through and the rest are refused. A window older than
+// p.Window starts over; the attempt that reaches p.MaxFailures locks the key for p.Lockout, and a
+// locked key refuses attempts until locked_until, whatever its window. A successful login hands
+// the reservation back (ReleaseLoginAttempt, ResetLoginFailures). locked lists the keys this attempt
+// locked (for the log).
+func (db *DB) ReserveLoginAttempt(ctx context.Context, keys []ThrottleKey) (ok bool, locked []string, err error) {
+	keys = slices.Clone(keys)
+	// One order for every transaction, so two attempts charging the same keys cannot deadlock.
+	slices.SortFunc(keys, func(a, b ThrottleKey) int { return strings.Compare(a.Key, b.Key) })
+	errRefused := errors.New("throttled")
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		for _, k := range keys {
+			var nowLocked bool
+			err := tx.QueryRow(ctx, `
+				INSERT INTO login_throttle AS t (key, failures, window_start, locked_until)
+				VALUES ($1, 1, now(), CASE WHEN $2::int <= 1 THEN now() + $4::float8 * interval '1 second' END)
+				ON CONFLICT (key) DO UPDATE SET
+					failures = CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN 1 ELSE t.failures + 1 END,
+					window_start = CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN now() ELSE t.window_start END,
+					locked_until = CASE
+						WHEN (CASE WHEN t.window_start <= now() - $3::float8 * interval '1 second' THEN 1 ELSE t.failures + 1 END) >= $2::int
+						THEN now() + $4::float8 * interval '1 second'
+						END
+				WHERE t.locked_until IS NULL OR t.locked_until <= now()
+				RETURNING locked_until IS NOT NULL`,
+				k.Key, k.Policy.MaxFailures, k.Policy.Window.Seconds(), k.Policy.Lockout.Seconds()).Scan(&nowLocked)
+			if errors.Is(err, pgx.ErrNoRows) { // locked: the WHERE refused the update
+				return errRefused
+			}
+			if err != nil {
+				return fmt.Errorf("reserve login attempt: %w", err)
+			}
+			if nowLocked {
+				locked = append(locked, k.Key)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
+		return false, nil, nil
 	}
-	return !locked, nil
+	if err != nil {
+		return false, nil, err
+	}
+	return true, locked, nil
+}
+
+// ReleaseLoginAttempt hands back one attempt reserved on key (the login succeeded), lifting the
+// lock that attempt may have set when the count falls below p.MaxFailures again.
+func (db *DB) ReleaseLoginAttempt(ctx context.Context, key string, p ThrottlePolicy) error {
+	if _, err := db.Pool.Exec(ctx, `
+		UPDATE login_throttle SET failures = failures - 1,
+			locked_until = CASE WHEN failures - 1 < $2::int THEN NULL ELSE locked_until END
+		WHERE key = $1 AND failures > 0`, key, p.MaxFailures); err != nil {
+		return fmt.Errorf("release login attempt: %w", err)
+	}
+	return nil
+}
+
+// acctIPKeyOf matches the "acctip:<ip key>|<email>" rows of the email in $1 (an ip key never holds
+// "|", an email may).
+const acctIPKeyOf = `(key LIKE 'acctip:%' AND substr(key, strpos(key, '|') + 1) = $1)`
+
+// LockedOutEmails returns which of emails are locked out right now, per account or for some address.
+func (db *DB) LockedOutEmails(ctx context.Context, emails []string) (map[string]bool, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT DISTINCT CASE WHEN key LIKE 'account:%' THEN substr(key, 9) ELSE substr(key, strpos(key, '|') + 1) END
+		FROM login_throttle
+		WHERE locked_until > now() AND (key LIKE 'account:%' OR key LIKE 'acctip:%')
+		  AND CASE WHEN key LIKE 'account:%' THEN substr(key, 9) ELSE substr(key, strpos(key, '|') + 1) END = ANY($1)`, emails)
+	if err != nil {
+		return nil, fmt.Errorf("find locked out accounts: %w", err)
+	}
+	locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find locked out accounts: %w", err)
+	}
+	m := make(map[string]bool, len(locked))
+	for _, e := range locked {
+		m[e] = true
+	}
+	return m, nil
+}
+
+// ClearLockout forgets every failure counted against user id's account, per account and per
+// (address, account), and records audit (its Detail, when empty, says how many locks were lifted),
+// in one transaction. Device counters are left alone: they lock only a browser that failed itself.
+// Unknown id: ENOTFOUND.
+func (db *DB) ClearLockout(ctx context.Context, id int64, audit model.AuditEntry) (model.User, error) {
+	var u model.User
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return model.Errorf(model.ENOTFOUND, "user not found")
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", err)
+		}
+		var lifted int
+		if err := tx.QueryRow(ctx, `WITH d AS (
+				DELETE FROM login_throttle WHERE key = 'account:' || $1 OR `+acctIPKeyOf+` RETURNING locked_until)
+			SELECT count(*) FILTER (WHERE locked_until > now()) FROM d`, u.Email).Scan(&lifted); err != nil {
+			return fmt.Errorf("clear lockout: %w", err)
+		}
+		if audit.Detail == "" {
+			audit.Detail = fmt.Sprintf("%s: %d lockouts cleared", u.Email, lifted)
+		}
+		return addAuditTx(ctx, tx, audit)
+	})
+	return u, err
+}
+
+// ServerKey returns the secret named name, generating it (32 random bytes) the first time any
+// replica asks. Replicas racing to create it all end up with the one that was stored first.
+func (db *DB) ServerKey(ctx context.Context, name string) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("server key %s: %w", name, err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO server_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
+		return nil, fmt.Errorf("server key %s: %w", name, err)
+	}
+	var key []byte
+	if err := db.Pool.QueryRow(ctx, `SELECT key FROM server_keys WHERE name = $1`, name).Scan(&key); err != nil {
+		return nil, fmt.Errorf("server key %s: %w", name, err)
+	}
+	return key, nil
 }
 
 // ResetLoginFailures forgets the failures of key (after a successful login).
@@ -306,6 +415,15 @@ func (db *DB) PruneAccounts(ctx context.Context, olderThan time.Duration) error 
 	return nil
 }
 
+// PruneAudit deletes audit entries older than retention (AUDIT_RETENTION) and returns how many.
+func (db *DB) PruneAudit(ctx context.Context, retention time.Duration) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM audit_log WHERE at < now() - $1::float8 * interval '1 second'`, retention.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune audit log: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // AddAudit appends one audit entry; At is the DB clock, whatever e.At says.
 func (db *DB) AddAudit(ctx context.Context, e model.AuditEntry) error {
 	_, err := db.Pool.Exec(ctx, `
@@ -314,6 +432,35 @@ func (db *DB) AddAudit(ctx context.Context, e model.AuditEntry) error {
 		e.Actor, e.Action, e.EventID, e.Channel, e.Detail, e.IP)
 	if err != nil {
 		return fmt.Errorf("add audit entry %q: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AddThrottledAudit records one refused (throttled) login from e.IP. All those from one address
+// within window share one row of action e.Action whose detail counts them ("N throttled attempts")
+// and whose actor is the last account tried, so a flood of refused attempts costs the audit log one
+// row per address and window, not one per request. An advisory lock per address makes concurrent
+// refusals update that row instead of racing to insert their own.
+func (db *DB) AddThrottledAudit(ctx context.Context, e model.AuditEntry, window time.Duration) error {
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('audit_throttled:' || $1, 0))`, e.IP); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE audit_log SET actor = $3,
+				detail = (coalesce(substring(detail from '^[0-9]+')::bigint, 1) + 1)::text || ' throttled attempts'
+			WHERE id = (SELECT id FROM audit_log WHERE action = $1 AND ip = $2
+			            AND at > now() - $4::float8 * interval '1 second' ORDER BY at DESC, id DESC LIMIT 1)`,
+			e.Action, e.IP, e.Actor, window.Seconds())
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO audit_log (actor, action, detail, ip) VALUES ($1, $2, '1 throttled attempts', $3)`,
+			e.Actor, e.Action, e.IP)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add throttled login audit: %w", err)
 	}
 	return nil
 }

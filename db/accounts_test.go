@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,69 +249,207 @@ func TestLoginThrottle(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
 	p := db.ThrottlePolicy{MaxFailures: 3, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
-	allowed := func(key string) bool {
+	reserve := func(keys ...string) bool {
 		t.Helper()
-		ok, err := d.LoginAllowed(ctx, key)
+		var tk []db.ThrottleKey
+		for _, k := range keys {
+			tk = append(tk, db.ThrottleKey{Key: k, Policy: p})
+		}
+		ok, _, err := d.ReserveLoginAttempt(ctx, tk)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok
 	}
-	fail := func(key string) bool {
+	failures := func(key string) int {
 		t.Helper()
-		locked, err := d.RecordLoginFailure(ctx, key, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return locked
+		var n int
+		d.Pool.QueryRow(ctx, `SELECT coalesce((SELECT failures FROM login_throttle WHERE key = $1), 0)`, key).Scan(&n) //nolint:errcheck
+		return n
 	}
 
-	if !allowed("k") {
-		t.Fatal("fresh key not allowed")
+	if !reserve("k") || !reserve("k") || !reserve("k") {
+		t.Fatal("refused before reaching the limit")
 	}
-	if fail("k") || fail("k") || !allowed("k") {
-		t.Fatal("locked before reaching the limit")
+	if reserve("k") {
+		t.Fatal("4th attempt reserved with a limit of 3")
 	}
-	if !fail("k") || allowed("k") {
-		t.Fatal("not locked at the limit")
-	}
-	if !allowed("other") {
+	if !reserve("other") {
 		t.Fatal("lock leaked to another key")
 	}
-	// The lock ends by itself.
+	// All or nothing: a locked key refuses the attempt and charges none of the others.
+	if reserve("fresh", "k") || failures("fresh") != 0 {
+		t.Fatalf("attempt with a locked key charged fresh (%d)", failures("fresh"))
+	}
+	// The lock ends by itself; a stale window starts over.
 	acctExec(t, d, `UPDATE login_throttle SET locked_until = now() - interval '1 second', window_start = now() - interval '16 minutes' WHERE key = 'k'`)
-	if !allowed("k") {
-		t.Fatal("still locked after locked_until")
+	if !reserve("k") || failures("k") != 1 {
+		t.Fatalf("after the lock: failures = %d, want 1", failures("k"))
 	}
-	// A stale window starts over: one failure is not a lock.
-	if fail("k") {
-		t.Fatal("old window counted")
+	// A lock outlasting its window still refuses.
+	reserve("k")
+	reserve("k")
+	acctExec(t, d, `UPDATE login_throttle SET window_start = now() - interval '1 hour' WHERE key = 'k'`)
+	if reserve("k") {
+		t.Fatal("locked key reserved once its window was stale")
 	}
-	var n int
-	d.Pool.QueryRow(ctx, `SELECT failures FROM login_throttle WHERE key = 'k'`).Scan(&n) //nolint:errcheck
-	if n != 1 {
-		t.Fatalf("failures = %d after window reset, want 1", n)
+	// A release below the limit lifts the lock the reservation set.
+	if err := d.ReleaseLoginAttempt(ctx, "k", p); err != nil {
+		t.Fatal(err)
+	}
+	if failures("k") != 2 || !reserve("k") {
+		t.Fatalf("after release: failures = %d, want 2 and a free attempt", failures("k"))
 	}
 	if err := d.ResetLoginFailures(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	d.Pool.QueryRow(ctx, `SELECT count(*) FROM login_throttle WHERE key = 'k'`).Scan(&n) //nolint:errcheck
-	if n != 0 {
+	if failures("k") != 0 {
 		t.Fatal("reset left the row")
 	}
 
-	// Prune drops acctIdle rows but keeps live locks.
-	fail("idle")
-	fail("lockme")
-	fail("lockme")
-	fail("lockme")
+	// Prune drops idle rows but keeps live locks.
+	reserve("idle")
+	reserve("lockme")
+	reserve("lockme")
+	reserve("lockme")
 	acctExec(t, d, `UPDATE login_throttle SET window_start = now() - interval '1 hour'`)
 	if err := d.PruneAccounts(ctx, 15*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	var n int
 	d.Pool.QueryRow(ctx, `SELECT count(*) FROM login_throttle`).Scan(&n) //nolint:errcheck
-	if n != 1 || allowed("lockme") {
+	if n != 1 || reserve("lockme") {
 		t.Fatalf("after prune: %d rows (want only the locked one)", n)
+	}
+}
+
+// TestReserveLoginAttemptConcurrent: 60 attempts at once on one key reserve exactly the limit.
+// Checking first and counting afterwards (the old RecordLoginFailure) let most of them through.
+func TestReserveLoginAttemptConcurrent(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	keys := []db.ThrottleKey{
+		{Key: "account:a@example.com", Policy: db.ThrottlePolicy{MaxFailures: 5, Window: time.Hour, Lockout: time.Hour}},
+		{Key: "ip:192.0.2.1", Policy: db.ThrottlePolicy{MaxFailures: 30, Window: time.Hour, Lockout: time.Hour}},
+	}
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := d.ReserveLoginAttempt(ctx, keys)
+			if err != nil {
+				errs <- err
+			}
+			if ok {
+				granted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var ipFailures int
+	d.Pool.QueryRow(ctx, `SELECT failures FROM login_throttle WHERE key = 'ip:192.0.2.1'`).Scan(&ipFailures) //nolint:errcheck
+	if granted.Load() != 5 || ipFailures != 5 {
+		t.Fatalf("60 concurrent reservations: %d granted, ip counted %d; want 5 and 5", granted.Load(), ipFailures)
+	}
+}
+
+func TestClearLockout(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	u := acctUser(t, d, "a|b@example.com", model.RoleStaff)
+	other := acctUser(t, d, "b@example.com", model.RoleStaff)
+	acctExec(t, d, `INSERT INTO login_throttle (key, failures, locked_until) VALUES
+		('account:a|b@example.com', 5, now() + interval '1 hour'),
+		('acctip:ip:192.0.2.1|a|b@example.com', 20, now() + interval '1 hour'),
+		('acctip:ip:192.0.2.1|b@example.com', 20, now() + interval '1 hour'),
+		('device:abc', 5, now() + interval '1 hour')`)
+	locked, err := d.LockedOutEmails(ctx, []string{u.Email, other.Email, "c@example.com"})
+	if err != nil || !locked[u.Email] || !locked[other.Email] || len(locked) != 2 {
+		t.Fatalf("locked out = %v, %v", locked, err)
+	}
+	if _, err := d.ClearLockout(ctx, u.ID, model.AuditEntry{Actor: "boss@example.com", Action: model.AuditUserUnlock, IP: "192.0.2.9"}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	rows, _ := d.Pool.Query(ctx, `SELECT key FROM login_throttle ORDER BY key`)
+	for rows.Next() {
+		var k string
+		rows.Scan(&k) //nolint:errcheck
+		keys = append(keys, k)
+	}
+	if strings.Join(keys, " ") != "acctip:ip:192.0.2.1|b@example.com device:abc" {
+		t.Fatalf("rows left after clearing a|b@example.com: %q", keys)
+	}
+	var detail string
+	d.Pool.QueryRow(ctx, `SELECT detail FROM audit_log WHERE action = 'user.unlock' AND actor = 'boss@example.com'`).Scan(&detail) //nolint:errcheck
+	if detail != "a|b@example.com: 2 lockouts cleared" {
+		t.Fatalf("audit detail %q", detail)
+	}
+	if _, err := d.ClearLockout(ctx, 999999, model.AuditEntry{Actor: "x", Action: model.AuditUserUnlock}); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// TestAddThrottledAudit: refused logins from one address in one window share one audit row.
+func TestAddThrottledAudit(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := model.AuditEntry{Actor: fmt.Sprintf("guess%d@example.com", i), Action: model.AuditLoginThrottled, IP: "192.0.2.7"}
+			if err := d.AddThrottledAudit(ctx, e, 15*time.Minute); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	d.AddThrottledAudit(ctx, model.AuditEntry{Actor: "x", Action: model.AuditLoginThrottled, IP: "192.0.2.8"}, 15*time.Minute) //nolint:errcheck
+	var n int
+	var detail string
+	d.Pool.QueryRow(ctx, `SELECT count(*), max(detail) FROM audit_log WHERE ip = '192.0.2.7'`).Scan(&n, &detail) //nolint:errcheck
+	if n != 1 || detail != "40 throttled attempts" {
+		t.Fatalf("40 throttled attempts: %d rows, detail %q; want 1 row \"40 throttled attempts\"", n, detail)
+	}
+	// A new window starts a new row.
+	acctExec(t, d, `UPDATE audit_log SET at = now() - interval '16 minutes' WHERE ip = '192.0.2.7'`)
+	d.AddThrottledAudit(ctx, model.AuditEntry{Actor: "y", Action: model.AuditLoginThrottled, IP: "192.0.2.7"}, 15*time.Minute) //nolint:errcheck
+	d.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE ip = '192.0.2.7'`).Scan(&n)                                     //nolint:errcheck
+	if n != 2 {
+		t.Fatalf("after the window: %d rows, want 2", n)
+	}
+}
+
+func TestPruneAudit(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, actor := range []string{"old", "new"} {
+		if err := d.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "login"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acctExec(t, d, `UPDATE audit_log SET at = now() - interval '401 days' WHERE actor = 'old'`)
+	n, err := d.PruneAudit(ctx, 400*24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("prune = %d, %v; want 1 row", n, err)
+	}
+	var left string
+	d.Pool.QueryRow(ctx, `SELECT string_agg(actor, ',') FROM audit_log`).Scan(&left) //nolint:errcheck
+	if left != "new" {
+		t.Fatalf("left %q, want new", left)
 	}
 }
 

@@ -26,6 +26,9 @@ type AccountAdmin interface {
 	Tokens(ctx context.Context) ([]db.APIToken, error)
 	CreateToken(ctx context.Context, name string, role model.Role, createdBy string) (string, error)
 	RevokeToken(ctx context.Context, actor model.Principal, ip string, id int64) (db.APIToken, error)
+	// LockedOut says which of users are locked out of logging in; ClearLockout lifts a lockout.
+	LockedOut(ctx context.Context, users []model.User) (map[int64]bool, error)
+	ClearLockout(ctx context.Context, actor model.Principal, ip string, id int64) (model.User, error)
 }
 
 func (h *Handlers) accounts() (AccountAdmin, error) {
@@ -103,6 +106,7 @@ var doneFlash = map[string]string{
 	"user_disabled":  "flash.user_disabled",
 	"user_enabled":   "flash.user_enabled",
 	"password_reset": "flash.password_reset",
+	"unlocked":       "flash.lockout_cleared",
 	"token_revoked":  "flash.token_revoked",
 }
 
@@ -149,6 +153,9 @@ func (h *Handlers) renderUsers(c echo.Context, status int, v views.UsersView) er
 		v.Q = v.Q[:254]
 	}
 	if v.Users, err = acc.Users(c.Request().Context(), v.Q); err != nil {
+		return err
+	}
+	if v.LockedOut, err = acc.LockedOut(c.Request().Context(), v.Users); err != nil {
 		return err
 	}
 	if p.Principal != nil {
@@ -230,6 +237,15 @@ func (h *Handlers) EnableUser(c echo.Context) error {
 func (h *Handlers) ResetUserPassword(c echo.Context) error {
 	return h.userAction(c, "password_reset", func(ctx context.Context, acc AccountAdmin, actor model.Principal, ip string, id int64) error {
 		_, err := acc.ResetPassword(ctx, actor, ip, id, c.FormValue("password"))
+		return err
+	})
+}
+
+// ClearUserLockout serves POST /users/:id/unlock (managers): failed logins counted against the
+// user's account, from any address, are forgotten, so the user can log in from anywhere again.
+func (h *Handlers) ClearUserLockout(c echo.Context) error {
+	return h.userAction(c, "unlocked", func(ctx context.Context, acc AccountAdmin, actor model.Principal, ip string, id int64) error {
+		_, err := acc.ClearLockout(ctx, actor, ip, id)
 		return err
 	})
 }

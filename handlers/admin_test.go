@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -146,6 +147,58 @@ func TestUserAdministration(t *testing.T) {
 	// Ann's logins are audited under her name.
 	if n := mgr.get("/audit?actor=ann&action=login").doc(t).Find(`tr[data-audit-entry]`).Length(); n != 3 {
 		t.Errorf("ann's logins: %d, want 3", n)
+	}
+}
+
+// TestClearLockout: an account locked by failed logins is marked on /users with a "clear lockout"
+// button (CSRF-protected POST, managers only); clearing it lets the user log in again at once, and
+// the audit log names the manager who did it.
+func TestClearLockout(t *testing.T) {
+	t.Parallel()
+	a := newMgrApp(t, 0, nil)
+	mgr := a.login("boss@example.com", model.RoleManager)
+	if _, err := a.auth.CreateUser(context.Background(), "ann@example.com", uiPassword, model.RoleStaff, "test"); err != nil {
+		t.Fatal(err)
+	}
+	id := a.userID("ann@example.com")
+	row := `tr[data-user-id="` + id + `"]`
+	if mgr.get("/users").doc(t).Find(row+` form[data-action="clear-lockout"]`).Length() != 0 {
+		t.Fatal("clear-lockout button on an account that is not locked")
+	}
+
+	guesser := a.client()
+	guesser.get("/login")
+	for i := range 5 {
+		wantCode(t, fmt.Sprintf("wrong password %d", i+1), guesser.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"wrong-pass"}}, false), http.StatusUnauthorized)
+	}
+	ann := a.client() // a browser that never logged in: no device cookie, so the account lock applies
+	ann.get("/login")
+	wantCode(t, "ann while locked", ann.post("/login", url.Values{"email": {"ann@example.com"}, "password": {uiPassword}}, false), http.StatusTooManyRequests)
+
+	page := mgr.get("/users").doc(t)
+	if page.Find(row+` [data-locked-out]`).Length() != 1 || page.Find(row+` form[data-action="clear-lockout"] input[name="_csrf"]`).Length() != 1 {
+		t.Fatal("locked account: no lockout notice or no CSRF-protected clear-lockout form")
+	}
+	if page.Find(`form[data-action="clear-lockout"]`).Length() != 1 {
+		t.Fatal("clear-lockout offered for accounts that are not locked")
+	}
+	wantCode(t, "forged csrf", mgr.post("/users/"+id+"/unlock", url.Values{"_csrf": {"forged"}}, false), http.StatusForbidden)
+	wantCode(t, "ann still locked", ann.post("/login", url.Values{"email": {"ann@example.com"}, "password": {uiPassword}}, false), http.StatusTooManyRequests)
+	wantCode(t, "unknown user", mgr.post("/users/99999/unlock", nil, false), http.StatusNotFound)
+
+	wantLocation(t, "clear lockout", mgr.post("/users/"+id+"/unlock", nil, false), "/users?done=unlocked")
+	after := mgr.get("/users?done=unlocked")
+	if got := flashText(t, after); got != "Lockout cleared." {
+		t.Errorf("flash %q", got)
+	}
+	if after.doc(t).Find(row+` [data-locked-out]`).Length() != 0 {
+		t.Error("still marked locked after clearing")
+	}
+	wantCode(t, "ann after clearing", ann.post("/login", url.Values{"email": {"ann@example.com"}, "password": {uiPassword}}, false), http.StatusSeeOther)
+
+	entries := mgr.get("/audit?actor=boss&action=user.unlock").doc(t).Find(`tr[data-audit-entry]`)
+	if entries.Length() != 1 || !strings.Contains(entries.Text(), "ann@example.com: 1 lockouts cleared") {
+		t.Fatalf("audit of the unlock: %d rows %q", entries.Length(), strings.Join(strings.Fields(entries.Text()), " "))
 	}
 }
 

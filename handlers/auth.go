@@ -7,12 +7,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/views"
 )
 
 // langCookieMaxAge keeps the language preference for a year.
 const langCookieMaxAge = 365 * 24 * time.Hour
+
+// deviceCookieMaxAge keeps a browser known to an account for a year after its last login.
+const deviceCookieMaxAge = 365 * 24 * time.Hour
 
 // LoginPage serves GET /login; a visitor who is already logged in goes on to next (or /).
 func (h *Handlers) LoginPage(c echo.Context) error {
@@ -36,7 +40,12 @@ func (h *Handlers) Login(c echo.Context) error {
 			return err
 		}
 	}
-	secret, _, err := h.deps.Auth.Login(ctx, email, c.FormValue("password"), c.RealIP(), c.Request().UserAgent())
+	deviceName := DeviceCookieName(h.deps.SecureCookies)
+	req := auth.LoginRequest{Email: email, Password: c.FormValue("password"), IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	if ck, err := c.Cookie(deviceName); err == nil {
+		req.DeviceCookie = ck.Value
+	}
+	res, err := h.deps.Auth.LoginDevice(ctx, req)
 	if err != nil {
 		form := views.LoginForm{Email: email, Next: next}
 		switch model.ErrorCode(err) {
@@ -50,7 +59,10 @@ func (h *Handlers) Login(c echo.Context) error {
 		}
 		return err
 	}
-	SetCookie(c, h.deps.SecureCookies, name, secret, h.deps.SessionMaxAge, http.SameSiteLaxMode)
+	SetCookie(c, h.deps.SecureCookies, name, res.Session, h.deps.SessionMaxAge, http.SameSiteLaxMode)
+	// The device cookie is sent only with same-site requests (the login form posts same-site) and
+	// is kept across logout: it is what spares this browser from lockouts caused by others.
+	SetCookie(c, h.deps.SecureCookies, deviceName, res.DeviceCookie, deviceCookieMaxAge, http.SameSiteStrictMode)
 	// A new session gets a new CSRF token: the next page load issues one.
 	SetCookie(c, h.deps.SecureCookies, CSRFCookieName(h.deps.SecureCookies), "", -1, http.SameSiteStrictMode)
 	return c.Redirect(http.StatusSeeOther, cmp.Or(next, "/"))

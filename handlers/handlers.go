@@ -22,7 +22,8 @@ import (
 
 // Authenticator logs people in and out (auth.Service).
 type Authenticator interface {
-	Login(ctx context.Context, email, password, ip, userAgent string) (string, model.Principal, error)
+	// LoginDevice checks a login attempt, throttled by device cookie, account and address.
+	LoginDevice(ctx context.Context, req auth.LoginRequest) (auth.LoginResult, error)
 	Logout(ctx context.Context, cookieValue string) error
 }
 
@@ -105,6 +106,15 @@ func SessionCookieName(secure bool) string {
 		return "__Host-dist_session"
 	}
 	return "dist_session"
+}
+
+// DeviceCookieName is the device cookie's name: a browser that logged in before presents it, so
+// other people's failed logins never lock it out (auth.LoginDevice). It outlives sessions and logout.
+func DeviceCookieName(secure bool) string {
+	if secure {
+		return "__Host-dist_device"
+	}
+	return "dist_device"
 }
 
 // CSRFCookieName is the CSRF cookie's name.

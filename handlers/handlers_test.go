@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/model"
 )
@@ -31,8 +32,8 @@ func (r redisHealth) NotificationsState() (bool, error) { return r.notif, r.nerr
 
 type noAuth struct{}
 
-func (noAuth) Login(context.Context, string, string, string, string) (string, model.Principal, error) {
-	return "", model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "no")
+func (noAuth) LoginDevice(context.Context, auth.LoginRequest) (auth.LoginResult, error) {
+	return auth.LoginResult{}, model.Errorf(model.EUNAUTHORIZED, "no")
 }
 func (noAuth) Logout(context.Context, string) error { return nil }
 

@@ -119,7 +119,15 @@ const (
 	AuditRescueFailed = "channel.rescue_failed"
 )
 
+// Audit actions of login throttling (issue 11). AuditLoginThrottled rows aggregate the logins
+// refused by throttling, one row per address and window, the detail counting them ("12 throttled
+// attempts"); AuditUserUnlock is a manager clearing an account's lockout.
+const (
+	AuditLoginThrottled = "login_throttled"
+	AuditUserUnlock     = "user.unlock"
+)
+
 // AuditActions lists the actions the audit page offers as a filter, in display order.
-var AuditActions = []string{AuditLogin, AuditLoginFailed, AuditUserAdd, AuditUserRole, AuditUserDisable,
-	AuditUserEnable, AuditUserPassword, AuditTokenCreate, AuditTokenRevoke, AuditStart, AuditRetry,
+var AuditActions = []string{AuditLogin, AuditLoginFailed, AuditLoginThrottled, AuditUserAdd, AuditUserRole, AuditUserDisable,
+	AuditUserEnable, AuditUserUnlock, AuditUserPassword, AuditTokenCreate, AuditTokenRevoke, AuditStart, AuditRetry,
 	AuditBulkRetry, AuditRescue, AuditRescueFailed}

@@ -80,6 +80,8 @@ var managerMessages = map[string][2]string{
 
 	"audit.action.login":                 {"Logged in", "로그인"},
 	"audit.action.login_failed":          {"Failed login", "로그인 실패"},
+	"audit.action.login_throttled":       {"Login refused (too many attempts)", "로그인 거부(시도 횟수 초과)"},
+	"audit.action.user.unlock":           {"Lockout cleared", "로그인 잠금 해제"},
 	"audit.action.user_add":              {"User created", "사용자 생성"},
 	"audit.action.user.role":             {"Role changed", "역할 변경"},
 	"audit.action.user.disable":          {"User disabled", "사용자 비활성화"},
@@ -112,6 +114,9 @@ var managerMessages = map[string][2]string{
 	"users.disable":          {"Disable", "비활성화"},
 	"users.enable":           {"Enable", "활성화"},
 	"users.bad_id":           {"Unknown user.", "알 수 없는 사용자입니다."},
+	"users.locked_out":       {"Locked out after failed logins", "로그인 실패로 잠김"},
+	"users.clear_lockout":    {"Clear lockout", "잠금 해제"},
+	"flash.lockout_cleared":  {"Lockout cleared.", "로그인 잠금을 해제했습니다."},
 
 	"tokens.title":      {"API tokens", "API 토큰"},
 	"tokens.new":        {"New API token", "새 API 토큰"},

@@ -57,6 +57,9 @@ type UsersView struct {
 	// NewEmail and NewRole refill the create form after an error.
 	NewEmail string
 	NewRole  model.Role
+
+	// LockedOut marks the users (by id) locked out of logging in: their row offers "clear lockout".
+	LockedOut map[int64]bool
 }
 
 // TokenRow is one API token on the tokens page.

@@ -52,6 +52,7 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/users/:id/disable", handler: h.DisableUser, role: model.RoleManager},
 		{method: http.MethodPost, path: "/users/:id/enable", handler: h.EnableUser, role: model.RoleManager},
 		{method: http.MethodPost, path: "/users/:id/password", handler: h.ResetUserPassword, role: model.RoleManager},
+		{method: http.MethodPost, path: "/users/:id/unlock", handler: h.ClearUserLockout, role: model.RoleManager},
 		{method: http.MethodGet, path: "/tokens", handler: h.Tokens, role: model.RoleManager},
 		{method: http.MethodPost, path: "/tokens", handler: h.CreateToken, role: model.RoleManager},
 		{method: http.MethodPost, path: "/tokens/:id/revoke", handler: h.RevokeToken, role: model.RoleManager},

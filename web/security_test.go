@@ -38,6 +38,7 @@ var routeAccess = map[string]access{
 	"POST /users/:id/disable":                      {role: model.RoleManager},
 	"POST /users/:id/enable":                       {role: model.RoleManager},
 	"POST /users/:id/password":                     {role: model.RoleManager},
+	"POST /users/:id/unlock":                       {role: model.RoleManager},
 	"GET /tokens":                                  {role: model.RoleManager},
 	"POST /tokens":                                 {role: model.RoleManager},
 	"POST /tokens/:id/revoke":                      {role: model.RoleManager},
