@@ -17,7 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PrincipalChannel is the LISTEN/NOTIFY channel of principal changes; the payload is the user id.
+// PrincipalChannel is the LISTEN/NOTIFY channel of principal changes; the payload is the user id
+// (revoking an API token notifies its owner's id, or minus the token id when it has no owner).
 const PrincipalChannel = "principal_changed"
 
 // ListenerAppName is the application_name of the listening connection (seen in pg_stat_activity).
