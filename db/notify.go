@@ -93,7 +93,7 @@ func (db *DB) listenOnce(ctx context.Context, fn func(userID int64)) (listened b
 			return true, fmt.Errorf("wait for notification: %w", err)
 		}
 		id, err := strconv.ParseInt(n.Payload, 10, 64)
-		if err != nil || id <= 0 {
+		if err != nil || id == 0 { // negative: a token without owner (see PrincipalChannel)
 			db.logger.Warn("principal listener: ignoring bad payload", slog.String("payload", n.Payload))
 			continue
 		}
