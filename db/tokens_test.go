@@ -2,11 +2,13 @@ package db_test
 
 import (
 	"context"
+	"io/fs"
 	"testing"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/dbtest"
+	"github.com/marketing-platform/distribution/migrations"
 	"github.com/marketing-platform/distribution/model"
 )
 
@@ -214,4 +216,52 @@ func TestTokenRevokeNotifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantHeard(t, "revoke of a token without owner", heard, -legacy)
+}
+
+// TestTokenOwnerBackfill runs migration 0008 over api_tokens rows as they were before it: tokens
+// made on /tokens go to their maker, the rest to a service account per name with the highest
+// role among them, and a row that cannot be placed keeps working without owner.
+func TestTokenOwnerBackfill(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	acctExec(t, d, `ALTER TABLE api_tokens DROP COLUMN owner_id, DROP COLUMN expires_at`)
+	acctExec(t, d, `ALTER TABLE users DROP COLUMN kind`)
+	acctExec(t, d, `INSERT INTO users (email, password_hash, role) VALUES
+		('boss@example.com', '', 'manager'), ('service:clash', '', 'marketer')`)
+	acctExec(t, d, `INSERT INTO api_tokens (name, role, token_hash, created_by) VALUES
+		('web', 'staff', 'h-web', 'boss@example.com'),
+		('Upstream', 'marketer', 'h-up1', 'cli'),
+		('upstream', 'staff', 'h-up2', 'cli'),
+		('orphan', 'manager', 'h-orphan', 'gone@example.com'),
+		('clash', 'marketer', 'h-clash', 'cli')`)
+	sql, err := fs.ReadFile(migrations.FS, "0008_token_owners.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acctExec(t, d, string(sql))
+
+	for _, tc := range []struct {
+		hash, owner string
+		service     bool
+	}{
+		{"h-web", "boss@example.com", false},
+		{"h-up1", "service:upstream", true},
+		{"h-up2", "service:upstream", true},
+		{"h-orphan", "service:orphan", true},
+		{"h-clash", "", false},
+	} {
+		tok, err := d.FindTokenByHash(ctx, []byte(tc.hash))
+		if err != nil {
+			t.Fatalf("%s after the backfill: %v", tc.hash, err)
+		}
+		if tok.OwnerEmail != tc.owner || tok.OwnerService != tc.service || (tc.owner == "") != (tok.OwnerID == nil) {
+			t.Errorf("%s: owner %q service %v (id %v), want %q service %v", tc.hash, tok.OwnerEmail, tok.OwnerService, tok.OwnerID, tc.owner, tc.service)
+		}
+	}
+	var role string
+	d.Pool.QueryRow(ctx, `SELECT role FROM users WHERE email = 'service:upstream'`).Scan(&role) //nolint:errcheck
+	if role != "staff" {
+		t.Errorf("service:upstream has role %q, want staff (the highest of its tokens)", role)
+	}
 }
