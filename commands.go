@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/config"
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/engine"
 	"github.com/marketing-platform/distribution/model"
 )
@@ -31,21 +33,32 @@ func userAdd(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout
 	return nil
 }
 
-func tokenCreate(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer, name, role string) error {
+// tokenCreate creates an API token owned by the service account "service:<name>" (created with
+// role on first use; a manager disables or demotes it on /users to stop every token it owns).
+// expires is empty (never), a duration (720h, 30d) or the last valid day YYYY-MM-DD in UTC.
+func tokenCreate(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer, name, role, expires string) error {
 	r, err := model.ParseRole(role)
 	if err != nil {
 		return errors.New(model.ErrorMessage(err))
+	}
+	spec := db.TokenSpec{Name: name, Role: r, CreatedBy: "cli"}
+	if spec.ExpiresIn, spec.ExpiresAt, err = auth.ParseExpiry(expires, time.UTC); err != nil {
+		return cliError(err)
 	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	tok, err := auth.NewService(store, auth.Config{}, logger).CreateToken(ctx, name, r, "cli")
+	tok, t, err := auth.NewService(store, auth.Config{}, logger).IssueToken(ctx, spec)
 	if err != nil {
 		return cliError(err)
 	}
-	fmt.Fprintf(stdout, "API token %q (%s); it is shown only once:\n%s\n", name, r, tok)
+	until := "never expires"
+	if t.ExpiresAt != nil {
+		until = "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(stdout, "API token %q (%s, owner %s, %s); it is shown only once:\n%s\n", t.Name, r, t.OwnerEmail, until, tok)
 	return nil
 }
 

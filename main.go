@@ -25,7 +25,7 @@ commands:
   migrate                                  apply database migrations (again: no-op)
   seed                                     create demo users and events (again: no-op)
   user add --email E --role R              create a user; password = first line of stdin
-  token create --name N --role R           create an API token; printed alone on the last line
+  token create --name N --role R [--expires D]  API token of service account "service:N" (D: 720h, 30d or YYYY-MM-DD); printed alone on the last line
   simulator                                run the channel simulator on SIMULATOR_ADDR
 
 roles: marketer | staff | manager. Configuration comes from the environment (see README).
@@ -85,10 +85,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 		name := fs.String("name", "", "token name (who uses it)")
 		role := fs.String("role", "", "marketer, staff or manager")
+		expires := fs.String("expires", "", "optional expiry: a duration (720h, 30d) or the last valid day YYYY-MM-DD (UTC)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		return tokenCreate(ctx, cfg, logger, stdout, *name, *role)
+		return tokenCreate(ctx, cfg, logger, stdout, *name, *role, *expires)
 	default:
 		return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}

@@ -68,7 +68,8 @@ func (s *Service) RevokeToken(ctx context.Context, actor model.Principal, ip str
 
 // Revalidate re-reads a principal taken from a request that is still running (a live stream): the
 // session must still exist and its user be enabled, and the role returned is the user's current
-// one; a token must not be revoked. Anything else is EUNAUTHORIZED. Streams call it every few
+// one; a token must be live (not revoked or expired, its owner enabled and holding the token's
+// role). Anything else is EUNAUTHORIZED. Streams call it every few
 // seconds and close when it fails or when the role no longer grants what the stream shows.
 func (s *Service) Revalidate(ctx context.Context, p model.Principal) (model.Principal, error) {
 	gone := model.Errorf(model.EUNAUTHORIZED, "session ended")
@@ -89,7 +90,7 @@ func (s *Service) Revalidate(ctx context.Context, p model.Principal) (model.Prin
 			return model.Principal{}, err
 		}
 		if !ok {
-			return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "invalid or revoked API token")
+			return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "invalid, expired or revoked API token")
 		}
 		return p, nil
 	}

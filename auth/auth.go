@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ import (
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
 )
+
+// ServiceAccountPrefix starts the name of every service account (the owner of CLI tokens).
+const ServiceAccountPrefix = "service:"
 
 // TokenPrefix starts every API token, so leaked tokens are recognisable (secret scanners, logs).
 const TokenPrefix = "dst_"
@@ -360,18 +364,32 @@ func (s *Service) Logout(ctx context.Context, cookieValue string) error {
 	return s.store.DeleteSession(ctx, idHash)
 }
 
-// AuthenticateToken returns the principal of an API bearer token ("dst_..."), or EUNAUTHORIZED.
+// AuthenticateToken returns the principal of an API bearer token ("dst_..."), or EUNAUTHORIZED:
+// unknown, revoked and expired tokens, and tokens whose owner is disabled or no longer holds the
+// token's role.
 func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (model.Principal, error) {
 	secret, found := strings.CutPrefix(bearer, TokenPrefix)
 	hash, ok := hashSecret(secret)
 	if !found || !ok {
-		return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "invalid or revoked API token")
+		return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "invalid, expired or revoked API token")
 	}
 	t, err := s.store.FindTokenByHash(ctx, hash)
 	if err != nil {
 		return model.Principal{}, err
 	}
-	return model.Principal{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role}, nil
+	return principalOfToken(t), nil
+}
+
+func principalOfToken(t db.APIToken) model.Principal {
+	p := model.Principal{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role}
+	if t.OwnerID != nil {
+		p.OwnerID = *t.OwnerID
+	}
+	if t.ExpiresAt != nil {
+		// Time left by the DB clock, added to ours: a skewed app clock cannot stretch the token.
+		p.TokenExpiry = time.Now().Add(t.ExpiresIn)
+	}
+	return p
 }
 
 // CreateUser validates and stores a new user; createdBy names the actor in the audit log
@@ -381,6 +399,9 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role m
 	email = db.NormalizeEmail(email)
 	if bad || len(email) < 3 || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.Contains(email, " ") {
 		return model.User{}, model.Errorf(model.EINVALID, "email must look like name@example.com (at most %d characters)", maxEmailLen)
+	}
+	if strings.HasPrefix(email, ServiceAccountPrefix) {
+		return model.User{}, model.Errorf(model.EINVALID, "emails starting with %q name service accounts", ServiceAccountPrefix)
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return model.User{}, model.Errorf(model.EINVALID, "password must be at least %d characters", MinPasswordLen)
@@ -403,25 +424,77 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role m
 	return u, nil
 }
 
-// CreateToken creates an API token and returns its plaintext ("dst_" + 43 base64url characters).
-// Only its SHA-256 is stored: the plaintext cannot be shown again.
+// CreateToken creates an API token owned by the service account "service:<name>" (created when
+// missing; see db.CreateOwnedToken) that never expires, and returns its plaintext.
 func (s *Service) CreateToken(ctx context.Context, name string, role model.Role, createdBy string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 100 {
-		return "", model.Errorf(model.EINVALID, "token name must be 1 to 100 characters")
+	secret, _, err := s.IssueToken(ctx, db.TokenSpec{Name: name, Role: role, CreatedBy: createdBy})
+	return secret, err
+}
+
+// IssueToken creates an API token and returns its plaintext ("dst_" + 43 base64url characters).
+// Only its SHA-256 is stored: the plaintext cannot be shown again. The token belongs to
+// spec.OwnerID (0: the service account named after it) and works only while that user is enabled
+// and holds at least spec.Role.
+func (s *Service) IssueToken(ctx context.Context, spec db.TokenSpec) (string, db.APIToken, error) {
+	spec.Name = strings.TrimSpace(spec.Name)
+	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 {
+		return "", db.APIToken{}, model.Errorf(model.EINVALID, "token name must be 1 to 100 characters")
 	}
-	if _, err := model.ParseRole(string(role)); err != nil {
-		return "", err
+	if _, err := model.ParseRole(string(spec.Role)); err != nil {
+		return "", db.APIToken{}, err
 	}
 	secret, hash, err := newSecret()
 	if err != nil {
-		return "", fmt.Errorf("create token: %w", err)
+		return "", db.APIToken{}, fmt.Errorf("create token: %w", err)
 	}
-	if _, err := s.store.CreateToken(ctx, name, role, hash, createdBy); err != nil {
-		return "", err
+	t, err := s.store.CreateOwnedToken(ctx, spec, hash)
+	if err != nil {
+		return "", db.APIToken{}, err
 	}
-	s.audit(ctx, model.AuditEntry{Actor: createdBy, Action: "token_create", Detail: fmt.Sprintf("%s role=%s", name, role)})
-	return TokenPrefix + secret, nil
+	detail := fmt.Sprintf("%s role=%s owner=%s", t.Name, t.Role, t.OwnerEmail)
+	if t.ExpiresAt != nil {
+		detail += " expires=" + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	s.audit(ctx, model.AuditEntry{Actor: spec.CreatedBy, Action: "token_create", Detail: detail})
+	return TokenPrefix + secret, t, nil
+}
+
+// MaxTokenLifetime bounds an API token's expiry.
+const MaxTokenLifetime = 10 * 365 * 24 * time.Hour
+
+// ParseExpiry reads a token expiry as typed on the CLI (--expires) or the /tokens form: empty
+// means never; a duration ("720h", "90m", or whole days "30d") counts from creation; a date
+// YYYY-MM-DD means the token works through that day in loc (it expires at the next midnight).
+// It returns the duration or the instant (one of them set), or EINVALID.
+func ParseExpiry(s string, loc *time.Location) (in time.Duration, at *time.Time, err error) {
+	s = strings.TrimSpace(s)
+	bad := model.Errorf(model.EINVALID, "expiry must be a duration such as 720h or 30d, or a date YYYY-MM-DD, at most 10 years ahead")
+	switch {
+	case s == "":
+		return 0, nil, nil
+	case len(s) == len("2006-01-02") && strings.Count(s, "-") == 2:
+		d, perr := time.ParseInLocation("2006-01-02", s, loc)
+		if perr != nil {
+			return 0, nil, bad
+		}
+		end := d.AddDate(0, 0, 1)
+		if time.Until(end) > MaxTokenLifetime {
+			return 0, nil, bad
+		}
+		return 0, &end, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, perr := strconv.Atoi(days)
+		if perr != nil || n <= 0 || n > int(MaxTokenLifetime/(24*time.Hour)) {
+			return 0, nil, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil, nil
+	}
+	d, perr := time.ParseDuration(s)
+	if perr != nil || d <= 0 || d > MaxTokenLifetime {
+		return 0, nil, bad
+	}
+	return d, nil, nil
 }
 
 // Prune deletes expired sessions, stale throttle rows and audit entries older than

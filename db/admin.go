@@ -47,8 +47,9 @@ type UserChange struct {
 
 // UpdateUser applies ch to user id and records audit, in one transaction. Disabling a user or
 // setting a new password ends every session of the user (they must log in again); a role change
-// needs nothing more, because every request re-reads the role with the session (FindSession).
-// The last enabled manager can be neither demoted nor disabled (ECONFLICT): someone must be able
+// needs nothing more, because every request re-reads the role with the session (FindSession), and
+// the user's API tokens with the token (a token outranking its owner stops working).
+// Service accounts have no password (ECONFLICT) and never count as a manager. The last enabled manager can be neither demoted nor disabled (ECONFLICT): someone must be able
 // to administer the service. Unknown id: ENOTFOUND.
 func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit model.AuditEntry) (model.User, error) {
 	if ch.Role != "" {
@@ -60,7 +61,7 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit mod
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		// Lock every enabled manager first (always in id order), so two managers demoting each
 		// other at once cannot both succeed and leave nobody in charge.
-		mrows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'manager' AND NOT disabled ORDER BY id FOR UPDATE`)
+		mrows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'manager' AND NOT disabled AND kind = 'user' ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return fmt.Errorf("lock managers: %w", err)
 		}
@@ -75,7 +76,10 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit mod
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)
 		}
-		losesManager := before.Role == model.RoleManager && !before.Disabled &&
+		if before.Service && ch.PasswordHash != "" {
+			return model.Errorf(model.ECONFLICT, "%s is a service account: it has no password and never logs in", before.Email)
+		}
+		losesManager := !before.Service && before.Role == model.RoleManager && !before.Disabled &&
 			((ch.Role != "" && ch.Role != model.RoleManager) || (ch.Disabled != nil && *ch.Disabled))
 		if losesManager && len(managers) <= 1 {
 			return model.Errorf(model.ECONFLICT, "%s is the last enabled manager; make someone else a manager first", before.Email)
@@ -128,22 +132,45 @@ func describeUserChange(before, after model.User, ch UserChange) string {
 	return d
 }
 
-const tokenColumns = `id, name, role, created_by, created_at, last_used_at, revoked_at`
+// tokenFrom joins a token (t) to its owner (o); tokenColumns is what scanToken reads from it.
+const (
+	tokenFrom    = `api_tokens t LEFT JOIN users o ON o.id = t.owner_id`
+	tokenColumns = `t.id, t.name, t.role, t.created_by, t.created_at, t.last_used_at, t.revoked_at,
+		t.owner_id, coalesce(o.email, '') AS owner_email, coalesce(o.kind = 'service', false) AS owner_service,
+		t.expires_at, coalesce(extract(epoch FROM t.expires_at - now())::float8, 0) AS expires_in,
+		coalesce(t.expires_at <= now(), false) AS expired, ` + tokenLiveSQL + ` AS live`
+	// tokenLiveSQL: the token authenticates now. Not revoked, not expired, and its owner enabled
+	// with at least the token's role (a staff token dies when its owner becomes a marketer, and
+	// lives on when they become a manager). Legacy tokens without an owner skip the owner test.
+	tokenLiveSQL = `(t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+		AND (t.owner_id IS NULL OR (NOT o.disabled
+			AND array_position(ARRAY['marketer', 'staff', 'manager'], o.role) >= array_position(ARRAY['marketer', 'staff', 'manager'], t.role))))`
+	// tokenWatchSQL is the principal-change key under which a token's open streams listen: its
+	// owner's user id (so disabling or demoting the owner wakes them), or minus the token id when
+	// it has no owner.
+	tokenWatchSQL = `coalesce(t.owner_id, -t.id)`
+)
 
 func scanToken(row scanner) (APIToken, error) {
 	var (
-		t    APIToken
-		role string
+		t         APIToken
+		role      string
+		expiresIn float64
 	)
-	err := row.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt)
+	err := row.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt,
+		&t.OwnerID, &t.OwnerEmail, &t.OwnerService, &t.ExpiresAt, &expiresIn, &t.Expired, &t.Live)
 	t.Role = model.Role(role)
+	if t.ExpiresAt != nil && expiresIn > 0 {
+		t.ExpiresIn = time.Duration(expiresIn * float64(time.Second))
+	}
 	return t, err
 }
 
-// FindTokens lists API tokens, live ones first, newest first, at most MaxTokensListed.
+// FindTokens lists API tokens with their owners, live ones first, newest first, at most
+// MaxTokensListed.
 func (db *DB) FindTokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens
-		ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC LIMIT $1`, MaxTokensListed)
+	rows, err := db.Pool.Query(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+`
+		ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC, t.id DESC LIMIT $1`, MaxTokensListed)
 	if err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)
 	}
@@ -154,10 +181,10 @@ func (db *DB) FindTokens(ctx context.Context) ([]APIToken, error) {
 	return tokens, nil
 }
 
-// TokenActive reports whether token id exists and is not revoked (live streams re-check it).
+// TokenActive reports whether token id is live now (see APIToken.Live): live streams re-check it.
 func (db *DB) TokenActive(ctx context.Context, id int64) (bool, error) {
 	var ok bool
-	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL)`,
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tokenFrom+` WHERE t.id = $1 AND `+tokenLiveSQL+`)`,
 		id).Scan(&ok); err != nil {
 		return false, fmt.Errorf("check token: %w", err)
 	}
@@ -165,12 +192,13 @@ func (db *DB) TokenActive(ctx context.Context, id int64) (bool, error) {
 }
 
 // RevokeTokenAudited revokes token id and records audit in one transaction, and returns the token.
-// Revoking twice is a no-op that records nothing; an unknown id is ENOTFOUND.
+// Open streams authenticated by it re-check at once. Revoking twice is a no-op that records
+// nothing; an unknown id is ENOTFOUND.
 func (db *DB) RevokeTokenAudited(ctx context.Context, id int64, audit model.AuditEntry) (APIToken, error) {
 	var t APIToken
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1 FOR UPDATE`, id))
+		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE t.id = $1 FOR UPDATE OF t`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return model.Errorf(model.ENOTFOUND, "token not found")
 		}
@@ -180,9 +208,13 @@ func (db *DB) RevokeTokenAudited(ctx context.Context, id int64, audit model.Audi
 		if t.RevokedAt != nil {
 			return nil
 		}
-		if t, err = scanToken(tx.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1
-			RETURNING `+tokenColumns, id)); err != nil {
+		if _, err := tx.Exec(ctx, `WITH r AS (
+				UPDATE api_tokens t SET revoked_at = now() WHERE id = $1 RETURNING `+tokenWatchSQL+` AS k)
+			SELECT pg_notify('`+PrincipalChannel+`', k::text) FROM r`, id); err != nil {
 			return fmt.Errorf("revoke token: %w", err)
+		}
+		if t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE t.id = $1`, id)); err != nil {
+			return fmt.Errorf("read revoked token: %w", err)
 		}
 		if audit.Detail == "" {
 			audit.Detail = fmt.Sprintf("%s role=%s", t.Name, t.Role)

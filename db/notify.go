@@ -17,7 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PrincipalChannel is the LISTEN/NOTIFY channel of principal changes; the payload is the user id.
+// PrincipalChannel is the LISTEN/NOTIFY channel of principal changes; the payload is the user id
+// (revoking an API token notifies its owner's id, or minus the token id when it has no owner).
 const PrincipalChannel = "principal_changed"
 
 // ListenerAppName is the application_name of the listening connection (seen in pg_stat_activity).
@@ -92,7 +93,7 @@ func (db *DB) listenOnce(ctx context.Context, fn func(userID int64)) (listened b
 			return true, fmt.Errorf("wait for notification: %w", err)
 		}
 		id, err := strconv.ParseInt(n.Payload, 10, 64)
-		if err != nil || id <= 0 {
+		if err != nil || id == 0 { // negative: a token without owner (see PrincipalChannel)
 			db.logger.Warn("principal listener: ignoring bad payload", slog.String("payload", n.Payload))
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/marketing-platform/distribution/auth"
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/model"
 	"github.com/marketing-platform/distribution/views"
@@ -24,7 +25,7 @@ type AccountAdmin interface {
 	SetDisabled(ctx context.Context, actor model.Principal, ip string, id int64, disabled bool) (model.User, error)
 	ResetPassword(ctx context.Context, actor model.Principal, ip string, id int64, password string) (model.User, error)
 	Tokens(ctx context.Context) ([]db.APIToken, error)
-	CreateToken(ctx context.Context, name string, role model.Role, createdBy string) (string, error)
+	IssueToken(ctx context.Context, spec db.TokenSpec) (string, db.APIToken, error)
 	RevokeToken(ctx context.Context, actor model.Principal, ip string, id int64) (db.APIToken, error)
 	// LockedOut says which of users are locked out of logging in; ClearLockout lifts a lockout.
 	LockedOut(ctx context.Context, users []model.User) (map[int64]bool, error)
@@ -266,29 +267,43 @@ func (h *Handlers) renderTokens(c echo.Context, status int, v views.TokensView) 
 	}
 	for _, t := range tokens {
 		v.Tokens = append(v.Tokens, views.TokenRow{ID: t.ID, Name: t.Name, Role: t.Role, CreatedBy: t.CreatedBy,
-			CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt})
+			CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt,
+			Owner: t.OwnerEmail, OwnerService: t.OwnerService, ExpiresAt: t.ExpiresAt, Expired: t.Expired,
+			OwnerBlocked: t.RevokedAt == nil && !t.Expired && !t.Live})
 	}
 	return Render(c, status, views.Tokens(NewPage(c, "tokens.title"), v))
 }
 
-// CreateToken serves POST /tokens (managers; fields name, role). The answer is the tokens page
-// showing the new token's secret once (not a redirect: the secret must not travel in a URL, and
-// only its hash is stored, so it cannot be shown again).
+// CreateToken serves POST /tokens (managers; fields name, role, expires: empty, a duration such
+// as 720h or 30d, or the last day YYYY-MM-DD in the reader's zone). The token belongs to the
+// manager who creates it: it stops working when they are disabled or lose its role. The answer is
+// the tokens page showing the new token's secret once (not a redirect: the secret must not travel
+// in a URL, and only its hash is stored, so it cannot be shown again).
 func (h *Handlers) CreateToken(c echo.Context) error {
 	acc, err := h.accounts()
 	if err != nil {
 		return err
 	}
 	actor, _ := Principal(c)
-	name := strings.TrimSpace(c.FormValue("name"))
-	secret, err := acc.CreateToken(c.Request().Context(), name, model.Role(c.FormValue("role")), actor.Name)
+	spec := db.TokenSpec{Name: strings.TrimSpace(c.FormValue("name")), Role: model.Role(c.FormValue("role")),
+		CreatedBy: actor.Name, OwnerID: actor.UserID}
+	if spec.OwnerID == 0 { // a manager's token minting another: it belongs to the same owner
+		spec.OwnerID = actor.OwnerID
+	}
+	expires := strings.TrimSpace(c.FormValue("expires"))
+	spec.ExpiresIn, spec.ExpiresAt, err = auth.ParseExpiry(expires, views.Location(Lang(c)))
+	var secret string
+	if err == nil {
+		secret, _, err = acc.IssueToken(c.Request().Context(), spec)
+	}
 	if userFacing(err) {
-		return h.renderTokens(c, statusOfAdmin(err), views.TokensView{Error: model.ErrorMessage(err)})
+		return h.renderTokens(c, statusOfAdmin(err), views.TokensView{Error: model.ErrorMessage(err),
+			NewName: spec.Name, NewRole: spec.Role, NewExpires: expires})
 	}
 	if err != nil {
 		return err
 	}
-	return h.renderTokens(c, http.StatusCreated, views.TokensView{NewToken: secret, NewTokenName: name})
+	return h.renderTokens(c, http.StatusCreated, views.TokensView{NewToken: secret, NewTokenName: spec.Name})
 }
 
 // RevokeToken serves POST /tokens/:id/revoke (managers): the token's next request is refused.

@@ -119,9 +119,10 @@ func (a *uiApp) channel(id string, ch model.Channel) model.ChannelState {
 // uiClient is a browser without JavaScript (cookie jar, no redirects followed); datastar makes
 // it send Datastar-Request: true like Datastar's fetches do.
 type uiClient struct {
-	a    *uiApp
-	hc   *http.Client
-	csrf string
+	a      *uiApp
+	hc     *http.Client
+	csrf   string
+	bearer string // API token sent by openStream (a machine's stream), if set
 }
 
 type uiResp struct {
@@ -695,6 +696,9 @@ func (c *uiClient) openStream(path string) (*sseReader, *http.Response) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.a.url+path, nil)
 	req.Header.Set("Datastar-Request", "true")
 	req.Header.Set("Accept", "text/event-stream")
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	hc := *c.hc
 	hc.Timeout = 0
 	res, err := hc.Do(req)

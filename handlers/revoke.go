@@ -3,13 +3,15 @@ package handlers
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/marketing-platform/distribution/model"
 )
 
 // Principal changes reach open streams at once (issue 5, RELIABILITY.md S6). The store notifies
 // every process (Postgres LISTEN/NOTIFY, db.ListenPrincipalChanges) when a user's role changes,
-// the user is disabled, their password is reset or a session of theirs ends; WatchPrincipalChanges
+// the user is disabled, their password is reset, a session of theirs ends or an API token is
+// revoked (notified under its owner's id, see watchPrincipal); WatchPrincipalChanges
 // hands each notification to this registry, which wakes the open streams of that user. A woken
 // stream re-validates its own principal right away (checkSession): a logged-out or disabled
 // session goes offline, a changed role ends the stream so the reconnect renders for the new role,
@@ -41,10 +43,20 @@ func newRevocations() *revocations {
 func (h *Handlers) revocations() *revocations { return h.revs }
 
 // watch registers a stream of userID. The returned channel receives when the user's principal
-// changes (several changes before the stream looks collapse into one); unwatch must be called
-// when the stream ends.
-func (r *revocations) watch(userID int64) (changed <-chan struct{}, unwatch func()) {
+// changes (several changes before the stream looks collapse into one), and at expires when that
+// is not zero; unwatch must be called when the stream ends.
+func (r *revocations) watch(userID int64, expires time.Time) (changed <-chan struct{}, unwatch func()) {
 	c := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case c <- struct{}{}:
+		default: // already woken, not yet looked
+		}
+	}
+	stopTimer := func() bool { return false }
+	if !expires.IsZero() {
+		stopTimer = time.AfterFunc(time.Until(expires), wake).Stop
+	}
 	r.mu.Lock()
 	set := r.streams[userID]
 	if set == nil {
@@ -54,6 +66,7 @@ func (r *revocations) watch(userID int64) (changed <-chan struct{}, unwatch func
 	set[c] = struct{}{}
 	r.mu.Unlock()
 	return c, func() {
+		stopTimer()
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		delete(set, c)
@@ -75,12 +88,21 @@ func (r *revocations) notify(userID int64) {
 	}
 }
 
-// watchPrincipal registers a stream of principal p (nothing for API tokens, which have no user).
+// watchPrincipal registers a stream of principal p: a session's under its user id; a token's under
+// its owner's user id (disabling or demoting the owner wakes it), or under minus the token id
+// when it has no owner (what the store notifies on revocation, db.tokenWatchSQL), and until the
+// token's expiry.
 func (h *Handlers) watchPrincipal(p model.Principal, ok bool) (changed <-chan struct{}, unwatch func()) {
-	if !ok || p.UserID == 0 {
-		return nil, func() {}
+	switch {
+	case !ok:
+	case p.UserID != 0:
+		return h.revocations().watch(p.UserID, time.Time{})
+	case p.TokenID != 0 && p.OwnerID != 0:
+		return h.revocations().watch(p.OwnerID, p.TokenExpiry)
+	case p.TokenID != 0:
+		return h.revocations().watch(-p.TokenID, p.TokenExpiry)
 	}
-	return h.revocations().watch(p.UserID)
+	return nil, func() {}
 }
 
 // principalChanged re-validates a woken stream's principal now; it reports whether the stream

@@ -273,6 +273,9 @@ type User struct {
 	Disabled     bool      `json:"disabled"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"createdAt"`
+	// Service marks a service account ("service:<name>"): it owns machines' API tokens and has no
+	// password, so it never logs in.
+	Service bool `json:"service,omitempty"`
 }
 
 // Principal is whoever makes a request: a logged-in user or an API token.
@@ -282,6 +285,11 @@ type Principal struct {
 	Name      string // email or token name, for audit and attempt triggers
 	Role      Role
 	SessionID string // hashed session id, empty for tokens
+	// OwnerID is the user a token belongs to (0 for sessions and for legacy tokens without one):
+	// the token works only while that user is enabled and holds at least the token's role.
+	OwnerID int64
+	// TokenExpiry is when the token expires, by this process's clock (zero: never).
+	TokenExpiry time.Time
 }
 
 // AuditEntry is one row of the audit log.

@@ -131,6 +131,19 @@ var managerMessages = map[string][2]string{
 	"tokens.revoke":     {"Revoke", "폐기"},
 	"tokens.empty":      {"No API tokens yet.", "아직 API 토큰이 없습니다."},
 
+	// Token ownership and expiry (issue 11 §4).
+	"tokens.owner":        {"Owner", "소유자"},
+	"tokens.service":      {"service account", "서비스 계정"},
+	"tokens.no_owner":     {"none (legacy)", "없음(이전 토큰)"},
+	"tokens.expires":      {"Expires", "만료"},
+	"tokens.never":        {"Never", "없음"},
+	"tokens.expires_hint": {"Optional: last day (YYYY-MM-DD) or a duration such as 720h or 30d. Empty: never expires.", "선택: 마지막 사용일(YYYY-MM-DD) 또는 720h, 30d 같은 기간. 비워 두면 만료되지 않습니다."},
+	"tokens.expired":      {"Expired", "만료됨"},
+	"tokens.blocked":      {"Refused: its owner is disabled or lacks this role", "사용 불가: 소유자가 비활성화되었거나 이 역할이 없습니다"},
+	"tokens.active":       {"Active", "사용 중"},
+	"tokens.owner_note":   {"A token belongs to the manager who creates it: it stops working if that account is disabled or loses the token's role.", "토큰은 만든 관리자의 소유입니다. 그 계정이 비활성화되거나 토큰의 역할을 잃으면 즉시 사용할 수 없습니다."},
+	"users.service":       {"service account: API tokens only, cannot log in", "서비스 계정: API 토큰 전용, 로그인 불가"},
+
 	"flash.user_created":   {"User created.", "사용자를 만들었습니다."},
 	"flash.role_changed":   {"Role changed. It applies to the user's next request.", "역할을 변경했습니다. 사용자의 다음 요청부터 적용됩니다."},
 	"flash.user_disabled":  {"User disabled and logged out everywhere.", "사용자를 비활성화하고 모든 세션을 종료했습니다."},

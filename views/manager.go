@@ -71,6 +71,15 @@ type TokenRow struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// Owner is the email of the user the token belongs to ("" for a legacy token without one);
+	// OwnerService marks a service account.
+	Owner        string
+	OwnerService bool
+	ExpiresAt    *time.Time // nil: never
+	Expired      bool
+	// OwnerBlocked: neither revoked nor expired, yet refused, because its owner is disabled or no
+	// longer holds the token's role.
+	OwnerBlocked bool
 }
 
 // TokensView is the API tokens page.
@@ -81,6 +90,18 @@ type TokensView struct {
 	// NewToken is the plaintext of a token created by this very request: shown once, never again.
 	NewToken     string
 	NewTokenName string
+	// NewName, NewRole and NewExpires refill the create form after an error.
+	NewName    string
+	NewRole    model.Role
+	NewExpires string
+}
+
+// newRole is the create form's role: the one just tried, else marketer.
+func (v TokensView) newRole() model.Role {
+	if v.NewRole == "" {
+		return model.RoleMarketer
+	}
+	return v.NewRole
 }
 
 // Roles lists the roles in rank order (select options).
