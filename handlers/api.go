@@ -275,7 +275,15 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 			return model.EventFilter{}, model.Errorf(model.EINVALID, "query parameter %s is given more than once", k)
 		}
 	}
-	f := model.EventFilter{Q: qs.Get("q"), Cursor: qs.Get("cursor"), Limit: 25}
+	text, err := queryLine(c, "q", 0) // the store bounds its length
+	if err != nil {
+		return model.EventFilter{}, err
+	}
+	cursor, err := queryLine(c, "cursor", 0)
+	if err != nil {
+		return model.EventFilter{}, err
+	}
+	f := model.EventFilter{Q: text, Cursor: cursor, Limit: 25}
 	if s := qs.Get("status"); s != "" {
 		if f.Status = model.OverallStatus(s); !f.Status.Valid() {
 			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", apiClip(s))
