@@ -26,6 +26,7 @@ import (
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/static"
 	"github.com/marketing-platform/distribution/web"
 )
 
@@ -62,7 +63,7 @@ func newApp(t *testing.T, cfg web.Config) *app {
 	svc := auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
 	h := handlers.New(handlers.Deps{Auth: svc, DB: d, Redis: fakeRedis{}, SecureCookies: cfg.SecureCookies, Logger: quiet})
 	cfg.Logger = quiet
-	cfg.Static = http.FileServerFS(fstest.MapFS{"app.css": {Data: []byte("body{}")}})
+	cfg.Static = static.FileServer(fstest.MapFS{"app.css": {Data: []byte("body{}")}, "img/logo.svg": {Data: []byte("<svg/>")}})
 	cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })
 	s := web.New(cfg, svc, h)
 	e := s.Echo()
@@ -850,5 +851,38 @@ func TestServeAndStop(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve after cancel: %v", err)
+	}
+}
+
+// TestStaticFilesOnlyAndHead (issue 11 §6): /static/ serves files, never a directory listing
+// (a directory is 404, as a missing file), and HEAD of a file answers without login like GET:
+// 200, the same headers, no body.
+func TestStaticFilesOnlyAndHead(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, web.Config{})
+	c := a.client() // anonymous
+	get := c.get("/static/app.css")
+	wantStatus(t, get, http.StatusOK)
+	for _, p := range []string{"/static/", "/static/img/", "/static/img", "/static/.", "/static/img/.."} {
+		r := c.get(p)
+		if r.StatusCode != http.StatusNotFound || strings.Contains(r.body, "app.css") || strings.Contains(r.body, "logo.svg") {
+			t.Errorf("GET %s: status %d, body %.100q; want 404 without a listing", p, r.StatusCode, r.body)
+		}
+	}
+	head := c.do(http.MethodHead, "/static/app.css", nil, nil)
+	wantStatus(t, head, http.StatusOK)
+	if head.body != "" {
+		t.Errorf("HEAD body %q, want none", head.body)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "Last-Modified", "X-Content-Type-Options", "Content-Security-Policy"} {
+		if head.Header.Get(h) != get.Header.Get(h) {
+			t.Errorf("HEAD %s = %q, GET has %q", h, head.Header.Get(h), get.Header.Get(h))
+		}
+	}
+	if r := c.do(http.MethodHead, "/static/", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD /static/: status %d, want 404", r.StatusCode)
+	}
+	if r := c.do(http.MethodHead, "/static/missing.css", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD /static/missing.css: status %d, want 404", r.StatusCode)
 	}
 }
