@@ -886,3 +886,40 @@ func TestStaticFilesOnlyAndHead(t *testing.T) {
 		t.Errorf("HEAD /static/missing.css: status %d, want 404", r.StatusCode)
 	}
 }
+
+// TestCSRFTokenNotFromQuery (issue 11 §6): the CSRF token counts only in the X-CSRF-Token header
+// or the _csrf form field of the body; a state-changing request with the token in its query
+// string (no Sec-Fetch-Site, as from an old browser or plain-http intranet) is refused 403 and
+// changes nothing.
+func TestCSRFTokenNotFromQuery(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, web.Config{})
+	a.user("q@example.com", model.RoleStaff)
+	c := a.client()
+	c.mustLogin("q@example.com")
+	tok := c.csrf()
+	q := "?_csrf=" + url.QueryEscape(tok)
+
+	r := c.post("/lang"+q, url.Values{"lang": {"ko"}}, nil)
+	wantStatus(t, r, http.StatusForbidden)
+	if c.cookie("lang") != "" {
+		t.Error("POST /lang?_csrf= set the language")
+	}
+	wantStatus(t, c.post("/logout"+q, url.Values{}, nil), http.StatusForbidden)
+	wantStatus(t, c.get("/"), http.StatusOK) // still logged in
+	r = c.do(http.MethodPost, "/api/v1/test"+q, strings.NewReader(`{}`), map[string]string{"Content-Type": "application/json"})
+	wantAPIError(t, r, http.StatusForbidden, "forbidden")
+	// Multipart bodies are parsed into the same Form: the query still does not count.
+	r = c.do(http.MethodPost, "/lang"+q, strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nko\r\n--b--\r\n"),
+		map[string]string{"Content-Type": "multipart/form-data; boundary=b"})
+	wantStatus(t, r, http.StatusForbidden)
+	anon := a.client()
+	anonTok := anon.csrf()
+	wantStatus(t, anon.post("/login?_csrf="+url.QueryEscape(anonTok), url.Values{"email": {"q@example.com"}, "password": {password}}, nil), http.StatusForbidden)
+	if anon.cookie("dist_session") != "" {
+		t.Error("a login with the CSRF token in the URL started a session")
+	}
+	// The body field and the header still work.
+	wantRedirect(t, c.post("/lang", url.Values{"lang": {"ko"}, "_csrf": {tok}}, nil), "/")
+	wantRedirect(t, c.post("/lang", url.Values{"lang": {"en"}}, map[string]string{"X-CSRF-Token": tok}), "/")
+}
