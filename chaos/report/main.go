@@ -37,6 +37,9 @@ var known = map[string][2]string{
 	"TestTemporaryFailuresThenManualRetry":       {"D4", "retry after the previous job completed really runs"},
 	"TestStartRejectsBadInputWithoutWriting":     {"I4", "unknown, duplicate or no channel: 400, nothing written"},
 	"TestAPIBadInput":                            {"I1-I5", "malformed, oversized, hostile input on every API route: 4xx, nothing written"},
+	"FuzzRoutesNo5xx":                            {"I1-I5", "fuzzed query params, form fields, path ids, headers on every GET and form route: < 500, no ERROR log"},
+	"TestBadInputIs4xx":                          {"I1-I5", "NUL/%ff filters and login email, forged cursors: 400 naming the field; non-UTF-8 User-Agent logs in"},
+	"TestAPIDuplicateJSONKeys":                   {"I1", "duplicate JSON keys at any depth: 400 naming the key, nothing written"},
 	"TestRouteRoleMatrix":                        {"SEC", "every route x role: expected status, security headers on every answer"},
 	"TestGetChangesNothing":                      {"SEC", "no state change on GET"},
 }
