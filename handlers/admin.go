@@ -50,13 +50,15 @@ func (h *Handlers) Audit(c echo.Context) error {
 		return Render(c, http.StatusBadRequest, views.Audit(p, v))
 	}
 	in := map[string]string{}
-	for name, max := range map[string]int{"actor": maxFilterLen, "action": maxIDLen, "event": maxIDLen,
-		"from": maxIDLen, "to": maxIDLen, "cursor": maxCursorLen} {
-		s, err := queryLine(c, name, max)
+	for _, q := range []struct {
+		name string
+		max  int
+	}{{"actor", maxFilterLen}, {"action", maxIDLen}, {"event", maxIDLen}, {"from", maxIDLen}, {"to", maxIDLen}, {"cursor", maxCursorLen}} {
+		s, err := queryLine(c, q.name, q.max)
 		if err != nil {
 			return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", model.ErrorMessage(err), 1))
 		}
-		in[name] = s
+		in[q.name] = s
 	}
 	v = views.AuditView{
 		Actor: strings.TrimSpace(in["actor"]), Action: in["action"],
