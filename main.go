@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -94,10 +95,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	// The command line is understood before the environment is read: a usage error is exit 2
 	// whatever the configuration, and help never touches the database or the port.
 	var do func(context.Context, config.Config, *slog.Logger) error
-	switch cmd {
-	case "help", "-h", "-help", "--help":
+	if cmd == "help" || isHelpFlag(cmd) || slices.ContainsFunc(args, isHelpFlag) { // `user add --help` too
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	switch cmd {
 	case "version":
 		if len(args) > 0 {
 			return usageErrorf("version takes no arguments")
@@ -156,6 +158,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	}
 	return do(ctx, cfg, newLogger(cfg.LogLevel))
 }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // parseFlags parses a subcommand's flags; a bad flag or a stray argument is a usage error (the
 // flag package's own message, without its usage print).

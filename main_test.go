@@ -143,7 +143,7 @@ func TestCLIHelpVersionAndUsageErrors(t *testing.T) {
 		code = exitCode(run(context.Background(), args, strings.NewReader(""), &out, getenv), &errb)
 		return code, out.String(), errb.String()
 	}
-	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"user", "add", "--help"}, {"token", "create", "-h"}} {
 		code, out, errOut := cli(args...)
 		if code != 0 || !strings.HasPrefix(out, "usage: distribution") || errOut != "" {
 			t.Errorf("%v: exit %d, stdout %.40q, stderr %q; want 0 and the usage on stdout", args, code, out, errOut)
