@@ -134,6 +134,9 @@ type inputRoute struct {
 	fields       []string // query parameters (GET) or form fields (POST)
 	fixed        url.Values
 	anonymous    bool // sent without the session (POST /login ends the browser's session first)
+	// credential: the fuzzed header value goes in the Authorization header ("bearer") or is the
+	// session cookie ("cookie") instead of the manager's session.
+	credential string
 }
 
 func (a *inputApp) routes() []inputRoute {
@@ -158,6 +161,8 @@ func (a *inputApp) routes() []inputRoute {
 		{method: "GET", path: "/api/v1/events/{v}"},
 		{method: "GET", path: "/api/v1/events/{v}/distribution"},
 		{method: "GET", path: "/api/v1/events/{v}/distribution/attempts"},
+		{method: "GET", path: "/api/v1/events", credential: "bearer", anonymous: true},
+		{method: "GET", path: "/", credential: "cookie", anonymous: true},
 
 		{method: "POST", path: "/login", fields: []string{"email", "password", "next"}, anonymous: true,
 			fixed: url.Values{"email": {"boss@example.com"}, "password": {uiPassword}}},
@@ -247,6 +252,12 @@ func (a *inputApp) do(t *testing.T, rt inputRoute, field, value, header string) 
 	}
 	if !rt.anonymous {
 		req.Header.Add("Cookie", handlers.SessionCookieName(false)+"="+a.session)
+	}
+	switch rt.credential {
+	case "bearer":
+		req.Header.Set("Authorization", "Bearer "+h)
+	case "cookie":
+		req.Header.Add("Cookie", handlers.SessionCookieName(false)+"="+h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
