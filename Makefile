@@ -22,6 +22,7 @@ export TEST_DATABASE_URL
 
 GO ?= go
 BIN := bin/distribution
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 BENCHTIME ?= 1s
 FUZZTIME ?= 30s
@@ -59,8 +60,8 @@ static/dist/app.css: $(CSS_INPUTS) $(NPM_STAMP) | templ
 		-i static/src/app.css -o $(@D)/.app.css.tmp --minify
 	@mv -f $(@D)/.app.css.tmp $@
 
-build: generate ## compile bin/distribution
-	$(GO) build -o $(BIN) .
+build: generate ## compile bin/distribution (its `version` is git describe)
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 run: build services ## start services, migrate, seed demo data (prints logins), serve in the foreground
 	$(BIN) migrate

@@ -125,3 +125,45 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIHelpVersionAndUsageErrors (issue 11 §6): --help, -h and help print the usage on stdout and
+// exit 0 without touching the database or the port; version prints the build's version; unknown
+// commands, flags and stray arguments print the usage on stderr and exit 2. The environment is
+// deliberately broken (a bad ADDR), so a command that went on to serve fails instead of serving.
+func TestCLIHelpVersionAndUsageErrors(t *testing.T) {
+	t.Parallel()
+	getenv := env(map[string]string{"ADDR": "not-an-address", "DATABASE_URL": "postgres://127.0.0.1:1/none"})
+	cli := func(args ...string) (code int, stdout, stderr string) {
+		var out, errb bytes.Buffer
+		code = exitCode(run(context.Background(), args, strings.NewReader(""), &out, getenv), &errb)
+		return code, out.String(), errb.String()
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"user", "add", "--help"}, {"token", "create", "-h"}} {
+		code, out, errOut := cli(args...)
+		if code != 0 || !strings.HasPrefix(out, "usage: distribution") || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %.40q, stderr %q; want 0 and the usage on stdout", args, code, out, errOut)
+		}
+		for _, want := range []string{"serve", "migrate", "seed", "user add", "token create", "simulator", "version", "DATABASE_URL", "REDIS_URL"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: usage does not mention %s", args, want)
+			}
+		}
+	}
+	if code, out, _ := cli("version"); code != 0 || strings.TrimSpace(out) != "distribution dev" {
+		t.Errorf("version: exit %d, stdout %q; want 0, \"distribution dev\"", code, out)
+	}
+	for _, args := range [][]string{
+		{"--bogus"}, {"-x"}, {"bogus"}, {"serve", "--port", "1"}, {"migrate", "extra"}, {"version", "x"},
+		{"user"}, {"user", "frob"}, {"user", "add", "--bogus"}, {"user", "add", "--email", "a@example.com", "stray"},
+		{"token", "create", "--nope"},
+	} {
+		code, out, errOut := cli(args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "usage: distribution") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %.80q; want 2 and the usage on stderr", args, code, out, errOut)
+		}
+	}
+	// A failing command that was understood is exit 1, without the usage.
+	if code, _, errOut := cli("migrate"); code != 1 || strings.Contains(errOut, "usage:") {
+		t.Errorf("migrate with a bad environment: exit %d, stderr %q; want 1 without the usage", code, errOut)
+	}
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,10 +114,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			Name: "distribution_live_subscribers",
 			Help: "Open live-update subscriptions (SSE streams) of this process.",
 		}, func() float64 { return float64(hub.Stats().Subscribers) }))
-		assets, err := fs.Sub(static.FS, "dist")
-		if err != nil {
-			return err
-		}
 		h := handlers.New(handlers.Deps{
 			Auth: authSvc, DB: store, Redis: c,
 			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
@@ -131,7 +125,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		g.Go(func() error { return h.WatchPrincipalChanges(gctx, store) })
 		srv := web.New(web.Config{
 			Addr: cfg.Addr, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies,
-			Static: http.FileServerFS(assets), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
+			Static: static.Handler(), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
 		}, authSvc, h)
 		if err := srv.InstrumentHTTP(reg); err != nil {
 			return fmt.Errorf("register HTTP metrics: %w", err)

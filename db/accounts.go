@@ -132,9 +132,15 @@ func (db *DB) SetUserDisabled(ctx context.Context, id int64, disabled bool) erro
 	})
 }
 
+// maxUserAgent bounds a stored User-Agent, in characters.
+const maxUserAgent = 512
+
 // CreateSession stores a new session that expires after idle (sliding, see TouchSession) and never
 // later than absolute after creation. It also drops the user's already expired sessions.
+// userAgent is the client's header, kept as a clue for people: stored as valid UTF-8 on one line,
+// at most maxUserAgent characters (a client sending other bytes must still be able to log in).
 func (db *DB) CreateSession(ctx context.Context, idHash []byte, userID int64, idle, absolute time.Duration, ip, userAgent string) error {
+	userAgent = model.SanitizeLine(userAgent, maxUserAgent)
 	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO sessions (id, user_id, expires_at, ip, user_agent)

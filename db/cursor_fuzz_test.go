@@ -16,6 +16,8 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add("LTEsLi4veA")       // "-1,../x"
 	f.Add("OTk5OTk5OTk5OTk5") // no comma
 	f.Add(string(make([]byte, 200)))
+	f.Add("OTIyMzM3MjAzNjg1NDc3NTgwNyxldi0x")   // "9223372036854775807,ev-1": past PostgreSQL's range
+	f.Add("LTkyMjMzNzIwMzY4NTQ3NzU4MDgsZXYtMQ") // "-9223372036854775808,ev-1"
 	f.Fuzz(func(t *testing.T, s string) {
 		at, id, err := decodeCursor(s)
 		if err != nil {
@@ -26,6 +28,9 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 		if !model.ValidEventID(id) {
 			t.Fatalf("decodeCursor(%q) accepted id %q", s, id)
+		}
+		if at.Before(time.Unix(0, 0)) || at.Year() > 9999 {
+			t.Fatalf("decodeCursor(%q) accepted time %v", s, at)
 		}
 		if _, id2, err := decodeCursor(encodeCursor(at, id)); err != nil || id2 != id {
 			t.Fatalf("round trip of %q: %q %v", s, id2, err)
@@ -38,6 +43,8 @@ func FuzzDecodeReportCursor(f *testing.F) {
 	f.Add("")
 	f.Add("%%%")
 	f.Add("MSwyLDM")
+	f.Add("OTIyMzM3MjAzNjg1NDc3NTgwNywxLDE") // "9223372036854775807,1,1"
+	f.Add("MTcwMDAwMDAwMDAwMDAwMCwtMSwtNQ")  // "1700000000000000,-1,-5"
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := decodeReportCursor(s)
 		if err != nil {
@@ -45,6 +52,9 @@ func FuzzDecodeReportCursor(f *testing.F) {
 				t.Fatalf("decodeReportCursor(%q) error %v is not EINVALID", s, err)
 			}
 			return
+		}
+		if k.DistID < 0 || k.Rank < 0 || k.StartedAt.Before(time.Unix(0, 0)) || k.StartedAt.Year() > 9999 {
+			t.Fatalf("decodeReportCursor(%q) accepted %+v", s, k)
 		}
 		if k2, err := decodeReportCursor(encodeReportCursor(k)); err != nil || k2 != k {
 			t.Fatalf("round trip of %q: %+v -> %+v %v", s, k, k2, err)

@@ -325,11 +325,18 @@ func decodeCursor(s string) (time.Time, string, error) {
 		return time.Time{}, "", bad
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil {
+	if err != nil || !cursorTimeOK(us) {
 		return time.Time{}, "", bad
 	}
 	return time.UnixMicro(us).UTC(), id, nil
 }
+
+// maxCursorMicros is the end of year 9999 UTC in unix microseconds. A cursor holds a row's
+// creation time, so anything before 1970 or past that is forged; PostgreSQL refuses times outside
+// its range with an error, and the cursor must be a 400 before that.
+const maxCursorMicros = 253402300799999999
+
+func cursorTimeOK(us int64) bool { return us >= 0 && us <= maxCursorMicros }
 
 // CountEventsByStatus returns how many distributions are in each overall status, and the number of
 // events. The per-status counts are exact: a GROUP BY over distribution_status, answered from the

@@ -309,9 +309,13 @@ func decodeKeys(s string, n int) (time.Time, []int64, error) {
 	}
 	nums := make([]int64, len(parts))
 	for i, p := range parts {
-		if nums[i], err = strconv.ParseInt(p, 10, 64); err != nil {
+		// Ids and ranks are never negative; the time is a row's (cursorTimeOK).
+		if nums[i], err = strconv.ParseInt(p, 10, 64); err != nil || nums[i] < 0 {
 			return time.Time{}, nil, bad
 		}
+	}
+	if !cursorTimeOK(nums[0]) {
+		return time.Time{}, nil, bad
 	}
 	return time.UnixMicro(nums[0]).UTC(), nums[1:], nil
 }

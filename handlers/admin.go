@@ -48,16 +48,28 @@ func (h *Handlers) Audit(c echo.Context) error {
 		return err
 	}
 	p := NewPage(c, "audit.title")
-	v := views.AuditView{
-		Actor: strings.TrimSpace(c.QueryParam("actor")), Action: c.QueryParam("action"),
-		EventID: strings.TrimSpace(c.QueryParam("event")), From: c.QueryParam("from"), To: c.QueryParam("to"),
-	}
-	f := model.AuditFilter{Actor: v.Actor, Action: v.Action, EventID: v.EventID, Cursor: c.QueryParam("cursor")}
-	loc := views.Location(p.Lang)
+	var v views.AuditView
 	bad := func(msg string) error {
 		v.Error = msg
 		return Render(c, http.StatusBadRequest, views.Audit(p, v))
 	}
+	in := map[string]string{}
+	for _, q := range []struct {
+		name string
+		max  int
+	}{{"actor", maxFilterLen}, {"action", maxIDLen}, {"event", maxIDLen}, {"from", maxIDLen}, {"to", maxIDLen}, {"cursor", maxCursorLen}} {
+		s, err := queryLine(c, q.name, q.max)
+		if err != nil {
+			return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", model.ErrorMessage(err), 1))
+		}
+		in[q.name] = s
+	}
+	v = views.AuditView{
+		Actor: strings.TrimSpace(in["actor"]), Action: in["action"],
+		EventID: strings.TrimSpace(in["event"]), From: in["from"], To: in["to"],
+	}
+	f := model.AuditFilter{Actor: v.Actor, Action: v.Action, EventID: v.EventID, Cursor: in["cursor"]}
+	loc := views.Location(p.Lang)
 	if v.From != "" {
 		t, err := time.ParseInLocation(dateLayout, v.From, loc)
 		if err != nil {
@@ -149,10 +161,11 @@ func (h *Handlers) renderUsers(c echo.Context, status int, v views.UsersView) er
 		return err
 	}
 	p := NewPage(c, "users.title")
-	v.Q = strings.TrimSpace(c.QueryParam("q"))
-	if len(v.Q) > 254 {
-		v.Q = v.Q[:254]
+	q, err := queryLine(c, "q", 0)
+	if err != nil {
+		return err
 	}
+	v.Q = model.Truncate(strings.TrimSpace(q), maxFilterLen)
 	if v.Users, err = acc.Users(c.Request().Context(), v.Q); err != nil {
 		return err
 	}

@@ -164,16 +164,23 @@ func apiActor(c echo.Context) string {
 
 // decodeAPIBody reads a request body holding exactly one JSON object into dst. It answers 415
 // unless the Content-Type is application/json (or another +json type), 413 past the body limit,
-// and 400 for an empty body, malformed JSON, a value of the wrong type (naming the field) or a
+// and 400 for an empty body, malformed JSON, a value of the wrong type (naming the field), a
 // field the endpoint does not know (naming it): a misspelt optional field must not be silently
-// ignored.
+// ignored, or a key given twice in one object (naming it; see duplicateKey).
 func decodeAPIBody(c echo.Context, dst any) error {
 	req := c.Request()
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || (mt != echo.MIMEApplicationJSON && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(req.Body)
+	body, err := io.ReadAll(req.Body) // bounded by the body limit middleware (413)
+	if err != nil {
+		return apiJSONError(err)
+	}
+	if key := duplicateKey(body); key != "" {
+		return model.Errorf(model.EINVALID, "duplicate key %q in request body", apiClip(key))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return apiJSONError(err)
@@ -275,7 +282,15 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 			return model.EventFilter{}, model.Errorf(model.EINVALID, "query parameter %s is given more than once", k)
 		}
 	}
-	f := model.EventFilter{Q: qs.Get("q"), Cursor: qs.Get("cursor"), Limit: 25}
+	text, err := queryLine(c, "q", 0) // the store bounds its length
+	if err != nil {
+		return model.EventFilter{}, err
+	}
+	cursor, err := queryLine(c, "cursor", 0)
+	if err != nil {
+		return model.EventFilter{}, err
+	}
+	f := model.EventFilter{Q: text, Cursor: cursor, Limit: 25}
 	if s := qs.Get("status"); s != "" {
 		if f.Status = model.OverallStatus(s); !f.Status.Valid() {
 			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", apiClip(s))

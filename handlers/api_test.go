@@ -1260,3 +1260,31 @@ func TestAPIHTTPMetrics(t *testing.T) {
 		t.Errorf("requests_total = %v, want %v", seen, want)
 	}
 }
+
+// TestAPIDuplicateJSONKeys (issue 11 §6, matrix I1): a key given twice in one object of an API
+// body, at any depth (or in two spellings the decoder treats as one field), is refused 400 with
+// a message naming it, and nothing is written, as unknown fields already are.
+func TestAPIDuplicateJSONKeys(t *testing.T) {
+	t.Parallel()
+	a := newAPIApp(t, 0, nil)
+	a.event("ev")
+	before := a.snapshot()
+	for _, tc := range []struct{ path, body, key string }{
+		{"/api/v1/events", `{"title":"a","title":"b","storeName":"s"}`, `"title"`},
+		{"/api/v1/events", `{"title":"a","storeName":"s","Title":"b"}`, `"Title"`},
+		{"/api/v1/events", `{"id":"ev-dup","id":"ev-dup2","title":"a","storeName":"s"}`, `"id"`},
+		{"/api/v1/events/ev/distribution", `{"channels":["NAVER"],"channels":["KAKAO"]}`, `"channels"`},
+		{"/api/v1/events/ev/distribution", `{"channels":[{"ch":"NAVER","ch":"KAKAO"}]}`, `"channels[0].ch"`},
+		{"/api/v1/events/ev/distribution", `{"channels":["NAVER"],"x":{"y":[1,{"z":1,"z":2}]}}`, `"x.y[1].z"`},
+		{"/api/v1/retries/preview", `{"channel":"NAVER","from":"2024-01-01","channel":"KAKAO"}`, `"channel"`},
+	} {
+		r := a.as(model.RoleManager, http.MethodPost, tc.path, tc.body)
+		wantError(t, r, http.StatusBadRequest, model.EINVALID, "duplicate key", tc.key)
+	}
+	if after := a.snapshot(); after != before {
+		t.Errorf("a refused body wrote something: %s -> %s", before, after)
+	}
+	// The same keys once each are fine.
+	wantStatus(t, a.as(model.RoleMarketer, http.MethodPost, "/api/v1/events", `{"title":"a","storeName":"s","description":"{\"title\":1,\"title\":2}"}`), http.StatusCreated)
+	wantStatus(t, a.as(model.RoleMarketer, http.MethodPost, "/api/v1/events/ev/distribution", `{"channels":["NAVER","KAKAO"]}`), http.StatusAccepted)
+}

@@ -33,7 +33,11 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // 429 while the account or the client IP is locked out.
 func (h *Handlers) Login(c echo.Context) error {
 	ctx := c.Request().Context()
-	email, next := c.FormValue("email"), SafeNext(c.FormValue("next"))
+	next := SafeNext(c.FormValue("next"))
+	email, err := formLine(c, "email", maxEmailLen)
+	if err != nil {
+		return h.renderLogin(c, http.StatusBadRequest, views.LoginForm{Next: next, Error: model.ErrorMessage(err)})
+	}
 	name := SessionCookieName(h.deps.SecureCookies)
 	if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
 		if err := h.deps.Auth.Logout(ctx, ck.Value); err != nil {

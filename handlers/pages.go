@@ -48,12 +48,20 @@ func isDatastarRequest(c echo.Context) bool {
 // pageFilter reads the list filters from the query string (the same names as the JSON API).
 func pageFilter(c echo.Context) (model.EventFilter, error) {
 	q := c.QueryParams()
+	text, err := queryLine(c, "q", 0) // the store bounds its length
+	if err != nil {
+		return model.EventFilter{}, err
+	}
+	cursor, err := queryLine(c, "cursor", 0)
+	if err != nil {
+		return model.EventFilter{}, err
+	}
 	f := model.EventFilter{
-		Q:             strings.TrimSpace(q.Get("q")),
+		Q:             strings.TrimSpace(text),
 		Status:        model.OverallStatus(q.Get("status")),
 		Channel:       model.Channel(q.Get("channel")),
 		ChannelStatus: model.ChannelStatus(q.Get("channel_status")),
-		Cursor:        q.Get("cursor"),
+		Cursor:        cursor,
 	}
 	var bad []string
 	if f.Status != "" && !f.Status.Valid() {

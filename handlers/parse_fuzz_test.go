@@ -46,7 +46,7 @@ func clientError(t *testing.T, what string, err error) {
 func FuzzDecodeAPIBody(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"ev-1","title":"t","storeName":"s"}`, `{"channels":["NAVER","KAKAO"]}`, `{"channel":"NAVER","from":"2024-01-01"}`,
-		``, `{`, `[]`, `null`, `{"id":1}`, `{"unknown":true}`, `{} {}`, `{"channels":"NAVER"}`, `{"title":"\u0000"}`,
+		``, `{`, `[]`, `null`, `{"id":1}`, `{"unknown":true}`, `{} {}`, `{"channels":"NAVER"}`, `{"title":"\u0000"}`, `{"title":"a","title":"b"}`, `{"channels":[{"a":1,"A":2}]}`,
 		`{"channels":[` + strings.Repeat(`"NAVER",`, 1000) + `"NAVER"]}`,
 	} {
 		f.Add(s, "application/json")

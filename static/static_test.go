@@ -3,6 +3,8 @@ package static
 import (
 	"bufio"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -42,3 +44,24 @@ func TestStylesheetEmbedded(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Handler serves the embedded files by name and no directory listing.
+func TestHandlerServesFilesOnly(t *testing.T) {
+	t.Parallel()
+	h := Handler()
+	for path, want := range map[string]int{"/datastar.js": 200, "/app.css": 200, "/": 404, "/missing.js": 404} {
+		for _, m := range []string{http.MethodGet, http.MethodHead} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(m, path, nil))
+			if rec.Code != want {
+				t.Errorf("%s %s: status %d, want %d", m, path, rec.Code, want)
+			}
+			if m == http.MethodHead && want == 200 && rec.Body.Len() != 0 {
+				t.Errorf("HEAD %s has a body", path)
+			}
+			if path == "/" && strings.Contains(rec.Body.String(), "datastar.js") {
+				t.Errorf("%s /: a directory listing", m)
+			}
+		}
+	}
+}

@@ -36,6 +36,7 @@ func (s *Server) use() {
 		s.securityHeaders,
 		middleware.BodyLimit(s.cfg.BodyLimit),
 		s.authenticate,
+		s.csrfNotInURL,
 		middleware.CSRFWithConfig(middleware.CSRFConfig{
 			Skipper:        s.skipCSRF,
 			TokenLookup:    "header:X-CSRF-Token,form:_csrf",
@@ -201,6 +202,23 @@ func (s *Server) skipCSRF(c echo.Context) bool {
 	}
 	path := c.Request().URL.Path
 	return isStatic(path) || quietPaths[path]
+}
+
+// csrfNotInURL refuses a state-changing request that carries a CSRF token in its query string.
+// echo's "form:" lookup reads http.Request.Form, which includes the URL's query, so without this a
+// token would be accepted from a link; a token in a URL also leaks into logs, history and Referer.
+// Only the X-CSRF-Token header and the _csrf form field (the body) carry it.
+func (s *Server) csrfNotInURL(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		if !s.skipCSRF(c) && c.Request().URL.Query().Has("_csrf") {
+			return model.Errorf(model.EFORBIDDEN, "the CSRF token goes in the X-CSRF-Token header or the _csrf form field, never in the URL")
+		}
+		return next(c)
+	}
 }
 
 // RequireRole lets a request through only when its principal has at least role min

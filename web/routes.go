@@ -76,8 +76,9 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodGet, path: "/readyz", handler: h.Readyz, public: true},
 		{method: http.MethodGet, path: "/metrics", handler: echo.WrapHandler(s.cfg.Metrics), public: true, mw: []echo.MiddlewareFunc{s.metricsGuard}},
 
-		// Assets
+		// Assets. HEAD answers like GET without a body (caches and link checkers use it).
 		{method: http.MethodGet, path: "/static/*", handler: echo.WrapHandler(http.StripPrefix("/static/", s.cfg.Static)), public: true},
+		{method: http.MethodHead, path: "/static/*", handler: echo.WrapHandler(http.StripPrefix("/static/", s.cfg.Static)), public: true},
 	}
 }
 

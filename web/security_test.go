@@ -54,8 +54,9 @@ var routeAccess = map[string]access{
 	"POST /api/v1/retries/preview":                            {role: model.RoleStaff},
 	"POST /api/v1/retries":                                    {role: model.RoleStaff},
 	"GET /healthz":                                            {public: true}, "GET /readyz": {public: true},
-	"GET /metrics":  {public: true}, // loopback only, else manager: TestMetricsAccess
-	"GET /static/*": {public: true},
+	"GET /metrics":   {public: true}, // loopback only, else manager: TestMetricsAccess
+	"GET /static/*":  {public: true},
+	"HEAD /static/*": {public: true},
 }
 
 var roleRank = map[model.Role]int{model.RoleMarketer: 1, model.RoleStaff: 2, model.RoleManager: 3}

@@ -35,7 +35,7 @@ type Config struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed; empty = the socket address.
 	TrustedProxies []*net.IPNet
 	BodyLimit      string       // default "1M"
-	Static         http.Handler // serves /static/* with the "/static/" prefix stripped; nil = 404
+	Static         http.Handler // serves /static/* (GET, HEAD) with "/static/" stripped; nil = 404; static.Handler: no listings
 	Metrics        http.Handler // serves /metrics (default promhttp.Handler())
 	Logger         *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown when Start's context ends (default 10s).

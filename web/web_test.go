@@ -25,6 +25,7 @@ import (
 	"github.com/marketing-platform/distribution/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/static"
 	"github.com/marketing-platform/distribution/web"
 )
 
@@ -57,7 +58,7 @@ func newApp(t *testing.T, cfg web.Config) *app {
 	svc := auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
 	h := handlers.New(handlers.Deps{Auth: svc, DB: d, Redis: fakeRedis{}, SecureCookies: cfg.SecureCookies, Logger: quiet})
 	cfg.Logger = quiet
-	cfg.Static = http.FileServerFS(fstest.MapFS{"app.css": {Data: []byte("body{}")}})
+	cfg.Static = static.FileServer(fstest.MapFS{"app.css": {Data: []byte("body{}")}, "img/logo.svg": {Data: []byte("<svg/>")}})
 	cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })
 	s := web.New(cfg, svc, h)
 	e := s.Echo()
@@ -846,4 +847,74 @@ func TestServeAndStop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve after cancel: %v", err)
 	}
+}
+
+// TestStaticFilesOnlyAndHead (issue 11 §6): /static/ serves files, never a directory listing
+// (a directory is 404, as a missing file), and HEAD of a file answers without login like GET:
+// 200, the same headers, no body.
+func TestStaticFilesOnlyAndHead(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, web.Config{})
+	c := a.client() // anonymous
+	get := c.get("/static/app.css")
+	wantStatus(t, get, http.StatusOK)
+	for _, p := range []string{"/static/", "/static/img/", "/static/img", "/static/.", "/static/img/.."} {
+		r := c.get(p)
+		if r.StatusCode != http.StatusNotFound || strings.Contains(r.body, "app.css") || strings.Contains(r.body, "logo.svg") {
+			t.Errorf("GET %s: status %d, body %.100q; want 404 without a listing", p, r.StatusCode, r.body)
+		}
+	}
+	head := c.do(http.MethodHead, "/static/app.css", nil, nil)
+	wantStatus(t, head, http.StatusOK)
+	if head.body != "" {
+		t.Errorf("HEAD body %q, want none", head.body)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "Last-Modified", "X-Content-Type-Options", "Content-Security-Policy"} {
+		if head.Header.Get(h) != get.Header.Get(h) {
+			t.Errorf("HEAD %s = %q, GET has %q", h, head.Header.Get(h), get.Header.Get(h))
+		}
+	}
+	if r := c.do(http.MethodHead, "/static/", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD /static/: status %d, want 404", r.StatusCode)
+	}
+	if r := c.do(http.MethodHead, "/static/missing.css", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD /static/missing.css: status %d, want 404", r.StatusCode)
+	}
+}
+
+// TestCSRFTokenNotFromQuery (issue 11 §6): the CSRF token counts only in the X-CSRF-Token header
+// or the _csrf form field of the body; a state-changing request with the token in its query
+// string (no Sec-Fetch-Site, as from an old browser or plain-http intranet) is refused 403 and
+// changes nothing.
+func TestCSRFTokenNotFromQuery(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, web.Config{})
+	a.user("q@example.com", model.RoleStaff)
+	c := a.client()
+	c.mustLogin("q@example.com")
+	tok := c.csrf()
+	q := "?_csrf=" + url.QueryEscape(tok)
+
+	r := c.post("/lang"+q, url.Values{"lang": {"ko"}}, nil)
+	wantStatus(t, r, http.StatusForbidden)
+	if c.cookie("lang") != "" {
+		t.Error("POST /lang?_csrf= set the language")
+	}
+	wantStatus(t, c.post("/logout"+q, url.Values{}, nil), http.StatusForbidden)
+	wantStatus(t, c.get("/"), http.StatusOK) // still logged in
+	r = c.do(http.MethodPost, "/api/v1/test"+q, strings.NewReader(`{}`), map[string]string{"Content-Type": "application/json"})
+	wantAPIError(t, r, http.StatusForbidden, "forbidden")
+	// Multipart bodies are parsed into the same Form: the query still does not count.
+	r = c.do(http.MethodPost, "/lang"+q, strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nko\r\n--b--\r\n"),
+		map[string]string{"Content-Type": "multipart/form-data; boundary=b"})
+	wantStatus(t, r, http.StatusForbidden)
+	anon := a.client()
+	anonTok := anon.csrf()
+	wantStatus(t, anon.post("/login?_csrf="+url.QueryEscape(anonTok), url.Values{"email": {"q@example.com"}, "password": {password}}, nil), http.StatusForbidden)
+	if anon.cookie("dist_session") != "" {
+		t.Error("a login with the CSRF token in the URL started a session")
+	}
+	// The body field and the header still work.
+	wantRedirect(t, c.post("/lang", url.Values{"lang": {"ko"}, "_csrf": {tok}}, nil), "/")
+	wantRedirect(t, c.post("/lang", url.Values{"lang": {"en"}}, map[string]string{"X-CSRF-Token": tok}), "/")
 }
