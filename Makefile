@@ -13,7 +13,7 @@ MAKEFLAGS += --no-print-directory
 # One set of service URLs for scripts/services.sh, the binary and the tests.
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/distribution?sslmode=disable
 export REDIS_URL ?= redis://127.0.0.1:6379/0
-# Tests create their own databases (package dbtest) on the same server, through its maintenance
+# Tests create their own databases (package internal/testkit/dbtest) on the same server, through its maintenance
 # database "postgres".
 ifeq ($(origin TEST_DATABASE_URL),undefined)
 TEST_DATABASE_URL := $(shell printf '%s' '$(DATABASE_URL)' | sed -E 's#^([A-Za-z0-9+.-]+://[^/?]*)(/[^?]*)?#\1/postgres#')
@@ -29,7 +29,7 @@ FUZZTIME ?= 30s
 # make chaos: the long form of S2 (vanishing SSE clients) and the tests of other packages that
 # prove a matrix row: chaos/report names them (its -list flag prints the run pattern).
 CHAOS_S2_CLIENTS ?= 10000
-CHAOS_PACKAGES := ./chaos ./db ./engine ./systemtest ./channels ./handlers ./web ./e2e
+CHAOS_PACKAGES := ./test/... ./db ./internal/engine ./internal/channels ./handlers ./web
 
 NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
@@ -61,7 +61,7 @@ static/dist/app.css: $(CSS_INPUTS) $(NPM_STAMP) | templ
 	@mv -f $(@D)/.app.css.tmp $@
 
 build: generate ## compile bin/distribution (its `version` is git describe)
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+	$(GO) build -ldflags "-X github.com/marketing-platform/distribution/internal/cli.version=$(VERSION)" -o $(BIN) .
 
 run: build services ## start services, migrate, seed demo data (prints logins), serve in the foreground
 	$(BIN) migrate
@@ -74,7 +74,7 @@ test: generate services test-tools ## go vet + every test against real Postgres,
 
 test-short: generate services ## the edit loop: unit and database tests only (no browser, no processes, no chaos)
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -short -timeout 10m \
-		$$($(GO) list ./... | grep -vE '/(e2e|systemtest|chaos|bench/cmd/bench)$$' | grep -vx '$(shell $(GO) list -m)')
+		$$($(GO) list ./... | grep -vE '/(test/.*|bench/cmd/bench)$$')
 
 test-race: generate services test-tools ## the tests under the race detector (slow on 2 cores)
 	PATH="$$(scripts/services.sh path)" $(GO) test -race -count=1 -timeout 60m ./...
@@ -97,9 +97,9 @@ fuzz: generate services ## run every Fuzz target for FUZZTIME each (default 30s)
 	PATH="$$(scripts/services.sh path)" scripts/fuzz.sh $(FUZZTIME)
 
 chaos: generate services test-tools ## the fault suite (chaos/ + fault tests elsewhere, long forms) and its table
-	run=$$($(GO) run ./chaos/report -list); \
+	run=$$($(GO) run ./test/chaos/report -list); \
 	PATH="$$(scripts/services.sh path)" CHAOS_S2_CLIENTS=$(CHAOS_S2_CLIENTS) $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) \
-		-run "$$run" $(CHAOS_PACKAGES) | $(GO) run ./chaos/report
+		-run "$$run" $(CHAOS_PACKAGES) | $(GO) run ./test/chaos/report
 
 vuln: ## govulncheck over the module (fetched from the module proxy)
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...

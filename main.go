@@ -1,195 +1,20 @@
 // Command distribution is the Distribution Service: the web dashboard, the JSON API, the channel
-// workers and the channel simulator in one binary. main.go only wires the parts together.
+// workers and the channel simulator in one binary. Everything lives under internal/; internal/cli
+// reads the command line.
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"slices"
-	"strings"
 	"syscall"
 
-	"github.com/marketing-platform/distribution/config"
+	"github.com/marketing-platform/distribution/internal/cli"
 )
-
-const usage = `usage: distribution [command] [flags]
-
-commands:
-  serve                                    web + workers + embedded simulator (default); ROLE=web|worker|all
-  migrate                                  apply database migrations (again: no-op)
-  seed                                     create demo users and events (again: no-op)
-  user add --email E --role R              create a user; password = first line of stdin
-  token create --name N --role R [--expires D]  API token of service account "service:N" (D: 720h, 30d or YYYY-MM-DD); printed alone on the last line
-  simulator                                run the channel simulator on SIMULATOR_ADDR
-  version                                  print the build's version
-  help, -h, --help                         print this help
-
-roles: marketer | staff | manager.
-
-environment (see README for every variable and its default):
-  DATABASE_URL, REDIS_URL                  PostgreSQL and Redis
-  ADDR, PUBLIC_URL, SECURE_COOKIES         where and how the web server listens
-  TRUSTED_PROXIES                          CIDRs whose X-Forwarded-For is believed
-  ROLE, WORKERS, LOG_LEVEL, DEBUG_ADDR     process role, worker count, log level, pprof
-  CHANNELS_CONFIG, SIMULATOR_ADDR          channel endpoints, the embedded simulator
-  MAX_ATTEMPTS, RETRY_BASE_DELAY, RETRY_MAX_DELAY, JOB_TIMEOUT, RESCUE_AFTER   job retries
-`
-
-// version is the build's version, set with -ldflags "-X main.version=..."; otherwise the module
-// version Go recorded in the binary, or "dev".
-var version = ""
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
-// usageError is a command line the program does not understand: usage on stderr, exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usageErrorf(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Getenv), os.Stderr)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
-}
-
-// exitCode reports err on stderr and returns the exit status: 0 success, 2 a command line error
-// (with the usage), 1 anything else.
-func exitCode(err error, stderr io.Writer) int {
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "distribution: %s\n\n%s", ue.msg, usage)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "distribution:", err)
-		return 1
-	}
-}
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	// The command line is understood before the environment is read: a usage error is exit 2
-	// whatever the configuration, and help never touches the database or the port.
-	var do func(context.Context, config.Config, *slog.Logger) error
-	if cmd == "help" || isHelpFlag(cmd) || slices.ContainsFunc(args, isHelpFlag) { // `user add --help` too
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	switch cmd {
-	case "version":
-		if len(args) > 0 {
-			return usageErrorf("version takes no arguments")
-		}
-		fmt.Fprintln(stdout, "distribution", buildVersion())
-		return nil
-	case "serve", "migrate", "seed", "simulator":
-		if len(args) > 0 {
-			return usageErrorf("%s takes no arguments (configuration comes from the environment): %q", cmd, args[0])
-		}
-		do = map[string]func(context.Context, config.Config, *slog.Logger) error{
-			"serve":     serve,
-			"migrate":   migrate,
-			"seed":      func(ctx context.Context, cfg config.Config, l *slog.Logger) error { return seed(ctx, cfg, l, stdout) },
-			"simulator": runSimulator,
-		}[cmd]
-	case "user":
-		if len(args) == 0 || args[0] != "add" {
-			return usageErrorf("usage: distribution user add --email E --role marketer|staff|manager")
-		}
-		fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-		email := fs.String("email", "", "login email")
-		role := fs.String("role", "", "marketer, staff or manager")
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		do = func(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-			password, err := firstLine(stdin)
-			if err != nil {
-				return fmt.Errorf("read password from the first line of stdin: %w", err)
-			}
-			return userAdd(ctx, cfg, logger, stdout, *email, *role, password)
-		}
-	case "token":
-		if len(args) == 0 || args[0] != "create" {
-			return usageErrorf("usage: distribution token create --name N --role marketer|staff|manager [--expires D]")
-		}
-		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-		name := fs.String("name", "", "token name (who uses it)")
-		role := fs.String("role", "", "marketer, staff or manager")
-		expires := fs.String("expires", "", "optional expiry: a duration (720h, 30d) or the last valid day YYYY-MM-DD (UTC)")
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		do = func(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-			return tokenCreate(ctx, cfg, logger, stdout, *name, *role, *expires)
-		}
-	default:
-		if strings.HasPrefix(cmd, "-") {
-			return usageErrorf("unknown flag %q", cmd)
-		}
-		return usageErrorf("unknown command %q", cmd)
-	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	return do(ctx, cfg, newLogger(cfg.LogLevel))
-}
-
-func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
-
-// parseFlags parses a subcommand's flags; a bad flag or a stray argument is a usage error (the
-// flag package's own message, without its usage print).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return nil
-}
-
-func firstLine(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		if errors.Is(err, io.EOF) {
-			return "", errors.New("stdin is empty")
-		}
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // MaxUsersListed bounds the users page (a dashboard has tens of users, not thousands).

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Cursors come back from the outside (a URL): decoding never panics, refuses with EINVALID, and

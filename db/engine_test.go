@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/dbtest"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // engRecorder is an EnqueueFunc that records what would have been enqueued (no River here; the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/marketing-platform/distribution/dbtest"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // The ERD tables are checked from the catalogs of a migrated database, not by reading the SQL back:

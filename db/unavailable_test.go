@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/dbtest"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 func TestUnavailable(t *testing.T) {

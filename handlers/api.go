@@ -17,7 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // The JSON API under /api/v1 (DESIGN.md "Contracts"). Its wire types are declared here, not in

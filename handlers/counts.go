@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // countsTTL is how long the list's status counts are reused. Counting is a GROUP BY over every

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/live"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/live"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Store is the part of the database the pages and the API read and write directly (db.DB).

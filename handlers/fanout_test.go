@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Two viewers of one event share the rendered change (render once), yet each gets a retry form

@@ -3,7 +3,7 @@ package handlers
 import (
 	"testing"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // mayShow rules an event out of a filtered list only when db.FindEvents' status, channel and

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Principal changes reach open streams at once (issue 5, RELIABILITY.md S6). The store notifies

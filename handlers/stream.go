@@ -14,8 +14,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/marketing-platform/distribution/live"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/live"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
 

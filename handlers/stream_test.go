@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 func isPatch(ev sseEvent) bool   { return ev.event == "datastar-patch-elements" }

@@ -3,7 +3,7 @@ package handlers
 import (
 	"sync"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Streams cannot multiply the database's work (issue 11, RELIABILITY.md S7): every principal (a

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/dbtest"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // countingStore is the real store, counting the list reads made through it.

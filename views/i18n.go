@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Languages the UI speaks.

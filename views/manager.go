@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // ReportView is the reports page.

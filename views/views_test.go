@@ -9,7 +9,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"go.uber.org/goleak"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
 

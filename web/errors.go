@@ -11,7 +11,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
 

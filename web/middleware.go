@@ -9,9 +9,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/marketing-platform/distribution/auth"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // CSP is the Content-Security-Policy of every response. Datastar compiles data-* expressions with

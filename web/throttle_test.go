@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/web"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/marketing-platform/distribution/cache"
+	"github.com/marketing-platform/distribution/internal/cache"
 )
 
 // Browser latency: real headless Chromium on an event's detail page, logged in through the form;

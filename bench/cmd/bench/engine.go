@@ -13,9 +13,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/marketing-platform/distribution/cache"
-	"github.com/marketing-platform/distribution/engine"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/cache"
+	"github.com/marketing-platform/distribution/internal/engine"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 const engineClients = 4

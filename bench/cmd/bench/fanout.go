@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/marketing-platform/distribution/cache"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/cache"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // fanTarget is one SSE server under load: the product, the reference broadcaster or Mercure.

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/marketing-platform/distribution/auth"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // List streams cannot multiply the database's work (issue 11, RELIABILITY.md S7): 1,000 open list

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/marketing-platform/distribution/model"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 const mercureKey = "bench-publisher-key-0123456789abcdef"

@@ -1,0 +1,92 @@
+// Package channels reaches the six distribution channels: one adapter per channel behind the
+// Adapter interface, speaking HTTP to the channel's endpoint (or the simulator) with bounded
+// timeouts, bounded reads, no redirects, an idempotency key per attempt generation, and a
+// per-channel circuit breaker.
+package channels
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// Request is one publication of an event to one channel.
+type Request struct {
+	EventID     string
+	Channel     model.Channel
+	Title       string
+	Description string
+	ImageURL    string
+	StoreName   string
+	// IdempotencyKey identifies (distribution, channel, attempt generation): resubmitting with the
+	// same key returns the same post instead of publishing twice.
+	IdempotencyKey string
+}
+
+// Result is what a successful publication produced; which fields are set depends on the channel
+// (DESIGN.md "The six channels").
+type Result struct {
+	DistributionID     string
+	PostID             string
+	PostURL            string
+	MessageID          string
+	EstimatedViews     int
+	ImpressionSchedule []model.ImpressionSlot
+}
+
+// Adapter publishes to one channel. Publish submits the request, then follows the channel's
+// asynchronous status until it is done, calling progress (0..100, never decreasing) along the way.
+// It returns a *Error for every failure the channel reported or the network caused.
+type Adapter interface {
+	Publish(ctx context.Context, req Request, progress func(pct int)) (Result, error)
+}
+
+// ErrorKind says how the engine should react to a failure.
+type ErrorKind int
+
+const (
+	// Temporary failures (timeouts, 5xx, resets, open circuit) are retried with backoff.
+	Temporary ErrorKind = iota
+	// Permanent failures (4xx other than 429) fail the channel at once.
+	Permanent
+	// RateLimited (429) is retried after RetryAfter without burning an attempt.
+	RateLimited
+)
+
+// Error is a channel failure. Message is plain words a marketer understands; Detail is the raw
+// technical detail (status line, body excerpt) shown expandable.
+type Error struct {
+	Kind       ErrorKind
+	HTTPStatus int // 0 when no response was received
+	RetryAfter time.Duration
+	Message    string
+	Detail     string
+	// cause is the underlying error when there is one worth matching with errors.Is (e.g.
+	// context.Canceled when the caller gave up, so the engine can tell shutdown from failure).
+	cause error
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s (%s)", e.Message, e.Detail)
+	}
+	return e.Message
+}
+
+// Unwrap returns the underlying cause, if any (context.Canceled / context.DeadlineExceeded when
+// the caller's context ended the publication).
+func (e *Error) Unwrap() error { return e.cause }
+
+func (k ErrorKind) String() string {
+	switch k {
+	case Temporary:
+		return "temporary"
+	case Permanent:
+		return "permanent"
+	case RateLimited:
+		return "rate_limited"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
+}

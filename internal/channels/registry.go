@@ -1,0 +1,177 @@
+package channels
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// Options tunes the adapters. Zero fields take the defaults in brackets.
+type Options struct {
+	DialTimeout           time.Duration // TCP connect [2s]
+	TLSHandshakeTimeout   time.Duration // [5s]
+	ResponseHeaderTimeout time.Duration // from request written to response headers [10s]
+	RequestTimeout        time.Duration // one whole HTTP exchange including the body [15s]
+	MaxPublishTime        time.Duration // one whole Publish: submit and every poll [10m]
+	PollInterval          time.Duration // between status polls [250ms]
+	PollRetries           int           // transient poll failures tolerated in a row [3]; negative = none
+	MaxBodyBytes          int64         // largest response body read [1 MB]
+	BreakerThreshold      int           // consecutive Temporary failures that open the breaker [5]; negative = no breaker
+	BreakerCooldown       time.Duration // how long an open breaker refuses calls [30s]
+	// AllowInsecureLoopback permits http:// endpoints and connections to loopback addresses
+	// (the simulator). Private, link-local and other special addresses stay refused.
+	AllowInsecureLoopback bool
+	Now                   func() time.Time // clock of the breaker and Retry-After dates [time.Now]
+	Logger                *slog.Logger
+	UserAgent             string // ["distribution-service/1"]
+}
+
+// WithDefaults returns o with zero fields replaced by the defaults.
+func (o Options) WithDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.DialTimeout, 2*time.Second)
+	def(&o.TLSHandshakeTimeout, 5*time.Second)
+	def(&o.ResponseHeaderTimeout, 10*time.Second)
+	def(&o.RequestTimeout, 15*time.Second)
+	def(&o.MaxPublishTime, 10*time.Minute)
+	def(&o.PollInterval, 250*time.Millisecond)
+	def(&o.BreakerCooldown, 30*time.Second)
+	if o.PollRetries == 0 {
+		o.PollRetries = 3
+	} else if o.PollRetries < 0 {
+		o.PollRetries = 0
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.BreakerThreshold == 0 {
+		o.BreakerThreshold = 5
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "distribution-service/1"
+	}
+	return o
+}
+
+// Registry holds one adapter per channel, sharing one HTTP client (connection pool).
+type Registry struct {
+	adapters  map[model.Channel]*HTTPAdapter
+	transport *http.Transport
+}
+
+// NewRegistry builds adapters for the given endpoints (channel → endpoint root URL; the
+// adapter appends /v1/channels/{CHANNEL}/...). Channels without an endpoint, or with an
+// unusable one, get an adapter whose every Publish fails with a Permanent error saying so.
+func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
+	opts = opts.WithDefaults()
+	logger := opts.Logger.With(slog.String("component", "channels"))
+	dialer := &net.Dialer{
+		Timeout:   opts.DialTimeout,
+		KeepAlive: 30 * time.Second,
+		Control:   dialGuard(opts.AllowInsecureLoopback),
+	}
+	tr := &http.Transport{
+		Proxy:                  nil, // a proxy would dial for us and bypass the address guard
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		ForceAttemptHTTP2:      true,
+	}
+	client := &http.Client{
+		Transport: tr,
+		// Redirects are never followed (SSRF, and an API that moves is misconfigured): the 3xx
+		// answer itself comes back and is mapped to a Permanent error.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, transport: tr}
+	for _, ch := range model.AllChannels {
+		raw, ok := endpoints[ch]
+		if !ok {
+			continue
+		}
+		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger}
+		a.breaker = newBreaker(opts.BreakerThreshold, opts.BreakerCooldown, opts.Now, func(from, to BreakerState) {
+			logger.Warn("circuit breaker changed", slog.String("channel", string(ch)),
+				slog.String("from", string(from)), slog.String("to", string(to)))
+		})
+		base, err := checkEndpoint(raw, opts.AllowInsecureLoopback)
+		if err != nil {
+			a.badCfg = permanent(0, "the channel endpoint is misconfigured", err.Error())
+		}
+		a.base = base
+		r.adapters[ch] = a
+	}
+	return r
+}
+
+// NewSimulatorRegistry points every channel at the simulator at baseURL (e.g.
+// "http://127.0.0.1:43121") and permits loopback connections.
+func NewSimulatorRegistry(baseURL string, opts Options) *Registry {
+	opts.AllowInsecureLoopback = true
+	endpoints := map[model.Channel]string{}
+	for _, ch := range model.AllChannels {
+		endpoints[ch] = baseURL
+	}
+	return NewRegistry(endpoints, opts)
+}
+
+// NewRegistryFromConfig loads CHANNELS_CONFIG (LoadConfig) and builds the registry; the file's
+// allowInsecureLoopback overrides opts.AllowInsecureLoopback.
+func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
+	fc, err := LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
+	return NewRegistry(fc.Endpoints, opts), nil
+}
+
+// Adapter returns the adapter of ch; it is never nil.
+func (r *Registry) Adapter(ch model.Channel) Adapter {
+	if a, ok := r.adapters[ch]; ok {
+		return a
+	}
+	return unconfigured{ch}
+}
+
+// BreakerState returns the circuit breaker state of ch ("" when not configured).
+func (r *Registry) BreakerState(ch model.Channel) BreakerState {
+	if a, ok := r.adapters[ch]; ok {
+		return a.BreakerState()
+	}
+	return ""
+}
+
+// Close releases idle connections.
+func (r *Registry) Close() { r.transport.CloseIdleConnections() }
+
+type unconfigured struct{ ch model.Channel }
+
+func (u unconfigured) Publish(context.Context, Request, func(int)) (Result, error) {
+	return Result{}, errUnconfigured(u.ch)
+}
+
+// trimBase normalises an endpoint root: no trailing slash.
+func trimBase(s string) string { return strings.TrimRight(s, "/") }

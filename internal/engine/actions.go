@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// RetryFilter selects FAILED channels for RetryMatching (see db.RetryFilter).
+type RetryFilter = db.RetryFilter
+
+// StartDistribution starts distributing an event to chans: the distribution, its channel rows and
+// one job per channel commit together. Errors: ENOTFOUND (unknown event), EINVALID (no, unknown
+// or duplicate channels; nothing written), *db.AlreadyStartedError (code ECONFLICT, carries the
+// existing distribution). actor is recorded in the audit log.
+func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error) {
+	r := e.starts.start(ctx, db.StartRequest{EventID: eventID, Channels: chans, Actor: actor})
+	d, err := r.Distribution, r.Err
+	if err != nil {
+		return d, err
+	}
+	e.log.Info("distribution started", slog.String("event_id", eventID), slog.Int("channels", len(d.Channels)),
+		slog.String("actor", actor))
+	e.cacheDistribution(ctx, d)
+	return d, nil
+}
+
+// RetryChannel makes staff retry one FAILED channel: PENDING under a new generation, retries+1,
+// last_retry_at, the distribution back to IN_PROGRESS, a new job; one transaction. Errors:
+// ENOTFOUND (no distribution, or the channel is not part of it), ECONFLICT "<CH> is <STATUS>;
+// only FAILED channels can be retried" (nothing written), EINVALID (unknown channel).
+func (e *Engine) RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error) {
+	d, err := e.store.RetryChannel(ctx, eventID, ch, actor, e.enqueue)
+	if err != nil {
+		return d, err
+	}
+	e.metrics.retries.WithLabelValues("channel").Inc()
+	e.log.Info("channel retried", slog.String("event_id", eventID), slog.String("channel", string(ch)), slog.String("actor", actor))
+	e.cacheDistribution(ctx, d)
+	return d, nil
+}
+
+// RetryFailed retries every FAILED channel of an event's distribution in one transaction and
+// returns the channels retried (display order). Errors: ENOTFOUND (no distribution), ECONFLICT
+// (no FAILED channel).
+func (e *Engine) RetryFailed(ctx context.Context, eventID, actor string) ([]model.Channel, error) {
+	d, rows, err := e.store.RetryFailed(ctx, eventID, actor, e.enqueue)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Channel, len(rows))
+	for i, r := range rows {
+		out[i] = r.Channel
+	}
+	e.metrics.retries.WithLabelValues("failed").Add(float64(len(rows)))
+	e.log.Info("failed channels retried", slog.String("event_id", eventID), slog.Any("channels", out), slog.String("actor", actor))
+	e.cacheDistribution(ctx, d)
+	return out, nil
+}
+
+// RetryMatching retries FAILED channels across distributions matching f (e.g. every failed KAKAO
+// after a token outage), at most BulkRetryLimit per call, BulkRetryBatch per transaction. With
+// preview it writes nothing and returns how many channels match (which may exceed the limit).
+func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string, preview bool) (int, error) {
+	if f.Channel != "" && !f.Channel.Valid() {
+		return 0, model.Errorf(model.EINVALID, "unknown channel %q", f.Channel)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return 0, model.Errorf(model.EINVALID, "the time range is empty: from must be before to")
+	}
+	if preview {
+		return e.store.CountRetryMatching(ctx, f)
+	}
+	var (
+		total int
+		after int64
+	)
+	for total < e.cfg.BulkRetryLimit {
+		n := min(e.cfg.BulkRetryBatch, e.cfg.BulkRetryLimit-total)
+		rows, dists, last, err := e.store.RetryMatchingBatch(ctx, f, after, n, actor, e.enqueue)
+		if err != nil {
+			if total > 0 {
+				return total, fmt.Errorf("bulk retry stopped after %d channels: %w", total, err)
+			}
+			return 0, err
+		}
+		for _, d := range dists {
+			e.cacheDistribution(ctx, d)
+		}
+		total += len(rows)
+		if last == after { // nothing more matched
+			break
+		}
+		after = last
+	}
+	e.metrics.retries.WithLabelValues("bulk").Add(float64(total))
+	e.log.Info("bulk retry", slog.String("channel", string(f.Channel)), slog.Int("retried", total), slog.String("actor", actor))
+	return total, nil
+}

@@ -1,0 +1,91 @@
+package simulator
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// MaxFailCount bounds N in "CHANNEL=N".
+const MaxFailCount = 10000
+
+// FailRule says how many submits of every event a channel fails before it succeeds.
+type FailRule struct {
+	First  int  // fail the first First submits of every event
+	Always bool // fail every submit
+}
+
+// fails reports whether the attempt-th submit (1-based) of an event fails.
+func (r FailRule) fails(attempt int) bool { return r.Always || attempt <= r.First }
+
+func (r FailRule) String() string {
+	if r.Always {
+		return "always"
+	}
+	return strconv.Itoa(r.First)
+}
+
+// ParseFail parses SIMULATOR_FAIL: comma-separated CHANNEL=N or CHANNEL=always items, e.g.
+// "KAKAO=3,NAVER=always". Channel names are case-insensitive; spaces around items are ignored;
+// "" means no failures. Every error names the bad item.
+func ParseFail(s string) (map[model.Channel]FailRule, error) {
+	rules := map[model.Channel]FailRule{}
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: want CHANNEL=N or CHANNEL=always", clip(item))
+		}
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+		ch := model.Channel(strings.ToUpper(name))
+		if !ch.Valid() {
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: unknown channel %q (want one of %s)", clip(item), clip(name), channelList())
+		}
+		if _, dup := rules[ch]; dup {
+			return nil, fmt.Errorf("SIMULATOR_FAIL: channel %s is listed twice", ch)
+		}
+		if strings.EqualFold(val, "always") {
+			rules[ch] = FailRule{Always: true}
+			continue
+		}
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || n > MaxFailCount {
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always)", clip(item), clip(val), MaxFailCount)
+		}
+		rules[ch] = FailRule{First: n}
+	}
+	return rules, nil
+}
+
+// FormatFail is the inverse of ParseFail (channels in display order).
+func FormatFail(rules map[model.Channel]FailRule) string {
+	var parts []string
+	for _, ch := range model.AllChannels {
+		if r, ok := rules[ch]; ok {
+			parts = append(parts, string(ch)+"="+r.String())
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func channelList() string {
+	names := make([]string, len(model.AllChannels))
+	for i, c := range model.AllChannels {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ", ")
+}
+
+// clip keeps error messages short when the input is long or hostile.
+func clip(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
