@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -176,6 +177,11 @@ func decodeAPIBody(c echo.Context, dst any) error {
 	body, err := io.ReadAll(req.Body) // bounded by the body limit middleware (413)
 	if err != nil {
 		return apiJSONError(err)
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1); Go's decoder would silently turn bad bytes into U+FFFD,
+	// storing something the client never sent.
+	if !utf8.Valid(body) {
+		return model.Errorf(model.EINVALID, "request body is not valid UTF-8")
 	}
 	if key := duplicateKey(body); key != "" {
 		return model.Errorf(model.EINVALID, "duplicate key %q in request body", apiClip(key))

@@ -990,6 +990,7 @@ func TestAPIBadInput(t *testing.T) {
 		{"NUL in store", "/api/v1/events", `{"title": "x", "storeName": "a\u0000"}`, nil, 400, "storeName must not contain NUL"},
 		{"TAB in image", "/api/v1/events", `{"title": "x", "imageUrl": "https://a.example/\tx"}`, nil, 400, "imageUrl must be one line"},
 		{"control in description", "/api/v1/events", `{"title": "x", "description": "a\u0007b"}`, nil, 400, "description must not contain control"},
+		{"invalid UTF-8", "/api/v1/events", "{\"title\": \"a\xffb\"}", nil, 400, "not valid UTF-8"},
 		{"NUL in description", "/api/v1/events", `{"title": "x", "description": "a\u0000b"}`, nil, 400, "description must not contain NUL"},
 		{"long title", "/api/v1/events", `{"title": "` + strings.Repeat("가", 501) + `"}`, nil, 400, "title must be at most 500"},
 		{"bad image", "/api/v1/events", `{"title": "x", "imageUrl": "javascript:alert(1)"}`, nil, 400, "imageUrl"},
