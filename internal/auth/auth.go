@@ -437,6 +437,12 @@ func (s *Service) CreateToken(ctx context.Context, name string, role model.Role,
 // and holds at least spec.Role.
 func (s *Service) IssueToken(ctx context.Context, spec db.TokenSpec) (string, db.APIToken, error) {
 	spec.Name = strings.TrimSpace(spec.Name)
+	if err := model.CheckLine("token name", spec.Name, 0); err != nil {
+		return "", db.APIToken{}, err
+	}
+	if err := model.CheckLine("token name", spec.Name, 0); err != nil {
+		return "", db.APIToken{}, err
+	}
 	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 {
 		return "", db.APIToken{}, model.Errorf(model.EINVALID, "token name must be 1 to 100 characters")
 	}

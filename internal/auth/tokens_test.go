@@ -128,3 +128,19 @@ func TestParseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// A token name is one line: it becomes the service account's email ("service:NAME") and is shown
+// on /tokens and in the audit log.
+func TestTokenNameIsOneLine(t *testing.T) {
+	t.Parallel()
+	s, _ := newService(t)
+	ctx := context.Background()
+	for _, name := range []string{"bot\nx", "bot\rx", "a\x00b", "\x1b[31m", "bad\xff"} {
+		if _, err := s.CreateToken(ctx, name, model.RoleStaff, "cli"); model.ErrorCode(err) != model.EINVALID {
+			t.Errorf("CreateToken(%q): %v, want invalid", name, err)
+		}
+	}
+	if _, err := s.CreateToken(ctx, "  upstream bot  ", model.RoleStaff, "cli"); err != nil {
+		t.Fatal(err)
+	}
+}
