@@ -176,7 +176,8 @@ func (a *inputApp) routes() []inputRoute {
 		{method: "POST", path: "/users/" + a.other + "/role", fields: []string{"role"}},
 		{method: "POST", path: "/users/" + a.other + "/password", fields: []string{"password"}},
 		{method: "POST", path: "/users/{v}/enable"},
-		{method: "POST", path: "/tokens", fields: []string{"name", "role"}},
+		{method: "POST", path: "/events", fields: []string{"title", "description", "imageUrl", "storeName"}, fixed: url.Values{"title": {"t"}}},
+		{method: "POST", path: "/tokens", fields: []string{"name", "role", "expires"}},
 		{method: "POST", path: "/tokens/{v}/revoke"},
 	}
 }
