@@ -26,7 +26,8 @@ type scanner interface {
 }
 
 // distributionColumns is the select list scanDistribution reads; the table must be aliased d.
-const distributionColumns = `d.id, d.event_id, d.overall_status, d.started_at, d.completed_at, d.created_at, d.updated_at`
+const distributionColumns = `d.id, d.event_id, d.overall_status, d.started_at, d.completed_at, d.created_at, d.updated_at,
+	d.version`
 
 func scanDistribution(row scanner) (model.Distribution, error) {
 	var d model.Distribution
@@ -36,14 +37,14 @@ func scanDistribution(row scanner) (model.Distribution, error) {
 
 // distributionDest are the scan targets of distributionColumns.
 func distributionDest(d *model.Distribution) []any {
-	return []any{&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt}
+	return []any{&d.ID, &d.EventID, &d.OverallStatus, &d.StartedAt, &d.CompletedAt, &d.CreatedAt, &d.UpdatedAt, &d.Version}
 }
 
 // channelColumns is the select list scanChannel reads; the table must be aliased cs.
 const channelColumns = `cs.id, cs.distribution_status_id, cs.event_id, cs.channel, cs.status, cs.progress,
 	cs.distribution_id, cs.estimated_views, cs.impression_schedule, cs.post_url, cs.post_id, cs.message_id,
 	cs.error_message, cs.retries, cs.last_retry_at, cs.completed_at, cs.update_timestamp, cs.updated_at,
-	cs.generation`
+	cs.generation, cs.version`
 
 // scanChannel reads one channelColumns row. progress and retries are nullable in the ERD; the model
 // shows a missing value as 0.
@@ -64,7 +65,7 @@ func (cd *channelDest) targets() []any {
 	return []any{&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &cd.progress,
 		&c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID, &c.MessageID,
 		&c.ErrorMessage, &cd.retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
-		&c.Generation}
+		&c.Generation, &c.Version}
 }
 
 func (cd *channelDest) state() model.ChannelState {

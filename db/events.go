@@ -134,15 +134,16 @@ func collectEventWithDistribution(row pgx.CollectableRow) (model.Event, error) {
 		dEventID, dStatus              *string
 		dStarted, dCompleted, dCreated *time.Time
 		dUpdated                       *time.Time
+		dVersion                       *int64
 	)
 	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt,
-		&dID, &dEventID, &dStatus, &dStarted, &dCompleted, &dCreated, &dUpdated)
+		&dID, &dEventID, &dStatus, &dStarted, &dCompleted, &dCreated, &dUpdated, &dVersion)
 	if err != nil || dID == nil {
 		return e, err
 	}
 	e.Distribution = &model.Distribution{
 		ID: *dID, EventID: *dEventID, OverallStatus: model.OverallStatus(*dStatus), StartedAt: *dStarted,
-		CompletedAt: dCompleted, CreatedAt: *dCreated, UpdatedAt: *dUpdated,
+		CompletedAt: dCompleted, CreatedAt: *dCreated, UpdatedAt: *dUpdated, Version: *dVersion,
 	}
 	return e, nil
 }

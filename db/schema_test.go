@@ -58,6 +58,8 @@ func TestSchemaMatchesERD(t *testing.T) {
 			{"updated_at", ts, true},
 			// Added by this project (list order for status filters, set by trigger; migration 0006).
 			{"event_created_at", ts, false},
+			// Added by this project (cache version, bumped by trigger; migration 0009).
+			{"version", "bigint", true},
 		},
 		"channel_status": {
 			{"id", "bigint", true},
@@ -81,6 +83,8 @@ func TestSchemaMatchesERD(t *testing.T) {
 			{"updated_at", ts, true},
 			// Added by this project (the write fence); DESIGN: added columns have defaults.
 			{"generation", "integer", true},
+			// Added by this project (cache version, bumped by trigger; migration 0009).
+			{"version", "bigint", true},
 		},
 	}
 	for table, cols := range want {

@@ -110,7 +110,8 @@ func (c *Cache) CheckNotifications(ctx context.Context) (configured bool, err er
 }
 
 // PutDistribution writes the event key and every channel key of d in one MULTI, renewing TTLs.
-// Call it after the Postgres commit that produced d.
+// Call it after the Postgres commit that produced d. A key already holding a newer version (a
+// later commit whose write landed first) keeps it; see version.go.
 func (c *Cache) PutDistribution(ctx context.Context, d model.Distribution) error {
 	// With its channels, this write replaces every key of the event: it is no longer dirty.
 	return c.write(ctx, d.EventID, len(d.Channels) > 0, func(p redis.Pipeliner) {
@@ -138,15 +139,20 @@ func (c *Cache) DeleteDistribution(ctx context.Context, eventID string) error {
 }
 
 func putEvent(ctx context.Context, p redis.Pipeliner, d model.Distribution, withChannels bool) {
-	key := EventKey(d.EventID)
-	p.HSet(ctx, key, eventFields(d, withChannels)...)
-	p.Expire(ctx, key, EventTTL)
+	putEventMode(ctx, p, d, withChannels, modeWrite)
 }
 
 func putChannel(ctx context.Context, p redis.Pipeliner, eventID string, ch model.ChannelState) {
-	key := ChannelKey(eventID, ch.Channel)
-	p.HSet(ctx, key, channelFields(ch)...)
-	p.Expire(ctx, key, ChannelTTL)
+	putChannelMode(ctx, p, eventID, ch, modeWrite)
+}
+
+// putEventMode and putChannelMode write one key unless Redis holds a newer version (version.go).
+func putEventMode(ctx context.Context, p redis.Pipeliner, d model.Distribution, withChannels bool, mode string) {
+	evalVersioned(ctx, p, EventKey(d.EventID), int(EventTTL.Seconds()), d.ID, d.Version, mode, eventFields(d, withChannels))
+}
+
+func putChannelMode(ctx context.Context, p redis.Pipeliner, eventID string, ch model.ChannelState, mode string) {
+	evalVersioned(ctx, p, ChannelKey(eventID, ch.Channel), int(ChannelTTL.Seconds()), ch.ID, ch.Version, mode, channelFields(ch))
 }
 
 func allKeys(eventID string) []string {
@@ -282,18 +288,11 @@ func containsChannel(list []model.Channel, ch model.Channel) bool {
 	return false
 }
 
-// refillScript writes a hash only when the key does not exist, so a refill carrying what
-// Postgres said a moment ago never overwrites a newer state a writer put in the meantime.
-// KEYS[1] key; ARGV[1] TTL seconds; ARGV[2..] field, value pairs.
-var refillScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1`)
-
-// refill writes what the source returned back to Redis: only the absent keys normally, every key
-// when force (the cached state was stale or unreadable). A source state that itself contradicts
-// the rollup (read between two statements of a writer) is not forced in.
+// refill writes what the source returned back to Redis, key by key, never over a newer version
+// (a writer may have put a newer state since the source was read). Normally a key holding the same
+// version is left as it is (its TTL renewed); when force (the cached state was stale or unreadable)
+// such keys are rewritten too, and keys of another type or without a version are replaced. A source
+// state that itself contradicts the rollup (read between two statements of a writer) is not forced in.
 func (c *Cache) refill(ctx context.Context, d model.Distribution, force bool) {
 	if force {
 		statuses := make([]model.ChannelStatus, len(d.Channels))
@@ -304,12 +303,21 @@ func (c *Cache) refill(ctx context.Context, d model.Distribution, force bool) {
 			return
 		}
 		// Replace, not update: the old keys may have the wrong type or fields we no longer write.
-		// Best effort: a failure re-marks the event dirty.
+		// Keys of channels outside the distribution are deleted. Best effort: a failure re-marks
+		// the event dirty.
 		_ = c.write(ctx, d.EventID, true, func(p redis.Pipeliner) {
-			p.Del(ctx, allKeys(d.EventID)...)
-			putEvent(ctx, p, d, true)
+			var stray []string
+			for _, ch := range model.AllChannels {
+				if d.Channel(ch) == nil {
+					stray = append(stray, ChannelKey(d.EventID, ch))
+				}
+			}
+			if len(stray) > 0 {
+				p.Del(ctx, stray...)
+			}
+			putEventMode(ctx, p, d, true, modeReplace)
 			for _, ch := range d.Channels {
-				putChannel(ctx, p, d.EventID, ch)
+				putChannelMode(ctx, p, d.EventID, ch, modeReplace)
 			}
 		})
 		return
@@ -318,9 +326,9 @@ func (c *Cache) refill(ctx context.Context, d model.Distribution, force bool) {
 		return
 	}
 	_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		refillScript.Eval(ctx, p, []string{EventKey(d.EventID)}, append([]any{int(EventTTL.Seconds())}, eventFields(d, true)...)...)
+		putEvent(ctx, p, d, true)
 		for _, ch := range d.Channels {
-			refillScript.Eval(ctx, p, []string{ChannelKey(d.EventID, ch.Channel)}, append([]any{int(ChannelTTL.Seconds())}, channelFields(ch)...)...)
+			putChannel(ctx, p, d.EventID, ch)
 		}
 		return nil
 	})

@@ -121,6 +121,7 @@ func fullDistribution() model.Distribution {
 	return model.Distribution{
 		ID: 42, EventID: "ev-full", OverallStatus: model.OverallPartialSuccess,
 		StartedAt: at, CompletedAt: ptr(at.Add(time.Minute)), CreatedAt: at, UpdatedAt: at.Add(time.Minute + time.Microsecond),
+		Version: 9,
 		Channels: []model.ChannelState{
 			{
 				ID: 7, DistributionStatusID: 42, EventID: "ev-full", Channel: model.ChannelGiniTV, Status: model.StatusSuccess,
@@ -129,7 +130,7 @@ func fullDistribution() model.Distribution {
 				PostURL:            ptr("https://tv.example/1?a=b,c"), PostID: ptr("P:1"), MessageID: ptr("M-1"),
 				ErrorMessage: ptr("was: timeout, then ok"), Retries: 2, LastRetryAt: ptr(at.Add(time.Second)),
 				CompletedAt: ptr(at.Add(2 * time.Second)), UpdateTimestamp: at.Add(3 * time.Second), UpdatedAt: at.Add(3*time.Second + 999*time.Microsecond),
-				Generation: 3,
+				Generation: 3, Version: 12,
 			},
 			{
 				ID: 8, DistributionStatusID: 42, EventID: "ev-full", Channel: model.ChannelKakao, Status: model.StatusFailed,
@@ -180,15 +181,17 @@ func TestPutDistributionRoundTrip(t *testing.T) {
 		t.Errorf("event hash = %v", h)
 	}
 
-	// A later channel write replaces every field, clearing the ones that became NULL.
+	// A later channel write (a newer version) replaces every field, clearing the ones that became NULL.
 	ch := want.Channels[0]
 	ch.Status, ch.Progress, ch.ErrorMessage, ch.CompletedAt, ch.Generation = model.StatusPending, 0, nil, nil, 4
+	ch.Version++
 	if err := e.cache.PutChannel(ctx, ch); err != nil {
 		t.Fatal(err)
 	}
 	ov := want
 	ov.Channels = nil // an overall-only write keeps the channel list
 	ov.OverallStatus, ov.CompletedAt = model.OverallInProgress, nil
+	ov.Version++
 	if err := e.cache.PutOverall(ctx, ov); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +199,7 @@ func TestPutDistributionRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.OverallStatus, want.CompletedAt, want.Channels[0] = model.OverallInProgress, nil, ch
+	want.OverallStatus, want.CompletedAt, want.Channels[0], want.Version = model.OverallInProgress, nil, ch, ov.Version
 	sameDistribution(t, got, want)
 }
 

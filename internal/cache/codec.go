@@ -15,11 +15,13 @@ import (
 // updated_at gives the same unix milliseconds from Redis as from Postgres) and readable in redis-cli.
 //
 //	event:{eventId}:distribution        id overall_status started_at completed_at created_at updated_at
-//	                                    channels (comma-separated codes, display order)
+//	                                    version channels (comma-separated codes, display order)
 //	distribution:channel:{eventId}:{ch} id distribution_status_id status progress distribution_id
 //	                                    estimated_views impression_schedule post_url post_id message_id
 //	                                    error_message retries last_retry_at completed_at
-//	                                    update_timestamp updated_at generation
+//	                                    update_timestamp updated_at generation version
+//
+// version is the row's version (migration 0009): writes never replace a newer one (version.go).
 const fieldChannels = "channels"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -55,6 +57,7 @@ func eventFields(d model.Distribution, withChannels bool) []any {
 		"completed_at", fmtTimePtr(d.CompletedAt),
 		"created_at", fmtTime(d.CreatedAt),
 		"updated_at", fmtTime(d.UpdatedAt),
+		fieldVersion, strconv.FormatInt(d.Version, 10),
 	}
 	if withChannels {
 		codes := make([]string, len(d.Channels))
@@ -86,6 +89,7 @@ func channelFields(c model.ChannelState) []any {
 		"update_timestamp", fmtTime(c.UpdateTimestamp),
 		"updated_at", fmtTime(c.UpdatedAt),
 		"generation", strconv.Itoa(c.Generation),
+		fieldVersion, strconv.FormatInt(c.Version, 10),
 	}
 }
 
@@ -170,6 +174,7 @@ func decodeEvent(eventID string, m map[string]string) (model.Distribution, []mod
 		CompletedAt:   d.timePtr("completed_at"),
 		CreatedAt:     d.time("created_at"),
 		UpdatedAt:     d.time("updated_at"),
+		Version:       d.int64(fieldVersion),
 	}
 	if d.err == nil && !dist.OverallStatus.Valid() {
 		d.fail("overall_status", string(dist.OverallStatus))
@@ -215,6 +220,7 @@ func decodeChannel(eventID string, ch model.Channel, m map[string]string) (model
 		UpdateTimestamp:      d.time("update_timestamp"),
 		UpdatedAt:            d.time("updated_at"),
 		Generation:           d.int("generation"),
+		Version:              d.int64(fieldVersion),
 	}
 	if d.err == nil && !c.Status.Valid() {
 		d.fail("status", string(c.Status))

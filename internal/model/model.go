@@ -155,6 +155,9 @@ type Distribution struct {
 	CreatedAt     time.Time      `json:"-"`
 	UpdatedAt     time.Time      `json:"updatedAt"`
 	Channels      []ChannelState `json:"channels"`
+	// Version grows by one with every UPDATE of the row (a trigger), so it orders the row's states
+	// by commit; the cache never replaces a newer version with an older one.
+	Version int64 `json:"-"`
 }
 
 // Channel returns the state of one channel, or nil.
@@ -191,6 +194,8 @@ type ChannelState struct {
 	// Generation is the attempt generation that owns the row; bumped by every manual retry and
 	// rescue. Only a writer holding the current generation may change the row (fence).
 	Generation int `json:"-"`
+	// Version grows by one with every UPDATE of the row (see Distribution.Version).
+	Version int64 `json:"-"`
 }
 
 // ImpressionSlot is one ad slot of a TV channel's impression schedule.
