@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"html"
 	"log/slog"
 	"slices"
 	"sync"
@@ -23,11 +22,9 @@ import (
 // own write deadline, and are dropped when they cannot keep up (the browser reconnects and gets the
 // full state). Each feed renders at most once per timing.feedEvery; the latest state wins.
 //
-// Forms inside the fragments (a failed channel's retry button) need the viewer's own CSRF token:
-// the feed renders a placeholder that each stream replaces with its token when writing.
-
-// csrfPlaceholder stands for the viewer's CSRF token in shared fragments.
-const csrfPlaceholder = "csrf-shared-fragment-token-7f3a9c"
+// The fragments carry nothing of a viewer: forms inside them (a failed channel's retry button)
+// send the CSRF token as a header from the page's $_csrf signal, so the bytes are the same for
+// every viewer of (event, language, may retry).
 
 // fullRenderTTL is how long a feed's whole-page render is reused for joining viewers while the
 // state does not change: a burst of connects shares one render, a viewer arriving later gets a
@@ -73,7 +70,7 @@ type feed struct {
 	watchers map[*feedWatcher]struct{} // guarded by fo.mu
 	sub      *live.Subscription
 	ready    chan struct{} // closed once the feed has read its initial state
-	page     views.Page    // what the feed renders with (CSRF placeholder)
+	page     views.Page    // what the feed renders with: language and may-retry, nobody's identity
 	cancel   context.CancelFunc
 
 	// Guarded by fo.mu: the state of the feed's last patch (read-only; nil while the feed has
@@ -105,7 +102,7 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
 		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: roleOnly(p.Principal), CSRF: csrfPlaceholder}
+		f.page = views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry}
 		go f.run(ctx)
 	}
 	f.watchers[w] = struct{}{}
@@ -352,11 +349,8 @@ func (v *detailView) own() {
 	}
 }
 
-// writeShared writes a feed's bytes, with the viewer's CSRF token in place of the placeholder.
-func (s *sseConn) writeShared(b []byte, csrf string) error {
-	if csrf != "" && bytes.Contains(b, []byte(csrfPlaceholder)) {
-		b = bytes.ReplaceAll(b, []byte(csrfPlaceholder), []byte(html.EscapeString(csrf)))
-	}
+// writeShared writes a feed's bytes (the same for every viewer of the feed).
+func (s *sseConn) writeShared(b []byte) error {
 	s.deadline()
 	if _, err := s.w.Write(b); err != nil {
 		return err

@@ -25,16 +25,16 @@ import (
 // streams. The last stream to leave stops the feed.
 //
 // Nothing of one viewer reaches another: the feed renders with a page that carries the view's
-// role and language only (no user, no session), and a CSRF placeholder that each stream replaces
-// with its own token when writing (writeShared), as on the detail page.
+// language and whether it may retry (no user, no session, no CSRF token: Datastar actions send it
+// as a header from the page's $_csrf signal).
 
 // listKey is what makes two list streams render the same bytes. The filter is the one pageFilter
-// parsed (trimmed and validated), so equal queries share a feed; the role stands for everything a
-// page may render differently per role (retry buttons and the like), never the viewer's identity.
+// parsed (trimmed and validated), so equal queries share a feed; mayRetry is everything a page
+// renders differently per viewer (retry actions), never the viewer's identity.
 type listKey struct {
-	f    model.EventFilter
-	lang string
-	role model.Role
+	f        model.EventFilter
+	lang     string
+	mayRetry bool
 }
 
 // listFan holds the list feeds of one Handlers.
@@ -55,7 +55,7 @@ func newListFan(h *Handlers) *listFan {
 type listFeed struct {
 	fan    *listFan
 	key    listKey
-	page   views.Page // what the feed renders with (CSRF placeholder, no principal but the role)
+	page   views.Page // what the feed renders with: language and may-retry, nobody's identity
 	v      *listView  // the view's state; owned by run
 	sub    *live.Subscription
 	ready  chan struct{} // closed once the initial read is done (err tells how it went)
@@ -88,10 +88,7 @@ type listSnapshot struct {
 // It returns once the feed has read the list, with the state every patch queued for the watcher
 // starts from; an error when the feed's initial read failed.
 func (fan *listFan) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, listSnapshot, error) {
-	key := listKey{f: f, lang: p.Lang}
-	if p.Principal != nil {
-		key.role = p.Principal.Role
-	}
+	key := listKey{f: f, lang: p.Lang, mayRetry: p.CanRetry()}
 	fan.mu.Lock()
 	lf := fan.feeds[key]
 	if lf == nil {
@@ -123,10 +120,7 @@ func (fan *listFan) join(f model.EventFilter, p views.Page) (*listFeed, *feedWat
 // start creates, subscribes and runs the feed of key (fan.mu held).
 func (fan *listFan) start(key listKey, title string) *listFeed {
 	ctx, cancel := context.WithCancel(context.Background())
-	page := views.Page{Lang: key.lang, Title: title, CSRF: csrfPlaceholder}
-	if key.role != "" {
-		page.Principal = &model.Principal{Role: key.role}
-	}
+	page := views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry}
 	lf := &listFeed{fan: fan, key: key, page: page, ready: make(chan struct{}), cancel: cancel, watchers: map[*feedWatcher]struct{}{}}
 	lf.v = &listView{h: fan.h, p: page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}, out: listSink{lf}}
 	filter := live.Filter{All: lf.v.first}
@@ -426,15 +420,6 @@ func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time)
 	}
 	close(r.done)
 	return r.d, r.err
-}
-
-// roleOnly is the part of a viewer's principal a shared feed may render with: the role, never who
-// the viewer is (nil stays nil).
-func roleOnly(p *model.Principal) *model.Principal {
-	if p == nil {
-		return nil
-	}
-	return &model.Principal{Role: p.Role}
 }
 
 // listFollower is a list stream's own view: the feed reads, renders and resyncs for it, so the

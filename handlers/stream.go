@@ -311,7 +311,7 @@ func (h *Handlers) EventStream(c echo.Context) error {
 		return err
 	}
 	v.adoptIfSame(snap.shown)
-	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v, csrf: v.p.CSRF}, state, evicted)
+	return h.runStream(c, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state, evicted)
 }
 
 // startShared opens the stream and sends the feed's whole-page render of snap and the live
@@ -329,7 +329,7 @@ func (v *detailView) startShared(c echo.Context, f *feed, snap feedSnapshot, sta
 	v.out = v.s
 	v.adopt(snap.shown)
 	v.p.Now = time.Now()
-	return v.s.writeShared(full, v.p.CSRF) == nil && v.s.live(liveState(state)) == nil
+	return v.s.writeShared(full) == nil && v.s.live(liveState(state)) == nil
 }
 
 // start reads the event, opens the stream and sends the whole detail and the live state; false
@@ -363,7 +363,6 @@ type sharedFeed struct {
 	w     *feedWatcher
 	after time.Time   // patches of states read before the stream's own full read are not needed
 	v     *detailView // nil for a list stream
-	csrf  string      // the viewer's token, in place of the feed's placeholder
 }
 
 // write sends one feed patch to the stream.
@@ -374,7 +373,7 @@ func (sf *sharedFeed) write(s *sseConn, m *feedMsg) error {
 	if sf.v != nil {
 		sf.v.adopt(m.shown)
 	}
-	return s.writeShared(m.b, sf.csrf)
+	return s.writeShared(m.b)
 }
 
 // detailView keeps one event's detail page current: the whole distribution when it appears, then
@@ -609,7 +608,7 @@ func (h *Handlers) EventsStream(c echo.Context) error {
 			}
 		}
 		s = openSSE(c)
-		if s.writeShared(full, p.CSRF) != nil || s.live(liveState(state)) != nil {
+		if s.writeShared(full) != nil || s.live(liveState(state)) != nil {
 			s = nil // the client is gone
 		}
 		return nil
@@ -617,7 +616,7 @@ func (h *Handlers) EventsStream(c echo.Context) error {
 	if err != nil || s == nil {
 		return err
 	}
-	return h.runStream(c, s, sub, listFollower{}, &sharedFeed{w: w, csrf: p.CSRF}, state, evicted)
+	return h.runStream(c, s, sub, listFollower{}, &sharedFeed{w: w}, state, evicted)
 }
 
 // listView keeps the rows of one list view current (run by the view's feed, listfeed.go).
