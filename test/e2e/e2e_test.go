@@ -106,7 +106,7 @@ func newApp(t *testing.T) *app {
 		_ = a.eng.Stop(sctx)
 	})
 
-	hub := live.New(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
+	hub := live.NewHub(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
 	if err := hub.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,13 @@ func newApp(t *testing.T) *app {
 
 	a.auth = auth.NewService(a.db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, logger)
 	a.cache = c
+	streams := live.NewStreams(live.Config{Hub: hub, Store: a.db, Status: statusReader{c, a.db}, Auth: a.auth, Logger: logger})
+	if err := streams.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(streams.Stop) // before the hub's Stop (cleanups run last first)
 	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Redis: c, Store: a.db, Engine: a.eng,
-		Status: statusReader{c, a.db}, Hub: hub, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
+		Status: statusReader{c, a.db}, Live: streams, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

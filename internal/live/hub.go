@@ -174,8 +174,8 @@ type Stats struct {
 	Reconnects    uint64 // confirmed re-subscriptions after a lost connection
 }
 
-// New returns a hub reading keyspace notifications through client. Nothing happens before Start.
-func New(client *redis.Client, opts Options, logger *slog.Logger) *Hub {
+// NewHub returns a hub reading keyspace notifications through client. Nothing happens before Start.
+func NewHub(client *redis.Client, opts Options, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -538,7 +538,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 		for {
 			b, wait := h.in.take(h.opts.Coalesce)
 			if wait == 0 {
-				h.fanout(b)
+				h.deliverBatch(b)
 				break
 			}
 			if !sleep(ctx, wait) {
@@ -548,7 +548,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 	}
 }
 
-func (h *Hub) fanout(b batch) {
+func (h *Hub) deliverBatch(b batch) {
 	if len(b.ids) == 0 && !b.resync && !b.stateNew {
 		return
 	}
