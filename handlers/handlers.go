@@ -64,7 +64,7 @@ type Deps struct {
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).
 	SessionMaxAge time.Duration
-	Logger *slog.Logger
+	Logger        *slog.Logger
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.

@@ -1,5 +1,9 @@
-// Package live owns the one Redis keyspace-notification subscription of a process and fans its
-// hints out, in process, to any number of subscribers (SSE streams).
+// Package live owns the live updates of the dashboard, from a Redis notification to an SSE patch:
+// the hub (this file: the one Redis keyspace-notification subscription of a process, signalling
+// any number of subscribers), the feeds that read and render once per view, the streams (one per
+// browser connection), the SSE writer, the per-user stream cap and the wake-ups on principal
+// changes (streams.go names each part). It imports model and views (to render), never handlers,
+// web or db: it reads through the small interfaces of streams.go.
 //
 // A notification is only a hint that a key changed (its payload is a command name): subscribers
 // re-read the source of truth when signalled, never trust a signal as data. Notifications are
