@@ -515,8 +515,16 @@ func TestFailedChannelRetry(t *testing.T) {
 	}
 
 	a.sim.SetFail(nil)
+	// The retry form (a fragment shared by every staff viewer) holds no token: Datastar sends the
+	// page's own from the $_csrf signal as the X-CSRF-Token header. Record what the action sends.
+	_ = eval[bool](staff, `(() => { const f = window.fetch; window.sentCSRF = [];
+		window.fetch = (u, o) => { window.sentCSRF.push(((o || {}).headers || {})['X-CSRF-Token'] || ''); return f(u, o); };
+		return true; })()`)
 	staff.do("retry KAKAO", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
 	staff.waitJS("the retry toast", `document.querySelector('#toasts [data-toast="ok"]') !== null`, 10*time.Second)
+	if ok := eval[bool](staff, `window.sentCSRF.length > 0 && window.sentCSRF.every(t => t !== '' && t === JSON.parse(document.body.dataset.signals)._csrf)`); !ok {
+		t.Errorf("the retry action did not send the page's CSRF token as X-CSRF-Token: %s", eval[string](staff, `JSON.stringify(window.sentCSRF)`))
+	}
 	staff.waitJS("KAKAO SUCCESS and COMPLETED", allDone("COMPLETED", 6), 30*time.Second)
 	staff.wantNoReload()
 	if got := eval[string](staff, `document.querySelector('[data-channel="KAKAO"] [data-retries]').textContent`); got != "1" {
