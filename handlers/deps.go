@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
@@ -31,13 +30,6 @@ type Distributor interface {
 // (cache.Cache.Distribution over the db). ENOTFOUND when the event has no distribution.
 type StatusReader interface {
 	Distribution(ctx context.Context, eventID string) (model.Distribution, error)
-}
-
-// LiveHub tells open pages which events changed (live.Hub): subscribe first, then render, then
-// re-render on every signal.
-type LiveHub interface {
-	Subscribe(f live.Filter) *live.Subscription
-	State() string
 }
 
 // EventAnnouncer tells open pages that an event was created (cache.Cache.AnnounceEvent).

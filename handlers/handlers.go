@@ -1,21 +1,24 @@
-// Package handlers holds the echo handlers: pages, form actions, SSE streams, the JSON API and the
-// ops endpoints. Handlers reach storage and other parts only through the small interfaces declared
+// Package handlers holds the echo handlers: pages, form actions, SSE streams (parsed and
+// authorized here, served by internal/live), the JSON API and the ops endpoints. Handlers reach storage and other parts only through the small interfaces declared
 // here; main wires the concrete types. Routing, authentication, CSRF and error rendering live in web.
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/marketing-platform/distribution/internal/auth"
+	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
@@ -44,11 +47,13 @@ type Deps struct {
 	Auth  Authenticator // required
 	DB    Pinger        // required
 	Redis RedisHealth   // nil reports Redis as not configured (not ready)
-	// Store, Engine, Status and Hub serve the events pages and the JSON API.
+	// Store, Engine and Status serve the events pages and the JSON API.
 	Store  Store
 	Engine Distributor
 	Status StatusReader
-	Hub    LiveHub
+	// Live serves the SSE streams (started and stopped by its owner); nil answers the stream
+	// routes with 204 (no live updates configured: Datastar stops).
+	Live *live.Streams
 	// Announce signals new events to open lists; nil = new events appear on their next load.
 	Announce EventAnnouncer
 	// Reports and Accounts serve the manager pages: reports, CSV export, audit log, users and
@@ -59,21 +64,13 @@ type Deps struct {
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).
 	SessionMaxAge time.Duration
-	// MaxStreamsPerUser caps the open live streams of one user or token in this process; beyond
-	// it their oldest stream is closed (streamcap.go). Zero means DefaultMaxStreamsPerUser.
-	MaxStreamsPerUser int
-	Logger            *slog.Logger
+	Logger        *slog.Logger
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.
 type Handlers struct {
 	deps   Deps
 	logger *slog.Logger
-	counts countsCache  // the list's status counts, shared for a moment (counts.go)
-	fan    *fanout      // one render per change for every detail stream of an event (fanout.go)
-	revs   *revocations // open streams by user, ended when their principal changes (revoke.go)
-	slots  *streamSlots // open streams by user or token, at most MaxStreamsPerUser (streamcap.go)
-	lists  *listFan     // one read and render per change for the list streams of one view (listfeed.go)
 }
 
 // New returns the handlers over deps.
@@ -84,13 +81,7 @@ func New(deps Deps) *Handlers {
 	if deps.SessionMaxAge <= 0 {
 		deps.SessionMaxAge = 12 * time.Hour
 	}
-	if deps.MaxStreamsPerUser <= 0 {
-		deps.MaxStreamsPerUser = DefaultMaxStreamsPerUser
-	}
-	h := &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers")), revs: newRevocations(), slots: newStreamSlots()}
-	h.fan = newFanout(h)
-	h.lists = newListFan(h)
-	return h
+	return &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers"))}
 }
 
 // Cookie names. The __Host- prefix (Secure, Path=/, no Domain) pins a cookie to this exact origin.
@@ -164,6 +155,28 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	}
 	defer releaseBuf(buf)
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// pageBufs are reused render buffers for whole pages (tens of KB of HTML each).
+var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render renders comps into a pooled buffer; put it back with releaseBuf.
+func render(ctx context.Context, comps []templ.Component) (*bytes.Buffer, error) {
+	buf := pageBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	for _, c := range comps {
+		if err := c.Render(ctx, buf); err != nil {
+			releaseBuf(buf)
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func releaseBuf(b *bytes.Buffer) {
+	if b.Cap() <= 256<<10 { // an outsized render is not kept
+		pageBufs.Put(b)
+	}
 }
 
 // SafeNext returns next when it is a local path on this site ("/..."), else "". It refuses

@@ -91,13 +91,18 @@ func newInputApp(tb testing.TB, live bool) *inputApp {
 		}
 		tb.Cleanup(func() { rc.Close() })
 		ch := cache.New(rc, logger)
-		hub := livepkg.New(rc, livepkg.Options{Patterns: ch.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
+		hub := livepkg.NewHub(rc, livepkg.Options{Patterns: ch.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
 		if err := hub.Start(ctx); err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(hub.Stop)
 		ec = ch
-		deps.Status, deps.Hub, deps.Announce, deps.Redis = uiCacheStatus{ch, d}, hub, ch, ch
+		deps.Status, deps.Announce, deps.Redis = uiCacheStatus{ch, d}, ch, ch
+		deps.Live = livepkg.NewStreams(livepkg.Config{Hub: hub, Store: d, Status: deps.Status, Auth: a.auth, Logger: logger})
+		if err := deps.Live.Start(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(deps.Live.Stop)
 	}
 	eng, err := engine.New(engine.Config{}, d, nil, ec, logger, prometheus.NewRegistry())
 	if err != nil {

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
@@ -314,15 +316,11 @@ func (h *Handlers) actionSSE(c echo.Context, eventID string, toast views.Flash) 
 			frag = &st
 		}
 	}
-	s := openSSE(c)
+	var patch templ.Component
 	if frag != nil {
-		if err := s.patch(views.Dist(p, *frag)); err != nil {
-			return nil // the client went away; nothing to answer
-		}
+		patch = views.Dist(p, *frag)
 	}
-	if toast.Text != "" {
-		_ = s.toast(toast)
-	}
+	live.Reply(c.Response(), c.Request(), patch, toast)
 	return nil
 }
 

@@ -31,9 +31,9 @@ func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 	return newReplicaWith(t, dbURL, withLive, nil)
 }
 
-// newReplicaWith is newReplica with a last say on the handlers' deps (a small stream cap, a
-// store that counts its reads).
-func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*handlers.Deps)) *uiApp {
+// newReplicaWith is newReplica with a last say on the handlers' deps and the live streams' config
+// (a small stream cap, a store that counts its reads, short clocks).
+func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*handlers.Deps, *live.Config)) *uiApp {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	d, err := db.Open(context.Background(), dbURL, quiet)
@@ -54,12 +54,11 @@ func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*hand
 		t.Cleanup(func() { rc.Close() })
 		a.cache = cache.New(rc, quiet)
 		ec = a.cache
-		a.hub = live.New(rc, live.Options{Patterns: a.cache.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, quiet)
+		a.hub = live.NewHub(rc, live.Options{Patterns: a.cache.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, quiet)
 		if err := a.hub.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(a.hub.Stop)
-		deps.Hub = a.hub
 		deps.Status = uiCacheStatus{a.cache, d}
 		deps.Announce = a.cache
 	}
@@ -69,20 +68,35 @@ func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*hand
 	}
 	a.eng = eng
 	deps.Engine = eng
+	lc := live.Config{Hub: a.hub, Auth: a.auth, Logger: quiet}
 	if adjust != nil {
-		adjust(&deps)
+		adjust(&deps, &lc)
+	}
+	if withLive {
+		lc.Store, lc.Status = deps.Store, deps.Status
+		deps.Live = live.NewStreams(lc)
+		if err := deps.Live.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(deps.Live.Stop)
 	}
 	h := handlers.New(deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.WatchPrincipalChanges(ctx, d) }()
+	go func() {
+		if deps.Live == nil { // no streams to wake; waitListening still waits for the listener
+			done <- d.ListenPrincipalChanges(ctx, func(int64) {})
+			return
+		}
+		done <- deps.Live.WatchPrincipalChanges(ctx, d)
+	}()
 	srv := web.New(web.Config{Logger: quiet}, a.auth, h)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("WatchPrincipalChanges: %v", err)
+			t.Errorf("watch principal changes: %v", err)
 		}
 	})
 	a.url = ts.URL

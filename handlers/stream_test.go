@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 func isPatch(ev sseEvent) bool   { return ev.event == "datastar-patch-elements" }
@@ -156,11 +158,12 @@ func TestEventsStream(t *testing.T) {
 }
 
 // S6: a stream notices a logout (offline, host removed so the browser stops reconnecting) and a
-// role change (ends, so the reconnect renders for the new role). Not parallel: it shortens the
-// streams' clocks.
+// role change (ends, so the reconnect renders for the new role), on short stream clocks.
 func TestStreamEndsWithSession(t *testing.T) {
-	defer handlers.SetStreamTiming(50*time.Millisecond, 2, 2)()
-	a := newUIApp(t, true)
+	t.Parallel()
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(_ *handlers.Deps, lc *live.Config) {
+		lc.Timing = live.Timing{Tick: 50 * time.Millisecond, HeartbeatTicks: 2, SessionTicks: 2, CountsEvery: 50 * time.Millisecond}
+	})
 	a.event("ev1", "x", model.ChannelKakao)
 
 	c := a.login("s@example.com", model.RoleStaff)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
@@ -83,7 +84,7 @@ func (a *uiApp) waitSubscribers(n int) {
 func TestStreamsCappedPerUser(t *testing.T) {
 	t.Parallel()
 	const limit = 3
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.MaxStreamsPerUser = limit })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(_ *handlers.Deps, lc *live.Config) { lc.MaxStreamsPerUser = limit })
 	a.event("ev1", "Capped", model.ChannelKakao)
 	u := a.login("many@example.com", model.RoleMarketer)
 	other := a.login("other@example.com", model.RoleMarketer)
@@ -135,7 +136,7 @@ func TestStreamsCappedPerUser(t *testing.T) {
 func TestListStreamsShareOneRead(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	var clients []*uiClient
 	for i := range 3 {
@@ -173,12 +174,12 @@ func TestListStreamsShareOneRead(t *testing.T) {
 	a.waitSubscribers(0)
 }
 
-// S7: viewers of one filter with other languages or roles get their own feed: nobody sees
-// another's text, and the shared CSRF placeholder never reaches a page.
+// S7: viewers of one filter with other languages or retry rights get their own feed: nobody sees
+// another's text, and no CSRF token is in a shared row.
 func TestListFeedKeepsViewersApart(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	type viewer struct {
 		lang string
@@ -212,8 +213,8 @@ func TestListFeedKeepsViewersApart(t *testing.T) {
 		ev := r.waitFor(fmt.Sprintf("viewer %d: the a1 row", i), func(ev sseEvent) bool {
 			return isPatch(ev) && strings.Contains(ev.data, `id="ev-a1"`)
 		})
-		if strings.Contains(ev.data, "csrf-shared-fragment-token") {
-			t.Errorf("viewer %d: the shared placeholder reached the page", i)
+		if strings.Contains(ev.data, `name="_csrf"`) {
+			t.Errorf("viewer %d: a shared row carries a CSRF token", i)
 		}
 		ko := strings.Contains(ev.data, "진행 중")
 		en := strings.Contains(ev.data, "In progress")
@@ -229,7 +230,7 @@ func TestListFeedKeepsViewersApart(t *testing.T) {
 func TestFilteredListSkipsEventsItCannotShow(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	c := a.login("m@example.com", model.RoleMarketer)
 	all, _ := c.openStream("/events/stream")

@@ -100,11 +100,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	authSvc := auth.NewService(store, auth.Config{AuditRetention: cfg.AuditRetention}, logger)
 	g.Go(func() error { return pruneLoop(gctx, authSvc, logger) })
 
-	var hub *live.Hub
+	var (
+		hub     *live.Hub
+		streams *live.Streams
+	)
 	if cfg.Runs(config.RoleWeb) {
 		// No coalescing window in the hub: the detail feeds already throttle their renders, and a
 		// window there only adds its length to every update (bench: 10 ms on each change).
-		hub = live.New(rdb, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf, Coalesce: -1}, logger)
+		hub = live.NewHub(rdb, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf, Coalesce: -1}, logger)
 		if err := hub.Start(gctx); err != nil {
 			return fmt.Errorf("start live hub: %w", err)
 		}
@@ -114,15 +117,23 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			Name: "distribution_live_subscribers",
 			Help: "Open live-update subscriptions (SSE streams) of this process.",
 		}, func() float64 { return float64(hub.Stats().Subscribers) }))
-		h := handlers.New(handlers.Deps{
-			Auth: authSvc, DB: store, Redis: c,
-			Store: store, Engine: eng, Status: statusReader{c, store}, Hub: hub,
-			Reports: store, Accounts: authSvc, Announce: c,
-			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout,
+		// The live streams and their feeds: started with the hub, stopped after HTTP.
+		streams = live.NewStreams(live.Config{
+			Hub: hub, Store: store, Status: statusReader{c, store}, Auth: authSvc,
 			MaxStreamsPerUser: cfg.MaxStreamsPerUser, Logger: logger,
 		})
+		if err := streams.Start(gctx); err != nil {
+			return fmt.Errorf("start live streams: %w", err)
+		}
+		h := handlers.New(handlers.Deps{
+			Auth: authSvc, DB: store, Redis: c,
+			Store: store, Engine: eng, Status: statusReader{c, store}, Live: streams,
+			Reports: store, Accounts: authSvc, Announce: c,
+			SecureCookies: cfg.SecureCookies, SessionMaxAge: authSvc.Config().AbsoluteTimeout,
+			Logger: logger,
+		})
 		// Role changes, disables and logouts reach this process's open streams at once.
-		g.Go(func() error { return h.WatchPrincipalChanges(gctx, store) })
+		g.Go(func() error { return streams.WatchPrincipalChanges(gctx, store) })
 		srv := web.New(web.Config{
 			Addr: cfg.Addr, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies,
 			Static: static.Handler(), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
@@ -135,7 +146,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	err = g.Wait()
-	// HTTP has stopped (srv.Start returns after a graceful shutdown); now the hub, then the workers.
+	// HTTP has stopped (srv.Start returns after a graceful shutdown); now the streams' feeds, the
+	// hub, then the workers.
+	if streams != nil {
+		streams.Stop()
+	}
 	if hub != nil {
 		hub.Stop()
 	}

@@ -106,7 +106,7 @@ func newApp(t *testing.T) *app {
 		_ = a.eng.Stop(sctx)
 	})
 
-	hub := live.New(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
+	hub := live.NewHub(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
 	if err := hub.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,13 @@ func newApp(t *testing.T) *app {
 
 	a.auth = auth.NewService(a.db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, logger)
 	a.cache = c
+	streams := live.NewStreams(live.Config{Hub: hub, Store: a.db, Status: statusReader{c, a.db}, Auth: a.auth, Logger: logger})
+	if err := streams.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(streams.Stop) // before the hub's Stop (cleanups run last first)
 	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Redis: c, Store: a.db, Engine: a.eng,
-		Status: statusReader{c, a.db}, Hub: hub, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
+		Status: statusReader{c, a.db}, Live: streams, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -510,8 +515,16 @@ func TestFailedChannelRetry(t *testing.T) {
 	}
 
 	a.sim.SetFail(nil)
+	// The retry form (a fragment shared by every staff viewer) holds no token: Datastar sends the
+	// page's own from the $_csrf signal as the X-CSRF-Token header. Record what the action sends.
+	_ = eval[bool](staff, `(() => { const f = window.fetch; window.sentCSRF = [];
+		window.fetch = (u, o) => { window.sentCSRF.push(((o || {}).headers || {})['X-CSRF-Token'] || ''); return f(u, o); };
+		return true; })()`)
 	staff.do("retry KAKAO", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
 	staff.waitJS("the retry toast", `document.querySelector('#toasts [data-toast="ok"]') !== null`, 10*time.Second)
+	if ok := eval[bool](staff, `window.sentCSRF.length > 0 && window.sentCSRF.every(t => t !== '' && t === JSON.parse(document.body.dataset.signals)._csrf)`); !ok {
+		t.Errorf("the retry action did not send the page's CSRF token as X-CSRF-Token: %s", eval[string](staff, `JSON.stringify(window.sentCSRF)`))
+	}
 	staff.waitJS("KAKAO SUCCESS and COMPLETED", allDone("COMPLETED", 6), 30*time.Second)
 	staff.wantNoReload()
 	if got := eval[string](staff, `document.querySelector('[data-channel="KAKAO"] [data-retries]').textContent`); got != "1" {

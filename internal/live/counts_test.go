@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"context"
@@ -23,14 +23,14 @@ func (s *countingStore) CountEventsByStatus(context.Context) (map[model.OverallS
 func TestStatusCountsAreSharedForAMoment(t *testing.T) {
 	t.Parallel()
 	store := &countingStore{}
-	h := New(Deps{Store: store})
+	h := NewStreams(Config{Store: store})
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, total, err := h.statusCounts(context.Background()); err != nil || total != 1 {
-				t.Errorf("statusCounts = %d, %v; want the first count", total, err)
+			if _, total, err := h.StatusCounts(context.Background()); err != nil || total != 1 {
+				t.Errorf("StatusCounts = %d, %v; want the first count", total, err)
 			}
 		}()
 	}
@@ -42,7 +42,7 @@ func TestStatusCountsAreSharedForAMoment(t *testing.T) {
 	h.counts.mu.Lock()
 	h.counts.at = h.counts.at.Add(-countsTTL)
 	h.counts.mu.Unlock()
-	if _, total, _ := h.statusCounts(context.Background()); total != 2 || store.calls.Load() != 2 {
+	if _, total, _ := h.StatusCounts(context.Background()); total != 2 || store.calls.Load() != 2 {
 		t.Fatalf("after expiry total = %d with %d calls, want a fresh count", total, store.calls.Load())
 	}
 }

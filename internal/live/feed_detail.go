@@ -1,9 +1,8 @@
-package handlers
+package live
 
 import (
 	"bytes"
 	"context"
-	"html"
 	"log/slog"
 	"slices"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
@@ -21,13 +19,11 @@ import (
 // event, re-reads the state once per change, renders the changed fragments once, and hands the same
 // SSE bytes to every stream watching. Streams keep their own full render on (re)connect, their
 // own write deadline, and are dropped when they cannot keep up (the browser reconnects and gets the
-// full state). Each feed renders at most once per timing.feedEvery; the latest state wins.
+// full state). Each feed renders at most once per Timing.FeedEvery; the latest state wins.
 //
-// Forms inside the fragments (a failed channel's retry button) need the viewer's own CSRF token:
-// the feed renders a placeholder that each stream replaces with its token when writing.
-
-// csrfPlaceholder stands for the viewer's CSRF token in shared fragments.
-const csrfPlaceholder = "csrf-shared-fragment-token-7f3a9c"
+// The fragments carry nothing of a viewer: forms inside them (a failed channel's retry button)
+// send the CSRF token as a header from the page's $_csrf signal, so the bytes are the same for
+// every viewer of (event, language, may retry).
 
 // fullRenderTTL is how long a feed's whole-page render is reused for joining viewers while the
 // state does not change: a burst of connects shares one render, a viewer arriving later gets a
@@ -56,24 +52,24 @@ type feedKey struct {
 	canRetry bool
 }
 
-// fanout holds the feeds of one Handlers.
-type fanout struct {
-	h     *Handlers
+// detailFeeds holds the feeds of one Handlers.
+type detailFeeds struct {
+	h     *Streams
 	mu    sync.Mutex
-	feeds map[feedKey]*feed
+	feeds map[feedKey]*detailFeed
 }
 
-func newFanout(h *Handlers) *fanout { return &fanout{h: h, feeds: map[feedKey]*feed{}} }
+func newDetailFeeds(h *Streams) *detailFeeds {
+	return &detailFeeds{h: h, feeds: map[feedKey]*detailFeed{}}
+}
 
-func (h *Handlers) fanout() *fanout { return h.fan }
-
-type feed struct {
-	fo       *fanout
+type detailFeed struct {
+	fo       *detailFeeds
 	key      feedKey
 	watchers map[*feedWatcher]struct{} // guarded by fo.mu
-	sub      *live.Subscription
+	sub      *Subscription
 	ready    chan struct{} // closed once the feed has read its initial state
-	page     views.Page    // what the feed renders with (CSRF placeholder)
+	page     views.Page    // what the feed renders with: language and may-retry, nobody's identity
 	cancel   context.CancelFunc
 
 	// Guarded by fo.mu: the state of the feed's last patch (read-only; nil while the feed has
@@ -95,18 +91,17 @@ type feedSnapshot struct {
 // state: every patch queued for the watcher is of that state or newer (re-applying one is
 // harmless: a patch morphs elements to a state), and a stream that reads its own full state
 // afterwards misses nothing either.
-func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapshot) {
+func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher, feedSnapshot) {
 	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
 	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		f = &feed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{}), cancel: cancel}
-		f.sub = fo.h.deps.Hub.Subscribe(live.Filter{EventIDs: []string{id}})
+		f = &detailFeed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{})}
+		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		f.page = views.Page{Lang: p.Lang, Title: p.Title, Principal: roleOnly(p.Principal), CSRF: csrfPlaceholder}
-		go f.run(ctx)
+		f.page = views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry}
+		f.cancel = fo.h.goFeed(f.run, f.end)
 	}
 	f.watchers[w] = struct{}{}
 	fo.mu.Unlock()
@@ -122,7 +117,7 @@ func (fo *fanout) join(id string, p views.Page) (*feed, *feedWatcher, feedSnapsh
 
 // renderFull renders the whole detail in state sh (a snapshot of this feed) as SSE bytes, and
 // keeps them for the next stream that joins while sh is still the feed's state.
-func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
+func (f *detailFeed) renderFull(sh *detailShown) ([]byte, error) {
 	p := f.page
 	p.Now = time.Now()
 	buf, err := render(context.Background(), []templ.Component{views.Dist(p, views.DistState{EventID: f.key.eventID, Distribution: sh.dist, Attempts: sh.attempts})})
@@ -143,7 +138,7 @@ func (f *feed) renderFull(sh *detailShown) ([]byte, error) {
 
 // leave removes a watcher; the last one out stops the feed, also when it had already been dropped
 // for falling behind (broadcast), which would otherwise leave the feed running for nobody.
-func (f *feed) leave(w *feedWatcher) {
+func (f *detailFeed) leave(w *feedWatcher) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
@@ -160,7 +155,7 @@ func (f *feed) leave(w *feedWatcher) {
 
 // broadcast makes m the feed's state and hands it to every watcher; one whose queue is full is
 // dropped.
-func (f *feed) broadcast(m *feedMsg) {
+func (f *detailFeed) broadcast(m *feedMsg) {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
@@ -176,7 +171,7 @@ func (f *feed) broadcast(m *feedMsg) {
 }
 
 // end closes every watcher (the hub stopped) and forgets the feed.
-func (f *feed) end() {
+func (f *detailFeed) end() {
 	fo := f.fo
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
@@ -192,7 +187,7 @@ func (f *feed) end() {
 
 // feedSink renders a feed's patches once and broadcasts the bytes.
 type feedSink struct {
-	f      *feed
+	f      *detailFeed
 	v      *detailView
 	readAt time.Time
 	sent   int // patches broadcast so far
@@ -238,7 +233,7 @@ func releaseBuf(b *bytes.Buffer) {
 	}
 }
 
-func (f *feed) run(ctx context.Context) {
+func (f *detailFeed) run(ctx context.Context) {
 	h := f.fo.h
 	v := &detailView{h: h, p: f.page, id: f.key.eventID}
 	sink := &feedSink{f: f, v: v}
@@ -276,14 +271,14 @@ func (f *feed) run(ctx context.Context) {
 				continue // connection state only: each stream shows it
 			}
 		}
-		if wait := timing.feedEvery - time.Since(last); wait > 0 {
+		if wait := f.fo.h.timing.FeedEvery - time.Since(last); wait > 0 {
 			// Inside the throttle window: wait only when there is something new to render. A
 			// signal the last render already covered (it was read while the signal was pending)
 			// would otherwise hold the next real change back by a whole window, every time.
 			if !v.stale(ctx) {
 				continue
 			}
-			wait = timing.feedEvery - time.Since(last)
+			wait = f.fo.h.timing.FeedEvery - time.Since(last)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -352,11 +347,8 @@ func (v *detailView) own() {
 	}
 }
 
-// writeShared writes a feed's bytes, with the viewer's CSRF token in place of the placeholder.
-func (s *sseConn) writeShared(b []byte, csrf string) error {
-	if csrf != "" && bytes.Contains(b, []byte(csrfPlaceholder)) {
-		b = bytes.ReplaceAll(b, []byte(csrfPlaceholder), []byte(html.EscapeString(csrf)))
-	}
+// writeShared writes a feed's bytes (the same for every viewer of the feed).
+func (s *sseConn) writeShared(b []byte) error {
 	s.deadline()
 	if _, err := s.w.Write(b); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // stream re-validates its own principal right away (checkSession): a logged-out or disabled
 // session goes offline, a changed role ends the stream so the reconnect renders for the new role,
 // and a stream whose session is untouched (the user logged out elsewhere) keeps running. The
-// periodic check (timing.session) stays as the fallback for notifications missed while the
+// periodic check (Timing.SessionTicks) stays as the fallback for notifications missed while the
 // listener was reconnecting.
 
 // PrincipalListener delivers the ids of users whose principal changed (db.DB).
@@ -26,7 +26,7 @@ type PrincipalListener interface {
 
 // WatchPrincipalChanges feeds the principal changes heard by l to this process's open streams,
 // until ctx ends. Start it once per web process, next to the HTTP server.
-func (h *Handlers) WatchPrincipalChanges(ctx context.Context, l PrincipalListener) error {
+func (h *Streams) WatchPrincipalChanges(ctx context.Context, l PrincipalListener) error {
 	return l.ListenPrincipalChanges(ctx, h.revocations().notify)
 }
 
@@ -40,7 +40,7 @@ func newRevocations() *revocations {
 	return &revocations{streams: map[int64]map[chan struct{}]struct{}{}}
 }
 
-func (h *Handlers) revocations() *revocations { return h.revs }
+func (h *Streams) revocations() *revocations { return h.revs }
 
 // watch registers a stream of userID. The returned channel receives when the user's principal
 // changes (several changes before the stream looks collapse into one), and at expires when that
@@ -92,7 +92,7 @@ func (r *revocations) notify(userID int64) {
 // its owner's user id (disabling or demoting the owner wakes it), or under minus the token id
 // when it has no owner (what the store notifies on revocation, db.tokenWatchSQL), and until the
 // token's expiry.
-func (h *Handlers) watchPrincipal(p model.Principal, ok bool) (changed <-chan struct{}, unwatch func()) {
+func (h *Streams) watchPrincipal(p model.Principal, ok bool) (changed <-chan struct{}, unwatch func()) {
 	switch {
 	case !ok:
 	case p.UserID != 0:
@@ -107,7 +107,7 @@ func (h *Handlers) watchPrincipal(p model.Principal, ok bool) (changed <-chan st
 
 // principalChanged re-validates a woken stream's principal now; it reports whether the stream
 // must end (after telling the page to go offline when the session is gone).
-func (h *Handlers) principalChanged(ctx context.Context, s *sseConn, p model.Principal) (end bool) {
+func (h *Streams) principalChanged(ctx context.Context, s *sseConn, p model.Principal) (end bool) {
 	switch h.checkSession(ctx, p) {
 	case sessionGone:
 		s.stop()

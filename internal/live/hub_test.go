@@ -42,7 +42,7 @@ func testEventIDOf(channel string) (string, bool) {
 
 func eventKey(id string) string { return "event:" + id + ":distribution" }
 
-func channelKey(id, ch string) string { return "distribution:channel:" + id + ":" + ch }
+func keyspaceChannel(id, ch string) string { return "distribution:channel:" + id + ":" + ch }
 
 type env struct {
 	r      *dbtest.Redis
@@ -74,7 +74,7 @@ func newEnv(t *testing.T, opts Options) *env {
 	if opts.EventIDOf == nil {
 		opts.EventIDOf = testEventIDOf
 	}
-	h := New(client, opts, testLogger(t))
+	h := NewHub(client, opts, testLogger(t))
 	t.Cleanup(h.Stop) // runs before client.Close
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestRouting(t *testing.T) {
 	}
 
 	// A channel key of the same event reaches the same subscriber.
-	e.hset(t, channelKey("ev-a", "KAKAO"))
+	e.hset(t, keyspaceChannel("ev-a", "KAKAO"))
 	for name, sub := range map[string]*Subscription{"exact": subA, "all": subAll, "match": subMatch} {
 		if sig := next(t, sub, 2*time.Second); len(sig.EventIDs) != 1 || sig.EventIDs[0] != "ev-a" {
 			t.Errorf("channel key: %s subscriber got %+v", name, sig)
@@ -204,7 +204,7 @@ func TestRouting(t *testing.T) {
 
 	// Keys outside the formats are ignored.
 	e.hset(t, "event:ev-b:other")
-	e.hset(t, channelKey("sentinel", "NAVER"))
+	e.hset(t, keyspaceChannel("sentinel", "NAVER"))
 	next(t, subSentinel, 2*time.Second)
 	none(t, subB)
 	none(t, subA)
@@ -428,7 +428,7 @@ func TestStartWithRedisDown(t *testing.T) {
 	}
 	client := redis.NewClient(o)
 	defer client.Close()
-	h := New(client, Options{Patterns: testPatterns, EventIDOf: testEventIDOf, StartTimeout: 100 * time.Millisecond}, nil)
+	h := NewHub(client, Options{Patterns: testPatterns, EventIDOf: testEventIDOf, StartTimeout: 100 * time.Millisecond}, nil)
 	defer h.Stop()
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatalf("Start with Redis down: %v", err)
@@ -487,7 +487,7 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	client := redis.NewClient(&redis.Options{})
 	defer client.Close()
-	h := New(client, Options{}, nil)
+	h := NewHub(client, Options{}, nil)
 	if err := h.Start(context.Background()); err == nil {
 		t.Fatal("Start without patterns succeeded")
 	}

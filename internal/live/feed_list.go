@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"bytes"
@@ -10,36 +10,35 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
 )
 
 // Render-once fan-out for the list stream (issue 11, RELIABILITY.md S7), the list's equivalent of
-// the detail feeds (fanout.go). Every open list stream of one view (normalized filter and cursor,
+// the detail feeds (feed_detail.go). Every open list stream of one view (normalized filter and cursor,
 // language, role) shares one feed: one goroutine that holds the hub subscription, re-reads the
-// list once per change (at most once per timing.listEvery, changes in between are read together),
+// list once per change (at most once per Timing.ListEvery, changes in between are read together),
 // renders the changed rows once and hands the same SSE bytes to every stream of the view. The
 // feed also refreshes the counts, re-reads everything on a resync and polls while the hub cannot
 // hear Redis, so a thousand open lists cost as many reads as there are distinct views, not
 // streams. The last stream to leave stops the feed.
 //
 // Nothing of one viewer reaches another: the feed renders with a page that carries the view's
-// role and language only (no user, no session), and a CSRF placeholder that each stream replaces
-// with its own token when writing (writeShared), as on the detail page.
+// language and whether it may retry (no user, no session, no CSRF token: Datastar actions send it
+// as a header from the page's $_csrf signal).
 
 // listKey is what makes two list streams render the same bytes. The filter is the one pageFilter
-// parsed (trimmed and validated), so equal queries share a feed; the role stands for everything a
-// page may render differently per role (retry buttons and the like), never the viewer's identity.
+// parsed (trimmed and validated), so equal queries share a feed; mayRetry is everything a page
+// renders differently per viewer (retry actions), never the viewer's identity.
 type listKey struct {
-	f    model.EventFilter
-	lang string
-	role model.Role
+	f        model.EventFilter
+	lang     string
+	mayRetry bool
 }
 
-// listFan holds the list feeds of one Handlers.
-type listFan struct {
-	h     *Handlers
+// listFeeds holds the list feeds of one Handlers.
+type listFeeds struct {
+	h     *Streams
 	mu    sync.Mutex
 	feeds map[listKey]*listFeed
 
@@ -47,17 +46,17 @@ type listFan struct {
 	dists map[string]*distRead // recent reads of changed events, shared by the feeds (changedDist)
 }
 
-func newListFan(h *Handlers) *listFan {
-	return &listFan{h: h, feeds: map[listKey]*listFeed{}, dists: map[string]*distRead{}}
+func newListFeeds(h *Streams) *listFeeds {
+	return &listFeeds{h: h, feeds: map[listKey]*listFeed{}, dists: map[string]*distRead{}}
 }
 
 // listFeed is the shared reader and renderer of one list view.
 type listFeed struct {
-	fan    *listFan
+	fan    *listFeeds
 	key    listKey
-	page   views.Page // what the feed renders with (CSRF placeholder, no principal but the role)
+	page   views.Page // what the feed renders with: language and may-retry, nobody's identity
 	v      *listView  // the view's state; owned by run
-	sub    *live.Subscription
+	sub    *Subscription
 	ready  chan struct{} // closed once the initial read is done (err tells how it went)
 	err    error         // the initial read's error, set before ready is closed
 	cancel context.CancelFunc
@@ -87,11 +86,8 @@ type listSnapshot struct {
 // join adds a watcher to the feed of (filter, page view), starting the feed when it is the first.
 // It returns once the feed has read the list, with the state every patch queued for the watcher
 // starts from; an error when the feed's initial read failed.
-func (fan *listFan) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, listSnapshot, error) {
-	key := listKey{f: f, lang: p.Lang}
-	if p.Principal != nil {
-		key.role = p.Principal.Role
-	}
+func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, listSnapshot, error) {
+	key := listKey{f: f, lang: p.Lang, mayRetry: p.CanRetry()}
 	fan.mu.Lock()
 	lf := fan.feeds[key]
 	if lf == nil {
@@ -121,21 +117,17 @@ func (fan *listFan) join(f model.EventFilter, p views.Page) (*listFeed, *feedWat
 }
 
 // start creates, subscribes and runs the feed of key (fan.mu held).
-func (fan *listFan) start(key listKey, title string) *listFeed {
-	ctx, cancel := context.WithCancel(context.Background())
-	page := views.Page{Lang: key.lang, Title: title, CSRF: csrfPlaceholder}
-	if key.role != "" {
-		page.Principal = &model.Principal{Role: key.role}
-	}
-	lf := &listFeed{fan: fan, key: key, page: page, ready: make(chan struct{}), cancel: cancel, watchers: map[*feedWatcher]struct{}{}}
+func (fan *listFeeds) start(key listKey, title string) *listFeed {
+	page := views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry}
+	lf := &listFeed{fan: fan, key: key, page: page, ready: make(chan struct{}), watchers: map[*feedWatcher]struct{}{}}
 	lf.v = &listView{h: fan.h, p: page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}, out: listSink{lf}}
-	filter := live.Filter{All: lf.v.first}
+	filter := Filter{All: lf.v.first}
 	if !lf.v.first {
 		filter.Match = lf.v.watches
 	}
 	lf.sub = fan.h.deps.Hub.Subscribe(filter) // before the read: nothing between is lost
 	fan.feeds[key] = lf
-	go lf.run(ctx)
+	lf.cancel = fan.h.goFeed(lf.run, lf.end)
 	return lf
 }
 
@@ -249,7 +241,7 @@ func (lf *listFeed) run(ctx context.Context) {
 		total  int
 	)
 	if err == nil {
-		counts, total, err = h.statusCounts(rctx)
+		counts, total, err = h.StatusCounts(rctx)
 	}
 	cancel()
 	if err != nil {
@@ -271,7 +263,7 @@ func (lf *listFeed) run(ctx context.Context) {
 	close(lf.ready)
 
 	state := h.deps.Hub.State()
-	t := time.NewTicker(timing.tick)
+	t := time.NewTicker(h.timing.Tick)
 	defer t.Stop()
 	var (
 		ids     []string
@@ -279,7 +271,7 @@ func (lf *listFeed) run(ctx context.Context) {
 		last    time.Time
 		heardAt time.Time // when the latest signal in ids arrived
 	)
-	merge := func(sig live.Signal) {
+	merge := func(sig Signal) {
 		heardAt = time.Now()
 		if sig.State != "" {
 			state = sig.State
@@ -298,7 +290,7 @@ func (lf *listFeed) run(ctx context.Context) {
 			}
 			merge(sig)
 		case <-t.C:
-			if state != live.StateConnected {
+			if state != StateConnected {
 				resync = true // notifications are down: poll the source of truth until they are back
 			} else if err := v.tick(ctx); err != nil {
 				h.logger.Warn("list feed: counts", slog.Any("error", err))
@@ -307,7 +299,7 @@ func (lf *listFeed) run(ctx context.Context) {
 		if !resync && len(ids) == 0 {
 			continue
 		}
-		if wait := timing.listEvery - time.Since(last); wait > 0 {
+		if wait := h.timing.ListEvery - time.Since(last); wait > 0 {
 			// Changes arriving within listEvery of the last read are read together: a list read
 			// per feed per window, however fast events change.
 			tm := time.NewTimer(wait)
@@ -394,7 +386,7 @@ const (
 // changedDist returns event id's distribution (nil when it has none) as read after heard, the
 // moment the caller heard of its change: a read that started after that has seen the change, so
 // every feed hearing of one change shares one read.
-func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time) (*model.Distribution, error) {
+func (fan *listFeeds) changedDist(ctx context.Context, id string, heard time.Time) (*model.Distribution, error) {
 	fan.dmu.Lock()
 	r := fan.dists[id]
 	if r != nil && !r.at.Before(heard) {
@@ -426,15 +418,6 @@ func (fan *listFan) changedDist(ctx context.Context, id string, heard time.Time)
 	}
 	close(r.done)
 	return r.d, r.err
-}
-
-// roleOnly is the part of a viewer's principal a shared feed may render with: the role, never who
-// the viewer is (nil stays nil).
-func roleOnly(p *model.Principal) *model.Principal {
-	if p == nil {
-		return nil
-	}
-	return &model.Principal{Role: p.Role}
 }
 
 // listFollower is a list stream's own view: the feed reads, renders and resyncs for it, so the

@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"sync"
@@ -17,7 +17,7 @@ import (
 // itself (taking the slot of the then-oldest one). Only someone with more visible tabs than the
 // cap sees them take turns being live. A client that opens streams in a loop gains nothing: it
 // keeps at most the cap open, and each of them shares its read with every other stream of the
-// same view (listfeed.go, fanout.go).
+// same view (feed_list.go, feed_detail.go).
 
 // DefaultMaxStreamsPerUser is the cap when Deps.MaxStreamsPerUser is zero.
 const DefaultMaxStreamsPerUser = 32
@@ -75,7 +75,7 @@ func (r *streamSlots) acquire(o streamOwner, max int) (evicted <-chan struct{}, 
 
 // streamSlot takes a stream slot for principal p (tokens are counted by token id); without a
 // principal (routes are authenticated, so never in practice) the stream is not counted.
-func (h *Handlers) streamSlot(p model.Principal, ok bool) (evicted <-chan struct{}, release func()) {
+func (h *Streams) streamSlot(p model.Principal, ok bool) (evicted <-chan struct{}, release func()) {
 	if !ok || (p.UserID == 0 && p.TokenID == 0) {
 		return nil, func() {}
 	}

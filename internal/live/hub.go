@@ -1,5 +1,9 @@
-// Package live owns the one Redis keyspace-notification subscription of a process and fans its
-// hints out, in process, to any number of subscribers (SSE streams).
+// Package live owns the live updates of the dashboard, from a Redis notification to an SSE patch:
+// the hub (this file: the one Redis keyspace-notification subscription of a process, signalling
+// any number of subscribers), the feeds that read and render once per view, the streams (one per
+// browser connection), the SSE writer, the per-user stream cap and the wake-ups on principal
+// changes (streams.go names each part). It imports model and views (to render), never handlers,
+// web or db: it reads through the small interfaces of streams.go.
 //
 // A notification is only a hint that a key changed (its payload is a command name): subscribers
 // re-read the source of truth when signalled, never trust a signal as data. Notifications are
@@ -174,8 +178,8 @@ type Stats struct {
 	Reconnects    uint64 // confirmed re-subscriptions after a lost connection
 }
 
-// New returns a hub reading keyspace notifications through client. Nothing happens before Start.
-func New(client *redis.Client, opts Options, logger *slog.Logger) *Hub {
+// NewHub returns a hub reading keyspace notifications through client. Nothing happens before Start.
+func NewHub(client *redis.Client, opts Options, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -538,7 +542,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 		for {
 			b, wait := h.in.take(h.opts.Coalesce)
 			if wait == 0 {
-				h.fanout(b)
+				h.deliverBatch(b)
 				break
 			}
 			if !sleep(ctx, wait) {
@@ -548,7 +552,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 	}
 }
 
-func (h *Hub) fanout(b batch) {
+func (h *Hub) deliverBatch(b batch) {
 	if len(b.ids) == 0 && !b.resync && !b.stateNew {
 		return
 	}

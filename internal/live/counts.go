@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"context"
@@ -23,8 +23,8 @@ type countsCache struct {
 	total  int
 }
 
-// statusCounts returns the per-status distribution counts and the event total, at most countsTTL old.
-func (h *Handlers) statusCounts(ctx context.Context) (map[model.OverallStatus]int, int, error) {
+// StatusCounts returns the per-status distribution counts and the event total, at most countsTTL old.
+func (h *Streams) StatusCounts(ctx context.Context) (map[model.OverallStatus]int, int, error) {
 	c := &h.counts
 	c.mu.Lock()
 	defer c.mu.Unlock()
