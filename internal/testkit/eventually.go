@@ -36,6 +36,7 @@ var errNotYet = fmt.Errorf("condition not met")
 func EventuallyErr(t testing.TB, timeout time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
 	start := time.Now()
+	timeout = max(timeout, 0) // a deadline already past (proctest.WaitFor) still gets one check
 	deadline := start.Add(timeout)
 	wait := firstPoll
 	for {
