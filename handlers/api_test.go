@@ -1261,9 +1261,11 @@ func TestAPIHTTPMetrics(t *testing.T) {
 	}
 }
 
-// TestAPIDuplicateJSONKeys (issue 11 §6, matrix I1): a key given twice in one object of an API
-// body, at any depth (or in two spellings the decoder treats as one field), is refused 400 with
-// a message naming it, and nothing is written, as unknown fields already are.
+// TestAPIDuplicateJSONKeys (RELIABILITY.md I1): a key given twice in one object of an API body,
+// at any depth (or in two spellings the decoder treats as one field), is refused 400 with a
+// message naming it, and nothing is written, as unknown fields already are. Go's decoder keeps the
+// last value where a proxy or a client's own check may have read the first, so such a body means
+// two different things.
 func TestAPIDuplicateJSONKeys(t *testing.T) {
 	t.Parallel()
 	a := newAPIApp(t, 0, nil)
