@@ -1,6 +1,6 @@
 package db
 
-// Administration by managers (issue 5): listing and changing users, listing and revoking API
+// Administration by managers: listing and changing users, listing and revoking API
 // tokens, and reading the audit log. Every change writes its audit row in the same transaction, so
 // the log cannot miss a change that happened (nor record one that did not). The audit log has no
 // update or delete statement anywhere: it is append-only.

@@ -1,6 +1,6 @@
 package db
 
-// Principal-change notifications (issue 5, RELIABILITY.md S6). Every statement that changes what a
+// Principal-change notifications (RELIABILITY.md S6). Every statement that changes what a
 // user may do — a role change, disabling, a password reset, ending sessions (logout) — also runs
 // pg_notify(PrincipalChannel, <user id>) in its own transaction, so the notification is sent only
 // when the change commits. Every web process listens, whichever replica made the change, and

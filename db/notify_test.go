@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
 )
@@ -60,20 +61,14 @@ func listen(t *testing.T, d *db.DB) <-chan int64 {
 // its backend pid.
 func listenerPID(t *testing.T, d *db.DB, not int32) int32 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var pid int32
-		err := d.Pool.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity
+	var pid int32
+	// The listener connects on its own goroutine.
+	testkit.EventuallyErr(t, 10*time.Second, "a listening connection", func() error {
+		return d.Pool.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity
 			WHERE datname = current_database() AND application_name = $1 AND pid <> $2
 			  AND state = 'idle' AND query ILIKE 'LISTEN %' LIMIT 1`, db.ListenerAppName, not).Scan(&pid)
-		if err == nil {
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening connection: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // poll with a deadline: the listener connects on its own goroutine
-	}
+	})
+	return pid
 }
 
 // wantHeard fails unless the next id heard is want.

@@ -1,6 +1,6 @@
 package db
 
-// The manager reports (issue 5): per-channel totals, per-event rows (a keyset page for the page, a
+// The manager reports: per-channel totals, per-event rows (a keyset page for the page, a
 // streamed cursor for the CSV export), per-day outcomes for the charts and the channel health
 // strip. Every query selects distributions by started_at in [From, To) and optionally one channel,
 // so the totals, the charts, the page and the CSV always describe the same rows.

@@ -29,9 +29,10 @@ func wantLive(t *testing.T, what string, d *db.DB, id int64, hash []byte, live b
 	}
 }
 
-// TestTokenDiesWithOwner (issue 11 §4): a token works only while its owner is enabled and holds
-// at least the token's role: a staff token dies when its owner becomes a marketer, lives when
-// they become a manager, dies when they are disabled and comes back when re-enabled.
+// TestTokenDiesWithOwner: a token works only while its owner is enabled and holds at least the
+// token's role (so it never keeps rights its owner lost): a staff token dies when its owner becomes
+// a marketer, lives when they become a manager, dies when they are disabled and comes back when
+// re-enabled.
 func TestTokenDiesWithOwner(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)

@@ -30,7 +30,8 @@ import (
 	"github.com/marketing-platform/distribution/web"
 )
 
-// Issue 11 §5: bad input is a 4xx, never a 500. FuzzRoutesNo5xx drives the whole application
+// Bad input is a 4xx, never a 500: the fault is the client's, and a 500 logs at ERROR and tells
+// monitoring the service is broken. FuzzRoutesNo5xx drives the whole application
 // (web.New over real handlers, auth, Postgres and Redis, wired like serve.go) with a fuzzed value
 // in every query parameter, form field and path id the product reads, and in the headers it reads
 // (User-Agent, Accept-Language, cookies), logged in as a manager. Every answer must be below 500
@@ -342,7 +343,7 @@ func FuzzRoutesNo5xx(f *testing.F) {
 	})
 }
 
-// TestBadInputIs4xx: the inputs of issue 11 §5 that were answered 500 (with an ERROR log line):
+// TestBadInputIs4xx: inputs that used to be answered 500 (with an ERROR log line):
 // each is now a 400 naming the parameter, logged without ERROR, and a correct login whose
 // User-Agent is not UTF-8 logs in.
 func TestBadInputIs4xx(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -148,13 +149,9 @@ func TestReportMatchesEngine(t *testing.T) {
 	for id, chans := range events {
 		a.event(id, "리포트 "+id, chans...)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for a.count(`SELECT count(*) FROM distribution_status WHERE overall_status = 'IN_PROGRESS'`) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("distributions did not finish")
-		}
-		time.Sleep(20 * time.Millisecond) // poll the source of truth
-	}
+	testkit.Eventually(t, 30*time.Second, "distributions finished", func() bool {
+		return a.count(`SELECT count(*) FROM distribution_status WHERE overall_status = 'IN_PROGRESS'`) == 0
+	})
 
 	// What the engine wrote, summed per channel.
 	type sums struct{ dists, ok, failed, views int }

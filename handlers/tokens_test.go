@@ -53,7 +53,8 @@ func (a *uiApp) tokenStream(tok, ev string) *sseReader {
 	return s
 }
 
-// TestTokenStreamEndsWithOwner (issue 11 §4, RELIABILITY.md S6 for machines): a stream opened
+// TestTokenStreamEndsWithOwner (RELIABILITY.md S6 for machines; a token never carries more than
+// its owner may do now): a stream opened
 // with an API token ends at once — within waitEnd's 5 s, far below the periodic check's 30 s —
 // when a manager on another replica demotes the token's owner below the token's role, disables
 // the owner or revokes the token, also a legacy token without owner, and when the token expires;

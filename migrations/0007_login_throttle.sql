@@ -1,4 +1,6 @@
--- Login throttling that cannot be raced or turned against the owner (issue 11, section 2).
+-- Login throttling that cannot be raced (attempts are counted before the password is checked) or
+-- turned against the owner (a stranger's failures cannot lock the owner out of a browser holding
+-- a device cookie).
 -- Server keys generated once and shared by every replica; today only 'device_cookie', the HMAC key
 -- of the device cookies (OWASP device-cookie scheme) a browser gets at a successful login.
 CREATE TABLE server_keys (

@@ -1,6 +1,7 @@
--- Issue 11 §4: every API token belongs to a user and dies with that user's disable or demotion;
--- tokens may expire. Machines' tokens (CLI) belong to a service account: a users row of kind
--- 'service' named "service:<token name>", which has no password and cannot log in.
+-- Every API token belongs to a user and dies with that user's disable or demotion, so a token never
+-- keeps rights its owner lost; tokens may expire. Machines' tokens (CLI) belong to a service
+-- account: a users row of kind 'service' named "service:<token name>", which has no password and
+-- cannot log in.
 ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'service'));
 
 ALTER TABLE api_tokens

@@ -131,7 +131,8 @@ var managerMessages = map[string][2]string{
 	"tokens.revoke":     {"Revoke", "폐기"},
 	"tokens.empty":      {"No API tokens yet.", "아직 API 토큰이 없습니다."},
 
-	// Token ownership and expiry (issue 11 §4).
+	// Token ownership and expiry: every token belongs to a user (machines' to a service account)
+	// and may expire, so the tokens page shows whose rights a token carries and until when.
 	"tokens.owner":        {"Owner", "소유자"},
 	"tokens.service":      {"service account", "서비스 계정"},
 	"tokens.no_owner":     {"none (legacy)", "없음(이전 토큰)"},

@@ -1,6 +1,6 @@
 package views
 
-// Props and helpers of the manager pages (issue 5): reports with their charts, the audit log,
+// Props and helpers of the pages only managers see: reports with their charts, the audit log,
 // users and API tokens. The charts are plain SVG computed here, so no chart library is loaded.
 
 import (

@@ -849,9 +849,9 @@ func TestServeAndStop(t *testing.T) {
 	}
 }
 
-// TestStaticFilesOnlyAndHead (issue 11 §6): /static/ serves files, never a directory listing
-// (a directory is 404, as a missing file), and HEAD of a file answers without login like GET:
-// 200, the same headers, no body.
+// TestStaticFilesOnlyAndHead: /static/ serves files, never a directory listing (which would show
+// every file shipped, linked or not; a directory is 404, as a missing file), and HEAD of a file
+// answers without login like GET: 200, the same headers, no body.
 func TestStaticFilesOnlyAndHead(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, web.Config{})
@@ -882,10 +882,10 @@ func TestStaticFilesOnlyAndHead(t *testing.T) {
 	}
 }
 
-// TestCSRFTokenNotFromQuery (issue 11 §6): the CSRF token counts only in the X-CSRF-Token header
-// or the _csrf form field of the body; a state-changing request with the token in its query
-// string (no Sec-Fetch-Site, as from an old browser or plain-http intranet) is refused 403 and
-// changes nothing.
+// TestCSRFTokenNotFromQuery: the CSRF token counts only in the X-CSRF-Token header or the _csrf
+// form field of the body, because a URL's query leaks (access logs, history, Referer headers); a
+// state-changing request with the token in its query string (no Sec-Fetch-Site, as from an old
+// browser or plain-http intranet) is refused 403 and changes nothing.
 func TestCSRFTokenNotFromQuery(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, web.Config{})

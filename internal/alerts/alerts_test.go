@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
 )
@@ -239,22 +240,18 @@ func TestDeliveryRetries(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("not delivered; %d calls", rec.calls)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, err := client.JobGet(ctx, res.Job.ID)
-		if err != nil {
+	var j *rivertype.JobRow
+	testkit.EventuallyErr(t, 10*time.Second, "the alert job completed", func() error {
+		if j, err = client.JobGet(ctx, res.Job.ID); err != nil {
 			t.Fatal(err)
 		}
-		if j.State == rivertype.JobStateCompleted {
-			if j.Attempt != 3 {
-				t.Errorf("completed on attempt %d, want 3", j.Attempt)
-			}
-			break
+		if j.State != rivertype.JobStateCompleted {
+			return errors.New("job state " + string(j.State))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job state %s", j.State)
-		}
-		time.Sleep(10 * time.Millisecond) // poll the job row
+		return nil
+	})
+	if j.Attempt != 3 {
+		t.Errorf("completed on attempt %d, want 3", j.Attempt)
 	}
 	rec.mu.Lock()
 	calls, last := rec.calls, rec.bodies[len(rec.bodies)-1]

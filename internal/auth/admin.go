@@ -1,6 +1,6 @@
 package auth
 
-// Administration by managers (issue 5): users and API tokens, every change audited with who did it
+// Administration by managers: users and API tokens, every change audited with who did it
 // and from where, and the re-check live streams use so a role change, a disable or a revocation
 // reaches connections that are already open.
 

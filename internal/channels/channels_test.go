@@ -21,6 +21,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -387,7 +388,7 @@ func TestCallerCancellation(t *testing.T) {
 		_, err := reg.Adapter(model.ChannelGiniTV).Publish(ctx, request("e", model.ChannelGiniTV, "k"), nil)
 		done <- err
 	}()
-	waitFor(t, func() bool { return sim.Stats(model.ChannelGiniTV).Polls > 0 })
+	testkit.Eventually(t, 5*time.Second, "the adapter polling GiniTV", func() bool { return sim.Stats(model.ChannelGiniTV).Polls > 0 })
 	cancel()
 	err := <-done
 	wantErr(t, err, Temporary, "interrupted")
@@ -726,20 +727,6 @@ func TestRegistryFromConfigTalksToASimulatorProcess(t *testing.T) {
 	}
 	_, err = reg.Adapter(model.ChannelKakao).Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
 	wantErr(t, err, Permanent, "not configured")
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatal("condition not met within 5s")
-		case <-tick.C:
-		}
-	}
 }
 
 func FuzzLoadConfig(f *testing.F) {

@@ -126,10 +126,11 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 	}
 }
 
-// TestCLIHelpVersionAndUsageErrors (issue 11 §6): --help, -h and help print the usage on stdout and
-// exit 0 without touching the database or the port; version prints the build's version; unknown
-// commands, flags and stray arguments print the usage on stderr and exit 2. The environment is
-// deliberately broken (a bad ADDR), so a command that went on to serve fails instead of serving.
+// TestCLIHelpVersionAndUsageErrors: --help, -h and help print the usage on stdout and exit 0
+// without touching the database or the port (asking for help must never serve or migrate); version
+// prints the build's version; unknown commands, flags and stray arguments print the usage on stderr
+// and exit 2. The environment is deliberately broken (a bad ADDR), so a command that went on to
+// serve fails instead of serving.
 func TestCLIHelpVersionAndUsageErrors(t *testing.T) {
 	t.Parallel()
 	getenv := env(map[string]string{"ADDR": "not-an-address", "DATABASE_URL": "postgres://127.0.0.1:1/none"})

@@ -13,12 +13,12 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// Failure alerts (issue 5): when a finish commits a channel FAILED, or turns the distribution
-// FAILED or PARTIAL_SUCCESS, an alert_webhook job is inserted in the finish transaction itself
-// (ChannelFinish.OnFinish), so the alert commits with the status or not at all. The insert runs
-// under a savepoint: if it fails, the status still commits and the failure is logged (an alert
-// never holds a status back). The job is unique per (event, channel, generation, outcome), so a
-// repeated finish cannot alert twice.
+// Failure alerts, so a failure is heard of without watching the dashboard: when a finish commits a
+// channel FAILED, or turns the distribution FAILED or PARTIAL_SUCCESS, an alert_webhook job is
+// inserted in the finish transaction itself (ChannelFinish.OnFinish), so the alert commits with the
+// status or not at all. The insert runs under a savepoint: if it fails, the status still commits
+// and the failure is logged (an alert never holds a status back). The job is unique per (event,
+// channel, generation, outcome), so a repeated finish cannot alert twice.
 
 // alertWorkers is how many alert deliveries one worker process runs at once.
 const alertWorkers = 2

@@ -13,6 +13,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/alerts"
 	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -70,7 +71,7 @@ func TestFailureAlerts(t *testing.T) {
 	if got := jobs("ev-ok"); got != 0 {
 		t.Errorf("ev-ok: %d alerts, want none", got)
 	}
-	waitFor(t, "alerts delivered", func() bool {
+	testkit.Eventually(t, 20*time.Second, "alerts delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		all := strings.Join(texts, "\n---\n")
@@ -83,5 +84,5 @@ func TestFailureAlerts(t *testing.T) {
 	if _, err := h.eng.RetryChannel(context.Background(), "ev-failed", model.ChannelKakao, "staff@x"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second alert", func() bool { return jobs("ev-failed") == 2 && h.overall("ev-failed") == "FAILED" })
+	testkit.Eventually(t, 20*time.Second, "second alert", func() bool { return jobs("ev-failed") == 2 && h.overall("ev-failed") == "FAILED" })
 }

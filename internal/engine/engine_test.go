@@ -17,6 +17,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -248,28 +249,14 @@ func (h *harness) attempts(eventID string, ch model.Channel) []string {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes (no sleeping for synchronisation).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func (h *harness) waitOverall(eventID, want string) {
 	h.t.Helper()
-	waitFor(h.t, eventID+" overall "+want, func() bool { return h.overall(eventID) == want })
+	testkit.Eventually(h.t, 20*time.Second, eventID+" overall "+want, func() bool { return h.overall(eventID) == want })
 }
 
 func (h *harness) waitChannel(eventID string, ch model.Channel, want model.ChannelStatus) {
 	h.t.Helper()
-	waitFor(h.t, fmt.Sprintf("%s %s %s", eventID, ch, want), func() bool { return h.channel(eventID, ch).Status == want })
+	testkit.Eventually(h.t, 20*time.Second, fmt.Sprintf("%s %s %s", eventID, ch, want), func() bool { return h.channel(eventID, ch).Status == want })
 }
 
 // counter sums a counter family's samples matching labels.
@@ -494,7 +481,7 @@ func TestEndToEndAllChannelsSucceed(t *testing.T) {
 	if completed == nil {
 		t.Error("completed_at not set")
 	}
-	waitFor(t, "jobs completed", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 6 })
+	testkit.Eventually(t, 20*time.Second, "jobs completed", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 6 })
 	if got := h.counter("distribution_channel_jobs_total", map[string]string{"outcome": "success"}); got != 6 {
 		t.Errorf("success jobs metric = %v", got)
 	}
@@ -538,7 +525,7 @@ func TestTemporaryFailuresThenManualRetry(t *testing.T) {
 	}
 	// Whatever state River left the old job in, make it "completed": River's default unique
 	// states include completed, so only the generation in the key lets the retry through.
-	waitFor(t, "old job finalized", func() bool {
+	testkit.Eventually(t, 20*time.Second, "old job finalized", func() bool {
 		return h.count(`SELECT count(*) FROM river_job WHERE args->>'channel' = 'KAKAO' AND finalized_at IS NOT NULL`) == 1
 	})
 	if _, err := h.store.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'completed' WHERE args->>'channel' = 'KAKAO'`); err != nil {
@@ -587,7 +574,7 @@ func TestPermanentFailureFailsAtOnce(t *testing.T) {
 	if got := h.attempts("ev1", model.ChannelNaver); fmt.Sprint(got) != "[system/failed/400]" {
 		t.Fatalf("attempts = %v", got)
 	}
-	waitFor(t, "job cancelled", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'cancelled'`) == 1 })
+	testkit.Eventually(t, 20*time.Second, "job cancelled", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'cancelled'`) == 1 })
 	if fake.count(model.ChannelNaver) != 1 {
 		t.Fatalf("published %d times", fake.count(model.ChannelNaver))
 	}
@@ -611,7 +598,7 @@ func TestRateLimitSnoozesWithoutBurningAttempts(t *testing.T) {
 	if fmt.Sprint(got) != "[system/snoozed/429 system/snoozed/429 system/snoozed/429 system/snoozed/429 system/success/-]" {
 		t.Fatalf("attempts = %v", got)
 	}
-	waitFor(t, "job completed", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 1 })
+	testkit.Eventually(t, 20*time.Second, "job completed", func() bool { return h.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 1 })
 	var attempt, snoozes int
 	if err := h.store.Pool.QueryRow(context.Background(), `SELECT attempt, (metadata->>'snoozes')::int FROM river_job`).Scan(&attempt, &snoozes); err != nil {
 		t.Fatal(err)
@@ -911,7 +898,7 @@ func TestStaleJobWritesNothing(t *testing.T) {
 	}
 	fake := newFake(nil)
 	w := newHarness(t, engine.Config{Workers: 1}, fake, store)
-	waitFor(t, "stale job done", func() bool { return w.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 1 })
+	testkit.Eventually(t, 20*time.Second, "stale job done", func() bool { return w.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`) == 1 })
 	c := w.channel("ev1", model.ChannelKakao)
 	if c.Status != model.StatusPending || c.Progress != 0 || fake.count(model.ChannelKakao) != 0 || len(w.attempts("ev1", model.ChannelKakao)) != 0 {
 		t.Fatalf("stale job touched the channel: %+v, %d calls", c, fake.count(model.ChannelKakao))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -94,7 +95,7 @@ func TestWithSimulatorAndRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitOverall("ev2", "COMPLETED")
-	waitFor(t, "redis shows the retry's outcome", func() bool {
+	testkit.Eventually(t, 20*time.Second, "redis shows the retry's outcome", func() bool {
 		got, _ := rc.HGetAll(ctx, cache.ChannelKey("ev2", model.ChannelNaver)).Result()
 		return got["status"] == "SUCCESS" && got["retries"] == "1" && got["generation"] == strconv.Itoa(2)
 	})

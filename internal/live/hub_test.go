@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
@@ -97,16 +98,9 @@ func testLogger(t *testing.T) *slog.Logger {
 // hset writes one field, retrying while the client's pool still holds connections to a dead server.
 func (e *env) hset(t *testing.T, key string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := e.client.HSet(context.Background(), key, "status", "IN_PROGRESS").Err()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("HSET %s: %v", key, err)
-		}
-	}
+	testkit.EventuallyErr(t, 10*time.Second, "HSET "+key, func() error {
+		return e.client.HSet(context.Background(), key, "status", "IN_PROGRESS").Err()
+	})
 }
 
 // next waits for the next signal on sub.
@@ -154,22 +148,6 @@ func none(t *testing.T, sub *Subscription) {
 	case sig := <-sub.C():
 		t.Fatalf("unexpected signal %+v", sig)
 	default:
-	}
-}
-
-// waitFor polls cond with a deadline (for counters that have no signal to wait on).
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
 	}
 }
 
@@ -345,7 +323,7 @@ func TestTenThousandSubscribers(t *testing.T) {
 	if st != 0 || events != 0 {
 		t.Fatalf("after unsubscribe: subscribers %d, indexed events %d", st, events)
 	}
-	waitFor(t, 5*time.Second, "goroutines back to baseline", func() bool {
+	testkit.Eventually(t, 5*time.Second, "goroutines back to baseline", func() bool {
 		return runtime.NumGoroutine() <= baseline
 	})
 }

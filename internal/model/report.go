@@ -119,7 +119,7 @@ const (
 	AuditRescueFailed = "channel.rescue_failed"
 )
 
-// Audit actions of login throttling (issue 11). AuditLoginThrottled rows aggregate the logins
+// Audit actions of login throttling. AuditLoginThrottled rows aggregate the logins
 // refused by throttling, one row per address and window, the detail counting them ("12 throttled
 // attempts"); AuditUserUnlock is a manager clearing an account's lockout.
 const (

@@ -18,6 +18,7 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -547,7 +548,7 @@ func TestStartAndRunShutDownGracefully(t *testing.T) {
 		}
 		errc <- err
 	}()
-	waitFor(t, func() bool { return sim.PendingFaults(model.ChannelKakao) == 0 })
+	testkit.Eventually(t, 5*time.Second, "the hang fault taken by the request", func() bool { return sim.PendingFaults(model.ChannelKakao) == 0 })
 	cancel() // ctx done triggers stop
 	select {
 	case <-errc:
@@ -571,21 +572,6 @@ func TestStartAndRunShutDownGracefully(t *testing.T) {
 	}
 	if err := simulator.Run(context.Background(), "256.0.0.1:1", simulator.Config{}); err == nil {
 		t.Error("Run on a bad address must fail")
-	}
-}
-
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatal("condition not met within 5s")
-		case <-tick.C:
-		}
 	}
 }
 

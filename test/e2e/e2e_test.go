@@ -22,6 +22,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/handlers"
@@ -167,17 +168,11 @@ func (a *app) stopWeb() {
 func (a *app) restartWeb() {
 	a.t.Helper()
 	var ln net.Listener
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if ln, err = net.Listen("tcp", a.addr); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			a.t.Fatalf("listen again on %s: %v", a.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond) // poll: the old listener is closing
-	}
+	// The old listener may still be closing.
+	testkit.EventuallyErr(a.t, 10*time.Second, "listen again on "+a.addr, func() (err error) {
+		ln, err = net.Listen("tcp", a.addr)
+		return err
+	})
 	a.serve(ln)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
 // dbStatus reads distributions from Postgres (the manager pages need no live updates).
@@ -85,20 +86,13 @@ func TestManagerReports(t *testing.T) {
 	if _, err := a.eng.StartDistribution(ctx, autumn, []model.Channel{model.ChannelGiniTV}, "e2e"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, "distributions finished", func() bool {
 		var open int
 		if err := a.db.Pool.QueryRow(ctx, `SELECT count(*) FROM distribution_status WHERE overall_status = 'IN_PROGRESS'`).Scan(&open); err != nil {
 			t.Fatal(err)
 		}
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("distributions did not finish")
-		}
-		time.Sleep(50 * time.Millisecond) // poll the source of truth
-	}
+		return open == 0
+	})
 	// The simulator's post URLs are on the internet; point one at the local https server.
 	if _, err := a.db.Pool.Exec(ctx, `UPDATE channel_status SET post_url = $2 WHERE event_id = $1 AND channel = 'INSTAGRAM'`,
 		spring, post.URL+"/p/spring"); err != nil {
@@ -137,18 +131,15 @@ func TestManagerReports(t *testing.T) {
 	}
 	m.do("download the CSV", chromedp.Click(chromedp.CSS(`a[data-action="export-csv"]`)))
 	var file string
-	for deadline := time.Now().Add(15 * time.Second); file == ""; {
+	testkit.EventuallyErr(t, 15*time.Second, "the CSV downloaded", func() error {
 		matches, _ := filepath.Glob(filepath.Join(dir, "distribution-report_*.csv"))
-		if len(matches) == 1 {
-			file = matches[0]
-			break
-		}
-		if time.Now().After(deadline) {
+		if len(matches) != 1 {
 			entries, _ := os.ReadDir(dir)
-			t.Fatalf("no CSV downloaded; folder has %v", entries)
+			return fmt.Errorf("folder has %v", entries)
 		}
-		time.Sleep(50 * time.Millisecond) // poll the download folder
-	}
+		file = matches[0]
+		return nil
+	})
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

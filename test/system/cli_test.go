@@ -12,8 +12,9 @@ import (
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 
-// TestBinaryHelpAndUsageExitCodes runs the real binary (issue 11 §6): --help, -h and help print the
-// usage and exit 0 at once, without migrating or binding the port (the environment points at a
+// TestBinaryHelpAndUsageExitCodes runs the real binary, because asking it for help on a production
+// host must never start a server or migrate a database: --help, -h and help print the usage and
+// exit 0 at once, without migrating or binding the port (the environment points at a
 // free port and a database nobody listens on, so a binary that served would hang or fail); an
 // unknown command or flag prints the usage on stderr and exits 2.
 func TestBinaryHelpAndUsageExitCodes(t *testing.T) {

@@ -23,8 +23,8 @@ func newEnv(t testing.TB, extra map[string]string) map[string]string {
 	return env
 }
 
-// TestKakaoFailsThenManualRetry is issue 3's "Done means" through the real binary and its
-// embedded simulator: with SIMULATOR_FAIL=KAKAO=3 and MAX_ATTEMPTS=3, KAKAO ends FAILED after
+// TestKakaoFailsThenManualRetry is the whole failure-and-retry story, through the real binary and
+// its embedded simulator: with SIMULATOR_FAIL=KAKAO=3 and MAX_ATTEMPTS=3, KAKAO ends FAILED after
 // three recorded attempts and the distribution PARTIAL_SUCCESS; one manual retry (a new
 // generation, counted by the simulator as KAKAO's 4th submit) completes it: KAKAO SUCCESS,
 // retries 1, overall COMPLETED. A retry of a channel that is not FAILED is 409 (D3).

@@ -15,7 +15,8 @@ import (
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 
-// TestScaleOut is issue 3 item 10 with three serve processes on one Postgres and one Redis: web
+// TestScaleOut shows web and workers scaling out as one binary (DESIGN.md "Scale-out"), with three
+// serve processes on one Postgres and one Redis: web
 // (ROLE=web, runs no jobs; the client talks to it), worker (ROLE=worker) and all (ROLE=all),
 // each worker process running at most 3 jobs at once. Ten distributions of six channels started
 // through the web process all complete; the jobs were shared by both worker processes; every

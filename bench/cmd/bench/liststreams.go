@@ -18,7 +18,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// List streams cannot multiply the database's work (issue 11, RELIABILITY.md S7): 1,000 open list
+// List streams cannot multiply the database's work (RELIABILITY.md S7): 1,000 open list
 // streams with 50 distinct filters (50 users, 20 streams each: under the per-user cap) while 50
 // events a second are created through the API; another user loads the events list meanwhile.
 const (

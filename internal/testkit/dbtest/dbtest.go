@@ -28,6 +28,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/migrations"
 )
 
@@ -275,13 +276,9 @@ func (r *Redis) Start() {
 	}
 	c := redis.NewClient(&redis.Options{Network: "unix", Addr: r.Sock, MaxRetries: -1})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("dbtest: redis-server did not answer on %s", r.Sock)
-		}
-		time.Sleep(10 * time.Millisecond) // poll until the socket answers
-	}
+	testkit.EventuallyErr(r.t, 10*time.Second, "dbtest: redis-server to answer on "+r.Sock, func() error {
+		return c.Ping(context.Background()).Err()
+	})
 }
 
 // Stop kills the server (as a crash would) and waits for it to exit.

@@ -7,6 +7,7 @@ package proctest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -19,8 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // Main is a TestMain body: it builds the binary into a temp dir (or uses the path in the
@@ -62,20 +64,18 @@ func build(out string) error {
 	return nil
 }
 
-// PollEvery is how often WaitFor re-checks a condition.
-const PollEvery = 20 * time.Millisecond
-
-// WaitFor polls cond until it reports done or the deadline passes; then the test fails with what
-// the last check saw. Processes in watch are checked too: one that exits early fails the test at
-// once, instead of a long wait for something that can no longer happen. It returns how long it took.
+// WaitFor polls cond (with testkit.EventuallyErr) until it reports done or the deadline passes;
+// then the test fails with what the last check saw. Processes in watch are checked too: one that
+// exits early fails the test at once, instead of a long wait for something that can no longer
+// happen. It takes a deadline rather than a timeout so that several waits can share one budget.
+// It returns how long it took.
 func WaitFor(t testing.TB, deadline time.Time, what string, cond func() (bool, string), watch ...*Proc) time.Duration {
 	t.Helper()
-	start := time.Now()
 	var last string
-	for {
+	return testkit.EventuallyErr(t, time.Until(deadline), what, func() error {
 		done, detail := cond()
 		if done {
-			return time.Since(start)
+			return nil
 		}
 		last = detail
 		for _, p := range watch {
@@ -83,11 +83,8 @@ func WaitFor(t testing.TB, deadline time.Time, what string, cond func() (bool, s
 				t.Fatalf("waiting for %s: process %s exited (%v); last seen: %s", what, p.Name, p.WaitErr(), last)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
-		}
-		time.Sleep(PollEvery) // poll with a deadline
-	}
+		return errors.New(last)
+	})
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on right now.
