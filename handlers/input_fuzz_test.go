@@ -99,7 +99,7 @@ func newInputApp(tb testing.TB, live bool) *inputApp {
 		ec = ch
 		deps.Status, deps.Hub, deps.Announce, deps.Redis = uiCacheStatus{ch, d}, hub, ch, ch
 	}
-	eng, err := engine.New(engine.Config{}, d, nil, ec, logger, prometheus.NewRegistry())
+	eng, err := engine.New(engine.Config{}, d, engine.Options{Cache: ec, Logger: logger, Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		tb.Fatal(err)
 	}

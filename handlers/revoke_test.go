@@ -63,7 +63,7 @@ func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*hand
 		deps.Status = uiCacheStatus{a.cache, d}
 		deps.Announce = a.cache
 	}
-	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
+	eng, err := engine.New(engine.Config{}, d, engine.Options{Cache: ec, Logger: quiet, Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
