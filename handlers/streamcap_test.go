@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	service "github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -83,7 +85,7 @@ func (a *uiApp) waitSubscribers(n int) {
 func TestStreamsCappedPerUser(t *testing.T) {
 	t.Parallel()
 	const limit = 3
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.MaxStreamsPerUser = limit })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(c *config.Config) { c.MaxStreamsPerUser = limit })
 	a.event("ev1", "Capped", model.ChannelKakao)
 	u := a.login("many@example.com", model.RoleMarketer)
 	other := a.login("other@example.com", model.RoleMarketer)
@@ -135,7 +137,8 @@ func TestStreamsCappedPerUser(t *testing.T) {
 func TestListStreamsShareOneRead(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	var clients []*uiClient
 	for i := range 3 {
@@ -178,7 +181,8 @@ func TestListStreamsShareOneRead(t *testing.T) {
 func TestListFeedKeepsViewersApart(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	type viewer struct {
 		lang string
@@ -229,7 +233,8 @@ func TestListFeedKeepsViewersApart(t *testing.T) {
 func TestFilteredListSkipsEventsItCannotShow(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	c := a.login("m@example.com", model.RoleMarketer)
 	all, _ := c.openStream("/events/stream")

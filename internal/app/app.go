@@ -38,8 +38,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger   *slog.Logger
-	listener net.Listener
+	logger    *slog.Logger
+	listener  net.Listener
+	wrapStore func(handlers.Store) handlers.Store
+	adapters  func(model.Channel) channels.Adapter
 }
 
 // WithLogger sets the logger of every part (default slog.Default()).
@@ -48,6 +50,19 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithListener serves HTTP on ln, already bound, instead of listening on cfg.Addr (a socket
 // handed over by a supervisor, or a test's ephemeral port). The App closes it.
 func WithListener(ln net.Listener) Option { return func(o *options) { o.listener = ln } }
+
+// WithEventStoreWrapper wraps the store the handlers read and write events through, to observe
+// it (a test counts the list reads that feeds share); the wrapper must pass every call on.
+func WithEventStoreWrapper(wrap func(handlers.Store) handlers.Store) Option {
+	return func(o *options) { o.wrapStore = wrap }
+}
+
+// WithChannelAdapters sends every publication to adapters instead of the channels of
+// CHANNELS_CONFIG or the embedded simulator (which is then not built); a nil adapter fails the
+// channel at once, as an unconfigured channel does.
+func WithChannelAdapters(adapters func(model.Channel) channels.Adapter) Option {
+	return func(o *options) { o.adapters = adapters }
+}
 
 // App is the service: everything ROLE asks this process to run. The exported fields are its
 // parts, for the commands and tests that drive them; parts a role does not run are nil.
@@ -97,14 +112,14 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, log: o.logger, listener: o.listener, errc: make(chan error, 1), addr: cfg.Addr}
-	if err := a.build(); err != nil {
+	if err := a.build(o); err != nil {
 		a.close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) build() error {
+func (a *App) build(o options) error {
 	cfg, logger := a.Config, a.log
 	var err error
 	if a.Store, err = db.Open(context.Background(), cfg.DatabaseURL, logger); err != nil {
@@ -117,11 +132,21 @@ func (a *App) build() error {
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if cfg.ChannelsConfig != "" {
+	adapters := func(ch model.Channel) channels.Adapter {
+		// The embedded simulator's registry exists once Start has it listening, before the workers run.
+		if a.channels == nil {
+			return nil
+		}
+		return a.channels.Adapter(ch)
+	}
+	switch {
+	case o.adapters != nil:
+		adapters = o.adapters
+	case cfg.ChannelsConfig != "":
 		if a.channels, err = channels.NewRegistryFromConfig(cfg.ChannelsConfig, a.channelOptions()); err != nil {
 			return fmt.Errorf("CHANNELS_CONFIG: %w", err)
 		}
-	} else {
+	default:
 		rules, err := simulator.ParseFail(cfg.SimulatorFail)
 		if err != nil {
 			return err
@@ -150,14 +175,7 @@ func (a *App) build() error {
 		MaintenanceStartAtOnce: cfg.MaintenanceStartAtOnce,
 		Alerts:                 notifier,
 	}, a.Store, engine.Options{
-		// The embedded simulator's registry exists once Start has it listening, before the workers run.
-		Adapters: func(ch model.Channel) channels.Adapter {
-			if a.channels == nil {
-				return nil
-			}
-			return a.channels.Adapter(ch)
-		},
-		Cache: a.Cache, Logger: logger, Metrics: a.Metrics,
+		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics,
 	})
 	if err != nil {
 		return err
@@ -182,9 +200,13 @@ func (a *App) build() error {
 		Name: "distribution_live_subscribers",
 		Help: "Open live-update subscriptions (SSE streams) of this process.",
 	}, func() float64 { return float64(a.Hub.Stats().Subscribers) }))
+	var store handlers.Store = a.Store
+	if o.wrapStore != nil {
+		store = o.wrapStore(store)
+	}
 	a.Handlers = handlers.New(handlers.Deps{
 		Auth: a.Auth, DB: a.Store, Redis: a.Cache,
-		Store: a.Store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Hub: a.Hub,
+		Store: store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Hub: a.Hub,
 		Reports: a.Store, Accounts: a.Auth, Announce: a.Cache,
 		SecureCookies: cfg.SecureCookies, SessionMaxAge: a.Auth.Config().AbsoluteTimeout,
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser, Logger: logger,
