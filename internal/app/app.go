@@ -76,7 +76,8 @@ type App struct {
 	Metrics  *prometheus.Registry
 	Hub      *live.Hub          // web role only
 	Handlers *handlers.Handlers // web role only
-	// Simulator is the embedded channel simulator (nil with CHANNELS_CONFIG); it listens after Start.
+	// Simulator is the embedded channel simulator (nil with CHANNELS_CONFIG or WithChannelAdapters);
+	// it listens after Start.
 	Simulator *simulator.Server
 
 	log      *slog.Logger
@@ -277,6 +278,7 @@ func (a *App) Start(ctx context.Context) error {
 	// Role changes, disables and logouts reach this process's open streams at once.
 	a.goRun(func() error { return a.Handlers.WatchPrincipalChanges(bgCtx, a.Store) })
 	ln := a.listener
+	a.listener = nil // StartHTTP owns it now
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -405,7 +407,7 @@ func (a *App) close() {
 	if a.stopSim != nil {
 		a.stopSim()
 	}
-	if a.listener != nil && !a.started {
+	if a.listener != nil { // given by WithListener, never served
 		a.listener.Close()
 	}
 	if a.Redis != nil {
