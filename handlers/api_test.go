@@ -62,9 +62,9 @@ func newTestEngine(t *testing.T, d *db.DB, workers int, adapters func(model.Chan
 	if workers > 0 {
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
 		cfg.FetchPollInterval = 20 * time.Millisecond
-		cfg.TestOnly = true
+		cfg.MaintenanceStartAtOnce = true
 	}
-	eng, err := engine.New(cfg, d, adapters, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	eng, err := engine.New(cfg, d, engine.Options{Adapters: adapters, Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func newInputApp(tb testing.TB, live bool) *inputApp {
 		}
 		tb.Cleanup(deps.Live.Stop)
 	}
-	eng, err := engine.New(engine.Config{}, d, nil, ec, logger, prometheus.NewRegistry())
+	eng, err := engine.New(engine.Config{}, d, engine.Options{Cache: ec, Logger: logger, Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -93,17 +93,15 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 	ctx := c.Request().Context()
 	f, ferr := pageFilter(c)
 	v := views.ListView{Filter: f, Form: form, Flash: flash}
-	if h.deps.Store != nil { // nil only in tests of other parts of the server
-		counts, total, err := h.statusCounts(ctx)
-		if err != nil {
-			return err
-		}
-		v.Counts, v.Total = counts, total
-		if ferr == nil {
-			page, err := h.deps.Store.FindEvents(ctx, f)
-			ferr = err
-			v.Events, v.NextCursor = page.Events, page.NextCursor
-		}
+	counts, total, err := h.statusCounts(ctx)
+	if err != nil {
+		return err
+	}
+	v.Counts, v.Total = counts, total
+	if ferr == nil {
+		page, err := h.deps.Store.FindEvents(ctx, f)
+		ferr = err
+		v.Events, v.NextCursor = page.Events, page.NextCursor
 	}
 	if ferr != nil {
 		st, ok := userError(ferr)

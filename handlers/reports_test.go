@@ -18,33 +18,60 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
-	"github.com/marketing-platform/distribution/internal/auth"
-	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/testkit"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
+	service "github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
-	"github.com/marketing-platform/distribution/web"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
-// newMgrApp is the real application with the manager pages wired (Reports: the store, Accounts:
-// the auth service). With workers > 0 its engine runs jobs through adapters.
+// newTestService is the service as serve builds it over a fresh database and a private Redis,
+// stopped at cleanup. With workers == 0 it is a web replica (ROLE=web: jobs are enqueued, never
+// run); otherwise it also runs jobs (ROLE=all) through adapters, with tiny retry delays.
+func newTestService(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *service.App {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DatabaseURL = dbtest.NewURL(t)
+	cfg.RedisURL = dbtest.StartRedis(t).URL
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Role = config.RoleWeb
+	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
+	if workers > 0 {
+		cfg.Role, cfg.Workers = config.RoleAll, workers
+		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
+		cfg.JobFetchPollInterval = 20 * time.Millisecond
+		cfg.MaintenanceStartAtOnce = true
+	}
+	opts := []service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}
+	if adapters != nil {
+		opts = append(opts, service.WithChannelAdapters(adapters))
+	}
+	s, err := service.New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop service: %v", err)
+		}
+	})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newMgrApp is the service as serve builds it, manager pages included. With workers > 0 its
+// engine runs jobs through adapters.
 func newMgrApp(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *uiApp {
 	t.Helper()
-	d := dbtest.New(t)
-	quiet := slog.New(slog.DiscardHandler)
-	a := &uiApp{t: t, db: d}
-	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	eng := newTestEngine(t, d, workers, adapters)
-	a.eng = eng
-	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Engine: eng, Status: uiDBStatus{d}, Logger: quiet,
-		Reports: d, Accounts: a.auth}
-	srv := web.New(web.Config{Logger: quiet}, a.auth, handlers.New(deps))
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	a.url = ts.URL
-	return a
+	s := newTestService(t, workers, adapters)
+	return &uiApp{t: t, db: s.Store, auth: s.Auth, eng: s.Engine, url: s.URL()}
 }
 
 // TestManagerRoleAccess: every manager page and action is for managers only: anonymous visitors

@@ -4,103 +4,60 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/marketing-platform/distribution/internal/auth"
-	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
-	"github.com/marketing-platform/distribution/internal/engine"
-	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/internal/live"
+	service "github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/web"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
-// newReplica is one web process of the application over the database at dbURL, wired as serve.go
-// wires it: its own pool, auth, handlers and HTTP server; with live, its own hub on a private Redis.
-// Its handlers listen for principal changes (what serve.go starts) until the test ends.
+// newReplica is one web process of the application over the database at dbURL, built by
+// internal/app as serve builds it (ROLE=web: insert-only engine, live hub on a private Redis,
+// principal listener, HTTP server), stopped when the test ends. withLive no longer changes the
+// wiring (serve has no variant without Redis); it says whether the test reads a.cache and a.hub.
 func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 	t.Helper()
 	return newReplicaWith(t, dbURL, withLive, nil)
 }
 
-// newReplicaWith is newReplica with a last say on the handlers' deps and the live streams' config
-// (a small stream cap, a store that counts its reads, short clocks).
-func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*handlers.Deps, *live.Config)) *uiApp {
+// newReplicaWith is newReplica with a last say on the config (a small stream cap) and options
+// (a store that counts its reads).
+func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*config.Config), opts ...service.Option) *uiApp {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	d, err := db.Open(context.Background(), dbURL, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	a := &uiApp{t: t, db: d}
-	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Status: uiDBStatus{d}, Logger: quiet, Reports: d, Accounts: a.auth}
-	var ec engine.Cache
-	if withLive {
-		r := dbtest.StartRedis(t)
-		rc, err := cache.NewClient(r.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		a.cache = cache.New(rc, quiet)
-		ec = a.cache
-		a.hub = live.NewHub(rc, live.Options{Patterns: a.cache.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, quiet)
-		if err := a.hub.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(a.hub.Stop)
-		deps.Status = uiCacheStatus{a.cache, d}
-		deps.Announce = a.cache
-	}
-	eng, err := engine.New(engine.Config{}, d, nil, ec, quiet, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.eng = eng
-	deps.Engine = eng
-	lc := live.Config{Hub: a.hub, Auth: a.auth, Logger: quiet}
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	cfg.RedisURL = dbtest.StartRedis(t).URL
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Role = config.RoleWeb
+	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
 	if adjust != nil {
-		adjust(&deps, &lc)
+		adjust(&cfg)
 	}
-	if withLive {
-		lc.Store, lc.Status = deps.Store, deps.Status
-		deps.Live = live.NewStreams(lc)
-		if err := deps.Live.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(deps.Live.Stop)
+	s, err := service.New(cfg, append([]service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	h := handlers.New(deps)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		if deps.Live == nil { // no streams to wake; waitListening still waits for the listener
-			done <- d.ListenPrincipalChanges(ctx, func(int64) {})
-			return
-		}
-		done <- deps.Live.WatchPrincipalChanges(ctx, d)
-	}()
-	srv := web.New(web.Config{Logger: quiet}, a.auth, h)
-	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("watch principal changes: %v", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop replica: %v", err)
 		}
 	})
-	a.url = ts.URL
-	waitListening(t, d)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := &uiApp{t: t, db: s.Store, auth: s.Auth, eng: s.Engine, url: s.URL()}
+	if withLive {
+		a.cache, a.hub = s.Cache, s.Hub
+	}
+	waitListening(t, s.Store)
 	return a
 }
 
@@ -108,22 +65,15 @@ func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*hand
 // the listener connects on its own goroutine).
 func waitListening(t *testing.T, d *db.DB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, "the principal listener's LISTEN", func() bool {
 		var n int
 		if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND application_name = $1 AND state = 'idle'
 			  AND query ILIKE 'LISTEN %'`, db.ListenerAppName).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("principal listener never listened")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n > 0
+	})
 }
 
 // waitEnd reads s until it ends, failing after the deadline (far shorter than the periodic

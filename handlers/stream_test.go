@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/internal/live"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
@@ -161,8 +160,8 @@ func TestEventsStream(t *testing.T) {
 // role change (ends, so the reconnect renders for the new role), on short stream clocks.
 func TestStreamEndsWithSession(t *testing.T) {
 	t.Parallel()
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(_ *handlers.Deps, lc *live.Config) {
-		lc.Timing = live.Timing{Tick: 50 * time.Millisecond, HeartbeatTicks: 2, SessionTicks: 2, CountsEvery: 50 * time.Millisecond}
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(c *config.Config) {
+		c.StreamTiming = config.StreamTiming{Tick: 50 * time.Millisecond, HeartbeatTicks: 2, SessionTicks: 2, CountsEvery: 50 * time.Millisecond}
 	})
 	a.event("ev1", "x", model.ChannelKakao)
 

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/internal/live"
+	service "github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // countingStore is the real store, counting the list reads made through it.
@@ -84,7 +85,7 @@ func (a *uiApp) waitSubscribers(n int) {
 func TestStreamsCappedPerUser(t *testing.T) {
 	t.Parallel()
 	const limit = 3
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(_ *handlers.Deps, lc *live.Config) { lc.MaxStreamsPerUser = limit })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, func(c *config.Config) { c.MaxStreamsPerUser = limit })
 	a.event("ev1", "Capped", model.ChannelKakao)
 	u := a.login("many@example.com", model.RoleMarketer)
 	other := a.login("other@example.com", model.RoleMarketer)
@@ -136,7 +137,8 @@ func TestStreamsCappedPerUser(t *testing.T) {
 func TestListStreamsShareOneRead(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	var clients []*uiClient
 	for i := range 3 {
@@ -179,7 +181,8 @@ func TestListStreamsShareOneRead(t *testing.T) {
 func TestListFeedKeepsViewersApart(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	type viewer struct {
 		lang string
@@ -230,7 +233,8 @@ func TestListFeedKeepsViewersApart(t *testing.T) {
 func TestFilteredListSkipsEventsItCannotShow(t *testing.T) {
 	t.Parallel()
 	var finds atomic.Int64
-	a := newReplicaWith(t, dbtest.NewURL(t), true, func(d *handlers.Deps, _ *live.Config) { d.Store = countingStore{d.Store, &finds} })
+	a := newReplicaWith(t, dbtest.NewURL(t), true, nil,
+		service.WithEventStoreWrapper(func(s handlers.Store) handlers.Store { return countingStore{s, &finds} }))
 	a.event("a1", "Alpha", model.ChannelInstagram)
 	c := a.login("m@example.com", model.RoleMarketer)
 	all, _ := c.openStream("/events/stream")

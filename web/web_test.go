@@ -56,7 +56,7 @@ func newApp(t *testing.T, cfg web.Config) *app {
 	d := dbtest.New(t)
 	quiet := slog.New(slog.DiscardHandler)
 	svc := auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	h := handlers.New(handlers.Deps{Auth: svc, DB: d, Redis: fakeRedis{}, SecureCookies: cfg.SecureCookies, Logger: quiet})
+	h := handlers.New(handlers.Deps{Auth: svc, DB: d, Store: d, Redis: fakeRedis{}, SecureCookies: cfg.SecureCookies, Logger: quiet})
 	cfg.Logger = quiet
 	cfg.Static = static.FileServer(fstest.MapFS{"app.css": {Data: []byte("body{}")}, "img/logo.svg": {Data: []byte("<svg/>")}})
 	cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })

@@ -104,7 +104,7 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 		}
 	}
 	// Insert-only engine: the jobs run when `serve` starts.
-	eng, err := engine.New(engine.Config{MaxAttempts: cfg.MaxAttempts, RetryBaseDelay: cfg.RetryBaseDelay, RetryMaxDelay: cfg.RetryMaxDelay}, store, nil, nil, logger, nil)
+	eng, err := engine.New(engine.Config{MaxAttempts: cfg.MaxAttempts, RetryBaseDelay: cfg.RetryBaseDelay, RetryMaxDelay: cfg.RetryMaxDelay}, store, engine.Options{Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// MaxStreamsPerUser caps the open live streams of one user or API token per web process
 	// (MAX_STREAMS_PER_USER, default 32); beyond it their oldest stream is closed.
 	MaxStreamsPerUser int
+	// StreamTiming are the live streams' clocks; zero fields take internal/live's defaults.
+	// No environment variable: operators have no reason to move them; tests shorten them.
+	StreamTiming StreamTiming
 	// JobTimeout bounds one attempt of one channel, polling included (JOB_TIMEOUT, default 2m);
 	// a job still running RescueAfter after it started is presumed lost and re-run
 	// (RESCUE_AFTER, default JOB_TIMEOUT+1m). Lower both to recover faster from killed workers.
@@ -57,6 +60,35 @@ type Config struct {
 	// AuditRetention is how long audit log entries are kept before the hourly prune deletes them
 	// (AUDIT_RETENTION, default 400 days; "400d" or a Go duration such as "9600h"; at least 1 day).
 	AuditRetention time.Duration
+
+	// Timings and costs without environment variables: their defaults suit production, and tests
+	// that need a faster service set them here (the same Config that serve uses).
+
+	// ChannelPollInterval is how often an adapter polls a channel for a publication's progress
+	// (0 = the adapter default, 250ms).
+	ChannelPollInterval time.Duration
+	// ChannelBreakerThreshold is how many consecutive temporary failures of one channel open its
+	// circuit breaker (0 = the default, 5; negative = no breaker).
+	ChannelBreakerThreshold int
+	// JobFetchPollInterval is the workers' fallback poll for new jobs, which normally arrive by
+	// LISTEN/NOTIFY (0 = the engine default, 1s).
+	JobFetchPollInterval time.Duration
+	// MaintenanceStartAtOnce starts the job queue's maintenance services at once instead of
+	// staggered (staggering spreads the work of replicas that start together; false = staggered).
+	MaintenanceStartAtOnce bool
+	// PasswordHashMemoryKiB and PasswordHashTime are the argon2id cost of new password hashes
+	// (0 = auth.DefaultArgon2, OWASP's recommendation).
+	PasswordHashMemoryKiB uint32
+	PasswordHashTime      uint32
+}
+
+// Default returns the configuration of an empty environment: every default, valid.
+func Default() Config {
+	c, err := Load(func(string) string { return "" })
+	if err != nil {
+		panic("config: defaults do not validate: " + err.Error())
+	}
+	return c
 }
 
 // Defaults used when a variable is unset.
@@ -175,6 +207,15 @@ func (c Config) Validate() error {
 	if c.AuditRetention < 24*time.Hour {
 		return fmt.Errorf("AUDIT_RETENTION: must be at least 1d, got %s", c.AuditRetention)
 	}
+	if c.ChannelPollInterval < 0 {
+		return fmt.Errorf("ChannelPollInterval: must not be negative, got %s", c.ChannelPollInterval)
+	}
+	if c.JobFetchPollInterval < 0 {
+		return fmt.Errorf("JobFetchPollInterval: must not be negative, got %s", c.JobFetchPollInterval)
+	}
+	if (c.PasswordHashMemoryKiB == 0) != (c.PasswordHashTime == 0) {
+		return fmt.Errorf("PasswordHashMemoryKiB and PasswordHashTime: set both or neither, got %d and %d", c.PasswordHashMemoryKiB, c.PasswordHashTime)
+	}
 	if c.SimulatorStep < 0 {
 		return fmt.Errorf("SIMULATOR_STEP: must not be negative, got %s", c.SimulatorStep)
 	}
@@ -250,4 +291,16 @@ func redact(s string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// StreamTiming mirrors internal/live.Timing field for field (the app converts one into the other),
+// so the configuration does not import the package it configures.
+type StreamTiming struct {
+	Tick           time.Duration // polling while degraded, heartbeat and session check cadence
+	HeartbeatTicks int           // ticks between keep-alive comments
+	SessionTicks   int           // ticks between session checks
+	WriteTimeout   time.Duration // per write
+	CountsEvery    time.Duration // the list's status counts are refreshed at most this often
+	FeedEvery      time.Duration // a detail feed renders at most this often
+	ListEvery      time.Duration // a list feed reads at most this often
 }

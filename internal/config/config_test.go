@@ -304,3 +304,22 @@ func TestLoadAuditRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateTimings: the settings without environment variables, which tests set directly, are
+// checked by Validate too; Default is valid.
+func TestValidateTimings(t *testing.T) {
+	if err := config.Default().Validate(); err != nil {
+		t.Fatalf("Default: %v", err)
+	}
+	for name, set := range map[string]func(*config.Config){
+		"ChannelPollInterval":   func(c *config.Config) { c.ChannelPollInterval = -time.Millisecond },
+		"JobFetchPollInterval":  func(c *config.Config) { c.JobFetchPollInterval = -time.Millisecond },
+		"PasswordHashMemoryKiB": func(c *config.Config) { c.PasswordHashMemoryKiB = 64 },
+	} {
+		c := config.Default()
+		set(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming it", name, err)
+		}
+	}
+}

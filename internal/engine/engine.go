@@ -76,8 +76,11 @@ type Config struct {
 
 	Now  func() time.Time // retry policy clock; default time.Now
 	Rand func() float64   // retry jitter in [0,1); default math/rand/v2
-	// TestOnly disables River's staggered start of maintenance services (tests).
-	TestOnly bool
+	// MaintenanceStartAtOnce starts River's maintenance services (job rescuer, cleaners,
+	// scheduler) at once instead of after a random stagger. The stagger spreads the work of many
+	// replicas that start together; short-lived processes (tests, the bench) start and stop faster
+	// without it. Default false: staggered.
+	MaintenanceStartAtOnce bool
 	// Alerts, when set, enqueues a failure alert after every finish that fails a channel or the
 	// distribution (alerts.go) and runs their delivery on worker engines. nil = no alerts.
 	Alerts *alerts.Notifier
@@ -146,10 +149,23 @@ type Engine struct {
 	reconciler *Reconciler
 }
 
-// New builds an engine on store. adapters returns the adapter of a channel (nil = not
-// configured: the channel fails at once). cache may be nil. Metrics are registered on reg when
-// it is not nil. With cfg.Workers == 0 the engine is insert-only.
-func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter, cache Cache, logger *slog.Logger, reg prometheus.Registerer) (*Engine, error) {
+// Options are the engine's optional collaborators; the zero value is a valid engine without
+// channels, cache or metrics.
+type Options struct {
+	// Adapters returns the adapter of a channel; nil (or a nil adapter) = not configured: the
+	// channel fails at once.
+	Adapters func(model.Channel) channels.Adapter
+	// Cache receives the status writes after each commit; nil = Postgres only.
+	Cache Cache
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics registers the engine's metrics; nil = not registered.
+	Metrics prometheus.Registerer
+}
+
+// New builds an engine on store. With cfg.Workers == 0 the engine is insert-only.
+func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
+	adapters, cache, logger, reg := opts.Adapters, opts.Cache, opts.Logger, opts.Metrics
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -190,7 +206,7 @@ func New(cfg Config, store *db.DB, adapters func(model.Channel) channels.Adapter
 		FetchPollInterval:    cfg.FetchPollInterval,
 		FetchCooldown:        min(FetchCooldown, cfg.FetchPollInterval),
 		Workers:              workers,
-		TestOnly:             cfg.TestOnly,
+		TestOnly:             cfg.MaintenanceStartAtOnce, // River's TestOnly only disables the stagger
 	}
 	if cfg.Workers > 0 {
 		rc.Queues = map[string]river.QueueConfig{QueueChannels: {MaxWorkers: cfg.Workers}}

@@ -162,12 +162,12 @@ func newHarnessWith(t testing.TB, cfg engine.Config, adapters func(model.Channel
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
 	}
 	cfg.FetchPollInterval = 20 * time.Millisecond
-	cfg.TestOnly = true
+	cfg.MaintenanceStartAtOnce = true
 	h := &harness{t: t, store: store, cache: &recCache{}, reg: prometheus.NewRegistry()}
 	if cache == nil {
 		cache = h.cache
 	}
-	eng, err := engine.New(cfg, store, adapters, cache, testLogger(t), h.reg)
+	eng, err := engine.New(cfg, store, engine.Options{Adapters: adapters, Cache: cache, Logger: testLogger(t), Metrics: h.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

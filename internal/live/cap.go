@@ -6,7 +6,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// Streams cannot multiply the database's work (issue 11, RELIABILITY.md S7): every principal (a
+// Streams cannot multiply the database's work (RELIABILITY.md S7): every principal (a
 // user, or an API token) holds at most Deps.MaxStreamsPerUser open streams, list and detail
 // together, in this process.
 //

@@ -14,7 +14,7 @@ import (
 	"github.com/marketing-platform/distribution/views"
 )
 
-// Render-once fan-out for the list stream (issue 11, RELIABILITY.md S7), the list's equivalent of
+// Render-once fan-out for the list stream (RELIABILITY.md S7), the list's equivalent of
 // the detail feeds (feed_detail.go). Every open list stream of one view (normalized filter and cursor,
 // language, role) shares one feed: one goroutine that holds the hub subscription, re-reads the
 // list once per change (at most once per Timing.ListEvery, changes in between are read together),

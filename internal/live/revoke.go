@@ -8,7 +8,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// Principal changes reach open streams at once (issue 5, RELIABILITY.md S6). The store notifies
+// Principal changes reach open streams at once (RELIABILITY.md S6). The store notifies
 // every process (Postgres LISTEN/NOTIFY, db.ListenPrincipalChanges) when a user's role changes,
 // the user is disabled, their password is reset, a session of theirs ends or an API token is
 // revoked (notified under its owner's id, see watchPrincipal); WatchPrincipalChanges

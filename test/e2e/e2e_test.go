@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,21 +15,17 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/marketing-platform/distribution/db"
+	service "github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/cache"
-	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/engine"
-	"github.com/marketing-platform/distribution/handlers"
-	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
-	"github.com/marketing-platform/distribution/static"
-	"github.com/marketing-platform/distribution/web"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -40,126 +35,57 @@ const password = "correct horse battery"
 // simStep is the simulator's time per progress step (+20 %): a channel takes 5 steps.
 const simStep = 150 * time.Millisecond
 
-// app is the whole application in-process, wired as serve.go wires it.
+// app is the whole service in-process, built by internal/app as serve builds it.
 type app struct {
 	t     *testing.T
+	svc   *service.App
 	db    *db.DB
 	sim   *simulator.Server
 	eng   *engine.Engine
 	auth  *auth.Service
 	cache *cache.Cache // the engine's and the live hub's Redis
-	h     *handlers.Handlers
-	log   *slog.Logger
 	addr  string
 	url   string
-	mu    sync.Mutex
-	stop  context.CancelFunc // stops the web server
-	done  chan error
 	users map[string]bool
-}
-
-// statusReader is the read-through main uses: Redis first, Postgres on a miss.
-type statusReader struct {
-	c *cache.Cache
-	d *db.DB
-}
-
-func (s statusReader) Distribution(ctx context.Context, id string) (model.Distribution, error) {
-	return s.c.Distribution(ctx, id, s.d)
 }
 
 func newApp(t *testing.T) *app {
 	t.Helper()
-	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := &app{t: t, log: logger, users: map[string]bool{}}
-	a.db = dbtest.New(t)
-
-	r := dbtest.StartRedis(t)
-	rc, err := cache.NewClient(r.URL)
+	// Production settings, made faster where a browser test would otherwise wait.
+	cfg := config.Default()
+	cfg.DatabaseURL = dbtest.NewURL(t)
+	cfg.RedisURL = dbtest.StartRedis(t).URL
+	cfg.Addr = "127.0.0.1:0"
+	cfg.SimulatorStep = simStep
+	cfg.ChannelPollInterval = 20 * time.Millisecond
+	cfg.ChannelBreakerThreshold = -1
+	cfg.Workers, cfg.MaxAttempts = 12, 2
+	cfg.RetryBaseDelay, cfg.RetryMaxDelay = 20*time.Millisecond, 50*time.Millisecond
+	cfg.JobFetchPollInterval = 50 * time.Millisecond
+	cfg.MaintenanceStartAtOnce = true
+	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
+	s, err := service.New(cfg, service.WithLogger(logger))
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close() })
-	c := cache.New(rc, logger)
-
-	a.sim = simulator.New(simulator.Config{Step: simStep, Logger: logger})
-	base, stopSim, err := a.sim.StartLocal(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopSim)
-	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 20 * time.Millisecond, BreakerThreshold: -1, Logger: logger})
-	t.Cleanup(reg.Close)
-
-	a.eng, err = engine.New(engine.Config{Workers: 12, MaxAttempts: 2, RetryBaseDelay: 20 * time.Millisecond,
-		RetryMaxDelay: 50 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, TestOnly: true},
-		a.db, reg.Adapter, c, logger, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = a.eng.Stop(sctx)
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	})
-
-	hub := live.NewHub(rc, live.Options{Patterns: c.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
-	if err := hub.Start(ctx); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(hub.Stop)
-
-	a.auth = auth.NewService(a.db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, logger)
-	a.cache = c
-	streams := live.NewStreams(live.Config{Hub: hub, Store: a.db, Status: statusReader{c, a.db}, Auth: a.auth, Logger: logger})
-	if err := streams.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(streams.Stop) // before the hub's Stop (cleanups run last first)
-	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Redis: c, Store: a.db, Engine: a.eng,
-		Status: statusReader{c, a.db}, Live: streams, Reports: a.db, Accounts: a.auth, Announce: c, Logger: logger})
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.addr = ln.Addr().String()
-	a.url = "http://" + a.addr
-	a.serve(ln)
-	t.Cleanup(a.stopWeb) // runs before the hub and the engine stop (cleanups run last-in first-out)
-	return a
-}
-
-// serve starts a web server (a new one, as a restarted process would) on ln.
-func (a *app) serve(ln net.Listener) {
-	assets, err := fs.Sub(static.FS, "dist")
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	srv := web.New(web.Config{Static: http.FileServerFS(assets), Logger: a.log}, a.auth, a.h)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	a.mu.Lock()
-	a.stop, a.done = cancel, done
-	a.mu.Unlock()
+	return &app{t: t, svc: s, db: s.Store, sim: s.Simulator, eng: s.Engine, auth: s.Auth, cache: s.Cache,
+		addr: s.Addr(), url: s.URL(), users: map[string]bool{}}
 }
 
 // stopWeb shuts the web server down gracefully (open streams end cleanly, as in a deploy).
 func (a *app) stopWeb() {
-	a.mu.Lock()
-	stop, done := a.stop, a.done
-	a.stop = nil
-	a.mu.Unlock()
-	if stop == nil {
-		return
-	}
-	stop()
-	if err := <-done; err != nil {
+	if err := a.svc.StopHTTP(); err != nil {
 		a.t.Errorf("web server: %v", err)
 	}
 }
@@ -168,12 +94,13 @@ func (a *app) stopWeb() {
 func (a *app) restartWeb() {
 	a.t.Helper()
 	var ln net.Listener
-	// The old listener may still be closing.
 	testkit.EventuallyErr(a.t, 10*time.Second, "listen again on "+a.addr, func() (err error) {
-		ln, err = net.Listen("tcp", a.addr)
+		ln, err = net.Listen("tcp", a.addr) // the old listener is closing
 		return err
 	})
-	a.serve(ln)
+	if err := a.svc.StartHTTP(ln); err != nil {
+		a.t.Fatal(err)
+	}
 }
 
 func (a *app) user(email string, role model.Role) {

@@ -15,29 +15,10 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
 )
-
-// dbStatus reads distributions from Postgres (the manager pages need no live updates).
-type dbStatus struct{ d *db.DB }
-
-func (s dbStatus) Distribution(ctx context.Context, id string) (model.Distribution, error) {
-	return s.d.FindDistribution(ctx, id)
-}
-
-// withManagerPages restarts the app's web server with the manager pages wired as main wires them
-// (Reports: the store, Accounts: the auth service).
-func (a *app) withManagerPages() {
-	a.t.Helper()
-	a.stopWeb()
-	a.h = handlers.New(handlers.Deps{Auth: a.auth, DB: a.db, Store: a.db, Engine: a.eng, Status: dbStatus{a.db},
-		Reports: a.db, Accounts: a.auth, Logger: a.log})
-	a.restartWeb()
-}
 
 // newBrowserTrustingTestTLS is newBrowser for a test that links to a local https server with a
 // self-signed certificate (the post a report links to).
@@ -69,7 +50,6 @@ func newBrowserTrustingTestTLS(t *testing.T) *browser {
 // downloads the CSV (BOM, Korean title intact, one line per row) and follows a post link.
 func TestManagerReports(t *testing.T) {
 	a := newApp(t)
-	a.withManagerPages()
 	post := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>The post</title><h1 id="post">`+r.URL.Path+`</h1>`)

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/marketing-platform/distribution/internal/cache"
+	"github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 )
@@ -78,15 +78,15 @@ func benchEngine(ctx context.Context, o options, logger *slog.Logger, res *resul
 		SELECT 'en-' || g, 'Engine event ' || g, now() - g * interval '1 second' FROM generate_series(1, $1) g`, total); err != nil {
 		return err
 	}
-	rdb, err := cache.NewClient(o.redisURL)
+	// The service's own engine as a web replica builds it: insert-only (the jobs are not run).
+	cfg := config.Default()
+	cfg.DatabaseURL, cfg.RedisURL, cfg.Role = dsn, o.redisURL, config.RoleWeb
+	svc, err := app.New(cfg, app.WithLogger(logger))
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	eng, err := engine.New(engine.Config{Workers: 0}, store, nil, cache.New(rdb, logger), logger, prometheus.NewRegistry())
-	if err != nil {
-		return err
-	}
+	defer svc.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // nothing was started
+	eng := svc.Engine
 	chans := model.AllChannels
 	names := make([]string, len(chans))
 	for i, c := range chans {

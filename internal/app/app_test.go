@@ -1,0 +1,157 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/marketing-platform/distribution/internal/app"
+	"github.com/marketing-platform/distribution/internal/config"
+	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+)
+
+// TestMain checks that Stop leaves no goroutine behind (goleak).
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func testConfig(t *testing.T, role string) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DatabaseURL = dbtest.NewURL(t)
+	cfg.RedisURL = dbtest.StartRedis(t).URL
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Role = role
+	cfg.MaintenanceStartAtOnce = true
+	cfg.JobFetchPollInterval = 20 * time.Millisecond
+	cfg.SimulatorStep = 0
+	return cfg
+}
+
+func stop(t *testing.T, a *app.App) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Stop(ctx); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}
+
+// TestAllRoleServesAndDistributes: ROLE=all serves HTTP on the bound port, is ready (Postgres,
+// Redis and keyspace notifications), and its workers finish a distribution through the embedded
+// simulator.
+func TestAllRoleServesAndDistributes(t *testing.T) {
+	t.Parallel()
+	a, err := app.New(testConfig(t, config.RoleAll), app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	defer stop(t, a)
+	if _, port, _ := net.SplitHostPort(a.Addr()); port == "0" {
+		t.Fatalf("Addr = %s, want the bound port", a.Addr())
+	}
+	res, err := http.Get(a.URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]string
+	err = json.NewDecoder(res.Body).Decode(&ready)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %d %v %v", res.StatusCode, ready, err)
+	}
+
+	e, err := a.Store.CreateEvent(ctx, model.Event{Title: "wired once", StoreName: "app test"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Engine.StartDistribution(ctx, e.ID, []model.Channel{model.ChannelInstagram}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := a.Store.FindDistribution(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.OverallStatus.Terminal() {
+			if d.OverallStatus != model.OverallCompleted {
+				t.Fatalf("overall status %s, want COMPLETED", d.OverallStatus)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("distribution still %s", d.OverallStatus)
+		}
+		time.Sleep(20 * time.Millisecond) // poll with a deadline
+	}
+}
+
+// TestWorkerRoleServesNoHTTP: ROLE=worker builds no web parts and listens on nothing.
+func TestWorkerRoleServesNoHTTP(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleWorker)
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	defer stop(t, a)
+	if a.Handlers != nil || a.Hub != nil {
+		t.Error("worker role built the web parts")
+	}
+}
+
+// TestHTTPRestart: the web server stops and starts again on the same listener address while the
+// rest keeps running (what the e2e deploy test does).
+func TestHTTPRestart(t *testing.T) {
+	t.Parallel()
+	a, err := app.New(testConfig(t, config.RoleWeb), app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	defer stop(t, a)
+	if err := a.StopHTTP(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.StartHTTP(ln); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(a.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz after restart: %d", res.StatusCode)
+	}
+}
+
+// TestNewRejectsInvalidConfig: New validates the Config it is given, not only Load.
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Role = "both"
+	if _, err := app.New(cfg); err == nil {
+		t.Fatal("New accepted ROLE=both")
+	}
+}
