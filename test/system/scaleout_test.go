@@ -12,6 +12,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 
@@ -107,16 +108,20 @@ func TestScaleOut(t *testing.T) {
 		t.Errorf("jobs ran on %d clients, want both worker processes (and never the web-only one): %v", len(ranBy), ranBy)
 	}
 
-	// Every web process serves what the workers wrote: Redis holds COMPLETED for every event
-	// (written after the Postgres commits), and the ROLE=all process's API says so too.
+	// Every web process serves what the workers wrote: Redis comes to hold COMPLETED for every
+	// event (it is written just after the Postgres commit, and a late write of an older state never
+	// replaces a newer one), and the ROLE=all process's API says so too.
 	rdb := redisClient(t, env["REDIS_URL"])
 	for _, id := range ids {
-		ctx, cancel := qctx()
-		got, err := rdb.HGet(ctx, "event:"+id+":distribution", "overall_status").Result()
-		cancel()
-		if err != nil || got != string(model.OverallCompleted) {
-			t.Errorf("Redis event:%s:distribution overall_status = %q (%v), want COMPLETED", id, got, err)
-		}
+		testkit.EventuallyErr(t, 5*time.Second, "Redis event:"+id+":distribution COMPLETED", func() error {
+			ctx, cancel := qctx()
+			defer cancel()
+			got, err := rdb.HGet(ctx, "event:"+id+":distribution", "overall_status").Result()
+			if err == nil && got != string(model.OverallCompleted) {
+				err = fmt.Errorf("overall_status = %q", got)
+			}
+			return err
+		})
 		for _, base := range []string{web.base, all.base} {
 			code, d := drv.getDistribution(base, id)
 			if code != http.StatusOK || d.OverallStatus != string(model.OverallCompleted) {
