@@ -232,10 +232,7 @@ func engValidateChannels(chans []model.Channel) ([]model.Channel, error) {
 
 // engEventNotFound is the error for an unknown (or malformed) event id.
 func engEventNotFound(eventID string) error {
-	if len(eventID) > 40 {
-		eventID = eventID[:40] + "…"
-	}
-	return model.Errorf(model.ENOTFOUND, "event %q not found", eventID)
+	return model.Errorf(model.ENOTFOUND, "event %q not found", model.Truncate(eventID, 40))
 }
 
 // StartDistribution creates the distribution of an event to chans in one transaction: the

@@ -46,7 +46,7 @@ func checkReportFilter(f model.ReportFilter) error {
 		return model.Errorf(model.EINVALID, "the report needs a date range whose start is before its end")
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return model.Errorf(model.EINVALID, "unknown channel %q", truncate(string(f.Channel), 40))
+		return model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	return nil
 }

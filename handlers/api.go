@@ -178,7 +178,7 @@ func decodeAPIBody(c echo.Context, dst any) error {
 		return apiJSONError(err)
 	}
 	if key := duplicateKey(body); key != "" {
-		return model.Errorf(model.EINVALID, "duplicate key %q in request body", apiClip(key))
+		return model.Errorf(model.EINVALID, "duplicate key %q in request body", model.Truncate(key, 40))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -209,14 +209,14 @@ func apiJSONError(err error) error {
 		if ute.Field == "" {
 			return model.Errorf(model.EINVALID, "request body must be a JSON object")
 		}
-		return model.Errorf(model.EINVALID, "field %q must be %s", apiClip(ute.Field), apiJSONKind(ute.Type.String()))
+		return model.Errorf(model.EINVALID, "field %q must be %s", model.Truncate(ute.Field, 40), apiJSONKind(ute.Type.String()))
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, qerr := strconv.Unquote(field)
 		if qerr != nil {
 			name = field
 		}
-		return model.Errorf(model.EINVALID, "unknown field %q in request body", apiClip(name))
+		return model.Errorf(model.EINVALID, "unknown field %q in request body", model.Truncate(name, 40))
 	}
 	return model.Errorf(model.EINVALID, "request body is not valid JSON")
 }
@@ -229,19 +229,6 @@ func apiJSONKind(goType string) string {
 		return "an array of strings"
 	}
 	return "of another type"
-}
-
-// apiClip bounds client-supplied text quoted back in an error message.
-func apiClip(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	for n := 40; n > 0; n-- {
-		if s[n]&0xC0 != 0x80 { // a rune start
-			return s[:n] + "…"
-		}
-	}
-	return "…"
 }
 
 // apiEventInput is the body of POST /api/v1/events.
@@ -293,7 +280,7 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 	f := model.EventFilter{Q: text, Cursor: cursor, Limit: 25}
 	if s := qs.Get("status"); s != "" {
 		if f.Status = model.OverallStatus(s); !f.Status.Valid() {
-			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", apiClip(s))
+			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", model.Truncate(s, 40))
 		}
 	}
 	if s := qs.Get("channel"); s != "" {
@@ -305,7 +292,7 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 	}
 	if s := qs.Get("channel_status"); s != "" {
 		if f.ChannelStatus = model.ChannelStatus(s); !f.ChannelStatus.Valid() {
-			return f, model.Errorf(model.EINVALID, "unknown channel_status %q (want PENDING, IN_PROGRESS, SUCCESS or FAILED)", apiClip(s))
+			return f, model.Errorf(model.EINVALID, "unknown channel_status %q (want PENDING, IN_PROGRESS, SUCCESS or FAILED)", model.Truncate(s, 40))
 		}
 	}
 	if s := qs.Get("limit"); s != "" {

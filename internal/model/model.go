@@ -51,7 +51,7 @@ func (c Channel) Name(lang string) string {
 func ParseChannel(s string) (Channel, error) {
 	c := Channel(s)
 	if !c.Valid() {
-		return "", Errorf(EINVALID, "unknown channel %q", truncate(s, 40))
+		return "", Errorf(EINVALID, "unknown channel %q", Truncate(s, 40))
 	}
 	return c, nil
 }
@@ -241,7 +241,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleMarketer, RoleStaff, RoleManager:
 		return r, nil
 	}
-	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", truncate(s, 40))
+	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", Truncate(s, 40))
 }
 
 func (r Role) rank() int {
@@ -302,13 +302,6 @@ type AuditEntry struct {
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 	IP      string    `json:"ip,omitempty"`
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // EventFilter selects events for the list page and GET /api/v1/events. Zero fields do not filter.

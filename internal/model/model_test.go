@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 )
@@ -116,3 +117,20 @@ func TestErrorVocabulary(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Long hostile input quoted back in an error is cut by model.Truncate: whole characters only
+// (an earlier byte-counting copy cut a three-byte Korean character in half).
+func TestParseErrorsQuoteWholeCharacters(t *testing.T) {
+	t.Parallel()
+	long := "xy" + strings.Repeat("가", 60) // byte 40 falls inside a character
+	for name, err := range map[string]error{
+		"channel": func() error { _, err := ParseChannel(long); return err }(),
+		"role":    func() error { _, err := ParseRole(long); return err }(),
+	} {
+		msg := ErrorMessage(err)
+		// %q shows the bytes of a half character as \x escapes.
+		if !utf8.ValidString(msg) || strings.Contains(msg, `\x`) || !strings.Contains(msg, "…") {
+			t.Errorf("%s: message %q holds part of a character or is not cut", name, msg)
+		}
+	}
+}
