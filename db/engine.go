@@ -34,22 +34,6 @@ const liveJobStates = `'available', 'running', 'retryable', 'scheduled', 'pendin
 // caused the work ("system", "retry:<actor>", "bulk-retry:<actor>", "rescue").
 type EnqueueFunc func(ctx context.Context, tx pgx.Tx, rows []model.ChannelState, trigger string) error
 
-// AlreadyStartedError is returned by StartDistribution when the event already has a distribution.
-// It unwraps to a model ECONFLICT error, and carries the existing distribution so the API can
-// return it with the 409.
-type AlreadyStartedError struct {
-	Distribution model.Distribution
-}
-
-func (e *AlreadyStartedError) Error() string {
-	return model.ECONFLICT + ": distribution already started"
-}
-
-// Unwrap lets model.ErrorCode / model.ErrorMessage see the conflict.
-func (e *AlreadyStartedError) Unwrap() error {
-	return model.Errorf(model.ECONFLICT, "distribution already started")
-}
-
 // ChannelRun is a channel claimed by a worker for one attempt.
 type ChannelRun struct {
 	State     model.ChannelState // after marking IN_PROGRESS
@@ -237,7 +221,7 @@ func engEventNotFound(eventID string) error {
 
 // StartDistribution creates the distribution of an event to chans in one transaction: the
 // distribution row (IN_PROGRESS), one PENDING channel row per channel (generation 1), their jobs
-// (enqueue) and an audit row. A second start of the same event returns *AlreadyStartedError with
+// (enqueue) and an audit row. A second start of the same event returns *model.AlreadyStartedError with
 // the existing distribution and writes nothing; concurrent starts serialise on the unique
 // event_id, so exactly one wins.
 func (db *DB) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string, enqueue EnqueueFunc) (model.Distribution, error) {
@@ -332,7 +316,7 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 			}
 			res[i].Distribution = model.Distribution{}
 			res[i].Err = notStarted(ctx, tx, reqs[i].EventID)
-			var ae *AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			if !errors.As(res[i].Err, &ae) && model.ErrorCode(res[i].Err) != model.ENOTFOUND {
 				return res[i].Err
 			}
@@ -359,7 +343,7 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 }
 
 // notStarted says why a start inserted nothing: there is no such event, or it already has a
-// distribution (an *AlreadyStartedError carrying it).
+// distribution (an *model.AlreadyStartedError carrying it).
 func notStarted(ctx context.Context, tx pgx.Tx, eventID string) error {
 	existing, err := scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+`
 		FROM distribution_status d WHERE d.event_id = $1`, eventID))
@@ -372,12 +356,12 @@ func notStarted(ctx context.Context, tx pgx.Tx, eventID string) error {
 	if existing.Channels, err = engLoadChannelsTx(ctx, tx, existing.ID); err != nil {
 		return fmt.Errorf("read existing channels: %w", err)
 	}
-	return &AlreadyStartedError{Distribution: existing}
+	return &model.AlreadyStartedError{Distribution: existing}
 }
 
 func wrapStart(err error) error {
 	var me *model.Error
-	var ae *AlreadyStartedError
+	var ae *model.AlreadyStartedError
 	if errors.As(err, &ae) || errors.As(err, &me) {
 		return err
 	}

@@ -162,7 +162,7 @@ func TestStartDistributionConcurrentStarts(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			dist, err := d.StartDistribution(context.Background(), "ev1", model.AllChannels, "m@x", rec.enqueue)
-			var ae *db.AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -694,7 +694,7 @@ func TestStartDistributionsBatch(t *testing.T) {
 		t.Errorf("b1: %+v", res[0])
 	}
 	engCode(t, res[1].Err, model.ENOTFOUND)
-	var ae *db.AlreadyStartedError
+	var ae *model.AlreadyStartedError
 	if !errors.As(res[2].Err, &ae) || len(ae.Distribution.Channels) != 1 {
 		t.Errorf("b3 (started before): %v", res[2].Err)
 	}

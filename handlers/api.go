@@ -375,7 +375,7 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 		chans = append(chans, ch)
 	}
 	d, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, apiActor(c))
-	var started *db.AlreadyStartedError
+	var started *model.AlreadyStartedError
 	if errors.As(err, &started) {
 		return c.JSON(http.StatusConflict, struct {
 			Error        apiErrorBody    `json:"error"`

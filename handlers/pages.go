@@ -210,7 +210,7 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	pr, _ := Principal(c)
 	if _, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, pr.Name); err != nil {
 		msg := model.ErrorMessage(err)
-		if ase := (*db.AlreadyStartedError)(nil); errors.As(err, &ase) {
+		if ase := (*model.AlreadyStartedError)(nil); errors.As(err, &ase) {
 			msg = views.T(lang, "action.already_started")
 		}
 		return h.actionFailed(c, id, err, msg)

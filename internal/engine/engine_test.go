@@ -322,7 +322,7 @@ func TestStartEnqueuesOneJobPerChannel(t *testing.T) {
 		wg.Go(func() {
 			<-barrier
 			_, err := h.eng.StartDistribution(context.Background(), "ev1", model.AllChannels, "marketer@x")
-			var ae *db.AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -398,7 +398,7 @@ func TestConcurrentStartsOfManyEvents(t *testing.T) {
 		wg.Go(func() {
 			<-barrier
 			d, err := h.eng.StartDistribution(context.Background(), fmt.Sprintf("many-%d", i%events), model.AllChannels, "m@x")
-			var ae *db.AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			switch {
 			case err == nil && d.EventID == fmt.Sprintf("many-%d", i%events) && len(d.Channels) == 6:
 				ok.Add(1)

@@ -51,3 +51,19 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// AlreadyStartedError is the answer to starting an event that already has a distribution. It
+// unwraps to an ECONFLICT error, and carries the existing distribution so the API can return it
+// with the 409.
+type AlreadyStartedError struct {
+	Distribution Distribution
+}
+
+func (e *AlreadyStartedError) Error() string {
+	return ECONFLICT + ": distribution already started"
+}
+
+// Unwrap lets ErrorCode / ErrorMessage see the conflict.
+func (e *AlreadyStartedError) Unwrap() error {
+	return Errorf(ECONFLICT, "distribution already started")
+}
