@@ -24,21 +24,18 @@ import (
 // started, not FAILED, invalid input) are shown in the page, translated; internal errors go to
 // the error handler and are never shown.
 
-// pageStatus maps error codes to the HTTP status of a re-rendered page.
-var pageStatus = map[string]int{
-	model.EINVALID:     http.StatusBadRequest,
-	model.EFORBIDDEN:   http.StatusForbidden,
-	model.ENOTFOUND:    http.StatusNotFound,
-	model.ECONFLICT:    http.StatusConflict,
-	model.ETOOLARGE:    http.StatusRequestEntityTooLarge,
-	model.ETOOMANY:     http.StatusTooManyRequests,
-	model.EUNAVAILABLE: http.StatusServiceUnavailable,
-}
-
-// userError reports whether err is a problem to show in the page (not an internal error).
+// userError reports whether err is a problem to show in the page, with its status
+// (model.HTTPStatus). Internal errors and a missing login go to the error handler instead.
 func userError(err error) (status int, ok bool) {
-	status, ok = pageStatus[model.ErrorCode(err)]
-	return status, ok
+	switch code := model.ErrorCode(err); code {
+	case "", model.EINTERNAL, model.EUNAUTHORIZED:
+		return 0, false
+	default:
+		if status = model.HTTPStatus(code); status == http.StatusInternalServerError {
+			return 0, false // not in the vocabulary
+		}
+		return status, true
+	}
 }
 
 func isDatastarRequest(c echo.Context) bool {

@@ -134,3 +134,17 @@ func TestParseErrorsQuoteWholeCharacters(t *testing.T) {
 		}
 	}
 }
+
+// Every code of the vocabulary has its own HTTP status, and the reverse map finds the code again.
+func TestHTTPStatusRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{EINVALID, EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND, ECONFLICT, ETOOLARGE, ETOOMANY, EUNAVAILABLE, EINTERNAL} {
+		st := HTTPStatus(code)
+		if got, ok := CodeOfHTTPStatus(st); !ok || got != code {
+			t.Errorf("CodeOfHTTPStatus(HTTPStatus(%q) = %d) = %q, %v", code, st, got, ok)
+		}
+	}
+	if st := HTTPStatus("no_such_code"); st != 500 {
+		t.Errorf("unknown code: %d, want 500", st)
+	}
+}
