@@ -189,31 +189,6 @@ func engAuditTx(ctx context.Context, tx pgx.Tx, actor, action, eventID, channel,
 	return nil
 }
 
-// engValidateChannels checks a start request's channel list: at least one, all known, none twice.
-// It returns them in display order.
-func engValidateChannels(chans []model.Channel) ([]model.Channel, error) {
-	if len(chans) == 0 {
-		return nil, model.Errorf(model.EINVALID, "choose at least one channel")
-	}
-	seen := make(map[model.Channel]bool, len(chans))
-	for _, c := range chans {
-		if _, err := model.ParseChannel(string(c)); err != nil {
-			return nil, err
-		}
-		if seen[c] {
-			return nil, model.Errorf(model.EINVALID, "channel %s is listed twice", c)
-		}
-		seen[c] = true
-	}
-	out := make([]model.Channel, 0, len(chans))
-	for _, c := range model.AllChannels {
-		if seen[c] {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
 // engEventNotFound is the error for an unknown (or malformed) event id.
 func engEventNotFound(eventID string) error {
 	return model.Errorf(model.ENOTFOUND, "event %q not found", model.Truncate(eventID, 40))
@@ -270,7 +245,7 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 			res[i].Err = engEventNotFound(r.EventID)
 			continue
 		}
-		chans, err := engValidateChannels(r.Channels)
+		chans, err := model.ParseChannels(r.Channels)
 		if err != nil {
 			res[i].Err = err
 			continue

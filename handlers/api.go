@@ -358,21 +358,9 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 	if err := decodeAPIBody(c, &in); err != nil {
 		return err
 	}
-	if len(in.Channels) == 0 {
-		return model.Errorf(model.EINVALID, "channels must list at least one channel")
-	}
-	chans := make([]model.Channel, 0, len(in.Channels))
-	seen := make(map[model.Channel]bool, len(in.Channels))
-	for _, s := range in.Channels {
-		ch, err := model.ParseChannel(s)
-		if err != nil {
-			return err
-		}
-		if seen[ch] {
-			return model.Errorf(model.EINVALID, "channel %s is listed twice", ch)
-		}
-		seen[ch] = true
-		chans = append(chans, ch)
+	chans, err := model.ParseChannels(in.Channels)
+	if err != nil {
+		return err
 	}
 	d, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, apiActor(c))
 	var started *model.AlreadyStartedError

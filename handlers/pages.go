@@ -193,16 +193,13 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	if err != nil {
 		return model.Errorf(model.EINVALID, "unreadable form")
 	}
-	var chans []model.Channel
-	for _, s := range params["channels"] {
-		ch, err := model.ParseChannel(s)
-		if err != nil {
-			return h.actionFailed(c, id, err, model.ErrorMessage(err))
+	chans, err := model.ParseChannels(params["channels"])
+	if err != nil {
+		msg := model.ErrorMessage(err)
+		if len(params["channels"]) == 0 {
+			msg = views.T(lang, "action.no_channels")
 		}
-		chans = append(chans, ch)
-	}
-	if len(chans) == 0 {
-		return h.actionFailed(c, id, model.Errorf(model.EINVALID, "no channel chosen"), views.T(lang, "action.no_channels"))
+		return h.actionFailed(c, id, err, msg)
 	}
 	pr, _ := Principal(c)
 	if _, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, pr.Name); err != nil {

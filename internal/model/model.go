@@ -56,6 +56,32 @@ func ParseChannel(s string) (Channel, error) {
 	return c, nil
 }
 
+// ParseChannels validates the channel list of a start, wherever it comes from (API body, page
+// form, store): at least one, each known, none twice. It returns the channels in display order.
+func ParseChannels[S ~string](list []S) ([]Channel, error) {
+	if len(list) == 0 {
+		return nil, Errorf(EINVALID, "choose at least one channel")
+	}
+	seen := make(map[Channel]bool, len(list))
+	for _, s := range list {
+		c, err := ParseChannel(string(s))
+		if err != nil {
+			return nil, err
+		}
+		if seen[c] {
+			return nil, Errorf(EINVALID, "channel %s is listed twice", c)
+		}
+		seen[c] = true
+	}
+	out := make([]Channel, 0, len(seen))
+	for _, c := range AllChannels {
+		if seen[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // ChannelStatus is a channel_status.status value.
 type ChannelStatus string
 

@@ -148,3 +148,28 @@ func TestHTTPStatusRoundTrip(t *testing.T) {
 		t.Errorf("unknown code: %d, want 500", st)
 	}
 }
+
+func TestParseChannels(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      []string
+		want    []Channel
+		wantErr string
+	}{
+		{[]string{"KAKAO", "URIDONGNETV"}, []Channel{ChannelUridongneTV, ChannelKakao}, ""},
+		{nil, nil, "choose at least one channel"},
+		{[]string{"KAKAO", "FAX"}, nil, `unknown channel "FAX"`},
+		{[]string{"NAVER", "KAKAO", "NAVER"}, nil, "channel NAVER is listed twice"},
+	} {
+		got, err := ParseChannels(tc.in)
+		if tc.wantErr != "" {
+			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), tc.wantErr) {
+				t.Errorf("ParseChannels(%q) error %v, want invalid %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("ParseChannels(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
