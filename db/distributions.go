@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,17 +81,19 @@ func (cd *channelDest) state() model.ChannelState {
 
 func collectChannel(row pgx.CollectableRow) (model.ChannelState, error) { return scanChannel(row) }
 
-// channelRank is a channel's position in model.AllChannels (display order); unknown channels last.
-func channelRank(c model.Channel) int {
-	if i := slices.Index(model.AllChannels, c); i >= 0 {
-		return i
+// channelOrder is the SQL spelling of the display order (model.AllChannels) of a channel_status
+// row cs: its 1-based position, built from the model so SQL and Go cannot drift apart.
+var channelOrder = func() string {
+	quoted := make([]string, len(model.AllChannels))
+	for i, c := range model.AllChannels {
+		quoted[i] = "'" + string(c) + "'"
 	}
-	return len(model.AllChannels)
-}
+	return "array_position(ARRAY[" + strings.Join(quoted, ",") + "]::text[], cs.channel::text)"
+}()
 
 // sortChannels orders channel states in display order.
 func sortChannels(cs []model.ChannelState) {
-	slices.SortStableFunc(cs, func(a, b model.ChannelState) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+	slices.SortStableFunc(cs, func(a, b model.ChannelState) int { return a.Channel.Order() - b.Channel.Order() })
 }
 
 // findChannels loads the channels of the given distribution_status ids in one query, keyed by
@@ -197,6 +200,6 @@ func (db *DB) FindAttempts(ctx context.Context, eventID string) ([]model.Attempt
 		}
 		return []model.Attempt{}, nil
 	}
-	slices.SortStableFunc(attempts, func(a, b model.Attempt) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+	slices.SortStableFunc(attempts, func(a, b model.Attempt) int { return a.Channel.Order() - b.Channel.Order() })
 	return attempts, nil
 }

@@ -120,13 +120,11 @@ func engCollectChannels(rows pgx.Rows, err error) ([]model.ChannelState, error) 
 	return pgx.CollectRows(rows, collectChannel)
 }
 
-// engChannelOrder sorts channels in display order (model.AllChannels) in SQL.
-const engChannelOrder = `array_position(ARRAY['URIDONGNETV','RINGOBIZ','GINITV','INSTAGRAM','NAVER','KAKAO']::text[], cs.channel::text)`
 
 // engLoadChannelsTx reads every channel of one distribution in display order.
 func engLoadChannelsTx(ctx context.Context, tx pgx.Tx, distID int64) ([]model.ChannelState, error) {
 	return engCollectChannels(tx.Query(ctx, `SELECT `+channelColumns+` FROM channel_status cs
-		WHERE cs.distribution_status_id = $1 ORDER BY `+engChannelOrder, distID))
+		WHERE cs.distribution_status_id = $1 ORDER BY `+channelOrder, distID))
 }
 
 // engLockDistributionTx locks the parent row (the first lock of every rollup transaction).
@@ -221,7 +219,7 @@ type StartResult struct {
 // startSQL is one start in one statement: the event is locked against deletion, the distribution
 // inserted unless the event has one (ON CONFLICT DO NOTHING waits for a concurrent inserter to
 // commit, then yields no row), its channels and the audit row with it. No row: not started.
-const startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
+var startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
 	d AS (INSERT INTO distribution_status (event_id, overall_status, started_at)
 		SELECT id, 'IN_PROGRESS', now() FROM ev ON CONFLICT (event_id) DO NOTHING RETURNING *),
 	cs AS (INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id,
@@ -230,7 +228,7 @@ const startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
 		RETURNING *),
 	audit AS (INSERT INTO audit_log (actor, action, event_id, detail)
 		SELECT $3, 'distribution.start', d.event_id, $4 FROM d)
-	SELECT ` + distributionColumns + `, ` + channelColumns + ` FROM d, cs ORDER BY ` + engChannelOrder
+	SELECT ` + distributionColumns + `, ` + channelColumns + ` FROM d, cs ORDER BY ` + channelOrder
 
 // StartDistributions runs several starts in one transaction, each as StartDistribution would (a
 // group commit: one round trip for every start's rows, one insert of all their jobs, one commit).
@@ -533,7 +531,7 @@ func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue En
 		rows, err = engCollectChannels(tx.Query(ctx, `WITH upd AS (
 				UPDATE channel_status cs SET `+engRetrySet+`
 				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' RETURNING cs.*)
-			SELECT `+channelColumns+` FROM upd cs ORDER BY `+engChannelOrder, parent.ID))
+			SELECT `+channelColumns+` FROM upd cs ORDER BY `+channelOrder, parent.ID))
 		if err != nil {
 			return fmt.Errorf("reset channels: %w", err)
 		}

@@ -5,6 +5,7 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,8 @@ const (
 	ChannelKakao       Channel = "KAKAO"
 )
 
-// AllChannels lists the channels in display order.
+// AllChannels lists the channels in display order: the one definition of that order (Order in
+// Go, db's SQL ORDER BY is built from it).
 var AllChannels = []Channel{ChannelUridongneTV, ChannelRingoBiz, ChannelGiniTV, ChannelInstagram, ChannelNaver, ChannelKakao}
 
 var channelNames = map[Channel][2]string{
@@ -30,6 +32,14 @@ var channelNames = map[Channel][2]string{
 	ChannelInstagram:   {"Instagram", "Instagram"},
 	ChannelNaver:       {"네이버 블로그", "Naver Blog"},
 	ChannelKakao:       {"카카오톡 채널", "KakaoTalk Channel"},
+}
+
+// Order is c's position in display order (AllChannels); an unknown channel sorts last.
+func (c Channel) Order() int {
+	if i := slices.Index(AllChannels, c); i >= 0 {
+		return i
+	}
+	return len(AllChannels)
 }
 
 // Valid reports whether c is one of the six channels.

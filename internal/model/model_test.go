@@ -173,3 +173,15 @@ func TestParseChannels(t *testing.T) {
 		}
 	}
 }
+
+func TestChannelOrder(t *testing.T) {
+	t.Parallel()
+	for i, c := range AllChannels {
+		if c.Order() != i {
+			t.Errorf("%s.Order() = %d, want %d", c, c.Order(), i)
+		}
+	}
+	if o := Channel("FAX").Order(); o != len(AllChannels) {
+		t.Errorf("unknown channel Order() = %d, want last (%d)", o, len(AllChannels))
+	}
+}
