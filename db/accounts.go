@@ -303,7 +303,7 @@ func (db *DB) CreateOwnedToken(ctx context.Context, spec TokenSpec, hash []byte)
 		return nil
 	})
 	if err != nil {
-		return APIToken{}, engWrapAction("create token", err)
+		return APIToken{}, wrapAction("create token", err)
 	}
 	return t, nil
 }
