@@ -1,5 +1,8 @@
 package handlers
 
+// One file on purpose: the JSON API is one resource family sharing its strict body decoding, error
+// shapes and OpenAPI spec, and reads best top to bottom next to openapi.json.
+
 import (
 	"bytes"
 	_ "embed"

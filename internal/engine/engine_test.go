@@ -1,5 +1,8 @@
 package engine_test
 
+// One file on purpose: the tests share one River + PostgreSQL + simulator fixture (TestMain) and
+// together specify the engine's reliability rules (RELIABILITY.md) in order.
+
 import (
 	"context"
 	"encoding/json"

@@ -1,5 +1,8 @@
 package simulator_test
 
+// One file on purpose: the tests specify the simulator's protocol and fault injection against one
+// server fixture, in the order of doc.go.
+
 import (
 	"bytes"
 	"context"
