@@ -309,10 +309,7 @@ func (s *Service) LoginDevice(ctx context.Context, req LoginRequest) (LoginResul
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
-	userAgent := req.UserAgent
-	if utf8.RuneCountInString(userAgent) > 512 {
-		userAgent = string([]rune(userAgent)[:512])
-	}
+	userAgent := model.Truncate(req.UserAgent, 512)
 	if err := s.store.CreateSession(ctx, idHash, user.ID, s.cfg.IdleTimeout, s.cfg.AbsoluteTimeout, ip, userAgent); err != nil {
 		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
