@@ -108,7 +108,7 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit mod
 		return addAuditTx(ctx, tx, audit)
 	})
 	if err != nil {
-		return model.User{}, engWrapAction("update user", err)
+		return model.User{}, wrapAction("update user", err)
 	}
 	return u, nil
 }
@@ -222,7 +222,7 @@ func (db *DB) RevokeTokenAudited(ctx context.Context, id int64, audit model.Audi
 		return addAuditTx(ctx, tx, audit)
 	})
 	if err != nil {
-		return APIToken{}, engWrapAction("revoke token", err)
+		return APIToken{}, wrapAction("revoke token", err)
 	}
 	return t, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/migrations"
 )
 
@@ -165,4 +166,13 @@ func DatabaseName(dsn string) string {
 		return ""
 	}
 	return strings.TrimPrefix(u.Path, "/")
+}
+
+// wrapAction says what was being attempted, leaving model errors (user-safe messages) as they are.
+func wrapAction(what string, err error) error {
+	var me *model.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -81,17 +82,19 @@ func (cd *channelDest) state() model.ChannelState {
 
 func collectChannel(row pgx.CollectableRow) (model.ChannelState, error) { return scanChannel(row) }
 
-// channelRank is a channel's position in model.AllChannels (display order); unknown channels last.
-func channelRank(c model.Channel) int {
-	if i := slices.Index(model.AllChannels, c); i >= 0 {
-		return i
+// channelOrder is the SQL spelling of the display order (model.AllChannels) of a channel_status
+// row cs: its 1-based position, built from the model so SQL and Go cannot drift apart.
+var channelOrder = func() string {
+	quoted := make([]string, len(model.AllChannels))
+	for i, c := range model.AllChannels {
+		quoted[i] = "'" + string(c) + "'"
 	}
-	return len(model.AllChannels)
-}
+	return "array_position(ARRAY[" + strings.Join(quoted, ",") + "]::text[], cs.channel::text)"
+}()
 
 // sortChannels orders channel states in display order.
 func sortChannels(cs []model.ChannelState) {
-	slices.SortStableFunc(cs, func(a, b model.ChannelState) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+	slices.SortStableFunc(cs, func(a, b model.ChannelState) int { return a.Channel.Order() - b.Channel.Order() })
 }
 
 // findChannels loads the channels of the given distribution_status ids in one query, keyed by
@@ -198,6 +201,96 @@ func (db *DB) FindAttempts(ctx context.Context, eventID string) ([]model.Attempt
 		}
 		return []model.Attempt{}, nil
 	}
-	slices.SortStableFunc(attempts, func(a, b model.Attempt) int { return channelRank(a.Channel) - channelRank(b.Channel) })
+	slices.SortStableFunc(attempts, func(a, b model.Attempt) int { return a.Channel.Order() - b.Channel.Order() })
 	return attempts, nil
+}
+
+// The write side of the engine (starts.go, runs.go, retries.go, rescue.go) and the helpers below
+// keep three rules (DESIGN.md "Distribution engine"):
+//   - Lock order is parent first: distribution_status FOR UPDATE, then its channel_status rows.
+//     Every transaction that changes a channel's terminal state or recomputes the rollup takes the
+//     parent lock first, so six channels finishing at once serialise (RELIABILITY W4) and no two
+//     transactions wait on each other in opposite orders.
+//   - channel_status.generation is the write fence: a worker writes only while the row still
+//     carries the generation of its job (RELIABILITY W3). Manual retries and rescues bump it.
+//   - Jobs are enqueued inside the same transaction as the rows they drive (EnqueueFunc), so a
+//     channel row and its job commit together or not at all.
+
+// collectChannelStates maps channel rows with the read side's channelColumns/scanChannel.
+func collectChannelStates(rows pgx.Rows, err error) ([]model.ChannelState, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, collectChannel)
+}
+
+// loadChannelsTx reads every channel of one distribution in display order.
+func loadChannelsTx(ctx context.Context, tx pgx.Tx, distID int64) ([]model.ChannelState, error) {
+	return collectChannelStates(tx.Query(ctx, `SELECT `+channelColumns+` FROM channel_status cs
+		WHERE cs.distribution_status_id = $1 ORDER BY `+channelOrder, distID))
+}
+
+// lockDistributionTx locks the parent row (the first lock of every rollup transaction).
+func lockDistributionTx(ctx context.Context, tx pgx.Tx, where string, arg any) (model.Distribution, error) {
+	return scanDistribution(tx.QueryRow(ctx, `SELECT `+distributionColumns+` FROM distribution_status d
+		WHERE `+where+` FOR UPDATE`, arg))
+}
+
+// rollupTx recomputes overall_status from all channels of d (whose row the caller has locked)
+// and stores it when it changed: completed_at is set when the distribution becomes terminal and
+// cleared when it is IN_PROGRESS again. It returns d with its channels and the previous status.
+func rollupTx(ctx context.Context, tx pgx.Tx, d model.Distribution) (model.Distribution, model.OverallStatus, error) {
+	prev := d.OverallStatus
+	chans, err := loadChannelsTx(ctx, tx, d.ID)
+	if err != nil {
+		return d, prev, fmt.Errorf("load channels: %w", err)
+	}
+	statuses := make([]model.ChannelStatus, len(chans))
+	for i, c := range chans {
+		statuses[i] = c.Status
+	}
+	next := model.Rollup(statuses)
+	if next != prev {
+		d, err = scanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d SET
+				overall_status = $2::text,
+				completed_at = CASE WHEN $2::text = 'IN_PROGRESS' THEN NULL
+				                    WHEN d.overall_status = 'IN_PROGRESS' OR d.completed_at IS NULL THEN now()
+				                    ELSE d.completed_at END,
+				updated_at = now()
+			WHERE d.id = $1 RETURNING `+distributionColumns, d.ID, string(next)))
+		if err != nil {
+			return d, prev, fmt.Errorf("update overall status: %w", err)
+		}
+	}
+	d.Channels = chans
+	return d, prev, nil
+}
+
+// reopenTx sets a locked distribution back to IN_PROGRESS after a retry and returns it with
+// its channels.
+func reopenTx(ctx context.Context, tx pgx.Tx, distID int64) (model.Distribution, error) {
+	d, err := scanDistribution(tx.QueryRow(ctx, `UPDATE distribution_status d
+		SET overall_status = 'IN_PROGRESS', completed_at = NULL, updated_at = now()
+		WHERE d.id = $1 RETURNING `+distributionColumns, distID))
+	if err != nil {
+		return d, fmt.Errorf("reopen distribution: %w", err)
+	}
+	if d.Channels, err = loadChannelsTx(ctx, tx, distID); err != nil {
+		return d, fmt.Errorf("load channels: %w", err)
+	}
+	return d, nil
+}
+
+func auditTx(ctx context.Context, tx pgx.Tx, actor, action, eventID, channel, detail string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, event_id, channel, detail)
+		VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5)`, actor, action, eventID, channel, detail)
+	if err != nil {
+		return fmt.Errorf("write audit log: %w", err)
+	}
+	return nil
+}
+
+// eventNotFound is the error for an unknown (or malformed) event id.
+func eventNotFound(eventID string) error {
+	return model.Errorf(model.ENOTFOUND, "event %q not found", model.Truncate(eventID, 40))
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -241,15 +240,15 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 	}
 	if f.Status != "" {
 		if !f.Status.Valid() {
-			return model.EventPage{}, model.Errorf(model.EINVALID, "unknown status %q", truncate(string(f.Status), 40))
+			return model.EventPage{}, model.Errorf(model.EINVALID, "unknown status %q", model.Truncate(string(f.Status), 40))
 		}
 		where = append(where, "d.overall_status = "+arg(string(f.Status)))
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel %q", truncate(string(f.Channel), 40))
+		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel status %q", truncate(string(f.ChannelStatus), 40))
+		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
 	}
 	if f.Channel != "" || f.ChannelStatus != "" {
 		var conds []string
@@ -374,14 +373,4 @@ func (db *DB) CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]
 		return nil, 0, fmt.Errorf("count events: %w", err)
 	}
 	return counts, max(all, sum), nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -36,17 +36,17 @@ const reportFrom = `FROM distribution_status d
 	LEFT JOIN events e ON e.id = d.event_id`
 
 // reportOrder is newest distribution first, then channels in display order.
-const reportOrder = `d.started_at DESC, d.id DESC, ` + engChannelOrder
+var reportOrder = `d.started_at DESC, d.id DESC, ` + channelOrder
 
 // reportRowColumns are channelColumns then the row's event fields and its keyset position.
-const reportRowColumns = channelColumns + `, COALESCE(e.title, ''), d.overall_status, d.started_at, d.id, ` + engChannelOrder
+var reportRowColumns = channelColumns + `, COALESCE(e.title, ''), d.overall_status, d.started_at, d.id, ` + channelOrder
 
 func checkReportFilter(f model.ReportFilter) error {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return model.Errorf(model.EINVALID, "the report needs a date range whose start is before its end")
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return model.Errorf(model.EINVALID, "unknown channel %q", truncate(string(f.Channel), 40))
+		return model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (db *DB) FindReportRows(ctx context.Context, f model.ReportFilter) (model.R
 	args = append(args, at, id, rank, limit+1)
 	rows, err := db.Pool.Query(ctx, `SELECT `+reportRowColumns+` `+reportFrom+` WHERE `+reportWhere+`
 		AND ($4::timestamptz IS NULL OR d.started_at < $4 OR (d.started_at = $4 AND
-			(d.id < $5 OR (d.id = $5 AND `+engChannelOrder+` > $6))))
+			(d.id < $5 OR (d.id = $5 AND `+channelOrder+` > $6))))
 		ORDER BY `+reportOrder+` LIMIT $7`, args...)
 	if err != nil {
 		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
@@ -222,7 +222,7 @@ func (db *DB) FindReportDaily(ctx context.Context, f model.ReportFilter, offsetS
 			count(*) FILTER (WHERE cs.status = 'SUCCESS'), count(*) FILTER (WHERE cs.status = 'FAILED'),
 			count(*) FILTER (WHERE cs.status NOT IN ('SUCCESS', 'FAILED'))
 		`+reportFrom+` WHERE `+reportWhere+`
-		GROUP BY 1, 2 ORDER BY 1, array_position(ARRAY['URIDONGNETV','RINGOBIZ','GINITV','INSTAGRAM','NAVER','KAKAO']::text[], cs.channel::text)`,
+		GROUP BY 1, 2 ORDER BY 1, `+channelOrder,
 		append(reportArgs(f), offsetSeconds)...)
 	if err != nil {
 		return nil, fmt.Errorf("report per day: %w", err)

@@ -130,17 +130,6 @@ func flashOf(c echo.Context, lang string) views.Flash {
 	return views.Flash{}
 }
 
-// statusOfAdmin is the HTTP status a form answer gets for a user-facing error.
-func statusOfAdmin(err error) int {
-	switch model.ErrorCode(err) {
-	case model.ECONFLICT:
-		return http.StatusConflict
-	case model.ENOTFOUND:
-		return http.StatusNotFound
-	}
-	return http.StatusBadRequest
-}
-
 // userFacing reports whether err carries a message meant for the person who filled the form.
 func userFacing(err error) bool {
 	switch model.ErrorCode(err) {
@@ -191,7 +180,7 @@ func (h *Handlers) CreateUser(c echo.Context) error {
 	email, role := strings.TrimSpace(c.FormValue("email")), model.Role(c.FormValue("role"))
 	_, err = acc.CreateUser(c.Request().Context(), email, c.FormValue("password"), role, actor.Name)
 	if userFacing(err) {
-		return h.renderUsers(c, statusOfAdmin(err), views.UsersView{Error: model.ErrorMessage(err), NewEmail: email, NewRole: role})
+		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: model.ErrorMessage(err), NewEmail: email, NewRole: role})
 	}
 	if err != nil {
 		return err
@@ -213,7 +202,7 @@ func (h *Handlers) userAction(c echo.Context, done string, do func(ctx context.C
 	actor, _ := Principal(c)
 	err = do(c.Request().Context(), acc, actor, c.RealIP(), id)
 	if userFacing(err) {
-		return h.renderUsers(c, statusOfAdmin(err), views.UsersView{Error: model.ErrorMessage(err)})
+		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: model.ErrorMessage(err)})
 	}
 	if err != nil {
 		return err
@@ -310,7 +299,7 @@ func (h *Handlers) CreateToken(c echo.Context) error {
 		secret, _, err = acc.IssueToken(c.Request().Context(), spec)
 	}
 	if userFacing(err) {
-		return h.renderTokens(c, statusOfAdmin(err), views.TokensView{Error: model.ErrorMessage(err),
+		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: model.ErrorMessage(err),
 			NewName: spec.Name, NewRole: spec.Role, NewExpires: expires})
 	}
 	if err != nil {
@@ -332,7 +321,7 @@ func (h *Handlers) RevokeToken(c echo.Context) error {
 	actor, _ := Principal(c)
 	_, err = acc.RevokeToken(c.Request().Context(), actor, c.RealIP(), id)
 	if userFacing(err) {
-		return h.renderTokens(c, statusOfAdmin(err), views.TokensView{Error: model.ErrorMessage(err)})
+		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: model.ErrorMessage(err)})
 	}
 	if err != nil {
 		return err

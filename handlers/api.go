@@ -1,5 +1,8 @@
 package handlers
 
+// One file on purpose: the JSON API is one resource family sharing its strict body decoding, error
+// shapes and OpenAPI spec, and reads best top to bottom next to openapi.json.
+
 import (
 	"bytes"
 	_ "embed"
@@ -184,7 +187,7 @@ func decodeAPIBody(c echo.Context, dst any) error {
 		return model.Errorf(model.EINVALID, "request body is not valid UTF-8")
 	}
 	if key := duplicateKey(body); key != "" {
-		return model.Errorf(model.EINVALID, "duplicate key %q in request body", apiClip(key))
+		return model.Errorf(model.EINVALID, "duplicate key %q in request body", model.Truncate(key, 40))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -215,14 +218,14 @@ func apiJSONError(err error) error {
 		if ute.Field == "" {
 			return model.Errorf(model.EINVALID, "request body must be a JSON object")
 		}
-		return model.Errorf(model.EINVALID, "field %q must be %s", apiClip(ute.Field), apiJSONKind(ute.Type.String()))
+		return model.Errorf(model.EINVALID, "field %q must be %s", model.Truncate(ute.Field, 40), apiJSONKind(ute.Type.String()))
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, qerr := strconv.Unquote(field)
 		if qerr != nil {
 			name = field
 		}
-		return model.Errorf(model.EINVALID, "unknown field %q in request body", apiClip(name))
+		return model.Errorf(model.EINVALID, "unknown field %q in request body", model.Truncate(name, 40))
 	}
 	return model.Errorf(model.EINVALID, "request body is not valid JSON")
 }
@@ -235,19 +238,6 @@ func apiJSONKind(goType string) string {
 		return "an array of strings"
 	}
 	return "of another type"
-}
-
-// apiClip bounds client-supplied text quoted back in an error message.
-func apiClip(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	for n := 40; n > 0; n-- {
-		if s[n]&0xC0 != 0x80 { // a rune start
-			return s[:n] + "…"
-		}
-	}
-	return "…"
 }
 
 // apiEventInput is the body of POST /api/v1/events.
@@ -299,7 +289,7 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 	f := model.EventFilter{Q: text, Cursor: cursor, Limit: 25}
 	if s := qs.Get("status"); s != "" {
 		if f.Status = model.OverallStatus(s); !f.Status.Valid() {
-			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", apiClip(s))
+			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", model.Truncate(s, 40))
 		}
 	}
 	if s := qs.Get("channel"); s != "" {
@@ -311,7 +301,7 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 	}
 	if s := qs.Get("channel_status"); s != "" {
 		if f.ChannelStatus = model.ChannelStatus(s); !f.ChannelStatus.Valid() {
-			return f, model.Errorf(model.EINVALID, "unknown channel_status %q (want PENDING, IN_PROGRESS, SUCCESS or FAILED)", apiClip(s))
+			return f, model.Errorf(model.EINVALID, "unknown channel_status %q (want PENDING, IN_PROGRESS, SUCCESS or FAILED)", model.Truncate(s, 40))
 		}
 	}
 	if s := qs.Get("limit"); s != "" {
@@ -377,24 +367,12 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 	if err := decodeAPIBody(c, &in); err != nil {
 		return err
 	}
-	if len(in.Channels) == 0 {
-		return model.Errorf(model.EINVALID, "channels must list at least one channel")
-	}
-	chans := make([]model.Channel, 0, len(in.Channels))
-	seen := make(map[model.Channel]bool, len(in.Channels))
-	for _, s := range in.Channels {
-		ch, err := model.ParseChannel(s)
-		if err != nil {
-			return err
-		}
-		if seen[ch] {
-			return model.Errorf(model.EINVALID, "channel %s is listed twice", ch)
-		}
-		seen[ch] = true
-		chans = append(chans, ch)
+	chans, err := model.ParseChannels(in.Channels)
+	if err != nil {
+		return err
 	}
 	d, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, apiActor(c))
-	var started *db.AlreadyStartedError
+	var started *model.AlreadyStartedError
 	if errors.As(err, &started) {
 		return c.JSON(http.StatusConflict, struct {
 			Error        apiErrorBody    `json:"error"`

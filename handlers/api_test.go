@@ -1,5 +1,8 @@
 package handlers_test
 
+// One file on purpose: the tests share newAPIApp (server, engine, tokens) and its JSON assertion
+// helpers, and the role matrix and bad-input tables must list every route in one place.
+
 import (
 	"bytes"
 	"context"

@@ -52,14 +52,14 @@ func (h *Handlers) Login(c echo.Context) error {
 	res, err := h.deps.Auth.LoginDevice(ctx, req)
 	if err != nil {
 		form := views.LoginForm{Email: email, Next: next}
-		switch model.ErrorCode(err) {
+		switch code := model.ErrorCode(err); code {
 		case model.EUNAUTHORIZED:
 			form.Error = views.T(Lang(c), "login.failed")
-			return h.renderLogin(c, http.StatusUnauthorized, form)
+			return h.renderLogin(c, model.HTTPStatus(code), form)
 		case model.ETOOMANY:
 			form.Error = views.T(Lang(c), "login.throttled")
 			c.Response().Header().Set("Retry-After", "900")
-			return h.renderLogin(c, http.StatusTooManyRequests, form)
+			return h.renderLogin(c, model.HTTPStatus(code), form)
 		}
 		return err
 	}

@@ -18,7 +18,7 @@ type Store interface {
 }
 
 // Distributor starts and retries distributions (engine.Engine). Errors: *model.Error codes, and
-// *db.AlreadyStartedError (ECONFLICT carrying the existing distribution) from StartDistribution.
+// *model.AlreadyStartedError (ECONFLICT carrying the existing distribution) from StartDistribution.
 type Distributor interface {
 	StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error)
 	RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)

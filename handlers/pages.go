@@ -14,7 +14,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
@@ -26,21 +25,18 @@ import (
 // started, not FAILED, invalid input) are shown in the page, translated; internal errors go to
 // the error handler and are never shown.
 
-// pageStatus maps error codes to the HTTP status of a re-rendered page.
-var pageStatus = map[string]int{
-	model.EINVALID:     http.StatusBadRequest,
-	model.EFORBIDDEN:   http.StatusForbidden,
-	model.ENOTFOUND:    http.StatusNotFound,
-	model.ECONFLICT:    http.StatusConflict,
-	model.ETOOLARGE:    http.StatusRequestEntityTooLarge,
-	model.ETOOMANY:     http.StatusTooManyRequests,
-	model.EUNAVAILABLE: http.StatusServiceUnavailable,
-}
-
-// userError reports whether err is a problem to show in the page (not an internal error).
+// userError reports whether err is a problem to show in the page, with its status
+// (model.HTTPStatus). Internal errors and a missing login go to the error handler instead.
 func userError(err error) (status int, ok bool) {
-	status, ok = pageStatus[model.ErrorCode(err)]
-	return status, ok
+	switch code := model.ErrorCode(err); code {
+	case "", model.EINTERNAL, model.EUNAUTHORIZED:
+		return 0, false
+	default:
+		if status = model.HTTPStatus(code); status == http.StatusInternalServerError {
+			return 0, false // not in the vocabulary
+		}
+		return status, true
+	}
 }
 
 func isDatastarRequest(c echo.Context) bool {
@@ -196,21 +192,18 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	if err != nil {
 		return model.Errorf(model.EINVALID, "unreadable form")
 	}
-	var chans []model.Channel
-	for _, s := range params["channels"] {
-		ch, err := model.ParseChannel(s)
-		if err != nil {
-			return h.actionFailed(c, id, err, model.ErrorMessage(err))
+	chans, err := model.ParseChannels(params["channels"])
+	if err != nil {
+		msg := model.ErrorMessage(err)
+		if len(params["channels"]) == 0 {
+			msg = views.T(lang, "action.no_channels")
 		}
-		chans = append(chans, ch)
-	}
-	if len(chans) == 0 {
-		return h.actionFailed(c, id, model.Errorf(model.EINVALID, "no channel chosen"), views.T(lang, "action.no_channels"))
+		return h.actionFailed(c, id, err, msg)
 	}
 	pr, _ := Principal(c)
 	if _, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, pr.Name); err != nil {
 		msg := model.ErrorMessage(err)
-		if ase := (*db.AlreadyStartedError)(nil); errors.As(err, &ase) {
+		if ase := (*model.AlreadyStartedError)(nil); errors.As(err, &ase) {
 			msg = views.T(lang, "action.already_started")
 		}
 		return h.actionFailed(c, id, err, msg)
@@ -394,114 +387,6 @@ func (h *Handlers) readDist(ctx context.Context, eventID string) (views.DistStat
 		return st, err
 	}
 	return st, nil
-}
-
-// Bulk retry (staff and managers): GET /retries shows the filter and, once submitted, how many
-// FAILED channels match; POST /retries retries them. Dates are days in the reader's time zone,
-// both ends inclusive.
-
-// bulkFilter reads channel, from and to (YYYY-MM-DD) from the request.
-func bulkFilter(c echo.Context, lang string) (views.BulkRetryView, db.RetryFilter, error) {
-	v := views.BulkRetryView{From: strings.TrimSpace(c.FormValue("from")), To: strings.TrimSpace(c.FormValue("to"))}
-	var f db.RetryFilter
-	if s := c.FormValue("channel"); s != "" {
-		ch, err := model.ParseChannel(s)
-		if err != nil {
-			return v, f, err
-		}
-		v.Channel, f.Channel = ch, ch
-	}
-	loc := views.Location(lang)
-	parse := func(s string) (time.Time, error) {
-		if s == "" {
-			return time.Time{}, nil
-		}
-		t, err := time.ParseInLocation(time.DateOnly, s, loc)
-		if err != nil {
-			return time.Time{}, model.Errorf(model.EINVALID, "%s", views.T(lang, "retries.bad_date"))
-		}
-		return t, nil
-	}
-	from, err := parse(v.From)
-	if err != nil {
-		return v, f, err
-	}
-	to, err := parse(v.To)
-	if err != nil {
-		return v, f, err
-	}
-	f.From = from
-	if !to.IsZero() {
-		f.To = to.AddDate(0, 0, 1) // the whole last day
-	}
-	return v, f, nil
-}
-
-// BulkRetryPage serves GET /retries (query channel, from, to, check=1 to count).
-func (h *Handlers) BulkRetryPage(c echo.Context) error {
-	return h.renderBulk(c, http.StatusOK, h.takeFlash(c))
-}
-
-func (h *Handlers) renderBulk(c echo.Context, status int, flash views.Flash) error {
-	lang := Lang(c)
-	v, f, err := bulkFilter(c, lang)
-	v.Flash = flash
-	v.Checked = c.QueryParam("check") != "" || c.Request().Method == http.MethodPost
-	if err == nil && v.Checked {
-		v.Count, err = h.deps.Engine.RetryMatching(c.Request().Context(), f, "", true)
-	}
-	if err != nil {
-		st, ok := userError(err)
-		if !ok {
-			return err
-		}
-		v.Error = model.ErrorMessage(err)
-		if status == http.StatusOK {
-			status = st
-		}
-	}
-	v.Limit = bulkRetryLimit
-	p := NewPage(c, "retries.title")
-	return Render(c, status, views.BulkRetry(p, v))
-}
-
-// bulkRetryLimit is the engine's default cap of channels per bulk retry call (shown to people).
-const bulkRetryLimit = 1000
-
-// BulkRetryForm serves POST /retries (fields channel, from, to): retries every FAILED channel
-// matching, then 303 back to the filtered page with the number retried.
-func (h *Handlers) BulkRetryForm(c echo.Context) error {
-	lang := Lang(c)
-	v, f, err := bulkFilter(c, lang)
-	if err != nil {
-		if _, ok := userError(err); !ok {
-			return err
-		}
-		return h.renderBulk(c, http.StatusBadRequest, views.Flash{})
-	}
-	pr, _ := Principal(c)
-	n, err := h.deps.Engine.RetryMatching(c.Request().Context(), f, pr.Name, false)
-	if err != nil && n == 0 {
-		if status, ok := userError(err); ok {
-			return h.renderBulk(c, status, views.Flash{})
-		}
-		return err
-	}
-	if err != nil {
-		h.logger.Warn("bulk retry stopped early", slog.Int("retried", n), slog.Any("error", err))
-	}
-	h.setFlash(c, flashBulk, strconv.Itoa(n))
-	q := url.Values{"check": {"1"}}
-	if v.Channel != "" {
-		q.Set("channel", string(v.Channel))
-	}
-	if v.From != "" {
-		q.Set("from", v.From)
-	}
-	if v.To != "" {
-		q.Set("to", v.To)
-	}
-	return c.Redirect(http.StatusSeeOther, "/retries?"+q.Encode())
 }
 
 // createEvent creates an event for the page and the API alike: the row, then (after the commit)

@@ -1,5 +1,8 @@
 package handlers_test
 
+// One file on purpose: every test drives the dashboard pages through the newUIApp fixture and the
+// goquery and SSE helpers defined here.
+
 import (
 	"bufio"
 	"context"

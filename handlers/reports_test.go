@@ -1,5 +1,8 @@
 package handlers_test
 
+// One file on purpose: the report page, rows, pagination and CSV export tests share newMgrApp's
+// engine-made data and the goquery and CSV helpers defined here.
+
 import (
 	"bufio"
 	"bytes"

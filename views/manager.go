@@ -4,11 +4,9 @@ package views
 // users and API tokens. The charts are plain SVG computed here, so no chart library is loaded.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
@@ -107,85 +105,12 @@ func (v TokensView) newRole() model.Role {
 // Roles lists the roles in rank order (select options).
 var Roles = []model.Role{model.RoleMarketer, model.RoleStaff, model.RoleManager}
 
-// FormatInt formats n with the thousands separator both Korean and English readers expect.
-func FormatInt(lang string, n int64) string {
-	_ = lang // ko-KR and en-US both group by three with ","
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func fmtInt(lang string, n int) string { return FormatInt(lang, int64(n)) }
-
-// FormatPercent formats a rate in [0,1] as "95.2%".
-func FormatPercent(lang string, r float64) string {
-	_ = lang
-	return strconv.FormatFloat(math.Round(r*1000)/10, 'f', 1, 64) + "%"
-}
-
-// successRate is a channel's success rate, or "—" when nothing finished.
-func successRate(lang string, t model.ChannelTotals) string {
-	if r, ok := t.SuccessRate(); ok {
-		return FormatPercent(lang, r)
-	}
-	return "—"
-}
-
-func viewsOf(lang string, v *int) string {
-	if v == nil {
-		return "—"
-	}
-	return fmtInt(lang, *v)
-}
-
 func strOr(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
 }
-
-// scheduleSlots decodes an impression schedule; unreadable text gives no slots.
-func scheduleSlots(s *string) []model.ImpressionSlot {
-	if s == nil || *s == "" {
-		return nil
-	}
-	var slots []model.ImpressionSlot
-	if err := json.Unmarshal([]byte(*s), &slots); err != nil {
-		return nil
-	}
-	return slots
-}
-
-func scheduleSpots(slots []model.ImpressionSlot) int {
-	n := 0
-	for _, s := range slots {
-		n += s.Spots
-	}
-	return n
-}
-
-// rfcIn shows an RFC 3339 slot time in the reader's zone ("03-10 19:00"); bad text as is.
-func rfcIn(lang, s string) string {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return s
-	}
-	return t.In(Location(lang)).Format("01-02 15:04")
-}
-
-func fmtDate(t time.Time) string { return t.Format("2006-01-02") }
 
 // f1 formats a chart coordinate.
 func f1(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
@@ -386,8 +311,3 @@ func auditActionName(lang, action string) string {
 }
 
 func userIDStr(id int64) string { return strconv.FormatInt(id, 10) }
-
-// fmtSchedule summarises an impression schedule: "3 slots · 12 spots".
-func fmtSchedule(lang string, slots []model.ImpressionSlot) string {
-	return plural(lang, "reports.slots_n", len(slots)) + " · " + plural(lang, "reports.spots_n", scheduleSpots(slots))
-}

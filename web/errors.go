@@ -15,19 +15,6 @@ import (
 	"github.com/marketing-platform/distribution/views"
 )
 
-// statusOf maps the error vocabulary to HTTP.
-var statusOf = map[string]int{
-	model.EINVALID:      http.StatusBadRequest,
-	model.EUNAUTHORIZED: http.StatusUnauthorized,
-	model.EFORBIDDEN:    http.StatusForbidden,
-	model.ENOTFOUND:     http.StatusNotFound,
-	model.ECONFLICT:     http.StatusConflict,
-	model.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	model.ETOOMANY:      http.StatusTooManyRequests,
-	model.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	model.EINTERNAL:     http.StatusInternalServerError,
-}
-
 // codeOf maps HTTP statuses raised by echo itself (routing, body limit, CSRF) back to codes.
 func codeOf(status int) string {
 	switch status {
@@ -36,10 +23,8 @@ func codeOf(status int) string {
 	case http.StatusUnsupportedMediaType:
 		return model.EINVALID
 	}
-	for code, s := range statusOf {
-		if s == status {
-			return code
-		}
+	if code, ok := model.CodeOfHTTPStatus(status); ok {
+		return code
 	}
 	if status >= 500 {
 		return model.EINTERNAL
@@ -66,11 +51,7 @@ func classify(err error) (status int, code, msg string) {
 	case db.Unavailable(err):
 		return http.StatusServiceUnavailable, model.EUNAVAILABLE, "the database is unavailable; try again in a few seconds"
 	case errors.As(err, &me):
-		status, ok := statusOf[me.Code]
-		if !ok {
-			status = http.StatusInternalServerError
-		}
-		return status, me.Code, me.Message
+		return model.HTTPStatus(me.Code), me.Code, me.Message
 	case errors.As(err, &he):
 		status = he.Code
 		msg = http.StatusText(status)

@@ -1,5 +1,8 @@
 package web_test
 
+// One file on purpose: these tests pin the server-wide guarantees (login, CSRF, roles, headers,
+// errors) through one real server fixture (newApp); per-area files would copy it.
+
 import (
 	"context"
 	"encoding/json"

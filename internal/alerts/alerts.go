@@ -72,7 +72,7 @@ func For(ch model.ChannelState, prev model.OverallStatus, d model.Distribution) 
 		return Args{}, false
 	}
 	if ch.ErrorMessage != nil {
-		a.Error = clip(*ch.ErrorMessage, 500)
+		a.Error = model.Truncate(*ch.ErrorMessage, 500)
 	}
 	return a, true
 }
@@ -135,7 +135,7 @@ func New(cfg Config) (*Notifier, error) {
 	pub, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" || pub.User != nil ||
 		pub.RawQuery != "" || pub.Fragment != "" {
-		return nil, fmt.Errorf("PUBLIC_URL: want the dashboard's base URL like https://dist.example.com, got %q", clip(cfg.PublicURL, 80))
+		return nil, fmt.Errorf("PUBLIC_URL: want the dashboard's base URL like https://dist.example.com, got %q", model.Truncate(cfg.PublicURL, 80))
 	}
 	return &Notifier{
 		cfg:    cfg,
@@ -279,7 +279,7 @@ func (n *Notifier) Message(a Args, title string) Message {
 	link := n.DeepLink(a.EventID, a.Channel)
 	name := a.EventID
 	if title != "" {
-		name = clip(title, 200) + " (" + a.EventID + ")"
+		name = model.Truncate(title, 200) + " (" + a.EventID + ")"
 	}
 	var head string
 	switch a.Overall {
@@ -316,16 +316,3 @@ func (n *Notifier) Message(a Args, title string) Message {
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary.
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

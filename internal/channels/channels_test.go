@@ -1,5 +1,8 @@
 package channels
 
+// One file on purpose: every case runs the adapters against a simulator (startSim) on a fake clock,
+// so the protocol behaviours read as one specification.
+
 import (
 	"context"
 	"errors"

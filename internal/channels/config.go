@@ -86,7 +86,7 @@ func ParseConfig(data []byte) (FileConfig, error) {
 			if model.Channel(strings.ToUpper(name)).Valid() {
 				hint = fmt.Sprintf("; did you mean %s?", strings.ToUpper(name))
 			}
-			return FileConfig{}, fmt.Errorf("unknown channel %q (want one of %s)%s", clip(name), channelNames(), hint)
+			return FileConfig{}, fmt.Errorf("unknown channel %q (want one of %s)%s", model.Truncate(name, 80), channelNames(), hint)
 		}
 		if ep == nil || ep.URL == "" {
 			return FileConfig{}, fmt.Errorf("channel %s: url is required", ch)
@@ -104,30 +104,30 @@ func ParseConfig(data []byte) (FileConfig, error) {
 func checkEndpoint(raw string, allowInsecureLoopback bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("url %q is not a valid URL", clip(raw))
+		return "", fmt.Errorf("url %q is not a valid URL", model.Truncate(raw, 80))
 	}
 	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("url %q must be an absolute https:// URL", clip(raw))
+		return "", fmt.Errorf("url %q must be an absolute https:// URL", model.Truncate(raw, 80))
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("url %q must not contain credentials", clip(u.Redacted()))
+		return "", fmt.Errorf("url %q must not contain credentials", model.Truncate(u.Redacted(), 80))
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", fmt.Errorf("url %q must not have a query or fragment", clip(raw))
+		return "", fmt.Errorf("url %q must not have a query or fragment", model.Truncate(raw, 80))
 	}
 	host := strings.ToLower(u.Hostname())
 	loopback := host == "localhost" || strings.HasSuffix(host, ".localhost")
 	if ip, err := netip.ParseAddr(host); err == nil {
 		loopback = ip.Unmap().IsLoopback()
 		if reason := forbiddenAddr(ip, true); reason != "" {
-			return "", fmt.Errorf("url %q points to a %s address, which is not allowed", clip(raw), reason)
+			return "", fmt.Errorf("url %q points to a %s address, which is not allowed", model.Truncate(raw, 80), reason)
 		}
 	}
 	switch {
 	case loopback && !allowInsecureLoopback:
-		return "", fmt.Errorf("url %q points to this machine; set \"allowInsecureLoopback\": true to use a local simulator", clip(raw))
+		return "", fmt.Errorf("url %q points to this machine; set \"allowInsecureLoopback\": true to use a local simulator", model.Truncate(raw, 80))
 	case u.Scheme == "http" && !loopback:
-		return "", fmt.Errorf("url %q must use https", clip(raw))
+		return "", fmt.Errorf("url %q must use https", model.Truncate(raw, 80))
 	}
 	return trimBase(u.Scheme + "://" + u.Host + u.EscapedPath()), nil
 }
@@ -138,12 +138,4 @@ func channelNames() string {
 		names[i] = string(c)
 	}
 	return strings.Join(names, ", ")
-}
-
-func clip(s string) string {
-	const n = 80
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

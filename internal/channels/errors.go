@@ -13,7 +13,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Retry-After bounds for 429 answers.
@@ -71,10 +72,7 @@ func sanitize(s string) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > maxMessageLen {
-		s = string([]rune(s)[:maxMessageLen]) + "…"
-	}
-	return s
+	return model.Truncate(s, maxMessageLen)
 }
 
 // statusError maps a non-2xx answer to an Error.

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // Other outgoing HTTP of the service (the failure alert webhook) goes through the same SSRF
@@ -22,16 +24,16 @@ import (
 func CheckOutboundURL(raw string, allowInsecureLoopback bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("url %q is not a valid URL", clip(raw))
+		return "", fmt.Errorf("url %q is not a valid URL", model.Truncate(raw, 80))
 	}
 	if u.Fragment != "" {
-		return "", fmt.Errorf("url %q must not have a fragment", clip(u.Redacted()))
+		return "", fmt.Errorf("url %q must not have a fragment", model.Truncate(u.Redacted(), 80))
 	}
 	host := strings.ToLower(u.Hostname())
 	ip, ipErr := netip.ParseAddr(host)
 	loopback := host == "localhost" || strings.HasSuffix(host, ".localhost") || (ipErr == nil && ip.Unmap().IsLoopback())
 	if loopback && !allowInsecureLoopback {
-		return "", fmt.Errorf("url %q points to this machine, which is not allowed", clip(u.Redacted()))
+		return "", fmt.Errorf("url %q points to this machine, which is not allowed", model.Truncate(u.Redacted(), 80))
 	}
 	query := u.RawQuery
 	u.RawQuery, u.ForceQuery = "", false

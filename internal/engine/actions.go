@@ -14,7 +14,7 @@ type RetryFilter = db.RetryFilter
 
 // StartDistribution starts distributing an event to chans: the distribution, its channel rows and
 // one job per channel commit together. Errors: ENOTFOUND (unknown event), EINVALID (no, unknown
-// or duplicate channels; nothing written), *db.AlreadyStartedError (code ECONFLICT, carries the
+// or duplicate channels; nothing written), *model.AlreadyStartedError (code ECONFLICT, carries the
 // existing distribution). actor is recorded in the audit log.
 func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error) {
 	r := e.starts.start(ctx, db.StartRequest{EventID: eventID, Channels: chans, Actor: actor})

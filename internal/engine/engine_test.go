@@ -1,5 +1,8 @@
 package engine_test
 
+// One file on purpose: the tests share one River + PostgreSQL + simulator fixture (TestMain) and
+// together specify the engine's reliability rules (RELIABILITY.md) in order.
+
 import (
 	"context"
 	"encoding/json"
@@ -309,7 +312,7 @@ func TestStartEnqueuesOneJobPerChannel(t *testing.T) {
 		wg.Go(func() {
 			<-barrier
 			_, err := h.eng.StartDistribution(context.Background(), "ev1", model.AllChannels, "marketer@x")
-			var ae *db.AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -385,7 +388,7 @@ func TestConcurrentStartsOfManyEvents(t *testing.T) {
 		wg.Go(func() {
 			<-barrier
 			d, err := h.eng.StartDistribution(context.Background(), fmt.Sprintf("many-%d", i%events), model.AllChannels, "m@x")
-			var ae *db.AlreadyStartedError
+			var ae *model.AlreadyStartedError
 			switch {
 			case err == nil && d.EventID == fmt.Sprintf("many-%d", i%events) && len(d.Channels) == 6:
 				ok.Add(1)

@@ -37,6 +37,9 @@
 // subscribe to and the function that maps a notification channel to an event id.
 package live
 
+// One file on purpose: the hub's reader, inbox and dispatcher share one set of locks and counters,
+// and the subscribe-render-loop contract above is only checkable with all three in view.
+
 import (
 	"context"
 	"errors"

@@ -3,9 +3,10 @@ package model
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Error codes: the one vocabulary every layer speaks. The web layer maps them to HTTP statuses.
+// Error codes: the one vocabulary every layer speaks. HTTPStatus maps them to HTTP statuses.
 const (
 	EINVALID      = "invalid"      // 400
 	EUNAUTHORIZED = "unauthorized" // 401
@@ -17,6 +18,40 @@ const (
 	EUNAVAILABLE  = "unavailable"  // 503
 	EINTERNAL     = "internal"     // 500
 )
+
+// httpStatus is the one error code → HTTP status map: JSON API errors, HTML error pages, forms
+// re-rendered with a problem and Datastar toasts all answer with it. It lives here, not in web,
+// because handlers (imported by web) need it too.
+var httpStatus = map[string]int{
+	EINVALID:      http.StatusBadRequest,
+	EUNAUTHORIZED: http.StatusUnauthorized,
+	EFORBIDDEN:    http.StatusForbidden,
+	ENOTFOUND:     http.StatusNotFound,
+	ECONFLICT:     http.StatusConflict,
+	ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	ETOOMANY:      http.StatusTooManyRequests,
+	EUNAVAILABLE:  http.StatusServiceUnavailable,
+	EINTERNAL:     http.StatusInternalServerError,
+}
+
+// HTTPStatus returns the HTTP status of an error code; an unknown code is a 500.
+func HTTPStatus(code string) int {
+	if s, ok := httpStatus[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// CodeOfHTTPStatus is HTTPStatus backwards: the code of an HTTP status raised outside the
+// vocabulary (echo's routing, body limit, CSRF), ok false when no code maps to it.
+func CodeOfHTTPStatus(status int) (code string, ok bool) {
+	for c, s := range httpStatus {
+		if s == status {
+			return c, true
+		}
+	}
+	return "", false
+}
 
 // Error is an application error whose Message is safe to show to the user.
 type Error struct {
@@ -50,4 +85,20 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// AlreadyStartedError is the answer to starting an event that already has a distribution. It
+// unwraps to an ECONFLICT error, and carries the existing distribution so the API can return it
+// with the 409.
+type AlreadyStartedError struct {
+	Distribution Distribution
+}
+
+func (e *AlreadyStartedError) Error() string {
+	return ECONFLICT + ": distribution already started"
+}
+
+// Unwrap lets ErrorCode / ErrorMessage see the conflict.
+func (e *AlreadyStartedError) Unwrap() error {
+	return Errorf(ECONFLICT, "distribution already started")
 }

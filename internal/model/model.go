@@ -5,6 +5,7 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,8 @@ const (
 	ChannelKakao       Channel = "KAKAO"
 )
 
-// AllChannels lists the channels in display order.
+// AllChannels lists the channels in display order: the one definition of that order (Order in
+// Go, db's SQL ORDER BY is built from it).
 var AllChannels = []Channel{ChannelUridongneTV, ChannelRingoBiz, ChannelGiniTV, ChannelInstagram, ChannelNaver, ChannelKakao}
 
 var channelNames = map[Channel][2]string{
@@ -30,6 +32,14 @@ var channelNames = map[Channel][2]string{
 	ChannelInstagram:   {"Instagram", "Instagram"},
 	ChannelNaver:       {"네이버 블로그", "Naver Blog"},
 	ChannelKakao:       {"카카오톡 채널", "KakaoTalk Channel"},
+}
+
+// Order is c's position in display order (AllChannels); an unknown channel sorts last.
+func (c Channel) Order() int {
+	if i := slices.Index(AllChannels, c); i >= 0 {
+		return i
+	}
+	return len(AllChannels)
 }
 
 // Valid reports whether c is one of the six channels.
@@ -51,9 +61,35 @@ func (c Channel) Name(lang string) string {
 func ParseChannel(s string) (Channel, error) {
 	c := Channel(s)
 	if !c.Valid() {
-		return "", Errorf(EINVALID, "unknown channel %q", truncate(s, 40))
+		return "", Errorf(EINVALID, "unknown channel %q", Truncate(s, 40))
 	}
 	return c, nil
+}
+
+// ParseChannels validates the channel list of a start, wherever it comes from (API body, page
+// form, store): at least one, each known, none twice. It returns the channels in display order.
+func ParseChannels[S ~string](list []S) ([]Channel, error) {
+	if len(list) == 0 {
+		return nil, Errorf(EINVALID, "choose at least one channel")
+	}
+	seen := make(map[Channel]bool, len(list))
+	for _, s := range list {
+		c, err := ParseChannel(string(s))
+		if err != nil {
+			return nil, err
+		}
+		if seen[c] {
+			return nil, Errorf(EINVALID, "channel %s is listed twice", c)
+		}
+		seen[c] = true
+	}
+	out := make([]Channel, 0, len(seen))
+	for _, c := range AllChannels {
+		if seen[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // ChannelStatus is a channel_status.status value.
@@ -246,7 +282,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleMarketer, RoleStaff, RoleManager:
 		return r, nil
 	}
-	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", truncate(s, 40))
+	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", Truncate(s, 40))
 }
 
 func (r Role) rank() int {
@@ -307,13 +343,6 @@ type AuditEntry struct {
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 	IP      string    `json:"ip,omitempty"`
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // EventFilter selects events for the list page and GET /api/v1/events. Zero fields do not filter.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 )
@@ -116,3 +117,71 @@ func TestErrorVocabulary(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Long hostile input quoted back in an error is cut by model.Truncate: whole characters only
+// (an earlier byte-counting copy cut a three-byte Korean character in half).
+func TestParseErrorsQuoteWholeCharacters(t *testing.T) {
+	t.Parallel()
+	long := "xy" + strings.Repeat("가", 60) // byte 40 falls inside a character
+	for name, err := range map[string]error{
+		"channel": func() error { _, err := ParseChannel(long); return err }(),
+		"role":    func() error { _, err := ParseRole(long); return err }(),
+	} {
+		msg := ErrorMessage(err)
+		// %q shows the bytes of a half character as \x escapes.
+		if !utf8.ValidString(msg) || strings.Contains(msg, `\x`) || !strings.Contains(msg, "…") {
+			t.Errorf("%s: message %q holds part of a character or is not cut", name, msg)
+		}
+	}
+}
+
+// Every code of the vocabulary has its own HTTP status, and the reverse map finds the code again.
+func TestHTTPStatusRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{EINVALID, EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND, ECONFLICT, ETOOLARGE, ETOOMANY, EUNAVAILABLE, EINTERNAL} {
+		st := HTTPStatus(code)
+		if got, ok := CodeOfHTTPStatus(st); !ok || got != code {
+			t.Errorf("CodeOfHTTPStatus(HTTPStatus(%q) = %d) = %q, %v", code, st, got, ok)
+		}
+	}
+	if st := HTTPStatus("no_such_code"); st != 500 {
+		t.Errorf("unknown code: %d, want 500", st)
+	}
+}
+
+func TestParseChannels(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      []string
+		want    []Channel
+		wantErr string
+	}{
+		{[]string{"KAKAO", "URIDONGNETV"}, []Channel{ChannelUridongneTV, ChannelKakao}, ""},
+		{nil, nil, "choose at least one channel"},
+		{[]string{"KAKAO", "FAX"}, nil, `unknown channel "FAX"`},
+		{[]string{"NAVER", "KAKAO", "NAVER"}, nil, "channel NAVER is listed twice"},
+	} {
+		got, err := ParseChannels(tc.in)
+		if tc.wantErr != "" {
+			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), tc.wantErr) {
+				t.Errorf("ParseChannels(%q) error %v, want invalid %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("ParseChannels(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestChannelOrder(t *testing.T) {
+	t.Parallel()
+	for i, c := range AllChannels {
+		if c.Order() != i {
+			t.Errorf("%s.Order() = %d, want %d", c, c.Order(), i)
+		}
+	}
+	if o := Channel("FAX").Order(); o != len(AllChannels) {
+		t.Errorf("unknown channel Order() = %d, want last (%d)", o, len(AllChannels))
+	}
+}

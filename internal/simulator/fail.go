@@ -39,12 +39,12 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 		}
 		name, val, ok := strings.Cut(item, "=")
 		if !ok {
-			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: want CHANNEL=N or CHANNEL=always", clip(item))
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: want CHANNEL=N or CHANNEL=always", model.Truncate(item, 40))
 		}
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 		ch := model.Channel(strings.ToUpper(name))
 		if !ch.Valid() {
-			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: unknown channel %q (want one of %s)", clip(item), clip(name), channelList())
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: unknown channel %q (want one of %s)", model.Truncate(item, 40), model.Truncate(name, 40), channelList())
 		}
 		if _, dup := rules[ch]; dup {
 			return nil, fmt.Errorf("SIMULATOR_FAIL: channel %s is listed twice", ch)
@@ -55,7 +55,7 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 		}
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 || n > MaxFailCount {
-			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always)", clip(item), clip(val), MaxFailCount)
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always)", model.Truncate(item, 40), model.Truncate(val, 40), MaxFailCount)
 		}
 		rules[ch] = FailRule{First: n}
 	}
@@ -79,13 +79,4 @@ func channelList() string {
 		names[i] = string(c)
 	}
 	return strings.Join(names, ", ")
-}
-
-// clip keeps error messages short when the input is long or hostile.
-func clip(s string) string {
-	const n = 40
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -1,5 +1,8 @@
 package simulator
 
+// One file on purpose: it is one HTTP server whose handlers share the publication state machine and
+// its lock, which must be read together.
+
 import (
 	"encoding/json"
 	"errors"

@@ -1,5 +1,8 @@
 package simulator_test
 
+// One file on purpose: the tests specify the simulator's protocol and fault injection against one
+// server fixture, in the order of doc.go.
+
 import (
 	"bytes"
 	"context"
@@ -13,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -589,4 +593,12 @@ func FuzzParseFail(f *testing.F) {
 			t.Fatalf("round trip of %q: %v %v != %v", s, err, again, rules)
 		}
 	})
+}
+
+func TestParseFailQuotesWholeCharacters(t *testing.T) {
+	t.Parallel()
+	_, err := simulator.ParseFail("xy" + strings.Repeat("가", 60) + "=1")
+	if err == nil || !utf8.ValidString(err.Error()) || strings.Contains(err.Error(), `\x`) {
+		t.Fatalf("ParseFail error %v: want an error quoting whole characters only", err)
+	}
 }

@@ -1,5 +1,8 @@
 package e2e
 
+// One file on purpose: the end-to-end scenarios share one real binary and one headless Chromium
+// started in TestMain, and read as the user journeys of DESIGN.md.
+
 import (
 	"context"
 	"fmt"
