@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 func adminUser(t testing.TB, d *db.DB, email string, role model.Role) model.User {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // BenchmarkFindEvents100k measures list pages over 100,000 events (80,000 distributions, 480,000

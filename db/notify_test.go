@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
-	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // twoProcesses opens two stores (two pools, as two replicas would have) on one fresh database.

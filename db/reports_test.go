@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // repOutcome is how one channel of a report fixture ends; "" leaves it PENDING.

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/migrations"
-	"github.com/marketing-platform/distribution/internal/model"
 )
 
 // wantLive fails unless the token of hash authenticates (live) or not, by both checks that

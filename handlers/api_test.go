@@ -22,15 +22,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
-	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/web"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 

@@ -19,14 +19,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/cache"
-	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
-	"github.com/marketing-platform/distribution/handlers"
 	livepkg "github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/web"
 )
 

@@ -17,13 +17,13 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/cache"
-	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // uiApp is the real application (web.New, real auth, store and an insert-only engine: jobs are

@@ -12,8 +12,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // apiStatus is the status of GET /api/v1/events with bearer token tok.

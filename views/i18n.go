@@ -253,8 +253,8 @@ type Page struct {
 	// MayRetry shows retry actions on a page without a Principal: a live feed renders one view's
 	// fragments once for every viewer who may retry, and carries nobody's identity.
 	MayRetry bool
-	CSRF      string           // token for forms (hidden _csrf input) and the _csrf signal
-	Path      string           // the current local URL, where the language switch returns to
+	CSRF     string // token for forms (hidden _csrf input) and the _csrf signal
+	Path     string // the current local URL, where the language switch returns to
 	// Now is the render time, for flags that depend on it (a channel stuck for too long); zero
 	// shows none.
 	Now time.Time

@@ -17,9 +17,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
-	"github.com/marketing-platform/distribution/internal/model"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 

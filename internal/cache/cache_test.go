@@ -15,10 +15,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

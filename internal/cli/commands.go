@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/config"
-	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 )

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // TestCLITokenOwnerAndExpiry: `token create` still prints the token alone on the last line; the

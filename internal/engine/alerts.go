@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/marketing-platform/distribution/internal/alerts"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/alerts"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 

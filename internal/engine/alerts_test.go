@@ -13,10 +13,10 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/alerts"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/testkit"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 // A channel ending FAILED and a distribution ending FAILED or PARTIAL_SUCCESS alert the webhook;

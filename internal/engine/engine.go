@@ -19,9 +19,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/alerts"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 

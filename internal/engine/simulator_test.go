@@ -10,11 +10,11 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/testkit"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 var _ engine.Cache = (*cache.Cache)(nil)

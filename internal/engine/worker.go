@@ -14,8 +14,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 

@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/cache"
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 

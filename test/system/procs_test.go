@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
 
 func portOf(t testing.TB, addr string) int {

@@ -24,11 +24,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/db"
-	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/handlers"
+	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
 type options struct {
