@@ -154,7 +154,7 @@ func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash vie
 	}
 	var attempts []model.Attempt
 	if ev.Distribution != nil {
-		fixChannelEventIDs(ev.Distribution)
+		ev.Distribution.FillChannelEventIDs()
 		if attempts, err = h.deps.Store.FindAttempts(ctx, id); err != nil {
 			return err
 		}
@@ -162,15 +162,6 @@ func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash vie
 	p := NewPage(c, "events.title")
 	p.Title, p.Now = ev.Title, time.Now()
 	return Render(c, status, views.EventDetail(p, views.DetailView{Event: ev, Attempts: attempts, Flash: flash, Error: errMsg}))
-}
-
-// fixChannelEventIDs makes sure every channel names its event (fragment ids are built from it).
-func fixChannelEventIDs(d *model.Distribution) {
-	for i := range d.Channels {
-		if d.Channels[i].EventID == "" {
-			d.Channels[i].EventID = d.EventID
-		}
-	}
 }
 
 func eventIDParam(c echo.Context) (string, error) {
@@ -381,7 +372,7 @@ func (h *Handlers) readDist(ctx context.Context, eventID string) (views.DistStat
 	if err != nil {
 		return st, err
 	}
-	fixChannelEventIDs(&d)
+	d.FillChannelEventIDs()
 	st.Distribution = &d
 	if st.Attempts, err = h.deps.Store.FindAttempts(ctx, eventID); err != nil {
 		return st, err

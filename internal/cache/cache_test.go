@@ -1,5 +1,8 @@
 package cache_test
 
+// One file on purpose: the cache's contract (keys, TTLs, read-through, dirty marking, behaviour
+// while Redis is stopped or hung) is specified here against private Redis servers, in one place.
+
 import (
 	"context"
 	"errors"

@@ -196,6 +196,17 @@ type Distribution struct {
 	Version int64 `json:"-"`
 }
 
+// FillChannelEventIDs gives every channel state the distribution's event id where it has none
+// (states read with their distribution, from Postgres or Redis, do not repeat it): the views name
+// DOM ids and URLs after it.
+func (d *Distribution) FillChannelEventIDs() {
+	for i := range d.Channels {
+		if d.Channels[i].EventID == "" {
+			d.Channels[i].EventID = d.EventID
+		}
+	}
+}
+
 // Channel returns the state of one channel, or nil.
 func (d *Distribution) Channel(c Channel) *ChannelState {
 	for i := range d.Channels {

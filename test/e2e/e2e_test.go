@@ -1,7 +1,7 @@
 package e2e
 
-// One file on purpose: the end-to-end scenarios share one real binary and one headless Chromium
-// started in TestMain, and read as the user journeys of DESIGN.md.
+// One file on purpose: the end-to-end scenarios share the app and browser fixtures (newApp, built
+// by internal/app; newBrowser, headless Chromium) and read as the user journeys of DESIGN.md.
 
 import (
 	"context"
