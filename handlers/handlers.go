@@ -4,14 +4,12 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -149,34 +147,12 @@ func NewPage(c echo.Context, titleKey string) views.Page {
 // Render writes a templ component as an HTML response with the given status. It renders into a
 // buffer first, so a failing component still leaves room for an error page.
 func Render(c echo.Context, status int, comp templ.Component) error {
-	buf, err := render(c.Request().Context(), []templ.Component{comp}) // a pooled buffer
+	buf, err := views.Render(c.Request().Context(), comp) // a pooled buffer
 	if err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	return c.HTMLBlob(status, buf.Bytes())
-}
-
-// pageBufs are reused render buffers for whole pages (tens of KB of HTML each).
-var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// render renders comps into a pooled buffer; put it back with releaseBuf.
-func render(ctx context.Context, comps []templ.Component) (*bytes.Buffer, error) {
-	buf := pageBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	for _, c := range comps {
-		if err := c.Render(ctx, buf); err != nil {
-			releaseBuf(buf)
-			return nil, err
-		}
-	}
-	return buf, nil
-}
-
-func releaseBuf(b *bytes.Buffer) {
-	if b.Cap() <= 256<<10 { // an outsized render is not kept
-		pageBufs.Put(b)
-	}
 }
 
 // SafeNext returns next when it is a local path on this site ("/..."), else "". It refuses

@@ -120,11 +120,11 @@ func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher,
 func (f *detailFeed) renderFull(sh *detailShown) ([]byte, error) {
 	p := f.page
 	p.Now = time.Now()
-	buf, err := render(context.Background(), []templ.Component{views.Dist(p, views.DistState{EventID: f.key.eventID, Distribution: sh.dist, Attempts: sh.attempts})})
+	buf, err := views.Render(context.Background(), views.Dist(p, views.DistState{EventID: f.key.eventID, Distribution: sh.dist, Attempts: sh.attempts}))
 	if err != nil {
 		return nil, err
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	var ev bytes.Buffer
 	ev.Grow(buf.Len() + buf.Len()/8)
 	_ = writePatch(&ev, buf.Bytes())
@@ -194,11 +194,11 @@ type feedSink struct {
 }
 
 func (s *feedSink) patch(comps ...templ.Component) error {
-	buf, err := render(context.Background(), comps)
+	buf, err := views.Render(context.Background(), comps...)
 	if err != nil {
 		return err
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	if buf.Len() == 0 {
 		return nil
 	}
@@ -208,29 +208,6 @@ func (s *feedSink) patch(comps ...templ.Component) error {
 	s.sent++
 	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
 	return nil
-}
-
-// renderBufs are reused render buffers: a detail page is tens of KB of HTML, rendered on every
-// connect, and the garbage of 10,000 connects is what the idle memory of the process is made of.
-var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// render renders comps into a pooled buffer; put it back with releaseBuf.
-func render(ctx context.Context, comps []templ.Component) (*bytes.Buffer, error) {
-	buf := renderBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	for _, c := range comps {
-		if err := c.Render(ctx, buf); err != nil {
-			releaseBuf(buf)
-			return nil, err
-		}
-	}
-	return buf, nil
-}
-
-func releaseBuf(b *bytes.Buffer) {
-	if b.Cap() <= 256<<10 { // an outsized render is not kept
-		renderBufs.Put(b)
-	}
 }
 
 func (f *detailFeed) run(ctx context.Context) {

@@ -192,11 +192,11 @@ func (lf *listFeed) broadcast(m *feedMsg, sh *listShown) {
 func (lf *listFeed) renderFull(sh *listShown) ([]byte, error) {
 	p := lf.page
 	p.Now = time.Now()
-	buf, err := render(context.Background(), []templ.Component{views.EventRows(p, sh.events, lf.key.f), views.StatusCounts(p, lf.key.f, sh.counts, sh.total)})
+	buf, err := views.Render(context.Background(), views.EventRows(p, sh.events, lf.key.f), views.StatusCounts(p, lf.key.f, sh.counts, sh.total))
 	if err != nil {
 		return nil, err
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	var ev bytes.Buffer
 	ev.Grow(buf.Len() + buf.Len()/8)
 	_ = writePatch(&ev, buf.Bytes())
@@ -212,11 +212,11 @@ func (lf *listFeed) renderFull(sh *listShown) ([]byte, error) {
 type listSink struct{ lf *listFeed }
 
 func (s listSink) patch(comps ...templ.Component) error {
-	buf, err := render(context.Background(), comps)
+	buf, err := views.Render(context.Background(), comps...)
 	if err != nil {
 		return err
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	if buf.Len() == 0 {
 		return nil
 	}

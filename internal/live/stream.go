@@ -79,11 +79,11 @@ func (s *sseConn) deadline() { _ = s.rc.SetWriteDeadline(time.Now().Add(s.wt)) }
 
 // patch renders comps (each a top-level element with an id) and sends them as one patch.
 func (s *sseConn) patch(comps ...templ.Component) error {
-	buf, err := render(s.ctx, comps)
+	buf, err := views.Render(s.ctx, comps...)
 	if err != nil {
 		return err
 	}
-	defer releaseBuf(buf)
+	defer views.Release(buf)
 	if buf.Len() == 0 {
 		return nil
 	}
