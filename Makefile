@@ -29,7 +29,7 @@ FUZZTIME ?= 30s
 # make chaos: the long form of S2 (vanishing SSE clients) and the tests of other packages that
 # prove a matrix row: chaos/report names them (its -list flag prints the run pattern).
 CHAOS_S2_CLIENTS ?= 10000
-CHAOS_PACKAGES := ./test/... ./db ./internal/engine ./internal/channels ./handlers ./web
+CHAOS_PACKAGES := ./test/... ./db ./internal/engine ./internal/channels ./internal/live ./handlers ./web
 
 NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
