@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,13 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/handlers"
+	service "github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/auth"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
@@ -37,17 +36,12 @@ import (
 // TestMain drops the template database dbtest migrated for this test binary.
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// statusFromDB is the StatusReader without Redis (the cache's Postgres fallback path).
-type statusFromDB struct{ d *db.DB }
-
-func (s statusFromDB) Distribution(ctx context.Context, eventID string) (model.Distribution, error) {
-	return s.d.FindDistribution(ctx, eventID)
-}
-
-// apiApp is the real application (web.New with real auth, store and engine) over a fresh
-// database, with one API token per role.
+// apiApp is the service as serve builds it (internal/app, over a fresh database and a private
+// Redis), with one API token per role. Requests go through the running web server's handler
+// in-process, so a test chooses the client address.
 type apiApp struct {
 	t      *testing.T
+	app    *service.App
 	db     *db.DB
 	srv    *web.Server
 	auth   *auth.Service
@@ -56,51 +50,14 @@ type apiApp struct {
 
 const apiPassword = "password1"
 
-// newTestEngine is the engine the handler tests use: insert-only with workers == 0 (jobs are
-// enqueued, never run), otherwise running jobs through adapters with tiny retry delays, stopped
-// at cleanup.
-func newTestEngine(t *testing.T, d *db.DB, workers int, adapters func(model.Channel) channels.Adapter) *engine.Engine {
-	t.Helper()
-	cfg := engine.Config{Workers: workers}
-	if workers > 0 {
-		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
-		cfg.FetchPollInterval = 20 * time.Millisecond
-		cfg.MaintenanceStartAtOnce = true
-	}
-	eng, err := engine.New(cfg, d, engine.Options{Adapters: adapters, Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if workers > 0 {
-		if err := eng.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := eng.Stop(ctx); err != nil {
-				t.Errorf("stop engine: %v", err)
-			}
-		})
-	}
-	return eng
-}
-
-// newAPIApp builds the app. With workers == 0 the engine is insert-only (jobs are enqueued, never
-// run); otherwise it runs jobs through adapters.
+// newAPIApp builds the service. With workers == 0 it is the web role and its engine is
+// insert-only (jobs are enqueued, never run); otherwise it runs jobs through adapters.
 func newAPIApp(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *apiApp {
 	t.Helper()
-	d := dbtest.New(t)
-	quiet := slog.New(slog.DiscardHandler)
-	eng := newTestEngine(t, d, workers, adapters)
-	svc := auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	h := handlers.New(handlers.Deps{
-		Auth: svc, DB: d, Store: d, Engine: eng, Status: statusFromDB{d}, Logger: quiet,
-	})
-	srv := web.New(web.Config{Logger: quiet}, svc, h)
-	a := &apiApp{t: t, db: d, srv: srv, auth: svc, tokens: map[model.Role]string{}}
+	s := newTestService(t, workers, adapters)
+	a := &apiApp{t: t, app: s, db: s.Store, srv: s.Web(), auth: s.Auth, tokens: map[model.Role]string{}}
 	for _, r := range []model.Role{model.RoleMarketer, model.RoleStaff, model.RoleManager} {
-		tok, err := svc.CreateToken(context.Background(), string(r)+"-bot", r, "test")
+		tok, err := s.Auth.CreateToken(context.Background(), string(r)+"-bot", r, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,11 +130,35 @@ func (a *apiApp) as(role model.Role, method, path string, body any) apiResp {
 	return a.req(method, path, a.tokens[role], body, nil)
 }
 
+// exec writes rows directly (test setup), then keeps the read-through cache honest as the engine
+// does after its commits: the Redis keys of every event there was or is are deleted, so the next
+// read refills them from Postgres and the API answers what the rows now say.
 func (a *apiApp) exec(sql string, args ...any) {
 	a.t.Helper()
-	if _, err := a.db.Pool.Exec(context.Background(), sql, args...); err != nil {
+	ctx := context.Background()
+	before := a.eventIDs()
+	if _, err := a.db.Pool.Exec(ctx, sql, args...); err != nil {
 		a.t.Fatal(err)
 	}
+	for _, id := range append(before, a.eventIDs()...) {
+		if err := a.app.Cache.DeleteDistribution(ctx, id); err != nil {
+			a.t.Fatalf("drop the cached distribution of %s: %v", id, err)
+		}
+	}
+}
+
+// eventIDs lists every event and distribution in the database.
+func (a *apiApp) eventIDs() []string {
+	a.t.Helper()
+	rows, err := a.db.Pool.Query(context.Background(), `SELECT id FROM events UNION SELECT event_id FROM distribution_status`)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return ids
 }
 
 func (a *apiApp) count(sql string, args ...any) int {
@@ -1232,17 +1213,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// The engine's metrics registry and the HTTP metrics coexist on one registry.
+// The engine's metrics registry and the HTTP metrics coexist in what /metrics serves.
 func TestAPIHTTPMetrics(t *testing.T) {
 	t.Parallel()
 	a := newAPIApp(t, 0, nil)
-	reg := prometheus.NewRegistry()
-	if err := a.srv.InstrumentHTTP(reg); err != nil {
-		t.Fatal(err)
-	}
 	wantStatus(t, a.as(model.RoleMarketer, http.MethodGet, "/api/v1/events/ev", nil), http.StatusNotFound)
 	wantStatus(t, a.req(http.MethodGet, "/api/v1/events", "", nil, nil), http.StatusUnauthorized)
-	mfs, err := reg.Gather()
+	mfs, err := a.app.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

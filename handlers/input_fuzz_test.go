@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,22 +18,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/handlers"
+	service "github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/auth"
-	"github.com/marketing-platform/distribution/internal/cache"
-	"github.com/marketing-platform/distribution/internal/engine"
-	livepkg "github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
-	"github.com/marketing-platform/distribution/web"
 )
 
 // Bad input is a 4xx, never a 500: the fault is the client's, and a 500 logs at ERROR and tells
-// monitoring the service is broken. FuzzRoutesNo5xx drives the whole application
-// (web.New over real handlers, auth, Postgres and Redis, wired like serve.go) with a fuzzed value
+// monitoring the service is broken. FuzzRoutesNo5xx drives the whole service as internal/app
+// builds it for serve (real handlers, auth, Postgres and Redis) with a fuzzed value
 // in every query parameter, form field and path id the product reads, and in the headers it reads
 // (User-Agent, Accept-Language, cookies), logged in as a manager. Every answer must be below 500
 // and no request may log at ERROR level (the request logger logs every 5xx at ERROR).
@@ -58,7 +53,8 @@ func (h *errorCounter) Handle(_ context.Context, r slog.Record) error {
 func (h *errorCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *errorCounter) WithGroup(string) slog.Handler      { return h }
 
-// inputApp is the application under fuzz: one database, one private Redis, a manager session.
+// inputApp is the application under fuzz: the service as serve builds it (internal/app) over one
+// database, a manager session.
 type inputApp struct {
 	handler http.Handler
 	auth    *auth.Service
@@ -68,50 +64,22 @@ type inputApp struct {
 	n       atomic.Int64
 }
 
-// newInputApp builds the application; with live, also a private Redis, the cache and the live hub
-// (the streams then really open).
+// newInputApp builds the service (ROLE=web) logging to an errorCounter. With live it has a
+// private Redis (the cache and the live streams work); without, its REDIS_URL names a socket no
+// server listens on: the service runs as it does while Redis is down (reads from Postgres, live
+// updates unavailable, /readyz 503).
 func newInputApp(tb testing.TB, live bool) *inputApp {
 	tb.Helper()
 	ctx := context.Background()
 	errs := &errorCounter{}
 	logger := slog.New(errs)
-	d, err := db.Open(ctx, dbtest.NewURL(tb), logger)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(d.Close)
-	a := &inputApp{errs: errs}
-	a.auth = auth.NewService(d, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, logger)
-	deps := handlers.Deps{Auth: a.auth, DB: d, Store: d, Status: uiDBStatus{d}, Logger: logger, Reports: d, Accounts: a.auth}
-	var ec engine.Cache
+	redisURL := "unix://" + filepath.Join(tb.TempDir(), "no-redis.sock") + "?db=0"
 	if live {
-		r := dbtest.StartRedis(tb)
-		rc, err := cache.NewClient(r.URL)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { rc.Close() })
-		ch := cache.New(rc, logger)
-		hub := livepkg.NewHub(rc, livepkg.Options{Patterns: ch.KeyspacePatterns(), EventIDOf: cache.EventIDOf}, logger)
-		if err := hub.Start(ctx); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(hub.Stop)
-		ec = ch
-		deps.Status, deps.Announce, deps.Redis = uiCacheStatus{ch, d}, ch, ch
-		deps.Live = livepkg.NewStreams(livepkg.Config{Hub: hub, Store: d, Status: deps.Status, Auth: a.auth, Logger: logger})
-		if err := deps.Live.Start(ctx); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(deps.Live.Stop)
+		redisURL = dbtest.StartRedis(tb).URL
 	}
-	eng, err := engine.New(engine.Config{}, d, engine.Options{Cache: ec, Logger: logger, Metrics: prometheus.NewRegistry()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	deps.Engine = eng
-	h := handlers.New(deps)
-	a.handler = web.New(web.Config{Logger: logger}, a.auth, h).Handler()
+	s := startTestService(tb, testServiceConfig(tb, 0, redisURL), service.WithLogger(logger))
+	a := &inputApp{errs: errs, handler: s.Web().Handler(), auth: s.Auth}
+	d, eng := s.Store, s.Engine
 
 	if _, err := a.auth.CreateUser(ctx, "boss@example.com", uiPassword, model.RoleManager, "test"); err != nil {
 		tb.Fatal(err)
@@ -319,9 +287,10 @@ func FuzzRoutesNo5xx(f *testing.F) {
 	f.Add("x", strings.Repeat("A", 8000))
 	f.Add("x", "ko-KR,ko;q=0.9,\x80")
 	f.Add("x", "")
-	// In fuzzing mode (-fuzz) the app has no Redis: a redis-server started by a fuzz worker
-	// inherits the worker's pipes to the coordinator and keeps it waiting forever when the worker
-	// stops. The seed corpus (every plain `go test`) runs with Redis and the live streams.
+	// In fuzzing mode (-fuzz) the service runs with Redis down (its REDIS_URL names no server): a
+	// redis-server started by a fuzz worker inherits the worker's pipes to the coordinator and
+	// keeps it waiting forever when the worker stops. The seed corpus (every plain `go test`) runs
+	// with Redis and the live streams.
 	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
 	a := newInputApp(f, !fuzzing)
 	routes := a.routes()

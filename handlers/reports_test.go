@@ -36,9 +36,21 @@ import (
 // run); otherwise it also runs jobs (ROLE=all) through adapters, with tiny retry delays.
 func newTestService(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *service.App {
 	t.Helper()
+	cfg := testServiceConfig(t, workers, dbtest.StartRedis(t).URL)
+	opts := []service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}
+	if adapters != nil {
+		opts = append(opts, service.WithChannelAdapters(adapters))
+	}
+	return startTestService(t, cfg, opts...)
+}
+
+// testServiceConfig is the configuration of newTestService over a fresh database and the Redis at
+// redisURL.
+func testServiceConfig(tb testing.TB, workers int, redisURL string) config.Config {
+	tb.Helper()
 	cfg := config.Default()
-	cfg.DatabaseURL = dbtest.NewURL(t)
-	cfg.RedisURL = dbtest.StartRedis(t).URL
+	cfg.DatabaseURL = dbtest.NewURL(tb)
+	cfg.RedisURL = redisURL
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Role = config.RoleWeb
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
@@ -48,23 +60,26 @@ func newTestService(t *testing.T, workers int, adapters func(model.Channel) chan
 		cfg.JobFetchPollInterval = 20 * time.Millisecond
 		cfg.MaintenanceStartAtOnce = true
 	}
-	opts := []service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}
-	if adapters != nil {
-		opts = append(opts, service.WithChannelAdapters(adapters))
-	}
+	return cfg
+}
+
+// startTestService builds the service of cfg through internal/app, starts it and stops it at
+// cleanup.
+func startTestService(tb testing.TB, cfg config.Config, opts ...service.Option) *service.App {
+	tb.Helper()
 	s, err := service.New(cfg, opts...)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop service: %v", err)
+			tb.Errorf("stop service: %v", err)
 		}
 	})
 	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return s
 }

@@ -98,6 +98,7 @@ type App struct {
 }
 
 type webRun struct {
+	srv    *web.Server
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -341,22 +342,16 @@ func (a *App) StartHTTP(ln net.Listener) error {
 		return errors.New("app: this role serves no HTTP")
 	}
 	httpReg := prometheus.NewRegistry()
-	gather := prometheus.GathererFunc(func() ([]*prommodel.MetricFamily, error) {
-		a.mu.Lock()
-		h := a.httpRegs
-		a.mu.Unlock()
-		return prometheus.Gatherers{a.Metrics, h}.Gather()
-	})
 	srv := web.New(web.Config{
 		Addr: a.Config.Addr, SecureCookies: a.Config.SecureCookies, TrustedProxies: a.Config.TrustedProxies,
-		Static: static.Handler(), Metrics: promhttp.HandlerFor(gather, promhttp.HandlerOpts{}), Logger: a.log,
+		Static: static.Handler(), Metrics: promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}), Logger: a.log,
 	}, a.Auth, a.Handlers)
 	if err := srv.InstrumentHTTP(httpReg); err != nil {
 		ln.Close()
 		return fmt.Errorf("register HTTP metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &webRun{cancel: cancel, done: make(chan error, 1)}
+	run := &webRun{srv: srv, cancel: cancel, done: make(chan error, 1)}
 	a.mu.Lock()
 	if a.web != nil {
 		a.mu.Unlock()
@@ -374,6 +369,32 @@ func (a *App) StartHTTP(ln net.Listener) error {
 		run.done <- err
 	}()
 	return nil
+}
+
+// Web is the running web server (nil when none is): a test drives its handler in-process
+// (Handler().ServeHTTP, to choose the client address) or lists its routes.
+func (a *App) Web() *web.Server {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.web == nil {
+		return nil
+	}
+	return a.web.srv
+}
+
+// Gatherer is what /metrics serves: the service's registry (engine, cache, live) and the running
+// web server's request metrics.
+func (a *App) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*prommodel.MetricFamily, error) {
+		a.mu.Lock()
+		h := a.httpRegs
+		a.mu.Unlock()
+		gs := prometheus.Gatherers{a.Metrics}
+		if h != nil {
+			gs = append(gs, h)
+		}
+		return gs.Gather()
+	})
 }
 
 // StopHTTP shuts the HTTP server down gracefully: open streams end cleanly, as in a deploy. The
