@@ -41,23 +41,6 @@ type uiApp struct {
 
 const uiPassword = "password1"
 
-// uiCacheStatus is the production StatusReader: Redis first, Postgres on a miss.
-type uiCacheStatus struct {
-	c *cache.Cache
-	d *db.DB
-}
-
-func (s uiCacheStatus) Distribution(ctx context.Context, id string) (model.Distribution, error) {
-	return s.c.Distribution(ctx, id, s.d)
-}
-
-// uiDBStatus reads distributions from Postgres only.
-type uiDBStatus struct{ d *db.DB }
-
-func (s uiDBStatus) Distribution(ctx context.Context, id string) (model.Distribution, error) {
-	return s.d.FindDistribution(ctx, id)
-}
-
 func newUIApp(t *testing.T, withLive bool) *uiApp {
 	t.Helper()
 	return newReplica(t, dbtest.NewURL(t), withLive)
