@@ -77,7 +77,7 @@ func newInputApp(tb testing.TB, live bool) *inputApp {
 	if live {
 		redisURL = dbtest.StartRedis(tb).URL
 	}
-	s := startTestService(tb, testServiceConfig(tb, 0, redisURL), service.WithLogger(logger))
+	s := startTestService(tb, testServiceConfig(tb, 0, dbtest.NewURL(tb), redisURL), service.WithLogger(logger))
 	a := &inputApp{errs: errs, handler: s.Web().Handler(), auth: s.Auth}
 	d, eng := s.Store, s.Engine
 

@@ -36,7 +36,7 @@ import (
 // run); otherwise it also runs jobs (ROLE=all) through adapters, with tiny retry delays.
 func newTestService(t *testing.T, workers int, adapters func(model.Channel) channels.Adapter) *service.App {
 	t.Helper()
-	cfg := testServiceConfig(t, workers, dbtest.StartRedis(t).URL)
+	cfg := testServiceConfig(t, workers, dbtest.NewURL(t), dbtest.StartRedis(t).URL)
 	opts := []service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}
 	if adapters != nil {
 		opts = append(opts, service.WithChannelAdapters(adapters))
@@ -46,10 +46,10 @@ func newTestService(t *testing.T, workers int, adapters func(model.Channel) chan
 
 // testServiceConfig is the configuration of newTestService over a fresh database and the Redis at
 // redisURL.
-func testServiceConfig(tb testing.TB, workers int, redisURL string) config.Config {
+func testServiceConfig(tb testing.TB, workers int, dbURL, redisURL string) config.Config {
 	tb.Helper()
 	cfg := config.Default()
-	cfg.DatabaseURL = dbtest.NewURL(tb)
+	cfg.DatabaseURL = dbURL
 	cfg.RedisURL = redisURL
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Role = config.RoleWeb

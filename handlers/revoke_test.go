@@ -30,29 +30,11 @@ func newReplica(t *testing.T, dbURL string, withLive bool) *uiApp {
 // (a store that counts its reads).
 func newReplicaWith(t *testing.T, dbURL string, withLive bool, adjust func(*config.Config), opts ...service.Option) *uiApp {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DatabaseURL = dbURL
-	cfg.RedisURL = dbtest.StartRedis(t).URL
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Role = config.RoleWeb
-	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
+	cfg := testServiceConfig(t, 0, dbURL, dbtest.StartRedis(t).URL)
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	s, err := service.New(cfg, append([]service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop replica: %v", err)
-		}
-	})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := startTestService(t, cfg, append([]service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	a := &uiApp{t: t, db: s.Store, auth: s.Auth, eng: s.Engine, url: s.URL()}
 	if withLive {
 		a.cache, a.hub = s.Cache, s.Hub
