@@ -1,11 +1,9 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -25,27 +23,6 @@ import (
 // send the CSRF token as a header from the page's $_csrf signal, so the bytes are the same for
 // every viewer of (event, language, may retry).
 
-// fullRenderTTL is how long a feed's whole-page render is reused for joining viewers while the
-// state does not change: a burst of connects shares one render, a viewer arriving later gets a
-// fresh one (the page shows times and "stuck" badges relative to the render).
-const fullRenderTTL = 5 * time.Second
-
-// feedQueue bounds the patches waiting for one stream; beyond it the stream is dropped.
-const feedQueue = 32
-
-// feedMsg is one patch of a feed: the SSE event bytes, and the state they bring the page to. Every
-// watcher gets the same *feedMsg (read-only), so a queued patch costs a pointer per watcher.
-type feedMsg struct {
-	b      []byte
-	shown  *detailShown // the page's state after the patch; shared, read-only
-	readAt time.Time    // when the feed started reading the state the patch shows
-}
-
-// feedWatcher is one stream's place in a feed.
-type feedWatcher struct {
-	c chan *feedMsg // closed when the feed ends or the watcher fell behind
-}
-
 type feedKey struct {
 	eventID  string
 	lang     string
@@ -54,36 +31,20 @@ type feedKey struct {
 
 // detailFeeds holds the feeds of one Handlers.
 type detailFeeds struct {
-	h     *Streams
-	mu    sync.Mutex
-	feeds map[feedKey]*detailFeed
+	feedSet[feedKey, *detailShown]
 }
+
+// detailFeed is the shared reader and renderer of one (event, page view). Its state is nil while
+// the feed has no good state (no such event, database trouble): each stream then reads its own.
+type detailFeed = feed[feedKey, *detailShown]
 
 func newDetailFeeds(h *Streams) *detailFeeds {
-	return &detailFeeds{h: h, feeds: map[feedKey]*detailFeed{}}
+	return &detailFeeds{feedSet[feedKey, *detailShown]{h: h, feeds: map[feedKey]*detailFeed{}, whole: wholeDetail}}
 }
 
-type detailFeed struct {
-	fo       *detailFeeds
-	key      feedKey
-	watchers map[*feedWatcher]struct{} // guarded by fo.mu
-	sub      *Subscription
-	ready    chan struct{} // closed once the feed has read its initial state
-	page     views.Page    // what the feed renders with: language and may-retry, nobody's identity
-	cancel   context.CancelFunc
-
-	// Guarded by fo.mu: the state of the feed's last patch (read-only; nil while the feed has
-	// no good state) and, rendered on demand for streams that join, the whole page in that state.
-	shown  *detailShown
-	full   []byte
-	fullAt time.Time
-}
-
-// feedSnapshot is what a joining stream starts from: the feed's state and, when already
-// rendered, the whole page in that state.
-type feedSnapshot struct {
-	shown *detailShown
-	full  []byte
+// wholeDetail is the whole detail page in state sh.
+func wholeDetail(p views.Page, key feedKey, sh *detailShown) []templ.Component {
+	return []templ.Component{views.Dist(p, views.DistState{EventID: key.eventID, Distribution: sh.dist, Attempts: sh.attempts})}
 }
 
 // join adds a watcher to the feed of (event, page view), starting the feed when it is the first.
@@ -91,98 +52,26 @@ type feedSnapshot struct {
 // state: every patch queued for the watcher is of that state or newer (re-applying one is
 // harmless: a patch morphs elements to a state), and a stream that reads its own full state
 // afterwards misses nothing either.
-func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher, feedSnapshot) {
+func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher, feedSnapshot[*detailShown]) {
 	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
-	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
+	w := newFeedWatcher()
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
-		f = &detailFeed{fo: fo, key: key, watchers: map[*feedWatcher]struct{}{}, ready: make(chan struct{})}
+		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry})
 		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
-		f.page = views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry}
-		f.cancel = fo.h.goFeed(f.run, f.end)
+		f.cancel = fo.h.goFeed(func(ctx context.Context) { fo.run(ctx, f) }, f.end)
 	}
+	// Added at once (a feed in the set is not stopped); the watcher keeps the feed alive while
+	// it reads its initial state.
 	f.watchers[w] = struct{}{}
 	fo.mu.Unlock()
 	<-f.ready
 	fo.mu.Lock()
-	snap := feedSnapshot{shown: f.shown}
-	if time.Since(f.fullAt) < fullRenderTTL { // times and "stuck" badges in it are as of fullAt
-		snap.full = f.full
-	}
+	snap := f.snapshotLocked()
 	fo.mu.Unlock()
 	return f, w, snap
-}
-
-// renderFull renders the whole detail in state sh (a snapshot of this feed) as SSE bytes, and
-// keeps them for the next stream that joins while sh is still the feed's state.
-func (f *detailFeed) renderFull(sh *detailShown) ([]byte, error) {
-	p := f.page
-	p.Now = time.Now()
-	buf, err := views.Render(context.Background(), views.Dist(p, views.DistState{EventID: f.key.eventID, Distribution: sh.dist, Attempts: sh.attempts}))
-	if err != nil {
-		return nil, err
-	}
-	defer views.Release(buf)
-	var ev bytes.Buffer
-	ev.Grow(buf.Len() + buf.Len()/8)
-	_ = writePatch(&ev, buf.Bytes())
-	f.fo.mu.Lock()
-	if f.shown == sh {
-		f.full, f.fullAt = ev.Bytes(), time.Now()
-	}
-	f.fo.mu.Unlock()
-	return ev.Bytes(), nil
-}
-
-// leave removes a watcher; the last one out stops the feed, also when it had already been dropped
-// for falling behind (broadcast), which would otherwise leave the feed running for nobody.
-func (f *detailFeed) leave(w *feedWatcher) {
-	fo := f.fo
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	if _, ok := f.watchers[w]; ok {
-		delete(f.watchers, w)
-		close(w.c)
-	}
-	if len(f.watchers) == 0 && fo.feeds[f.key] == f {
-		delete(fo.feeds, f.key)
-		f.cancel()
-		f.sub.Unsubscribe()
-	}
-}
-
-// broadcast makes m the feed's state and hands it to every watcher; one whose queue is full is
-// dropped.
-func (f *detailFeed) broadcast(m *feedMsg) {
-	fo := f.fo
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	f.shown, f.full = m.shown, nil
-	for w := range f.watchers {
-		select {
-		case w.c <- m:
-		default:
-			delete(f.watchers, w)
-			close(w.c)
-		}
-	}
-}
-
-// end closes every watcher (the hub stopped) and forgets the feed.
-func (f *detailFeed) end() {
-	fo := f.fo
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	for w := range f.watchers {
-		delete(f.watchers, w)
-		close(w.c)
-	}
-	if fo.feeds[f.key] == f {
-		delete(fo.feeds, f.key)
-	}
-	f.sub.Unsubscribe()
 }
 
 // feedSink renders a feed's patches once and broadcasts the bytes.
@@ -194,24 +83,18 @@ type feedSink struct {
 }
 
 func (s *feedSink) patch(comps ...templ.Component) error {
-	buf, err := views.Render(context.Background(), comps...)
-	if err != nil {
+	b, err := renderPatch(false, comps...)
+	if b == nil {
 		return err
 	}
-	defer views.Release(buf)
-	if buf.Len() == 0 {
-		return nil
-	}
-	var ev bytes.Buffer
-	ev.Grow(buf.Len() + 64)
-	_ = writePatch(&ev, buf.Bytes())
 	s.sent++
-	s.f.broadcast(&feedMsg{b: ev.Bytes(), shown: s.v.snapshot(), readAt: s.readAt})
+	sh := s.v.snapshot()
+	s.f.broadcast(&feedMsg{b: b, shown: sh, readAt: s.readAt}, sh)
 	return nil
 }
 
-func (f *detailFeed) run(ctx context.Context) {
-	h := f.fo.h
+func (fo *detailFeeds) run(ctx context.Context, f *detailFeed) {
+	h := fo.h
 	v := &detailView{h: h, p: f.page, id: f.key.eventID}
 	sink := &feedSink{f: f, v: v}
 	v.out = sink
@@ -228,9 +111,7 @@ func (f *detailFeed) run(ctx context.Context) {
 	v.p.Now = time.Now()
 	v.record(st)
 	if err == nil {
-		f.fo.mu.Lock()
-		f.shown = v.snapshot()
-		f.fo.mu.Unlock()
+		f.setShown(v.snapshot())
 	}
 	close(f.ready)
 
@@ -248,14 +129,14 @@ func (f *detailFeed) run(ctx context.Context) {
 				continue // connection state only: each stream shows it
 			}
 		}
-		if wait := f.fo.h.timing.FeedEvery - time.Since(last); wait > 0 {
+		if wait := h.timing.FeedEvery - time.Since(last); wait > 0 {
 			// Inside the throttle window: wait only when there is something new to render. A
 			// signal the last render already covered (it was read while the signal was pending)
 			// would otherwise hold the next real change back by a whole window, every time.
 			if !v.stale(ctx) {
 				continue
 			}
-			wait = f.fo.h.timing.FeedEvery - time.Since(last)
+			wait = h.timing.FeedEvery - time.Since(last)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():

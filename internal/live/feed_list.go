@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
@@ -38,36 +37,23 @@ type listKey struct {
 
 // listFeeds holds the list feeds of one Handlers.
 type listFeeds struct {
-	h     *Streams
-	mu    sync.Mutex
-	feeds map[listKey]*listFeed
+	feedSet[listKey, *listShown]
 
 	dmu   sync.Mutex
 	dists map[string]*distRead // recent reads of changed events, shared by the feeds (changedDist)
 }
 
+// listFeed is the shared reader and renderer of one list view. Its initial read's error (err)
+// ends it: the streams waiting answer with the error, the next stream of the view starts anew.
+type listFeed = feed[listKey, *listShown]
+
 func newListFeeds(h *Streams) *listFeeds {
-	return &listFeeds{h: h, feeds: map[listKey]*listFeed{}, dists: map[string]*distRead{}}
+	return &listFeeds{feedSet: feedSet[listKey, *listShown]{h: h, feeds: map[listKey]*listFeed{}, whole: wholeList}, dists: map[string]*distRead{}}
 }
 
-// listFeed is the shared reader and renderer of one list view.
-type listFeed struct {
-	fan    *listFeeds
-	key    listKey
-	page   views.Page // what the feed renders with: language and may-retry, nobody's identity
-	v      *listView  // the view's state; owned by run
-	sub    *Subscription
-	ready  chan struct{} // closed once the initial read is done (err tells how it went)
-	err    error         // the initial read's error, set before ready is closed
-	cancel context.CancelFunc
-
-	// Guarded by fan.mu.
-	joining  int // streams between join's lookup and their watcher (keep the feed alive)
-	watchers map[*feedWatcher]struct{}
-	done     bool       // stopped: no new watcher is added
-	shown    *listShown // the state of the last patch (read-only)
-	full     []byte     // the whole list in state shown, rendered on demand for joining streams
-	fullAt   time.Time
+// wholeList is the whole list in state sh.
+func wholeList(p views.Page, key listKey, sh *listShown) []templ.Component {
+	return []templ.Component{views.EventRows(p, sh.events, key.f), views.StatusCounts(p, key.f, sh.counts, sh.total)}
 }
 
 // listShown is a list's state as of one patch, shared read-only by the streams that join.
@@ -77,16 +63,10 @@ type listShown struct {
 	total  int
 }
 
-// listSnapshot is what a joining stream starts from.
-type listSnapshot struct {
-	shown *listShown
-	full  []byte // nil: render it (renderFull)
-}
-
 // join adds a watcher to the feed of (filter, page view), starting the feed when it is the first.
 // It returns once the feed has read the list, with the state every patch queued for the watcher
 // starts from; an error when the feed's initial read failed.
-func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, listSnapshot, error) {
+func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, feedSnapshot[*listShown], error) {
 	key := listKey{f: f, lang: p.Lang, mayRetry: p.CanRetry()}
 	fan.mu.Lock()
 	lf := fan.feeds[key]
@@ -97,9 +77,9 @@ func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedW
 	fan.mu.Unlock()
 	<-lf.ready
 	if lf.err != nil {
-		return nil, nil, listSnapshot{}, lf.err
+		return nil, nil, feedSnapshot[*listShown]{}, lf.err
 	}
-	w := &feedWatcher{c: make(chan *feedMsg, feedQueue)}
+	w := newFeedWatcher()
 	fan.mu.Lock()
 	defer fan.mu.Unlock()
 	lf.joining--
@@ -109,121 +89,36 @@ func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedW
 		lf.watchers[w] = struct{}{}
 	}
 	// Taken with the watcher added under one lock: every patch it receives follows this state.
-	snap := listSnapshot{shown: lf.shown}
-	if time.Since(lf.fullAt) < fullRenderTTL { // times and "stuck" badges in it are as of fullAt
-		snap.full = lf.full
-	}
-	return lf, w, snap, nil
+	return lf, w, lf.snapshotLocked(), nil
 }
 
 // start creates, subscribes and runs the feed of key (fan.mu held).
 func (fan *listFeeds) start(key listKey, title string) *listFeed {
-	page := views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry}
-	lf := &listFeed{fan: fan, key: key, page: page, ready: make(chan struct{}), watchers: map[*feedWatcher]struct{}{}}
-	lf.v = &listView{h: fan.h, p: page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}, out: listSink{lf}}
-	filter := Filter{All: lf.v.first}
-	if !lf.v.first {
-		filter.Match = lf.v.watches
+	lf := fan.newFeed(key, views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry})
+	v := &listView{h: fan.h, p: lf.page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}}
+	v.out = listSink{lf, v} // the sink snapshots the view it patches for
+	filter := Filter{All: v.first}
+	if !v.first {
+		filter.Match = v.watches
 	}
 	lf.sub = fan.h.deps.Hub.Subscribe(filter) // before the read: nothing between is lost
 	fan.feeds[key] = lf
-	lf.cancel = fan.h.goFeed(lf.run, lf.end)
+	lf.cancel = fan.h.goFeed(func(ctx context.Context) { fan.run(ctx, lf, v) }, lf.end)
 	return lf
 }
 
-// leave removes a watcher; the last one out stops the feed (also when the watcher was already
-// dropped for falling behind).
-func (lf *listFeed) leave(w *feedWatcher) {
-	fan := lf.fan
-	fan.mu.Lock()
-	defer fan.mu.Unlock()
-	if _, ok := lf.watchers[w]; ok {
-		delete(lf.watchers, w)
-		close(w.c)
-	}
-	if len(lf.watchers) == 0 && lf.joining == 0 && !lf.done {
-		lf.stopLocked()
-	}
-}
-
-// stopLocked forgets the feed and stops its goroutine and subscription (fan.mu held).
-func (lf *listFeed) stopLocked() {
-	lf.done = true
-	if lf.fan.feeds[lf.key] == lf {
-		delete(lf.fan.feeds, lf.key)
-	}
-	lf.cancel()
-	lf.sub.Unsubscribe()
-}
-
-// end closes every watcher (the hub stopped) and stops the feed.
-func (lf *listFeed) end() {
-	fan := lf.fan
-	fan.mu.Lock()
-	defer fan.mu.Unlock()
-	for w := range lf.watchers {
-		delete(lf.watchers, w)
-		close(w.c)
-	}
-	if !lf.done {
-		lf.stopLocked()
-	}
-}
-
-// broadcast makes sh the feed's state and hands m to every watcher; one whose queue is full is
-// dropped (its browser reconnects and gets the whole list).
-func (lf *listFeed) broadcast(m *feedMsg, sh *listShown) {
-	fan := lf.fan
-	fan.mu.Lock()
-	defer fan.mu.Unlock()
-	lf.shown, lf.full = sh, nil
-	for w := range lf.watchers {
-		select {
-		case w.c <- m:
-		default:
-			delete(lf.watchers, w)
-			close(w.c)
-		}
-	}
-}
-
-// renderFull renders the whole list in state sh (a snapshot of this feed) as SSE bytes, and keeps
-// them for the next stream that joins while sh is still the feed's state.
-func (lf *listFeed) renderFull(sh *listShown) ([]byte, error) {
-	p := lf.page
-	p.Now = time.Now()
-	buf, err := views.Render(context.Background(), views.EventRows(p, sh.events, lf.key.f), views.StatusCounts(p, lf.key.f, sh.counts, sh.total))
-	if err != nil {
-		return nil, err
-	}
-	defer views.Release(buf)
-	var ev bytes.Buffer
-	ev.Grow(buf.Len() + buf.Len()/8)
-	_ = writePatch(&ev, buf.Bytes())
-	lf.fan.mu.Lock()
-	if lf.shown == sh {
-		lf.full, lf.fullAt = ev.Bytes(), time.Now()
-	}
-	lf.fan.mu.Unlock()
-	return ev.Bytes(), nil
-}
-
 // listSink renders a list feed's patches once and broadcasts the bytes.
-type listSink struct{ lf *listFeed }
+type listSink struct {
+	lf *listFeed
+	v  *listView // the feed's view, owned by its run
+}
 
 func (s listSink) patch(comps ...templ.Component) error {
-	buf, err := views.Render(context.Background(), comps...)
-	if err != nil {
+	b, err := renderPatch(false, comps...)
+	if b == nil {
 		return err
 	}
-	defer views.Release(buf)
-	if buf.Len() == 0 {
-		return nil
-	}
-	var ev bytes.Buffer
-	ev.Grow(buf.Len() + 64)
-	_ = writePatch(&ev, buf.Bytes())
-	s.lf.broadcast(&feedMsg{b: ev.Bytes()}, s.lf.v.snapshot())
+	s.lf.broadcast(&feedMsg{b: b}, s.v.snapshot())
 	return nil
 }
 
@@ -232,8 +127,8 @@ func (v *listView) snapshot() *listShown {
 	return &listShown{events: slices.Clone(v.events), counts: v.counts, total: v.total}
 }
 
-func (lf *listFeed) run(ctx context.Context) {
-	h, v := lf.fan.h, lf.v
+func (fan *listFeeds) run(ctx context.Context, lf *listFeed, v *listView) {
+	h := fan.h
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	page, err := h.deps.Store.FindEvents(rctx, v.f)
 	var (
@@ -247,9 +142,9 @@ func (lf *listFeed) run(ctx context.Context) {
 	if err != nil {
 		// The streams waiting answer with the error (as a stream reading its own list did); the
 		// next stream of this view starts a new feed.
-		lf.fan.mu.Lock()
+		fan.mu.Lock()
 		lf.stopLocked()
-		lf.fan.mu.Unlock()
+		fan.mu.Unlock()
 		lf.err = err
 		close(lf.ready)
 		return
@@ -257,9 +152,7 @@ func (lf *listFeed) run(ctx context.Context) {
 	v.p.Now = time.Now()
 	v.record(page.Events)
 	v.counts, v.total, v.lastCounts = counts, total, time.Now()
-	lf.fan.mu.Lock()
-	lf.shown = v.snapshot()
-	lf.fan.mu.Unlock()
+	lf.setShown(v.snapshot())
 	close(lf.ready)
 
 	state := h.deps.Hub.State()

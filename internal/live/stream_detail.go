@@ -54,7 +54,7 @@ func (h *Streams) ServeEvent(res http.ResponseWriter, req *http.Request, id stri
 
 // startShared opens the stream and sends the feed's whole-page render of snap and the live
 // state; false when the client is gone.
-func (v *detailView) startShared(res http.ResponseWriter, req *http.Request, f *detailFeed, snap feedSnapshot, state string) bool {
+func (v *detailView) startShared(res http.ResponseWriter, req *http.Request, f *detailFeed, snap feedSnapshot[*detailShown], state string) bool {
 	full := snap.full
 	if full == nil {
 		var err error
