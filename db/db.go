@@ -26,15 +26,46 @@ import (
 
 // DB is the store. Pool is exported for River, which needs the pgx pool itself.
 type DB struct {
-	Pool   *pgxpool.Pool
-	logger *slog.Logger
+	// Pool runs every statement of the store. Through a transaction-mode pooler (DATABASE_URL to
+	// PgBouncer, DATABASE_DIRECT_URL set) it keeps no session state: see pooledExecMode.
+	Pool *pgxpool.Pool
+	// Session is the pool of connections that keep their session: River (LISTEN, its client
+	// connections), the principal listener's LISTEN and the migration lock use it. It is a small
+	// pool on DATABASE_DIRECT_URL when that is set, else Pool itself.
+	Session *pgxpool.Pool
+	logger  *slog.Logger
 }
+
+// pooledExecMode is the pgx query mode of the main pool when it goes through a transaction-mode
+// pooler. pgx's default (QueryExecModeCacheStatement) prepares named statements on the server
+// connection, which a transaction pooler hands to other clients: PgBouncer 1.18 then fails with
+// "prepared statement ... already exists" / "does not exist" (TestPooledExecModes). CacheDescribe
+// describes each statement once over the unnamed statement and then executes it with the unnamed
+// statement (extended protocol, binary formats kept), which needs no session state; it works
+// through PgBouncer 1.18 in transaction mode, as do DescribeExec, Exec and SimpleProtocol
+// (TestPooledExecModes). A default_query_exec_mode in DATABASE_URL wins.
+const pooledExecMode = pgx.QueryExecModeCacheDescribe
+
+// sessionPoolConns is the size of the direct pool unless DATABASE_DIRECT_URL sets pool_max_conns:
+// River's producers, completer, leader election and notifier, plus the migration lock. The
+// principal listener holds a connection of its own outside the pool.
+const sessionPoolConns = 10
 
 // Open connects to the database at url, creating the database first when it does not exist
 // (a fresh machine). The pool is sized for web + workers; SSE streams never hold a connection.
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
+	return OpenWithDirect(ctx, dsn, "", logger)
+}
+
+// OpenWithDirect is Open with a direct URL for what needs a session (DATABASE_DIRECT_URL): when
+// direct is set, dsn is taken to go through a transaction-mode pooler, so its pool uses
+// pooledExecMode, and Session is a small pool on direct. direct "" (or equal to dsn) is Open.
+func OpenWithDirect(ctx context.Context, dsn, direct string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.Default()
+	}
+	if direct == dsn {
+		direct = ""
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -45,20 +76,54 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	cfg.HealthCheckPeriod = 5 * time.Second
-	if err := EnsureDatabase(ctx, dsn); err != nil {
+	if direct != "" && !strings.Contains(dsn, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pooledExecMode
+	}
+	var dcfg *pgxpool.Config
+	if direct != "" {
+		if dcfg, err = pgxpool.ParseConfig(direct); err != nil {
+			return nil, fmt.Errorf("parse DATABASE_DIRECT_URL: %w", err)
+		}
+		if !strings.Contains(direct, "pool_max_conns") {
+			dcfg.MaxConns = sessionPoolConns
+		}
+		dcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		dcfg.HealthCheckPeriod = 5 * time.Second
+	}
+	// A pooler may refuse to create the database: create it over the direct connection.
+	if err := EnsureDatabase(ctx, or(direct, dsn)); err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	return &DB{Pool: pool, logger: logger.With(slog.String("component", "db"))}, nil
+	d := &DB{Pool: pool, Session: pool, logger: logger.With(slog.String("component", "db"))}
+	if dcfg != nil {
+		if d.Session, err = pgxpool.NewWithConfig(ctx, dcfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open direct database pool: %w", err)
+		}
+	}
+	return d, nil
 }
 
-// Close releases the pool.
-func (db *DB) Close() { db.Pool.Close() }
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
-// Ping checks that the database answers.
+// Close releases the pools.
+func (db *DB) Close() {
+	if db.Session != db.Pool {
+		db.Session.Close()
+	}
+	db.Pool.Close()
+}
+
+// Ping checks that the database answers (through the pooler when there is one).
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // EnsureDatabase creates the database named in dsn when it does not exist yet, connecting to the
@@ -104,7 +169,9 @@ const migrationLock = 727_001
 // Migrate applies every embedded migration not yet applied, in name order, each in its own
 // transaction, then River's migrations. Running it again is a no-op.
 func (db *DB) Migrate(ctx context.Context) error {
-	conn, err := db.Pool.Acquire(ctx)
+	// A session-level advisory lock: on the direct connection, never through a transaction pooler
+	// (which would run the unlock, or the migrations, on another server connection).
+	conn, err := db.Session.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: acquire connection: %w", err)
 	}
@@ -149,7 +216,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		db.logger.Info("applied migration", slog.String("version", name))
 	}
 
-	migrator, err := rivermigrate.New(riverpgxv5.New(db.Pool), nil)
+	migrator, err := rivermigrate.New(riverpgxv5.New(db.Session), nil)
 	if err != nil {
 		return fmt.Errorf("migrate: river migrator: %w", err)
 	}

@@ -73,7 +73,7 @@ func (db *DB) ListenPrincipalChanges(ctx context.Context, fn func(userID int64))
 // listenOnce connects, LISTENs and delivers notifications until the connection fails or ctx ends.
 // listened reports whether the LISTEN succeeded.
 func (db *DB) listenOnce(ctx context.Context, fn func(userID int64)) (listened bool, err error) {
-	cfg := db.Pool.Config().ConnConfig.Copy()
+	cfg := db.Session.Config().ConnConfig.Copy() // LISTEN needs a session: the direct URL
 	cfg.RuntimeParams["application_name"] = ListenerAppName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

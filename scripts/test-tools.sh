@@ -3,6 +3,7 @@
 #   chromium      headless browser for the end-to-end tests (chromedp drives /usr/bin/chromium)
 #   redis-server  private Redis servers for fault tests (dbtest.StartRedis)
 #   initdb/pg_ctl private PostgreSQL servers for fault tests
+#   pgbouncer     private transaction-mode poolers (dbtest.StartPgBouncer)
 # As root, missing ones are installed from Debian without reading stdin; otherwise the script says
 # what to install and fails.
 set -euo pipefail
@@ -15,6 +16,7 @@ need=()
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v redis-server >/dev/null || need+=(redis-server)
 [[ -n $(pg_bindir) ]] || need+=(postgresql)
+command -v pgbouncer >/dev/null || need+=(pgbouncer)
 
 if ((${#need[@]} > 0)); then
 	if ! is_root; then

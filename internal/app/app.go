@@ -125,7 +125,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 func (a *App) build(o options) error {
 	cfg, logger := a.Config, a.log
 	var err error
-	if a.Store, err = db.Open(context.Background(), cfg.DatabaseURL, logger); err != nil {
+	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger); err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if a.Redis, err = cache.NewClient(cfg.RedisURL); err != nil {

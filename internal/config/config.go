@@ -21,17 +21,21 @@ const (
 
 // Config is every setting of the service. Zero values are replaced by defaults in Load.
 type Config struct {
-	DatabaseURL    string
-	RedisURL       string
-	Addr           string
-	Role           string // all | web | worker
-	MaxAttempts    int
-	RetryBaseDelay time.Duration
-	RetryMaxDelay  time.Duration
-	ChannelsConfig string // path; "" = embedded simulator
-	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
-	SimulatorStep  time.Duration
-	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	DatabaseURL string
+	// DatabaseDirectURL (DATABASE_DIRECT_URL, optional) reaches PostgreSQL without a
+	// transaction-mode pooler: River, the principal listener (LISTEN) and the migration lock use
+	// it, and DatabaseURL is then run without session state. "" = DatabaseURL for everything.
+	DatabaseDirectURL string
+	RedisURL          string
+	Addr              string
+	Role              string // all | web | worker
+	MaxAttempts       int
+	RetryBaseDelay    time.Duration
+	RetryMaxDelay     time.Duration
+	ChannelsConfig    string // path; "" = embedded simulator
+	SimulatorFail     string // e.g. "KAKAO=3,NAVER=always"
+	SimulatorStep     time.Duration
+	SimulatorAddr     string // listen address of `distribution simulator` (default 127.0.0.1:8081)
 	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
 	Workers int
 	// MaxStreamsPerUser caps the open live streams of one user or API token per web process
@@ -104,17 +108,18 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		DatabaseURL:    or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		RedisURL:       or(getenv("REDIS_URL"), DefaultRedisURL),
-		Addr:           or(getenv("ADDR"), DefaultAddr),
-		Role:           or(getenv("ROLE"), RoleAll),
-		ChannelsConfig: getenv("CHANNELS_CONFIG"),
-		SimulatorFail:  getenv("SIMULATOR_FAIL"),
-		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
-		WebhookURL:     getenv("WEBHOOK_URL"),
-		PublicURL:      getenv("PUBLIC_URL"),
-		DebugAddr:      getenv("DEBUG_ADDR"),
-		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		DatabaseURL:       or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		RedisURL:          or(getenv("REDIS_URL"), DefaultRedisURL),
+		DatabaseDirectURL: getenv("DATABASE_DIRECT_URL"),
+		Addr:              or(getenv("ADDR"), DefaultAddr),
+		Role:              or(getenv("ROLE"), RoleAll),
+		ChannelsConfig:    getenv("CHANNELS_CONFIG"),
+		SimulatorFail:     getenv("SIMULATOR_FAIL"),
+		SimulatorAddr:     or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
+		WebhookURL:        getenv("WEBHOOK_URL"),
+		PublicURL:         getenv("PUBLIC_URL"),
+		DebugAddr:         getenv("DEBUG_ADDR"),
+		LogLevel:          or(getenv("LOG_LEVEL"), "info"),
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
@@ -168,6 +173,11 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) Validate() error {
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return fmt.Errorf("DATABASE_URL: want postgres://user@host:port/db, got %q", redact(c.DatabaseURL))
+	}
+	if c.DatabaseDirectURL != "" {
+		if u, err := url.Parse(c.DatabaseDirectURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return fmt.Errorf("DATABASE_DIRECT_URL: want postgres://user@host:port/db, got %q", redact(c.DatabaseDirectURL))
+		}
 	}
 	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 		return fmt.Errorf("REDIS_URL: want redis://host:port/db, got %q", redact(c.RedisURL))

@@ -214,7 +214,10 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 	if err := e.setupAlerts(workers, rc); err != nil {
 		return nil, err
 	}
-	e.river, err = river.NewClient(riverpgxv5.New(store.Pool), rc)
+	// River's client holds sessions (LISTEN for new jobs and leadership): the direct pool when
+	// DATABASE_URL goes through a transaction pooler. Jobs inserted in a store transaction use
+	// that transaction's connection (the main pool).
+	e.river, err = river.NewClient(riverpgxv5.New(store.Session), rc)
 	if err != nil {
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
