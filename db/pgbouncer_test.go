@@ -2,8 +2,8 @@ package db_test
 
 import (
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
@@ -154,4 +156,93 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	if _, err := app.New(cfg); err == nil {
 		t.Fatal("New accepted ROLE=both")
 	}
+}
+
+// TestThroughPgBouncer: DATABASE_URL through a private transaction-mode PgBouncer and
+// DATABASE_DIRECT_URL direct. The app starts (migrations under the advisory lock on the direct
+// connection), is ready (Postgres answers through the pooler), its River workers finish a
+// distribution written and read through the pooler, and a principal change (a revocation: the
+// user is disabled) made through the pooler reaches the principal listener.
+func TestThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleAll)
+	cfg.DatabaseDirectURL = cfg.DatabaseURL
+	pb := dbtest.StartPgBouncer(t, cfg.DatabaseDirectURL, 4)
+	cfg.DatabaseURL = pb.URL
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		stop(t, a)
+		t.Fatalf("start: %v\n%s", err, pb.Log())
+	}
+	defer stop(t, a)
+	if a.Store.Session == a.Store.Pool {
+		t.Fatal("no direct pool with DATABASE_DIRECT_URL set")
+	}
+	res, err := http.Get(a.URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz through the pooler: %d", res.StatusCode)
+	}
+
+	heard := make(chan int64, 10)
+	lctx, cancel := context.WithCancel(ctx)
+	ldone := make(chan error, 1)
+	go func() {
+		ldone <- a.Store.ListenPrincipalChanges(lctx, func(id int64) {
+			select {
+			case heard <- id:
+			default:
+			}
+		})
+	}()
+	defer func() { cancel(); <-ldone }()
+
+	e, err := a.Store.CreateEvent(ctx, model.Event{Title: "pooled", StoreName: "app test"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Engine.StartDistribution(ctx, e.ID, []model.Channel{model.ChannelInstagram, model.ChannelNaver}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.EventuallyErr(t, 30*time.Second, "the distribution to complete through the pooler", func() error {
+		d, err := a.Store.FindDistribution(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.OverallStatus.Terminal() {
+			return fmt.Errorf("still %s", d.OverallStatus)
+		}
+		if d.OverallStatus != model.OverallCompleted {
+			t.Fatalf("overall status %s, want COMPLETED", d.OverallStatus)
+		}
+		return nil
+	})
+
+	// The listener's LISTEN runs on its own connection: a change is heard once it listens.
+	u, err := a.Store.CreateUser(ctx, "ann@example.com", "$argon2id$dummy", model.RoleMarketer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the revocation to reach the principal listener", func() bool {
+		if err := a.Store.SetUserDisabled(ctx, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			select {
+			case id := <-heard:
+				if id == u.ID {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
 }

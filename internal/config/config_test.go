@@ -61,6 +61,7 @@ func TestLoadValues(t *testing.T) {
 	}
 	c, err := config.Load(env(map[string]string{
 		"DATABASE_URL":         "postgresql://app:pw@db.internal:6432/dist?sslmode=require",
+		"DATABASE_DIRECT_URL":  "postgresql://app:pw@db.internal:5432/dist?sslmode=require",
 		"REDIS_URL":            "rediss://cache.internal:6380/2",
 		"ADDR":                 ":9090",
 		"ROLE":                 "worker",
@@ -88,7 +89,8 @@ func TestLoadValues(t *testing.T) {
 	if c.MaxAttempts != 5 || c.RetryBaseDelay != 150*time.Millisecond || c.RetryMaxDelay != 150*time.Millisecond ||
 		c.SimulatorStep != 0 || c.Workers != 1 || c.MaxStreamsPerUser != 4 || c.JobTimeout != time.Second || !c.SecureCookies ||
 		c.ChannelsConfig != cfgFile || c.SimulatorFail != "KAKAO=3" || c.Addr != ":9090" || c.LogLevel != "debug" ||
-		c.WebhookURL != "https://hooks.example.com/x" || c.DebugAddr != "127.0.0.1:6060" {
+		c.WebhookURL != "https://hooks.example.com/x" || c.DebugAddr != "127.0.0.1:6060" ||
+		c.DatabaseDirectURL != "postgresql://app:pw@db.internal:5432/dist?sslmode=require" {
 		t.Errorf("values not taken as given: %+v", c)
 	}
 	// RESCUE_AFTER defaults to JOB_TIMEOUT + 1m, so lowering the timeout lowers the rescue too.
@@ -108,6 +110,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"database scheme", map[string]string{"DATABASE_URL": "mysql://db/dist"}, "DATABASE_URL"},
 		{"database not a URL", map[string]string{"DATABASE_URL": "::nope"}, "DATABASE_URL"},
+		{"direct database scheme", map[string]string{"DATABASE_DIRECT_URL": "mysql://db/dist"}, "DATABASE_DIRECT_URL"},
 		{"redis scheme", map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, "REDIS_URL"},
 		{"redis not a URL", map[string]string{"REDIS_URL": "%zz"}, "REDIS_URL"},
 		{"addr without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
