@@ -225,6 +225,24 @@ func TestThroughPgBouncer(t *testing.T) {
 		return nil
 	})
 
+	// A read of the API (token authentication, the event) through the pooler.
+	token, err := a.Auth.CreateToken(ctx, "pgbouncer", model.RoleMarketer, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.URL()+"/api/v1/events/"+e.ID+"/distribution", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dist model.Distribution
+	err = json.NewDecoder(res.Body).Decode(&dist)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || dist.OverallStatus != model.OverallCompleted {
+		t.Fatalf("GET distribution through the pooler: %d %v %+v", res.StatusCode, err, dist)
+	}
+
 	// The listener's LISTEN runs on its own connection: a change is heard once it listens.
 	u, err := a.Store.CreateUser(ctx, "ann@example.com", "$argon2id$dummy", model.RoleMarketer)
 	if err != nil {
