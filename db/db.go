@@ -24,7 +24,7 @@ import (
 	"github.com/marketing-platform/distribution/migrations"
 )
 
-// DB is the store. Pool is exported for River, which needs the pgx pool itself.
+// DB is the store. The pools are exported for River, which needs a pgx pool itself.
 type DB struct {
 	// Pool runs every statement of the store. Through a transaction-mode pooler (DATABASE_URL to
 	// PgBouncer, DATABASE_DIRECT_URL set) it keeps no session state: see pooledExecMode.

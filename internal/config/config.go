@@ -21,23 +21,23 @@ const (
 
 // Config is every setting of the service. Zero values are replaced by defaults in Load.
 type Config struct {
-	DatabaseURL string
+	DatabaseURL    string
+	RedisURL       string
+	Addr           string
+	Role           string // all | web | worker
+	MaxAttempts    int
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+	ChannelsConfig string // path; "" = embedded simulator
+	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
+	SimulatorStep  time.Duration
+	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
+	Workers int
 	// DatabaseDirectURL (DATABASE_DIRECT_URL, optional) reaches PostgreSQL without a
 	// transaction-mode pooler: River, the principal listener (LISTEN) and the migration lock use
 	// it, and DatabaseURL is then run without session state. "" = DatabaseURL for everything.
 	DatabaseDirectURL string
-	RedisURL          string
-	Addr              string
-	Role              string // all | web | worker
-	MaxAttempts       int
-	RetryBaseDelay    time.Duration
-	RetryMaxDelay     time.Duration
-	ChannelsConfig    string // path; "" = embedded simulator
-	SimulatorFail     string // e.g. "KAKAO=3,NAVER=always"
-	SimulatorStep     time.Duration
-	SimulatorAddr     string // listen address of `distribution simulator` (default 127.0.0.1:8081)
-	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
-	Workers int
 	// MaxStreamsPerUser caps the open live streams of one user or API token per web process
 	// (MAX_STREAMS_PER_USER, default 32); beyond it their oldest stream is closed.
 	MaxStreamsPerUser int
@@ -108,19 +108,19 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		DatabaseURL:       or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		RedisURL:          or(getenv("REDIS_URL"), DefaultRedisURL),
-		DatabaseDirectURL: getenv("DATABASE_DIRECT_URL"),
-		Addr:              or(getenv("ADDR"), DefaultAddr),
-		Role:              or(getenv("ROLE"), RoleAll),
-		ChannelsConfig:    getenv("CHANNELS_CONFIG"),
-		SimulatorFail:     getenv("SIMULATOR_FAIL"),
-		SimulatorAddr:     or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
-		WebhookURL:        getenv("WEBHOOK_URL"),
-		PublicURL:         getenv("PUBLIC_URL"),
-		DebugAddr:         getenv("DEBUG_ADDR"),
-		LogLevel:          or(getenv("LOG_LEVEL"), "info"),
+		DatabaseURL:    or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		RedisURL:       or(getenv("REDIS_URL"), DefaultRedisURL),
+		Addr:           or(getenv("ADDR"), DefaultAddr),
+		Role:           or(getenv("ROLE"), RoleAll),
+		ChannelsConfig: getenv("CHANNELS_CONFIG"),
+		SimulatorFail:  getenv("SIMULATOR_FAIL"),
+		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
+		WebhookURL:     getenv("WEBHOOK_URL"),
+		PublicURL:      getenv("PUBLIC_URL"),
+		DebugAddr:      getenv("DEBUG_ADDR"),
+		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
+	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
