@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
@@ -114,6 +116,37 @@ func TestThroughPgBouncer(t *testing.T) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent migrations through the pooler: %v\n%s", err, pb.Log())
+	}
+
+	// The migration lock is a session lock on the direct connection: a migrator waits while
+	// another session holds it and goes on once it is released.
+	holder, err := pgx.Connect(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	const migrationLock = 727_001 // db.migrationLock
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		t.Fatal(err)
+	}
+	migrated := make(chan error, 1)
+	go func() { migrated <- a.Migrate(ctx) }()
+	testkit.Eventually(t, 10*time.Second, "the migrator to wait for the lock", func() bool {
+		var waiting int
+		err := holder.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`, migrationLock).Scan(&waiting)
+		return err == nil && waiting == 1
+	})
+	select {
+	case err := <-migrated:
+		t.Fatalf("Migrate returned while the lock was held: %v", err)
+	default:
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrationLock); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-migrated; err != nil {
+		t.Fatalf("migrate after the lock was released: %v", err)
 	}
 
 	heard := listen(t, b)
