@@ -23,6 +23,7 @@ export TEST_DATABASE_URL
 GO ?= go
 BIN := bin/distribution
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 TEST_TIMEOUT ?= 30m
 BENCHTIME ?= 1s
 FUZZTIME ?= 30s
@@ -61,7 +62,7 @@ static/dist/app.css: $(CSS_INPUTS) $(NPM_STAMP) | templ
 	@mv -f $(@D)/.app.css.tmp $@
 
 build: generate ## compile bin/distribution (its `version` is git describe)
-	$(GO) build -ldflags "-X github.com/marketing-platform/distribution/internal/cli.version=$(VERSION)" -o $(BIN) .
+	$(GO) build -ldflags "-X github.com/marketing-platform/distribution/internal/cli.version=$(VERSION) -X github.com/marketing-platform/distribution/internal/cli.commit=$(COMMIT)" -o $(BIN) .
 
 run: build services ## start services, migrate, seed demo data (prints logins), serve in the foreground
 	$(BIN) migrate

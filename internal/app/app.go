@@ -42,6 +42,7 @@ type options struct {
 	listener  net.Listener
 	wrapStore func(handlers.Store) handlers.Store
 	adapters  func(model.Channel) channels.Adapter
+	build     Build
 }
 
 // WithLogger sets the logger of every part (default slog.Default()).
@@ -183,6 +184,7 @@ func (a *App) build(o options) error {
 	if err != nil {
 		return err
 	}
+	a.registerMetrics(o.build) // metrics.go
 
 	authCfg := auth.Config{AuditRetention: cfg.AuditRetention}
 	if cfg.PasswordHashMemoryKiB != 0 {
@@ -211,6 +213,7 @@ func (a *App) build(o options) error {
 		Hub: a.Hub, Store: store, Status: statusReader{a.Cache, a.Store}, Auth: a.Auth,
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser, Timing: live.Timing(cfg.StreamTiming), Logger: logger,
 	})
+	a.registerLiveMetrics() // metrics.go
 	a.Handlers = handlers.New(handlers.Deps{
 		Auth: a.Auth, DB: a.Store, Redis: a.Cache,
 		Store: store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Live: a.Streams,

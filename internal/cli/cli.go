@@ -46,6 +46,10 @@ environment (see README for every variable and its default):
 // version Go recorded in the binary, or "dev".
 var version = ""
 
+// commit is the build's commit, set with -ldflags "-X <module>/internal/cli.commit=..."; empty, the
+// service reports the revision Go recorded (distribution_build_info).
+var commit = ""
+
 func buildVersion() string {
 	if version != "" {
 		return version

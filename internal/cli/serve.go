@@ -18,7 +18,7 @@ import (
 // or a part fails, then stops it in order: HTTP, live hub, workers, pools.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	redis.SetLogger(redisLog{logger})
-	a, err := app.New(cfg, app.WithLogger(logger))
+	a, err := app.New(cfg, app.WithLogger(logger), app.WithBuild(app.Build{Version: buildVersion(), Commit: commit}))
 	if err != nil {
 		return err
 	}

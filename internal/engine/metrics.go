@@ -14,6 +14,7 @@ type metrics struct {
 	rescues     *prometheus.CounterVec   // action
 	retries     *prometheus.CounterVec   // kind
 	cacheErrors prometheus.Counter
+	errorKinds  *prometheus.CounterVec // channel, kind (errors.go's kind labels)
 }
 
 // newMetrics builds the engine's collectors and registers them on reg (nil = not exported).
@@ -44,11 +45,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "distribution_engine_cache_errors_total",
 			Help: "Cache writes after commit that failed (state still in Postgres).",
 		}),
+		errorKinds: newErrorKinds(),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors} {
+	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors, m.errorKinds} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -182,6 +182,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		log.Error("adapter returned an unexpected error", slog.String("error", perr.Error()))
 		ce = &channels.Error{Kind: channels.Temporary, Message: "unexpected error while publishing"}
 	}
+	e.metrics.errorKinds.WithLabelValues(string(args.Channel), errorKindLabel(ce.Kind)).Inc()
 	switch ce.Kind {
 	case channels.Permanent:
 		return e.finishFailed(ctx, log, run, ce, "", start)

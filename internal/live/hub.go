@@ -166,7 +166,7 @@ type Hub struct {
 }
 
 type counters struct {
-	notifications, ignored, signals, coalesced, overflows, reconnects atomic.Uint64
+	notifications, ignored, signals, coalesced, overflows, reconnects, resyncs atomic.Uint64
 }
 
 // Stats are counters for tests and diagnostics.
@@ -177,6 +177,7 @@ type Stats struct {
 	Signals       uint64 // signals placed in an empty subscriber slot
 	Coalesced     uint64 // signals merged into one still unread
 	Overflows     uint64 // pending signals or batches collapsed into a Resync
+	Resyncs       uint64 // Resync signals delivered to subscribers (reconnects and overflows)
 	Reconnects    uint64 // confirmed re-subscriptions after a lost connection
 }
 
@@ -215,6 +216,7 @@ func (h *Hub) Stats() Stats {
 		Signals:       h.stats.signals.Load(),
 		Coalesced:     h.stats.coalesced.Load(),
 		Overflows:     h.stats.overflows.Load(),
+		Resyncs:       h.stats.resyncs.Load(),
 		Reconnects:    h.stats.reconnects.Load(),
 	}
 }

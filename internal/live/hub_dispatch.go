@@ -168,9 +168,11 @@ func (h *Hub) deliver(s *Subscription, sig Signal) {
 	if s.done {
 		return
 	}
+	pendingResync := false
 	select {
 	case old := <-s.ch:
 		h.stats.coalesced.Add(1)
+		pendingResync = old.Resync
 		sig = merge(old, sig)
 	default:
 		h.stats.signals.Add(1)
@@ -178,6 +180,9 @@ func (h *Hub) deliver(s *Subscription, sig Signal) {
 	if len(sig.EventIDs) > h.opts.SubscriberBuffer {
 		h.stats.overflows.Add(1)
 		sig = Signal{Resync: true, State: sig.State}
+	}
+	if sig.Resync && !pendingResync { // a Resync merged into an unread one is the same resync
+		h.stats.resyncs.Add(1)
 	}
 	s.ch <- sig // cannot block: capacity one, emptied above, no other sender
 }

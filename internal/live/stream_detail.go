@@ -23,6 +23,7 @@ import (
 func (h *Streams) ServeEvent(res http.ResponseWriter, req *http.Request, id string, p views.Page, who Viewer) error {
 	evicted, release := h.streamSlot(who.Principal, who.OK)
 	defer release()
+	defer h.open.opened(StreamDetail)()
 	// Changes of the event come from the shared feed (rendered once for every page of the event);
 	// the stream's own subscription carries the hub's connection state and resyncs only.
 	sub := h.deps.Hub.Subscribe(Filter{})

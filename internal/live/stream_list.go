@@ -25,6 +25,7 @@ import (
 func (h *Streams) ServeList(res http.ResponseWriter, req *http.Request, f model.EventFilter, p views.Page, who Viewer) error {
 	evicted, release := h.streamSlot(who.Principal, who.OK)
 	defer release()
+	defer h.open.opened(StreamList)()
 	// The rows come from the feed (which also resyncs and polls for the view); the stream's own
 	// subscription carries the hub's connection state only.
 	sub := h.deps.Hub.Subscribe(Filter{})

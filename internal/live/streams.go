@@ -75,6 +75,7 @@ type Streams struct {
 	slots   *streamSlots // open streams by user or token, at most MaxStreamsPerUser (cap.go)
 	details *detailFeeds // one read and render per change for the detail streams of a view (feed_detail.go)
 	lists   *listFeeds   // one read and render per change for the list streams of a view (feed_list.go)
+	open    openStreams  // open streams by kind (metrics.go)
 
 	mu      sync.Mutex
 	ctx     context.Context // feeds run under it; nil until Start, done after Stop
