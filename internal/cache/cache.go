@@ -113,7 +113,7 @@ func (c *Cache) NotificationsState() (configured bool, err error) {
 // refuses CONFIG: the setting cannot be checked here and must be made on the server.
 //
 // In managed mode it sends no CONFIG: it writes a probe key that expires at once and waits (within
-// ctx) for its hset, expire and expired notifications. err is ErrNotificationsNotFlowing when they
+// ctx, at most 1 s) for its hset, expire and expired notifications. err is ErrNotificationsNotFlowing when they
 // do not all arrive, or a connection error.
 func (c *Cache) CheckNotifications(ctx context.Context) (configured bool, err error) {
 	if c.mode == ModeManaged {

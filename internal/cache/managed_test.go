@@ -116,3 +116,36 @@ func TestCheckServerRefusesCluster(t *testing.T) {
 		t.Fatalf("CheckServer on a plain Redis = %v", err)
 	}
 }
+
+// TestManagedStateIsCached: readiness polls NotificationsState often; within a few seconds it
+// answers the last probe's result instead of probing again, while CheckNotifications always probes.
+func TestManagedStateIsCached(t *testing.T) {
+	t.Parallel()
+	r := dbtest.StartRedisWith(t, "--notify-keyspace-events", cache.NotifyFlags) // CONFIG left on for the test's admin
+	mode := cache.WithNotificationsMode(cache.ModeManaged)
+	client, err := cache.NewClient(r.URL, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c := cache.New(client, quietLogger(), mode)
+	ctx := context.Background()
+	if ok, err := c.NotificationsState(); !ok || err != nil {
+		t.Fatalf("NotificationsState = %v, %v", ok, err)
+	}
+	admin := redis.NewClient(&redis.Options{Network: "unix", Addr: r.Sock, MaxRetries: -1})
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.ConfigSet(ctx, "notify-keyspace-events", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.NotificationsState(); !ok || err != nil {
+		t.Fatalf("NotificationsState right after a probe = %v, %v; want the cached ok", ok, err)
+	}
+	if ok, err := c.CheckNotifications(ctx); ok || !errors.Is(err, cache.ErrNotificationsNotFlowing) {
+		t.Fatalf("CheckNotifications = %v, %v; want ErrNotificationsNotFlowing", ok, err)
+	}
+	// Managed mode never re-applies the setting.
+	if got, err := admin.ConfigGet(ctx, "notify-keyspace-events").Result(); err != nil || got["notify-keyspace-events"] != "" {
+		t.Fatalf("notify-keyspace-events = %v, %v; want it left alone", got, err)
+	}
+}
