@@ -129,10 +129,11 @@ func (a *App) build(o options) error {
 	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger); err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	if a.Redis, err = cache.NewClient(cfg.RedisURL); err != nil {
+	mode := cache.WithNotificationsMode(cache.NotificationsMode(cfg.RedisNotifications))
+	if a.Redis, err = cache.NewClient(cfg.RedisURL, mode); err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	a.Cache = cache.New(a.Redis, logger)
+	a.Cache = cache.New(a.Redis, logger, mode)
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -258,6 +259,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Unlock()
 	cfg := a.Config
 	if err := a.Store.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := a.checkRedis(ctx); err != nil {
 		return err
 	}
 	if a.Simulator != nil {

@@ -44,6 +44,12 @@ type Cache struct {
 	client *redis.Client
 	log    *slog.Logger
 	now    func() time.Time
+	mode   NotificationsMode
+
+	// The managed mode's last notifications probe (managed.go).
+	probeMu  sync.Mutex
+	probeAt  time.Time
+	probeErr error
 
 	// openUntil is the circuit: 0 when closed, else the unix nanos until which Redis is skipped.
 	openUntil atomic.Int64
@@ -57,8 +63,8 @@ type Cache struct {
 	lastWarn sync.Map // kind -> *atomic.Int64 (unix nanos)
 }
 
-// New returns a Cache over client (see NewClient).
-func New(client *redis.Client, logger *slog.Logger) *Cache {
+// New returns a Cache over client (see NewClient; give both the same options).
+func New(client *redis.Client, logger *slog.Logger, opts ...Option) *Cache {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -66,6 +72,7 @@ func New(client *redis.Client, logger *slog.Logger) *Cache {
 		client: client,
 		log:    logger.With(slog.String("component", "cache")),
 		now:    time.Now,
+		mode:   buildOptions(opts).mode,
 		dirty:  map[string]struct{}{},
 	}
 }
@@ -85,17 +92,36 @@ func (c *Cache) Ping(ctx context.Context) error {
 }
 
 // NotificationsState is CheckNotifications bounded by a short timeout of its own (for /readyz).
+// In managed mode it probes (see CheckNotifications) at most once per 5 s and otherwise answers
+// the last probe's result.
 func (c *Cache) NotificationsState() (configured bool, err error) {
+	if c.mode == ModeManaged {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		return c.managedState(ctx)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*ioTimeout)
 	defer cancel()
 	return c.CheckNotifications(ctx)
 }
 
 // CheckNotifications reports whether keyspace notifications for our keys are enabled on the
-// server, re-applying them when they are not (someone reset them, or a restart lost them before any
-// new connection was made). err is ErrNotificationsForbidden (wrapped) when the server refuses
-// CONFIG: the setting cannot be checked here and must be made on the server.
+// server.
+//
+// In config mode it re-applies them when they are not (someone reset them, or a restart lost them
+// before any new connection was made). err is ErrNotificationsForbidden (wrapped) when the server
+// refuses CONFIG: the setting cannot be checked here and must be made on the server.
+//
+// In managed mode it sends no CONFIG: it writes a probe key that expires at once and waits (within
+// ctx, at most 1 s) for its hset, expire and expired notifications. err is ErrNotificationsNotFlowing when they
+// do not all arrive, or a connection error.
 func (c *Cache) CheckNotifications(ctx context.Context) (configured bool, err error) {
+	if c.mode == ModeManaged {
+		if err := c.probeNotifications(ctx); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	changed, err := applyNotifications(ctx, c.client)
 	if err != nil {
 		if !errors.Is(err, ErrNotificationsForbidden) {

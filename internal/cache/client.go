@@ -30,7 +30,7 @@ const notifyFlags = "Khgx"
 // ErrNotificationsForbidden means the server refuses CONFIG (a managed Redis): the notification
 // setting cannot be applied or checked from here and must be configured on the server
 // (notify-keyspace-events containing "Khgx").
-var ErrNotificationsForbidden = errors.New("redis refuses CONFIG; set notify-keyspace-events=" + notifyFlags + " on the server")
+var ErrNotificationsForbidden = errors.New("redis refuses CONFIG; set notify-keyspace-events=" + notifyFlags + " on the server and REDIS_NOTIFICATIONS=managed")
 
 // NewClient returns a Redis client for redisURL (redis://, rediss:// or unix://; the DB index is
 // honoured) tuned to fail fast: short dial, read, write and pool timeouts, a single dial attempt,
@@ -39,8 +39,10 @@ var ErrNotificationsForbidden = errors.New("redis refuses CONFIG; set notify-key
 // Every new connection — after start, after a dropped connection, after a Redis restart (which
 // loses CONFIG SET) — re-applies the keyspace-notification setting before it is used, pub/sub
 // connections included. When the server forbids CONFIG the connection is used anyway;
-// (*Cache).NotificationsState reports it.
-func NewClient(redisURL string) (*redis.Client, error) {
+// (*Cache).NotificationsState reports it. With WithNotificationsMode(ModeManaged) no CONFIG is
+// ever sent.
+func NewClient(redisURL string, options ...Option) (*redis.Client, error) {
+	o := buildOptions(options)
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
@@ -65,12 +67,14 @@ func NewClient(redisURL string) (*redis.Client, error) {
 	}
 	opts.ContextTimeoutEnabled = true
 	opts.DisableIdentity = true // CLIENT SETINFO: one round trip per connection, useless here
-	opts.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
-		_, err := applyNotifications(ctx, cn)
-		if errors.Is(err, ErrNotificationsForbidden) {
-			return nil // keep working without live updates; health reports it
+	if o.mode != ModeManaged {
+		opts.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+			_, err := applyNotifications(ctx, cn)
+			if errors.Is(err, ErrNotificationsForbidden) {
+				return nil // keep working without live updates; health reports it
+			}
+			return err
 		}
-		return err
 	}
 	return redis.NewClient(opts), nil
 }

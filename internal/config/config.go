@@ -32,6 +32,11 @@ type Config struct {
 	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
 	SimulatorStep  time.Duration
 	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// RedisNotifications is how keyspace notifications are set up (REDIS_NOTIFICATIONS):
+	// "config" (default) applies notify-keyspace-events with CONFIG SET on every connection;
+	// "managed" never sends CONFIG (a managed Redis where the operator sets it) and checks with a
+	// probe key that notifications really flow.
+	RedisNotifications string
 	// Workers is how many channel jobs one worker process runs at once (WORKERS, default 20).
 	Workers int
 	// DatabaseDirectURL (DATABASE_DIRECT_URL, optional) reaches PostgreSQL without a
@@ -102,6 +107,12 @@ const (
 	DefaultAddr        = "127.0.0.1:8080"
 )
 
+// REDIS_NOTIFICATIONS values.
+const (
+	RedisNotificationsConfig  = "config"
+	RedisNotificationsManaged = "managed"
+)
+
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
 	if getenv == nil {
@@ -121,6 +132,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
+	c.RedisNotifications = or(getenv("REDIS_NOTIFICATIONS"), RedisNotificationsConfig)
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
@@ -181,6 +193,11 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 		return fmt.Errorf("REDIS_URL: want redis://host:port/db, got %q", redact(c.RedisURL))
+	}
+	switch c.RedisNotifications {
+	case "", RedisNotificationsConfig, RedisNotificationsManaged:
+	default:
+		return fmt.Errorf("REDIS_NOTIFICATIONS: want config or managed, got %q", c.RedisNotifications)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("PUBLIC_URL: want http(s)://host[:port], got %q", c.PublicURL)

@@ -326,3 +326,17 @@ func TestValidateTimings(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadRedisNotifications(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": config.RedisNotificationsConfig, "config": "config", "managed": "managed"} {
+		c, err := config.Load(env(map[string]string{"REDIS_NOTIFICATIONS": in}))
+		if err != nil || c.RedisNotifications != want {
+			t.Errorf("REDIS_NOTIFICATIONS=%q: got %q, %v; want %q", in, c.RedisNotifications, err, want)
+		}
+	}
+	_, err := config.Load(env(map[string]string{"REDIS_NOTIFICATIONS": "off"}))
+	if err == nil || !strings.Contains(err.Error(), "REDIS_NOTIFICATIONS") {
+		t.Errorf("REDIS_NOTIFICATIONS=off: err = %v; want a REDIS_NOTIFICATIONS error", err)
+	}
+}

@@ -244,11 +244,19 @@ type Redis struct {
 	Dir  string
 	cmd  *exec.Cmd
 	t    testing.TB
+	args []string
 }
 
 // StartRedis starts a private redis-server for this test (stopped at cleanup). Tests that stop,
 // hang or restart Redis use this, never the shared server.
 func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	return StartRedisWith(t)
+}
+
+// StartRedisWith is StartRedis with extra redis-server arguments, e.g. "--notify-keyspace-events",
+// "Khgx", or "--rename-command", "CONFIG", "" to emulate a managed Redis that refuses CONFIG.
+func StartRedisWith(t testing.TB, args ...string) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -258,7 +266,7 @@ func StartRedis(t testing.TB) *Redis {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Redis{Dir: dir, Sock: filepath.Join(dir, "redis.sock"), t: t}
+	r := &Redis{Dir: dir, Sock: filepath.Join(dir, "redis.sock"), t: t, args: args}
 	r.URL = "unix://" + r.Sock + "?db=0"
 	_ = bin
 	r.Start()
@@ -269,8 +277,9 @@ func StartRedis(t testing.TB) *Redis {
 // Start (re)starts the server and waits until it answers.
 func (r *Redis) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", "0", "--unixsocket", r.Sock, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", r.Dir, "--logfile", filepath.Join(r.Dir, "redis.log"))
+	args := append([]string{"--port", "0", "--unixsocket", r.Sock, "--unixsocketperm", "700",
+		"--save", "", "--appendonly", "no", "--dir", r.Dir, "--logfile", filepath.Join(r.Dir, "redis.log")}, r.args...)
+	r.cmd = exec.Command("redis-server", args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("dbtest: start redis-server: %v", err)
 	}
