@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,9 @@ type App struct {
 	errc     chan error // the first failure of a running part
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	probes   *handlers.Probes // /healthz and /readyz of both listeners
+	draining atomic.Bool      // set by Stop: /readyz answers 503 from then on
 
 	mu       sync.Mutex
 	addr     string
@@ -190,6 +194,9 @@ func (a *App) build(o options) error {
 		authCfg.Argon2.Memory, authCfg.Argon2.Time = cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime
 	}
 	a.Auth = auth.NewService(a.Store, authCfg, logger)
+	a.probes = handlers.NewProbes(handlers.ProbeDeps{
+		DB: a.Store, Migrations: a.Store, Redis: a.Cache, Draining: a.draining.Load, Logger: logger,
+	})
 
 	if !cfg.Runs(config.RoleWeb) {
 		return nil
@@ -212,7 +219,7 @@ func (a *App) build(o options) error {
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser, Timing: live.Timing(cfg.StreamTiming), Logger: logger,
 	})
 	a.Handlers = handlers.New(handlers.Deps{
-		Auth: a.Auth, DB: a.Store, Redis: a.Cache,
+		Auth: a.Auth, DB: a.Store, Redis: a.Cache, Probes: a.probes,
 		Store: store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Live: a.Streams,
 		Reports: a.Store, Accounts: a.Auth, Announce: a.Cache,
 		SecureCookies: cfg.SecureCookies, SessionMaxAge: a.Auth.Config().AbsoluteTimeout,

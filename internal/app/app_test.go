@@ -155,3 +155,44 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		t.Fatal("New accepted ROLE=both")
 	}
 }
+
+// getJSON GETs url and decodes its JSON object body.
+func getJSON(t *testing.T, url string) (int, map[string]string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: %d, body not JSON: %v", url, res.StatusCode, err)
+	}
+	return res.StatusCode, body
+}
+
+// TestReadyzDegradedWithoutRedis: with Redis stopped the process still serves from PostgreSQL, so
+// /readyz stays 200 (it stays in the load balancer) and reports Redis degraded in the body.
+func TestReadyzDegradedWithoutRedis(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleWeb)
+	rds := dbtest.StartRedis(t)
+	cfg.RedisURL = rds.URL
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	defer stop(t, a)
+	if code, body := getJSON(t, a.URL()+"/readyz"); code != http.StatusOK || body["status"] != "ok" || body["migrations"] != "ok" {
+		t.Fatalf("readyz = %d %v, want 200 ok", code, body)
+	}
+	rds.Stop()
+	code, body := getJSON(t, a.URL()+"/readyz")
+	if code != http.StatusOK || body["status"] != "degraded" || body["redis"] == "ok" || body["postgres"] != "ok" {
+		t.Fatalf("readyz with Redis stopped = %d %v, want 200 degraded naming redis", code, body)
+	}
+}
