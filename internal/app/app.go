@@ -94,6 +94,10 @@ type App struct {
 	probes   *handlers.Probes // /healthz and /readyz of both listeners
 	draining atomic.Bool      // set by Stop: /readyz answers 503 from then on
 
+	opsAddr   string
+	opsCancel context.CancelFunc
+	opsDone   chan struct{}
+
 	mu       sync.Mutex
 	addr     string
 	web      *webRun
@@ -261,6 +265,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	cfg := a.Config
+	if err := a.startOps(); err != nil {
+		return err
+	}
 	if err := a.Store.Migrate(ctx); err != nil {
 		return err
 	}
@@ -308,6 +315,35 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("dashboard", slog.String("url", a.URL()))
 	return nil
 }
+
+// startOps serves the ops listener (OPS_ADDR) for every role, from before the migrations until
+// Stop has stopped everything else: liveness, readiness (draining included) and metrics stay
+// visible through the whole life of the process.
+func (a *App) startOps() error {
+	if a.Config.OpsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.Config.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("OPS_ADDR: listen on %s: %w", a.Config.OpsAddr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.opsAddr, a.opsCancel, a.opsDone = ln.Addr().String(), cancel, make(chan struct{})
+	go func() {
+		defer close(a.opsDone)
+		err := web.ServeOps(ctx, ln, web.OpsConfig{
+			Healthz: a.probes.Healthz, Readyz: a.probes.Readyz, Pprof: a.Config.OpsPprof, Logger: a.log,
+			Metrics: promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}),
+		})
+		if err != nil && ctx.Err() == nil {
+			a.fail(err)
+		}
+	}()
+	return nil
+}
+
+// OpsAddr is the address the ops listener is bound to ("" without OPS_ADDR).
+func (a *App) OpsAddr() string { return a.opsAddr }
 
 // goRun runs f as a part owned by the App; its error, unless it is the shutdown's, goes to Err.
 func (a *App) goRun(f func() error) {
@@ -434,6 +470,10 @@ func (a *App) Stop(ctx context.Context) error {
 	a.bg.Wait()
 	if a.Engine != nil {
 		errs = append(errs, a.Engine.Stop(ctx))
+	}
+	if a.opsCancel != nil {
+		a.opsCancel()
+		<-a.opsDone
 	}
 	a.close()
 	return errors.Join(errs...)

@@ -3,9 +3,11 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +196,66 @@ func TestReadyzDegradedWithoutRedis(t *testing.T) {
 	code, body := getJSON(t, a.URL()+"/readyz")
 	if code != http.StatusOK || body["status"] != "degraded" || body["redis"] == "ok" || body["postgres"] != "ok" {
 		t.Fatalf("readyz with Redis stopped = %d %v, want 200 degraded naming redis", code, body)
+	}
+}
+
+// get GETs url and returns its status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// TestOpsListener: OPS_ADDR serves /healthz, /readyz and /metrics without application auth for
+// every role (a worker has no other listener), and the profiler only with OPS_PPROF.
+func TestOpsListener(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		role  string
+		pprof bool
+	}{{config.RoleWorker, false}, {config.RoleWeb, true}} {
+		t.Run(tc.role, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t, tc.role)
+			cfg.OpsAddr, cfg.OpsPprof = "127.0.0.1:0", tc.pprof
+			a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Start(context.Background()); err != nil {
+				stop(t, a)
+				t.Fatal(err)
+			}
+			defer stop(t, a)
+			base := "http://" + a.OpsAddr()
+			if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+				t.Errorf("ops /healthz = %d %s", code, body)
+			}
+			if code, body := getJSON(t, base+"/readyz"); code != http.StatusOK || body["status"] != "ok" {
+				t.Errorf("ops /readyz = %d %v, want 200 ok", code, body)
+			}
+			code, body := get(t, base+"/metrics")
+			if code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+				t.Errorf("ops /metrics = %d, want 200 with the service's metrics:\n%.500s", code, body)
+			}
+			want := http.StatusNotFound
+			if tc.pprof {
+				want = http.StatusOK
+			}
+			if code, _ := get(t, base+"/debug/pprof/"); code != want {
+				t.Errorf("ops /debug/pprof/ with OpsPprof=%v = %d, want %d", tc.pprof, code, want)
+			}
+			if code, _ := get(t, base+"/"); code != http.StatusNotFound {
+				t.Errorf("ops / = %d, want 404 (no application routes on the ops port)", code)
+			}
+		})
 	}
 }
