@@ -268,7 +268,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.startOps(); err != nil {
 		return err
 	}
-	if err := a.Store.Migrate(ctx); err != nil {
+	if err := a.migrate(ctx); err != nil {
 		return err
 	}
 	if a.Simulator != nil {
@@ -313,6 +313,23 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("dashboard", slog.String("url", a.URL()))
+	return nil
+}
+
+// migrate applies the migrations (MIGRATE_ON_START=true), or checks that the separate
+// `distribution migrate` job has applied them: a binary must not run on a schema older than its own.
+func (a *App) migrate(ctx context.Context) error {
+	if a.Config.MigrateOnStart {
+		return a.Store.Migrate(ctx)
+	}
+	ok, err := a.Store.MigrationsApplied(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		latest, _ := db.LatestMigration()
+		return fmt.Errorf("MIGRATE_ON_START=false and migration %s is not applied: run `distribution migrate` first", latest)
+	}
 	return nil
 }
 
@@ -454,9 +471,14 @@ func (a *App) StopHTTP() error {
 	return <-run.done
 }
 
-// Stop stops what Start started, in reverse: HTTP first, then the hub and listeners, the workers
-// (running jobs get the engine's shutdown grace, bounded by ctx), the simulator, and the pools.
+// Stop drains, then stops what Start started, in reverse: HTTP first (open streams close and
+// browsers reconnect to another replica), then the hub and listeners, the workers (running jobs
+// get the engine's shutdown grace, bounded by ctx), the ops listener, the simulator, and the pools.
+//
+// Draining: /readyz answers 503 at once (on both listeners) and, when this process serves HTTP,
+// it keeps serving for SHUTDOWN_DELAY (cut short by ctx) so the load balancer stops sending first.
 func (a *App) Stop(ctx context.Context) error {
+	a.drain(ctx)
 	errs := []error{a.StopHTTP()}
 	if a.Streams != nil {
 		a.Streams.Stop() // every feed and the streams still open (HTTP has stopped)
@@ -477,6 +499,20 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	a.close()
 	return errors.Join(errs...)
+}
+
+// drain marks the process unready and, if it serves HTTP, waits SHUTDOWN_DELAY or until ctx ends.
+func (a *App) drain(ctx context.Context) {
+	if a.draining.Swap(true) || a.Config.ShutdownDelay <= 0 || a.Web() == nil {
+		return
+	}
+	a.log.Info("draining: /readyz answers 503, still serving", slog.Duration("shutdown_delay", a.Config.ShutdownDelay))
+	t := time.NewTimer(a.Config.ShutdownDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // close releases the channel adapters, the simulator and the pools.

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
@@ -30,6 +32,7 @@ func testConfig(t *testing.T, role string) config.Config {
 	cfg.MaintenanceStartAtOnce = true
 	cfg.JobFetchPollInterval = 20 * time.Millisecond
 	cfg.SimulatorStep = 0
+	cfg.ShutdownDelay = 0 // no load balancer to drain from; TestDrain sets its own
 	return cfg
 }
 
@@ -258,4 +261,115 @@ func TestOpsListener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDrain: Stop marks the process unready at once (/readyz 503 on ADDR and OPS_ADDR) and keeps
+// serving for SHUTDOWN_DELAY (/healthz 200, pages still answered) before it stops HTTP.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleAll)
+	cfg.OpsAddr = "127.0.0.1:0"
+	cfg.ShutdownDelay = 2 * time.Second // long enough to probe, short enough for a test
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	main, ops := a.URL(), "http://"+a.OpsAddr()
+	if code, _ := get(t, main+"/readyz"); code != http.StatusOK {
+		t.Fatalf("readyz before Stop = %d", code)
+	}
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stopped <- a.Stop(ctx)
+	}()
+	testkit.Eventually(t, time.Second, "/readyz 503 after Stop began", func() bool {
+		code, _ := get(t, main+"/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	for _, base := range []string{main, ops} {
+		if code, body := getJSON(t, base+"/readyz"); code != http.StatusServiceUnavailable || body["status"] != "draining" {
+			t.Errorf("%s/readyz while draining = %d %v, want 503 draining", base, code, body)
+		}
+		if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+			t.Errorf("%s/healthz while draining = %d %s, want 200", base, code, body)
+		}
+	}
+	if code, _ := get(t, main+"/login"); code != http.StatusOK {
+		t.Errorf("GET /login while draining = %d, want 200 (still serving)", code)
+	}
+	if took := time.Since(start); took >= cfg.ShutdownDelay {
+		t.Fatalf("probes took %s, longer than SHUTDOWN_DELAY: the checks above prove nothing", took)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before SHUTDOWN_DELAY", err)
+	default:
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if took := time.Since(start); took < cfg.ShutdownDelay {
+		t.Errorf("Stop took %s, want at least SHUTDOWN_DELAY %s", took, cfg.ShutdownDelay)
+	}
+	if _, err := http.Get(main + "/healthz"); err == nil {
+		t.Error("main listener still serving after Stop")
+	}
+}
+
+// TestMigrateOnStartFalse: with MIGRATE_ON_START=false, Start migrates nothing and refuses to run
+// on a database the migrate job has not brought up to date.
+func TestMigrateOnStartFalse(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleWeb)
+	cfg.MigrateOnStart = false
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := db.LatestMigration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Pool.Exec(context.Background(), "DELETE FROM schema_migrations WHERE version = $1", latest); err != nil {
+		t.Fatal(err)
+	}
+	err = a.Start(context.Background())
+	stop(t, a)
+	if err == nil || !strings.Contains(err.Error(), "distribution migrate") {
+		t.Fatalf("Start on an unmigrated database = %v, want an error saying to run distribution migrate", err)
+	}
+	var n int
+	if err := pgxCount(cfg.DatabaseURL, latest, &n); err != nil || n != 0 {
+		t.Errorf("Start applied %s anyway (rows %d, %v)", latest, n, err)
+	}
+
+	// Recorded as applied (as `distribution migrate` would): it starts.
+	b, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Store.Pool.Exec(context.Background(), "INSERT INTO schema_migrations (version) VALUES ($1)", latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		stop(t, b)
+		t.Fatal(err)
+	}
+	stop(t, b)
+}
+
+func pgxCount(dsn, version string, n *int) error {
+	d, err := db.Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = $1", version).Scan(n)
 }
