@@ -67,7 +67,7 @@ build: generate ## compile bin/distribution (its `version` is git describe)
 run: build services ## start services, migrate, seed demo data (prints logins), serve in the foreground
 	$(BIN) migrate
 	$(BIN) seed
-	exec $(BIN) serve
+	OPS_ADDR="$${OPS_ADDR:-127.0.0.1:9090}" exec $(BIN) serve
 
 # The suites under test/ (Chromium, real processes, chaos rows with latency bounds) run one package
 # at a time after the rest: on 2 cores, running them beside the other packages' tests measured the

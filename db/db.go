@@ -226,6 +226,36 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// LatestMigration is the name of the newest embedded migration (the one MigrationsApplied looks for).
+func LatestMigration() (string, error) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(names) == 0 {
+		return "", fmt.Errorf("migrate: list files: %v (%d files)", err, len(names))
+	}
+	sort.Strings(names)
+	return names[len(names)-1], nil
+}
+
+// MigrationsApplied reports whether the newest embedded migration is recorded in
+// schema_migrations (false, nil when it or the table is missing): for /readyz and for a serve
+// that does not migrate on start.
+func (db *DB) MigrationsApplied(ctx context.Context) (bool, error) {
+	latest, err := LatestMigration()
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	err = db.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", latest).Scan(&ok)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return false, nil
+		}
+		return false, fmt.Errorf("check migrations: %w", err)
+	}
+	return ok, nil
+}
+
 // DatabaseName returns the database name of a DSN, for messages.
 func DatabaseName(dsn string) string {
 	u, err := url.Parse(dsn)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"testing"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 	"github.com/marketing-platform/distribution/migrations"
 )
@@ -32,5 +33,32 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	var river bool
 	if err := d.Pool.QueryRow(ctx, "SELECT to_regclass('river_job') IS NOT NULL").Scan(&river); err != nil || !river {
 		t.Fatalf("river_job table missing (err %v)", err)
+	}
+}
+
+// TestMigrationsApplied: true on a migrated database; false (no error) when the newest embedded
+// migration is not recorded or schema_migrations does not exist (what /readyz reports as missing).
+func TestMigrationsApplied(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if ok, err := d.MigrationsApplied(ctx); err != nil || !ok {
+		t.Fatalf("migrated database: MigrationsApplied = %v, %v; want true", ok, err)
+	}
+	latest, err := db.LatestMigration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, "DELETE FROM schema_migrations WHERE version = $1", latest); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.MigrationsApplied(ctx); err != nil || ok {
+		t.Fatalf("without %s: MigrationsApplied = %v, %v; want false", latest, ok, err)
+	}
+	if _, err := d.Pool.Exec(ctx, "DROP TABLE schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.MigrationsApplied(ctx); err != nil || ok {
+		t.Fatalf("without schema_migrations: MigrationsApplied = %v, %v; want false", ok, err)
 	}
 }

@@ -44,7 +44,10 @@ type RedisHealth interface {
 type Deps struct {
 	Auth  Authenticator // required
 	DB    Pinger        // required
-	Redis RedisHealth   // nil reports Redis as not configured (not ready)
+	Redis RedisHealth   // nil reports Redis as not configured (degraded)
+	// Probes serve /healthz and /readyz; nil = probes over DB and Redis alone (no migration or
+	// drain state). The app shares one with its ops listener.
+	Probes *Probes
 	// Store, Engine and Status serve the events pages and the JSON API.
 	Store  Store
 	Engine Distributor
@@ -78,6 +81,9 @@ func New(deps Deps) *Handlers {
 	}
 	if deps.SessionMaxAge <= 0 {
 		deps.SessionMaxAge = 12 * time.Hour
+	}
+	if deps.Probes == nil {
+		deps.Probes = NewProbes(ProbeDeps{DB: deps.DB, Redis: deps.Redis, Logger: deps.Logger})
 	}
 	return &Handlers{deps: deps, logger: deps.Logger.With(slog.String("component", "handlers"))}
 }

@@ -37,26 +37,43 @@ func (noAuth) LoginDevice(context.Context, auth.LoginRequest) (auth.LoginResult,
 }
 func (noAuth) Logout(context.Context, string) error { return nil }
 
+type migrations struct {
+	ok  bool
+	err error
+}
+
+func (m migrations) MigrationsApplied(context.Context) (bool, error) { return m.ok, m.err }
+
+// TestReadyz: 503 only when PostgreSQL is unreachable, migrations are missing or the process is
+// draining; Redis or notifications down is 200 "degraded" (pages and the API work from PostgreSQL).
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	down := errors.New("dial tcp 10.0.0.5:5432: connect: connection refused (user=admin)")
+	applied := migrations{ok: true}
 	for _, tc := range []struct {
-		name   string
-		db     handlers.Pinger
-		redis  handlers.RedisHealth
-		status int
-		want   map[string]string
+		name       string
+		db         handlers.Pinger
+		migrations handlers.MigrationChecker
+		redis      handlers.RedisHealth
+		draining   bool
+		status     int
+		want       map[string]string
 	}{
-		{"all ok", pinger{}, redisHealth{notif: true}, 200, map[string]string{"postgres": "ok", "redis": "ok", "notifications": "ok"}},
-		{"postgres down", pinger{down}, redisHealth{notif: true}, 503, map[string]string{"postgres": "error: unreachable", "redis": "ok", "notifications": "ok"}},
-		{"postgres slow", pinger{fmt.Errorf("ping: %w", context.DeadlineExceeded)}, redisHealth{notif: true}, 503, map[string]string{"postgres": "error: timeout", "redis": "ok", "notifications": "ok"}},
-		{"redis down", pinger{}, redisHealth{ping: down, nerr: errors.New("not subscribed")}, 503, map[string]string{"postgres": "ok", "redis": "error: unreachable", "notifications": "error: not subscribed"}},
-		{"notifications off", pinger{}, redisHealth{}, 503, map[string]string{"postgres": "ok", "redis": "ok", "notifications": "error: keyspace notifications not active"}},
-		{"redis not wired", pinger{}, nil, 503, map[string]string{"postgres": "ok", "redis": "error: not configured", "notifications": "error: not configured"}},
+		{"all ok", pinger{}, applied, redisHealth{notif: true}, false, 200, map[string]string{"status": "ok", "postgres": "ok", "migrations": "ok", "redis": "ok", "notifications": "ok"}},
+		{"postgres down", pinger{down}, applied, redisHealth{notif: true}, false, 503, map[string]string{"status": "unavailable", "postgres": "error: unreachable", "migrations": "error: unknown", "redis": "ok", "notifications": "ok"}},
+		{"postgres slow", pinger{fmt.Errorf("ping: %w", context.DeadlineExceeded)}, applied, redisHealth{notif: true}, false, 503, map[string]string{"status": "unavailable", "postgres": "error: timeout", "redis": "ok", "notifications": "ok"}},
+		{"migrations missing", pinger{}, migrations{}, redisHealth{notif: true}, false, 503, map[string]string{"status": "unavailable", "postgres": "ok", "migrations": "error: not applied (run distribution migrate)", "redis": "ok", "notifications": "ok"}},
+		{"migrations unknown", pinger{}, migrations{err: down}, redisHealth{notif: true}, false, 503, map[string]string{"status": "unavailable", "postgres": "ok", "migrations": "error: unknown"}},
+		{"redis down", pinger{}, applied, redisHealth{ping: down, nerr: errors.New("not subscribed")}, false, 200, map[string]string{"status": "degraded", "postgres": "ok", "migrations": "ok", "redis": "error: unreachable", "notifications": "error: not subscribed"}},
+		{"notifications off", pinger{}, applied, redisHealth{}, false, 200, map[string]string{"status": "degraded", "postgres": "ok", "redis": "ok", "notifications": "error: keyspace notifications not active"}},
+		{"redis not wired", pinger{}, applied, nil, false, 200, map[string]string{"status": "degraded", "postgres": "ok", "redis": "error: not configured", "notifications": "error: not configured"}},
+		{"draining", pinger{}, applied, redisHealth{notif: true}, true, 503, map[string]string{"status": "draining"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := handlers.New(handlers.Deps{Auth: noAuth{}, DB: tc.db, Redis: tc.redis, Logger: slog.New(slog.DiscardHandler)})
+			logger := slog.New(slog.DiscardHandler)
+			probes := handlers.NewProbes(handlers.ProbeDeps{DB: tc.db, Migrations: tc.migrations, Redis: tc.redis, Draining: func() bool { return tc.draining }, Logger: logger})
+			h := handlers.New(handlers.Deps{Auth: noAuth{}, DB: tc.db, Redis: tc.redis, Probes: probes, Logger: logger})
 			rec := httptest.NewRecorder()
 			c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/readyz", nil), rec)
 			if err := h.Readyz(c); err != nil {
@@ -74,8 +91,13 @@ func TestReadyz(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got[k], v)
 				}
 			}
-			if len(got) != 3 {
-				t.Errorf("body %v: want exactly postgres, redis, notifications", got)
+			if n := len(got); !tc.draining && n != 5 {
+				t.Errorf("body %v: want exactly status, postgres, migrations, redis, notifications", got)
+			}
+			// Liveness only: 200 whatever the dependencies and the drain say.
+			rec = httptest.NewRecorder()
+			if err := h.Healthz(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/healthz", nil), rec)); err != nil || rec.Code != http.StatusOK {
+				t.Errorf("healthz = %d %v, want 200", rec.Code, err)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,61 +15,132 @@ import (
 // readyTimeout bounds each readiness check, so a hung dependency answers "error" quickly.
 const readyTimeout = 2 * time.Second
 
+// MigrationChecker says whether the schema this binary needs is in place (db.DB).
+type MigrationChecker interface {
+	MigrationsApplied(ctx context.Context) (bool, error)
+}
+
+// ProbeDeps are what the probes check. Only DB is required.
+type ProbeDeps struct {
+	DB         Pinger           // PostgreSQL: unreachable = not ready
+	Migrations MigrationChecker // nil = not checked; not applied = not ready
+	Redis      RedisHealth      // nil = reported as not configured (degraded)
+	// Draining reports that the process is shutting down: /readyz answers 503 at once so the
+	// load balancer stops sending; nil = never.
+	Draining func() bool
+	Logger   *slog.Logger
+}
+
+// Probes serve /healthz and /readyz, on the main listener and the ops listener (every ROLE).
+type Probes struct {
+	d      ProbeDeps
+	logger *slog.Logger
+	// migrated caches a positive migration check: applied migrations are not taken back.
+	migrated atomic.Bool
+}
+
+// NewProbes returns the probes over d.
+func NewProbes(d ProbeDeps) *Probes {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Probes{d: d, logger: d.Logger.With(slog.String("component", "probes"))}
+}
+
 // Healthz serves GET /healthz: the process is alive (it checks nothing else).
-func (h *Handlers) Healthz(c echo.Context) error {
+func (h *Handlers) Healthz(c echo.Context) error { return h.deps.Probes.Healthz(c) }
+
+// Readyz serves GET /readyz (Probes.Readyz).
+func (h *Handlers) Readyz(c echo.Context) error { return h.deps.Probes.Readyz(c) }
+
+// Healthz serves GET /healthz: the process is alive (it checks nothing else; 200 while draining).
+func (p *Probes) Healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// Readyz serves GET /readyz: {"postgres","redis","notifications"}, each "ok" or "error: ...";
-// 200 only when all are ok, 503 otherwise. Details of failures go to the log, not the response.
-func (h *Handlers) Readyz(c echo.Context) error {
+// Readyz serves GET /readyz: {"status","postgres","migrations","redis","notifications"}, each
+// check "ok" or "error: ...". 503 only when this process cannot serve: PostgreSQL unreachable,
+// migrations not applied, or draining (status "unavailable" or "draining"). Redis down or
+// notifications not flowing leave it at 200 with status "degraded": pages and the API work from
+// PostgreSQL. Details of failures go to the log, not the response.
+func (p *Probes) Readyz(c echo.Context) error {
+	if p.d.Draining != nil && p.d.Draining() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	}
 	ctx := c.Request().Context()
 	var (
-		wg                 sync.WaitGroup
-		pg, redis, notifys string
+		wg                             sync.WaitGroup
+		pg, migr, redis, notifications string
 	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		pg = h.check(ctx, "postgres", h.deps.DB)
+		pg = p.check(ctx, "postgres", p.d.DB)
+		migr = "ok"
+		if pg == "ok" {
+			migr = p.checkMigrations(ctx)
+		} else if p.d.Migrations != nil && !p.migrated.Load() {
+			migr = "error: unknown"
+		}
 	}()
 	go func() {
 		defer wg.Done()
-		if h.deps.Redis == nil {
-			redis, notifys = "error: not configured", "error: not configured"
+		if p.d.Redis == nil {
+			redis, notifications = "error: not configured", "error: not configured"
 			return
 		}
-		redis = h.check(ctx, "redis", h.deps.Redis)
-		ok, err := h.deps.Redis.NotificationsState()
+		redis = p.check(ctx, "redis", p.d.Redis)
+		ok, err := p.d.Redis.NotificationsState()
 		switch {
 		case err != nil:
-			h.logger.Warn("readiness: notifications", slog.Any("error", err))
-			notifys = "error: " + err.Error()
+			p.logger.Warn("readiness: notifications", slog.Any("error", err))
+			notifications = "error: " + err.Error()
 		case !ok:
-			notifys = "error: keyspace notifications not active"
+			notifications = "error: keyspace notifications not active"
 		default:
-			notifys = "ok"
+			notifications = "ok"
 		}
 	}()
 	wg.Wait()
-	status := http.StatusOK
-	if pg != "ok" || redis != "ok" || notifys != "ok" {
-		status = http.StatusServiceUnavailable
+	code, status := http.StatusOK, "ok"
+	switch {
+	case pg != "ok" || migr != "ok":
+		code, status = http.StatusServiceUnavailable, "unavailable"
+	case redis != "ok" || notifications != "ok":
+		status = "degraded"
 	}
-	return c.JSON(status, map[string]string{"postgres": pg, "redis": redis, "notifications": notifys})
+	return c.JSON(code, map[string]string{"status": status, "postgres": pg, "migrations": migr, "redis": redis, "notifications": notifications})
 }
 
-func (h *Handlers) check(ctx context.Context, name string, p Pinger) string {
-	if p == nil {
+func (p *Probes) checkMigrations(ctx context.Context) string {
+	if p.d.Migrations == nil || p.migrated.Load() {
+		return "ok"
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	ok, err := p.d.Migrations.MigrationsApplied(ctx)
+	switch {
+	case err != nil:
+		p.logger.Warn("readiness: migrations", slog.Any("error", err))
+		return "error: unknown"
+	case !ok:
+		return "error: not applied (run distribution migrate)"
+	}
+	p.migrated.Store(true)
+	return "ok"
+}
+
+func (p *Probes) check(ctx context.Context, name string, dep Pinger) string {
+	if dep == nil {
 		return "error: not configured"
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	err := p.Ping(ctx)
+	err := dep.Ping(ctx)
 	if err == nil {
 		return "ok"
 	}
-	h.logger.Warn("readiness check failed", slog.String("dependency", name), slog.Any("error", err))
+	p.logger.Warn("readiness check failed", slog.String("dependency", name), slog.Any("error", err))
 	// Driver errors can name hosts and users: the response only says what kind of failure it was.
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "error: timeout"

@@ -54,6 +54,7 @@ func testServiceConfig(tb testing.TB, workers int, dbURL, redisURL string) confi
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Role = config.RoleWeb
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
+	cfg.ShutdownDelay = 0 // no load balancer to drain from
 	if workers > 0 {
 		cfg.Role, cfg.Workers = config.RoleAll, workers
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +91,13 @@ type App struct {
 	errc     chan error // the first failure of a running part
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	probes   *handlers.Probes // /healthz and /readyz of both listeners
+	draining atomic.Bool      // set by Stop: /readyz answers 503 from then on
+
+	opsAddr   string
+	opsCancel context.CancelFunc
+	opsDone   chan struct{}
 
 	mu       sync.Mutex
 	addr     string
@@ -193,6 +201,9 @@ func (a *App) build(o options) error {
 		authCfg.Argon2.Memory, authCfg.Argon2.Time = cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime
 	}
 	a.Auth = auth.NewService(a.Store, authCfg, logger)
+	a.probes = handlers.NewProbes(handlers.ProbeDeps{
+		DB: a.Store, Migrations: a.Store, Redis: a.Cache, Draining: a.draining.Load, Logger: logger,
+	})
 
 	if !cfg.Runs(config.RoleWeb) {
 		return nil
@@ -216,7 +227,7 @@ func (a *App) build(o options) error {
 	})
 	a.registerLiveMetrics() // metrics.go
 	a.Handlers = handlers.New(handlers.Deps{
-		Auth: a.Auth, DB: a.Store, Redis: a.Cache,
+		Auth: a.Auth, DB: a.Store, Redis: a.Cache, Probes: a.probes,
 		Store: store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Live: a.Streams,
 		Reports: a.Store, Accounts: a.Auth, Announce: a.Cache,
 		SecureCookies: cfg.SecureCookies, SessionMaxAge: a.Auth.Config().AbsoluteTimeout,
@@ -258,7 +269,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	cfg := a.Config
-	if err := a.Store.Migrate(ctx); err != nil {
+	if err := a.startOps(); err != nil {
+		return err
+	}
+	if err := a.migrate(ctx); err != nil {
 		return err
 	}
 	if err := a.checkRedis(ctx); err != nil {
@@ -308,6 +322,52 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("dashboard", slog.String("url", a.URL()))
 	return nil
 }
+
+// migrate applies the migrations (MIGRATE_ON_START=true), or checks that the separate
+// `distribution migrate` job has applied them: a binary must not run on a schema older than its own.
+func (a *App) migrate(ctx context.Context) error {
+	if a.Config.MigrateOnStart {
+		return a.Store.Migrate(ctx)
+	}
+	ok, err := a.Store.MigrationsApplied(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		latest, _ := db.LatestMigration()
+		return fmt.Errorf("MIGRATE_ON_START=false and migration %s is not applied: run `distribution migrate` first", latest)
+	}
+	return nil
+}
+
+// startOps serves the ops listener (OPS_ADDR) for every role, from before the migrations until
+// Stop has stopped everything else: liveness, readiness (draining included) and metrics stay
+// visible through the whole life of the process.
+func (a *App) startOps() error {
+	if a.Config.OpsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.Config.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("OPS_ADDR: listen on %s: %w", a.Config.OpsAddr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.opsAddr, a.opsCancel, a.opsDone = ln.Addr().String(), cancel, make(chan struct{})
+	go func() {
+		defer close(a.opsDone)
+		err := web.ServeOps(ctx, ln, web.OpsConfig{
+			Healthz: a.probes.Healthz, Readyz: a.probes.Readyz, Pprof: a.Config.OpsPprof, Logger: a.log,
+			Metrics: promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}),
+		})
+		if err != nil && ctx.Err() == nil {
+			a.fail(err)
+		}
+	}()
+	return nil
+}
+
+// OpsAddr is the address the ops listener is bound to ("" without OPS_ADDR).
+func (a *App) OpsAddr() string { return a.opsAddr }
 
 // goRun runs f as a part owned by the App; its error, unless it is the shutdown's, goes to Err.
 func (a *App) goRun(f func() error) {
@@ -418,9 +478,14 @@ func (a *App) StopHTTP() error {
 	return <-run.done
 }
 
-// Stop stops what Start started, in reverse: HTTP first, then the hub and listeners, the workers
-// (running jobs get the engine's shutdown grace, bounded by ctx), the simulator, and the pools.
+// Stop drains, then stops what Start started, in reverse: HTTP first (open streams close and
+// browsers reconnect to another replica), then the hub and listeners, the workers (running jobs
+// get the engine's shutdown grace, bounded by ctx), the ops listener, the simulator, and the pools.
+//
+// Draining: /readyz answers 503 at once (on both listeners) and, when this process serves HTTP,
+// it keeps serving for SHUTDOWN_DELAY (cut short by ctx) so the load balancer stops sending first.
 func (a *App) Stop(ctx context.Context) error {
+	a.drain(ctx)
 	errs := []error{a.StopHTTP()}
 	if a.Streams != nil {
 		a.Streams.Stop() // every feed and the streams still open (HTTP has stopped)
@@ -435,8 +500,26 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.Engine != nil {
 		errs = append(errs, a.Engine.Stop(ctx))
 	}
+	if a.opsCancel != nil {
+		a.opsCancel()
+		<-a.opsDone
+	}
 	a.close()
 	return errors.Join(errs...)
+}
+
+// drain marks the process unready and, if it serves HTTP, waits SHUTDOWN_DELAY or until ctx ends.
+func (a *App) drain(ctx context.Context) {
+	if a.draining.Swap(true) || a.Config.ShutdownDelay <= 0 || a.Web() == nil {
+		return
+	}
+	a.log.Info("draining: /readyz answers 503, still serving", slog.Duration("shutdown_delay", a.Config.ShutdownDelay))
+	t := time.NewTimer(a.Config.ShutdownDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // close releases the channel adapters, the simulator and the pools.

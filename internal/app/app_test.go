@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -30,6 +33,7 @@ func testConfig(t *testing.T, role string) config.Config {
 	cfg.MaintenanceStartAtOnce = true
 	cfg.JobFetchPollInterval = 20 * time.Millisecond
 	cfg.SimulatorStep = 0
+	cfg.ShutdownDelay = 0 // no load balancer to drain from; TestDrain sets its own
 	return cfg
 }
 
@@ -263,4 +267,217 @@ func TestThroughPgBouncer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// getJSON GETs url and decodes its JSON object body.
+func getJSON(t *testing.T, url string) (int, map[string]string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: %d, body not JSON: %v", url, res.StatusCode, err)
+	}
+	return res.StatusCode, body
+}
+
+// TestReadyzDegradedWithoutRedis: with Redis stopped the process still serves from PostgreSQL, so
+// /readyz stays 200 (it stays in the load balancer) and reports Redis degraded in the body.
+func TestReadyzDegradedWithoutRedis(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleWeb)
+	rds := dbtest.StartRedis(t)
+	cfg.RedisURL = rds.URL
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	defer stop(t, a)
+	if code, body := getJSON(t, a.URL()+"/readyz"); code != http.StatusOK || body["status"] != "ok" || body["migrations"] != "ok" {
+		t.Fatalf("readyz = %d %v, want 200 ok", code, body)
+	}
+	rds.Stop()
+	code, body := getJSON(t, a.URL()+"/readyz")
+	if code != http.StatusOK || body["status"] != "degraded" || body["redis"] == "ok" || body["postgres"] != "ok" {
+		t.Fatalf("readyz with Redis stopped = %d %v, want 200 degraded naming redis", code, body)
+	}
+}
+
+// get GETs url and returns its status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// TestOpsListener: OPS_ADDR serves /healthz, /readyz and /metrics without application auth for
+// every role (a worker has no other listener), and the profiler only with OPS_PPROF.
+func TestOpsListener(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		role  string
+		pprof bool
+	}{{config.RoleWorker, false}, {config.RoleWeb, true}} {
+		t.Run(tc.role, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t, tc.role)
+			cfg.OpsAddr, cfg.OpsPprof = "127.0.0.1:0", tc.pprof
+			a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Start(context.Background()); err != nil {
+				stop(t, a)
+				t.Fatal(err)
+			}
+			defer stop(t, a)
+			base := "http://" + a.OpsAddr()
+			if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+				t.Errorf("ops /healthz = %d %s", code, body)
+			}
+			if code, body := getJSON(t, base+"/readyz"); code != http.StatusOK || body["status"] != "ok" {
+				t.Errorf("ops /readyz = %d %v, want 200 ok", code, body)
+			}
+			code, body := get(t, base+"/metrics")
+			if code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+				t.Errorf("ops /metrics = %d, want 200 with the service's metrics:\n%.500s", code, body)
+			}
+			want := http.StatusNotFound
+			if tc.pprof {
+				want = http.StatusOK
+			}
+			if code, _ := get(t, base+"/debug/pprof/"); code != want {
+				t.Errorf("ops /debug/pprof/ with OpsPprof=%v = %d, want %d", tc.pprof, code, want)
+			}
+			if code, _ := get(t, base+"/"); code != http.StatusNotFound {
+				t.Errorf("ops / = %d, want 404 (no application routes on the ops port)", code)
+			}
+		})
+	}
+}
+
+// TestDrain: Stop marks the process unready at once (/readyz 503 on ADDR and OPS_ADDR) and keeps
+// serving for SHUTDOWN_DELAY (/healthz 200, pages still answered) before it stops HTTP.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleAll)
+	cfg.OpsAddr = "127.0.0.1:0"
+	cfg.ShutdownDelay = 2 * time.Second // long enough to probe, short enough for a test
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	main, ops := a.URL(), "http://"+a.OpsAddr()
+	if code, _ := get(t, main+"/readyz"); code != http.StatusOK {
+		t.Fatalf("readyz before Stop = %d", code)
+	}
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stopped <- a.Stop(ctx)
+	}()
+	testkit.Eventually(t, time.Second, "/readyz 503 after Stop began", func() bool {
+		code, _ := get(t, main+"/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	for _, base := range []string{main, ops} {
+		if code, body := getJSON(t, base+"/readyz"); code != http.StatusServiceUnavailable || body["status"] != "draining" {
+			t.Errorf("%s/readyz while draining = %d %v, want 503 draining", base, code, body)
+		}
+		if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+			t.Errorf("%s/healthz while draining = %d %s, want 200", base, code, body)
+		}
+	}
+	if code, _ := get(t, main+"/login"); code != http.StatusOK {
+		t.Errorf("GET /login while draining = %d, want 200 (still serving)", code)
+	}
+	if took := time.Since(start); took >= cfg.ShutdownDelay {
+		t.Fatalf("probes took %s, longer than SHUTDOWN_DELAY: the checks above prove nothing", took)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before SHUTDOWN_DELAY", err)
+	default:
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if took := time.Since(start); took < cfg.ShutdownDelay {
+		t.Errorf("Stop took %s, want at least SHUTDOWN_DELAY %s", took, cfg.ShutdownDelay)
+	}
+	if _, err := http.Get(main + "/healthz"); err == nil {
+		t.Error("main listener still serving after Stop")
+	}
+}
+
+// TestMigrateOnStartFalse: with MIGRATE_ON_START=false, Start migrates nothing and refuses to run
+// on a database the migrate job has not brought up to date.
+func TestMigrateOnStartFalse(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, config.RoleWeb)
+	cfg.MigrateOnStart = false
+	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := db.LatestMigration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Pool.Exec(context.Background(), "DELETE FROM schema_migrations WHERE version = $1", latest); err != nil {
+		t.Fatal(err)
+	}
+	err = a.Start(context.Background())
+	stop(t, a)
+	if err == nil || !strings.Contains(err.Error(), "distribution migrate") {
+		t.Fatalf("Start on an unmigrated database = %v, want an error saying to run distribution migrate", err)
+	}
+	var n int
+	if err := pgxCount(cfg.DatabaseURL, latest, &n); err != nil || n != 0 {
+		t.Errorf("Start applied %s anyway (rows %d, %v)", latest, n, err)
+	}
+
+	// Recorded as applied (as `distribution migrate` would): it starts.
+	b, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Store.Pool.Exec(context.Background(), "INSERT INTO schema_migrations (version) VALUES ($1)", latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		stop(t, b)
+		t.Fatal(err)
+	}
+	stop(t, b)
+}
+
+func pgxCount(dsn, version string, n *int) error {
+	d, err := db.Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = $1", version).Scan(n)
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // serve runs the service (web server, workers and embedded simulator, per ROLE) until ctx ends
-// or a part fails, then stops it in order: HTTP, live hub, workers, pools.
+// or a part fails, then stops it in order: drain (SHUTDOWN_DELAY), HTTP, live hub, workers, pools.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	redis.SetLogger(redisLog{logger})
 	a, err := app.New(cfg, app.WithLogger(logger), app.WithBuild(app.Build{Version: buildVersion(), Commit: commit}))
@@ -29,7 +29,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		case err = <-a.Err():
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The drain (SHUTDOWN_DELAY) comes first; the workers' grace and the rest get 30 s after it.
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownDelay+30*time.Second)
 	defer cancel()
 	if serr := a.Stop(stopCtx); serr != nil {
 		logger.Error("stop", slog.Any("error", serr))

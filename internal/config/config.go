@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -65,7 +66,22 @@ type Config struct {
 	// DebugAddr is an optional loopback address serving Go's profiler (net/http/pprof) for
 	// `make bench` and diagnosis (DEBUG_ADDR; empty = off; only 127.0.0.1/::1/localhost).
 	DebugAddr string
-	LogLevel  string
+	// OpsAddr is the ops listener (OPS_ADDR, e.g. :9090; empty = off): /metrics, /healthz and
+	// /readyz without application auth, for every ROLE, and the profiler when OpsPprof is set.
+	OpsAddr string
+	// OpsPprof serves Go's profiler under /debug/pprof/ on OPS_ADDR (OPS_PPROF, default false).
+	// Refused on a non-loopback OPS_ADDR unless OpsPprofAllowRemote (OPS_PPROF_ALLOW_REMOTE):
+	// profiles show request data and cost CPU.
+	OpsPprof            bool
+	OpsPprofAllowRemote bool
+	// ShutdownDelay is how long a stopping process keeps serving while /readyz answers 503, so the
+	// load balancer stops sending before streams close (SHUTDOWN_DELAY, default 5s; 0 = none).
+	ShutdownDelay time.Duration
+	// MigrateOnStart applies migrations when serve starts (MIGRATE_ON_START, default true); false
+	// for a deployment that runs `distribution migrate` as a separate job with DDL rights: serve
+	// then refuses to start until the migrations are applied.
+	MigrateOnStart bool
+	LogLevel       string
 	// AuditRetention is how long audit log entries are kept before the hourly prune deletes them
 	// (AUDIT_RETENTION, default 400 days; "400d" or a Go duration such as "9600h"; at least 1 day).
 	AuditRetention time.Duration
@@ -129,6 +145,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WebhookURL:     getenv("WEBHOOK_URL"),
 		PublicURL:      getenv("PUBLIC_URL"),
 		DebugAddr:      getenv("DEBUG_ADDR"),
+		OpsAddr:        getenv("OPS_ADDR"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
@@ -163,6 +180,18 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AuditRetention, err = daysVar(getenv, "AUDIT_RETENTION", 400*24*time.Hour); err != nil {
 		return c, err
+	}
+	if c.ShutdownDelay, err = durVar(getenv, "SHUTDOWN_DELAY", 5*time.Second); err != nil {
+		return c, err
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+		def  bool
+	}{{"OPS_PPROF", &c.OpsPprof, false}, {"OPS_PPROF_ALLOW_REMOTE", &c.OpsPprofAllowRemote, false}, {"MIGRATE_ON_START", &c.MigrateOnStart, true}} {
+		if *b.dst, err = boolVar(getenv, b.name, b.def); err != nil {
+			return c, err
+		}
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
 		if c.SecureCookies, err = strconv.ParseBool(v); err != nil {
@@ -210,9 +239,26 @@ func (c Config) Validate() error {
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
-		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		if err != nil || !isLoopback(host) {
 			return fmt.Errorf("DEBUG_ADDR: want a loopback host:port such as 127.0.0.1:6060 (the profiler must not be reachable from outside), got %q", c.DebugAddr)
 		}
+	}
+	if c.OpsAddr != "" {
+		host, _, err := net.SplitHostPort(c.OpsAddr)
+		if err != nil {
+			return fmt.Errorf("OPS_ADDR: want host:port such as :9090 or 127.0.0.1:9090, got %q", c.OpsAddr)
+		}
+		if c.OpsPprof && !c.OpsPprofAllowRemote && !isLoopback(host) {
+			return fmt.Errorf("OPS_PPROF: the profiler is only served on a loopback OPS_ADDR (such as 127.0.0.1:9090), got %q; set OPS_PPROF_ALLOW_REMOTE=true if the port is private", c.OpsAddr)
+		}
+		if c.DebugAddr != "" && c.DebugAddr == c.OpsAddr {
+			return fmt.Errorf("DEBUG_ADDR: same address as OPS_ADDR (%q); unset DEBUG_ADDR and set OPS_PPROF=true to serve the profiler there", c.OpsAddr)
+		}
+	} else if c.OpsPprof {
+		return errors.New("OPS_PPROF: needs OPS_ADDR (the profiler is served on the ops listener)")
+	}
+	if c.ShutdownDelay < 0 {
+		return fmt.Errorf("SHUTDOWN_DELAY: must not be negative, got %s", c.ShutdownDelay)
 	}
 	switch c.Role {
 	case RoleAll, RoleWeb, RoleWorker:
@@ -256,6 +302,24 @@ func (c Config) Validate() error {
 
 // Runs reports whether this process runs the given part (web or worker).
 func (c Config) Runs(part string) bool { return c.Role == RoleAll || c.Role == part }
+
+// isLoopback reports whether a listen host only accepts local connections ("" and 0.0.0.0 do not).
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: want true or false, got %q", name, v)
+	}
+	return b, nil
+}
 
 func or(v, def string) string {
 	if v == "" {

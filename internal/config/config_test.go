@@ -145,6 +145,14 @@ func TestLoadErrors(t *testing.T) {
 		{"debug addr all interfaces", map[string]string{"DEBUG_ADDR": ":6060"}, "DEBUG_ADDR"},
 		{"debug addr no port", map[string]string{"DEBUG_ADDR": "127.0.0.1"}, "DEBUG_ADDR"},
 		{"channels config missing", map[string]string{"CHANNELS_CONFIG": "/nonexistent/channels.json"}, "CHANNELS_CONFIG"},
+		{"ops addr no port", map[string]string{"OPS_ADDR": "9090"}, "OPS_ADDR"},
+		{"pprof on public ops addr", map[string]string{"OPS_ADDR": ":9090", "OPS_PPROF": "true"}, "OPS_PPROF"},
+		{"pprof without ops addr", map[string]string{"OPS_PPROF": "true"}, "OPS_PPROF"},
+		{"pprof not a bool", map[string]string{"OPS_ADDR": "127.0.0.1:9090", "OPS_PPROF": "yes please"}, "OPS_PPROF"},
+		{"debug addr is ops addr", map[string]string{"OPS_ADDR": "127.0.0.1:9090", "DEBUG_ADDR": "127.0.0.1:9090"}, "DEBUG_ADDR"},
+		{"shutdown delay bad", map[string]string{"SHUTDOWN_DELAY": "5"}, "SHUTDOWN_DELAY"},
+		{"shutdown delay negative", map[string]string{"SHUTDOWN_DELAY": "-1s"}, "SHUTDOWN_DELAY"},
+		{"migrate on start bad", map[string]string{"MIGRATE_ON_START": "sometimes"}, "MIGRATE_ON_START"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,6 +165,29 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("Load(%v) = %q, want an error starting with %q", tc.vars, err, tc.wantVar+":")
 			}
 		})
+	}
+}
+
+// TestLoadOps: the ops listener, drain and migration settings' defaults, and the profiler on a
+// public OPS_ADDR only when explicitly allowed.
+func TestLoadOps(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OpsAddr != "" || c.OpsPprof || c.ShutdownDelay != 5*time.Second || !c.MigrateOnStart {
+		t.Errorf("defaults: OpsAddr %q OpsPprof %v ShutdownDelay %s MigrateOnStart %v; want off, off, 5s, true", c.OpsAddr, c.OpsPprof, c.ShutdownDelay, c.MigrateOnStart)
+	}
+	c, err = config.Load(env(map[string]string{"OPS_ADDR": ":9090", "OPS_PPROF": "true", "OPS_PPROF_ALLOW_REMOTE": "true", "SHUTDOWN_DELAY": "0s", "MIGRATE_ON_START": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OpsAddr != ":9090" || !c.OpsPprof || c.ShutdownDelay != 0 || c.MigrateOnStart {
+		t.Errorf("set: %+v", c)
+	}
+	if _, err := config.Load(env(map[string]string{"OPS_ADDR": "127.0.0.1:9090", "OPS_PPROF": "true"})); err != nil {
+		t.Errorf("pprof on loopback OPS_ADDR: %v", err)
 	}
 }
 

@@ -44,7 +44,7 @@ type app struct {
 func newEnv(t testing.TB, extra map[string]string) (map[string]string, *dbtest.Redis) {
 	t.Helper()
 	r := dbtest.StartRedis(t)
-	env := map[string]string{"DATABASE_URL": dbtest.NewURL(t), "REDIS_URL": r.URL, "LOG_LEVEL": "warn", "SIMULATOR_STEP": "50ms"}
+	env := map[string]string{"DATABASE_URL": dbtest.NewURL(t), "REDIS_URL": r.URL, "LOG_LEVEL": "warn", "SIMULATOR_STEP": "50ms", "SHUTDOWN_DELAY": "0s"}
 	maps.Copy(env, extra)
 	return env, r
 }

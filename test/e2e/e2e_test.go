@@ -68,6 +68,7 @@ func newApp(t *testing.T) *app {
 	cfg.JobFetchPollInterval = 50 * time.Millisecond
 	cfg.MaintenanceStartAtOnce = true
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
+	cfg.ShutdownDelay = 0 // no load balancer to drain from
 	s, err := service.New(cfg, service.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)

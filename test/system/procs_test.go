@@ -54,6 +54,9 @@ func startServe(t testing.TB, name string, env map[string]string) *server {
 	if env["LOG_LEVEL"] == "" {
 		env["LOG_LEVEL"] = "info"
 	}
+	if env["SHUTDOWN_DELAY"] == "" {
+		env["SHUTDOWN_DELAY"] = "0s" // no load balancer to drain from; the drain test sets its own
+	}
 	s := &server{Proc: proctest.Start(t, binary, name, env, "serve"), env: env}
 	deadline := time.Now().Add(30 * time.Second)
 	if env["ROLE"] == "worker" {
