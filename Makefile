@@ -72,8 +72,8 @@ run: build services ## start services, migrate, seed demo data (prints logins), 
 # The suites under test/ (Chromium, real processes, chaos rows with latency bounds) run one package
 # at a time after the rest: on 2 cores, running them beside the other packages' tests measured the
 # machine's load instead of the product (p99 bounds of 300 ms missed at 400-500 ms).
-test: generate services test-tools ## go vet + every test against real Postgres, Redis and Chromium
-	$(GO) vet ./...
+# `lint` first (it runs go vet): CI's `make test` fails on a gofmt, templ fmt, vet or staticcheck finding.
+test: lint services test-tools ## lint (gofmt, templ fmt, vet, staticcheck) + every test against real Postgres, Redis and Chromium
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/test/')
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./test/...
 
@@ -84,13 +84,15 @@ test-short: generate services ## the edit loop: unit and database tests only (no
 test-race: generate services test-tools ## the tests under the race detector (slow on 2 cores)
 	PATH="$$(scripts/services.sh path)" $(GO) test -race -count=1 -timeout 60m ./...
 
-lint: generate ## gofmt, templ fmt and go vet must be clean
+# staticcheck and govulncheck are pinned as `tool`s in go.mod (go tool ..., no network beyond the module proxy).
+lint: generate ## gofmt, templ fmt, go vet and staticcheck must be clean
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -name '*_templ.go' -not -path './node_modules/*' -not -path './.local/*') </dev/null); \
 	if [[ -n $$out ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	@bad=; for f in $$(find . -name '*.templ' -not -path './node_modules/*' -not -path './.local/*'); do \
 		$(GO) tool templ fmt -stdout $$f 2>/dev/null | cmp -s - $$f || bad="$$bad $$f"; \
 	done; if [[ -n $$bad ]]; then echo "templ fmt needed on:$$bad"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 bench: generate services build ## performance suite vs baselines (<= 15 min, loopback): table to stdout and bench/results/latest.md
 	$(GO) build -o bin/bench ./bench/cmd/bench
@@ -106,8 +108,8 @@ chaos: generate services test-tools ## the fault suite (chaos/ + fault tests els
 	PATH="$$(scripts/services.sh path)" CHAOS_S2_CLIENTS=$(CHAOS_S2_CLIENTS) $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) \
 		-run "$$run" $(CHAOS_PACKAGES) | $(GO) run ./test/chaos/report
 
-vuln: ## govulncheck over the module (fetched from the module proxy)
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+vuln: generate ## govulncheck (pinned in go.mod) over the module; needs its vulnerability database (vuln.go.dev)
+	$(GO) tool govulncheck ./...
 
 services: ## make sure Postgres and Redis answer (starts private ones under .local/ if needed)
 	scripts/services.sh ensure

@@ -105,13 +105,6 @@ func (v TokensView) newRole() model.Role {
 // Roles lists the roles in rank order (select options).
 var Roles = []model.Role{model.RoleMarketer, model.RoleStaff, model.RoleManager}
 
-func strOr(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // f1 formats a chart coordinate.
 func f1(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
 

@@ -60,8 +60,8 @@ func TestOlderWriteNeverReplacesNewer(t *testing.T) {
 	older := e.seed(t, "ev-1", model.OverallInProgress, map[model.Channel]model.ChannelStatus{
 		model.ChannelKakao: model.StatusSuccess, model.ChannelNaver: model.StatusInProgress,
 	})
-	newer := e.update(t, "ev-1", `UPDATE channel_status SET status = 'SUCCESS', progress = 100 WHERE event_id = $1 AND channel = 'NAVER'`)
-	newer = e.update(t, "ev-1", `UPDATE distribution_status SET overall_status = 'COMPLETED', completed_at = now() WHERE event_id = $1`)
+	e.update(t, "ev-1", `UPDATE channel_status SET status = 'SUCCESS', progress = 100 WHERE event_id = $1 AND channel = 'NAVER'`)
+	newer := e.update(t, "ev-1", `UPDATE distribution_status SET overall_status = 'COMPLETED', completed_at = now() WHERE event_id = $1`)
 
 	// Newer first, then the older state through every write path.
 	if err := e.cache.PutDistribution(ctx, newer); err != nil {
@@ -127,8 +127,8 @@ func TestRefillWithOlderVersionNeverRegresses(t *testing.T) {
 	older := e.seed(t, "ev-1", model.OverallInProgress, map[model.Channel]model.ChannelStatus{
 		model.ChannelKakao: model.StatusSuccess, model.ChannelNaver: model.StatusInProgress,
 	})
-	newer := e.update(t, "ev-1", `UPDATE channel_status SET status = 'SUCCESS', progress = 100 WHERE event_id = $1 AND channel = 'NAVER'`)
-	newer = e.update(t, "ev-1", `UPDATE distribution_status SET overall_status = 'COMPLETED', completed_at = now() WHERE event_id = $1`)
+	e.update(t, "ev-1", `UPDATE channel_status SET status = 'SUCCESS', progress = 100 WHERE event_id = $1 AND channel = 'NAVER'`)
+	newer := e.update(t, "ev-1", `UPDATE distribution_status SET overall_status = 'COMPLETED', completed_at = now() WHERE event_id = $1`)
 	if err := e.cache.PutDistribution(ctx, newer); err != nil {
 		t.Fatal(err)
 	}

@@ -257,11 +257,6 @@ func (h *harness) waitOverall(eventID, want string) {
 	testkit.Eventually(h.t, 20*time.Second, eventID+" overall "+want, func() bool { return h.overall(eventID) == want })
 }
 
-func (h *harness) waitChannel(eventID string, ch model.Channel, want model.ChannelStatus) {
-	h.t.Helper()
-	testkit.Eventually(h.t, 20*time.Second, fmt.Sprintf("%s %s %s", eventID, ch, want), func() bool { return h.channel(eventID, ch).Status == want })
-}
-
 // counter sums a counter family's samples matching labels.
 func (h *harness) counter(name string, labels map[string]string) float64 {
 	h.t.Helper()

@@ -18,8 +18,6 @@ func inFlight(d model.Distribution) bool {
 	})
 }
 
-func completed(d model.Distribution) bool { return d.OverallStatus == model.OverallCompleted }
-
 // TestKillWorkerMidChannel is RELIABILITY W1: a serve process is killed with SIGKILL while all
 // six channels are mid-publication (the simulator runs as its own process, so the publications
 // carry on without the worker). A new process with a short JOB_TIMEOUT/RESCUE_AFTER takes over:

@@ -150,7 +150,7 @@ type phaseResult struct {
 	cpuPerFrag            float64
 	peakRSS, idlePerConn  int64
 	missing, disc, failed int64
-	clients, connected    int
+	connected             int
 }
 
 // fanRun connects n clients to t, runs a latency phase at rate changes/s, checks final states, and

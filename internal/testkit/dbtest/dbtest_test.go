@@ -19,7 +19,7 @@ func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
 	if want := "dist_tmpl_" + schemaHash(); templateName != want {
 		t.Fatalf("template %q, want %q", templateName, want)
 	}
-	if schemaHash() != schemaHash() {
+	if first, second := schemaHash(), schemaHash(); first != second {
 		t.Fatal("schemaHash is not stable")
 	}
 	admin, err := pgx.Connect(ctx, AdminURL())
