@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,17 +110,27 @@ func TestManagerReports(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m.do("download the CSV", chromedp.Click(chromedp.CSS(`a[data-action="export-csv"]`)))
-	var file string
-	testkit.EventuallyErr(t, 15*time.Second, "the CSV downloaded", func() error {
-		matches, _ := filepath.Glob(filepath.Join(dir, "distribution-report_*.csv"))
-		if len(matches) != 1 {
-			entries, _ := os.ReadDir(dir)
-			return fmt.Errorf("folder has %v", entries)
+	// The file can exist under its final name before Chromium has written all of it: wait for the
+	// browser's "download completed" event, not for the file.
+	completed := make(chan struct{})
+	var once sync.Once
+	chromedp.ListenBrowser(m.ctx, func(ev any) {
+		if e, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && e.State == cdpbrowser.DownloadProgressStateCompleted {
+			once.Do(func() { close(completed) })
 		}
-		file = matches[0]
-		return nil
 	})
+	m.do("download the CSV", chromedp.Click(chromedp.CSS(`a[data-action="export-csv"]`)))
+	select {
+	case <-completed:
+	case <-time.After(15 * time.Second):
+		entries, _ := os.ReadDir(dir)
+		t.Fatalf("the CSV download did not complete; folder has %v", entries)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "distribution-report_*.csv"))
+	if len(matches) != 1 {
+		t.Fatalf("downloaded files: %v", matches)
+	}
+	file := matches[0]
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
