@@ -14,6 +14,7 @@ import (
 	service "github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
 
@@ -71,13 +72,12 @@ func (a *uiApp) announce(id, title string) {
 // waitSubscribers polls the hub until it has n subscriptions.
 func (a *uiApp) waitSubscribers(n int) {
 	a.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for a.hub.Stats().Subscribers != n {
-		if time.Now().After(deadline) {
-			a.t.Fatalf("hub has %d subscriptions, want %d", a.hub.Stats().Subscribers, n)
+	testkit.EventuallyErr(a.t, 10*time.Second, fmt.Sprintf("%d hub subscriptions", n), func() error {
+		if got := a.hub.Stats().Subscribers; got != n {
+			return fmt.Errorf("hub has %d", got)
 		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+		return nil
+	})
 }
 
 // S7: one user opening more streams (list and detail, distinct filters) than the cap keeps the

@@ -82,23 +82,7 @@ func TestAllRoleServesAndDistributes(t *testing.T) {
 	if _, err := a.Engine.StartDistribution(ctx, e.ID, []model.Channel{model.ChannelInstagram}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		d, err := a.Store.FindDistribution(ctx, e.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.OverallStatus.Terminal() {
-			if d.OverallStatus != model.OverallCompleted {
-				t.Fatalf("overall status %s, want COMPLETED", d.OverallStatus)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("distribution still %s", d.OverallStatus)
-		}
-		time.Sleep(20 * time.Millisecond) // poll with a deadline
-	}
+	waitCompleted(t, a, e.ID)
 }
 
 // TestWorkerRoleServesNoHTTP: ROLE=worker builds no web parts and listens on nothing.
@@ -480,4 +464,20 @@ func pgxCount(dsn, version string, n *int) error {
 	}
 	defer d.Close()
 	return d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = $1", version).Scan(n)
+}
+
+// waitCompleted waits until the distribution of eventID is terminal, and fails unless it is
+// COMPLETED.
+func waitCompleted(t *testing.T, a *app.App, eventID string) {
+	t.Helper()
+	var d model.Distribution
+	testkit.EventuallyErr(t, 30*time.Second, "the distribution of "+eventID+" to finish", func() (err error) {
+		if d, err = a.Store.FindDistribution(context.Background(), eventID); err == nil && !d.OverallStatus.Terminal() {
+			err = fmt.Errorf("still %s", d.OverallStatus)
+		}
+		return err
+	})
+	if d.OverallStatus != model.OverallCompleted {
+		t.Fatalf("overall status %s, want COMPLETED", d.OverallStatus)
+	}
 }

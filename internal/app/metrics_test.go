@@ -140,23 +140,7 @@ func TestOnCallMetrics(t *testing.T) {
 	if _, err := a.Engine.StartDistribution(ctx, e.ID, []model.Channel{model.ChannelKakao}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		d, err := a.Store.FindDistribution(ctx, e.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.OverallStatus.Terminal() {
-			if d.OverallStatus != model.OverallCompleted {
-				t.Fatalf("overall status %s, want COMPLETED after one retry", d.OverallStatus)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("distribution still %s", d.OverallStatus)
-		}
-		time.Sleep(20 * time.Millisecond) // poll with a deadline
-	}
+	waitCompleted(t, a, e.ID)
 	fams = gather(t, a.Gatherer())
 	if v := mustSample(t, fams, "distribution_channel_errors_total", map[string]string{"channel": kakao, "kind": "temporary"}); v != 1 {
 		t.Errorf("errors{KAKAO,temporary} = %v, want 1 (the simulated 503)", v)

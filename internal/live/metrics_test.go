@@ -14,6 +14,7 @@ import (
 	prommodel "github.com/prometheus/client_model/go"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/views"
 )
 
@@ -147,15 +148,10 @@ func TestOpenStreamsMetric(t *testing.T) {
 	for _, c := range cancels {
 		c()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := scrape(t, st.Collectors()...)
-		if got[list] == 0 && got[detail] == 0 {
-			break
+	testkit.EventuallyErr(t, 5*time.Second, "no open streams after the clients left", func() error {
+		if got := scrape(t, st.Collectors()...); got[list] != 0 || got[detail] != 0 {
+			return fmt.Errorf("list %v, detail %v", got[list], got[detail])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open streams after the clients left = list %v, detail %v; want 0", got[list], got[detail])
-		}
-		time.Sleep(10 * time.Millisecond) // poll with a deadline
-	}
+		return nil
+	})
 }
