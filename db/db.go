@@ -60,7 +60,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 // OpenWithDirect is Open with a direct URL for what needs a session (DATABASE_DIRECT_URL): when
 // direct is set, dsn is taken to go through a transaction-mode pooler, so its pool uses
 // pooledExecMode, and Session is a small pool on direct. direct "" (or equal to dsn) is Open.
-func OpenWithDirect(ctx context.Context, dsn, direct string, logger *slog.Logger) (*DB, error) {
+//
+// tracer, when not nil, traces the queries of both pools (otelpgx).
+func OpenWithDirect(ctx context.Context, dsn, direct string, logger *slog.Logger, tracer ...pgx.QueryTracer) (*DB, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -89,6 +91,12 @@ func OpenWithDirect(ctx context.Context, dsn, direct string, logger *slog.Logger
 		}
 		dcfg.ConnConfig.ConnectTimeout = 5 * time.Second
 		dcfg.HealthCheckPeriod = 5 * time.Second
+	}
+	if len(tracer) > 0 && tracer[0] != nil {
+		cfg.ConnConfig.Tracer = tracer[0]
+		if dcfg != nil {
+			dcfg.ConnConfig.Tracer = tracer[0]
+		}
 	}
 	// A pooler may refuse to create the database: create it over the direct connection.
 	if err := EnsureDatabase(ctx, or(direct, dsn)); err != nil {

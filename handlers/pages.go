@@ -293,7 +293,7 @@ func (h *Handlers) actionSSE(c echo.Context, eventID string, toast views.Flash) 
 	if _, err := h.deps.Store.FindEventByID(ctx, eventID); err == nil {
 		st, err := h.readDist(ctx, eventID)
 		if err != nil {
-			h.logger.Warn("read distribution after action", slog.String("event_id", eventID), slog.Any("error", err))
+			h.logger.WarnContext(c.Request().Context(), "read distribution after action", slog.String("event_id", eventID), slog.Any("error", err))
 		} else {
 			frag = &st
 		}
@@ -389,11 +389,11 @@ func (h *Handlers) createEvent(ctx context.Context, e model.Event, actor, ip str
 		return ev, err
 	}
 	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "event.create", EventID: ev.ID, IP: ip}); err != nil {
-		h.logger.Error("audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
+		h.logger.ErrorContext(ctx, "audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
 	}
 	if h.deps.Announce != nil {
 		if err := h.deps.Announce.AnnounceEvent(ctx, ev.ID); err != nil {
-			h.logger.Warn("announce new event", slog.String("event_id", ev.ID), slog.Any("error", err))
+			h.logger.WarnContext(ctx, "announce new event", slog.String("event_id", ev.ID), slog.Any("error", err))
 		}
 	}
 	return ev, nil

@@ -254,7 +254,7 @@ func (h *Handlers) ExportCSV(c echo.Context) error {
 		// The status line is sent, so no error page can follow. Abort the connection instead of
 		// ending the chunked body cleanly: the browser then reports a failed download rather than
 		// saving a silently truncated file.
-		h.logger.Warn("csv export aborted", slog.Int("rows", n), slog.Any("error", err))
+		h.logger.WarnContext(c.Request().Context(), "csv export aborted", slog.Int("rows", n), slog.Any("error", err))
 		panic(http.ErrAbortHandler)
 	}
 	return nil

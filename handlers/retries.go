@@ -107,7 +107,7 @@ func (h *Handlers) BulkRetryForm(c echo.Context) error {
 		return err
 	}
 	if err != nil {
-		h.logger.Warn("bulk retry stopped early", slog.Int("retried", n), slog.Any("error", err))
+		h.logger.WarnContext(c.Request().Context(), "bulk retry stopped early", slog.Int("retried", n), slog.Any("error", err))
 	}
 	h.setFlash(c, flashBulk, strconv.Itoa(n))
 	q := url.Values{"check": {"1"}}

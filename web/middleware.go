@@ -11,6 +11,7 @@ import (
 
 	"github.com/marketing-platform/distribution/handlers"
 	"github.com/marketing-platform/distribution/internal/auth"
+	"github.com/marketing-platform/distribution/internal/logctx"
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
@@ -21,8 +22,18 @@ const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 's
 
 // use installs the middleware chain, outermost first.
 func (s *Server) use() {
+	if s.cfg.Tracing != nil {
+		s.e.Use(s.cfg.Tracing) // the server span covers every other middleware
+	}
 	s.e.Use(
-		middleware.RequestID(),
+		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+			// The id goes into the request context too: every log line logged with it
+			// (handler, engine, db) carries request_id (logctx.Handler).
+			RequestIDHandler: func(c echo.Context, id string) {
+				req := c.Request()
+				c.SetRequest(req.WithContext(logctx.WithRequestID(req.Context(), id)))
+			},
+		}),
 		s.requestLogger(),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {

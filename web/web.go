@@ -38,6 +38,9 @@ type Config struct {
 	Static         http.Handler // serves /static/* (GET, HEAD) with "/static/" stripped; nil = 404; static.Handler: no listings
 	Metrics        http.Handler // serves /metrics (default promhttp.Handler())
 	Logger         *slog.Logger
+	// Tracing, when set, is the outermost middleware (otelecho: a server span per request, the
+	// trace context in the request context); nil = no tracing.
+	Tracing echo.MiddlewareFunc
 	// ShutdownTimeout bounds the graceful shutdown when Start's context ends (default 10s).
 	ShutdownTimeout time.Duration
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	prommodel "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/handlers"
@@ -29,6 +30,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/live"
+	"github.com/marketing-platform/distribution/internal/logctx"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/static"
@@ -44,6 +46,8 @@ type options struct {
 	wrapStore func(handlers.Store) handlers.Store
 	adapters  func(model.Channel) channels.Adapter
 	build     Build
+	// tracerProvider traces every part instead of what OTEL_EXPORTER_OTLP_ENDPOINT asks for.
+	tracerProvider trace.TracerProvider
 }
 
 // WithLogger sets the logger of every part (default slog.Default()).
@@ -88,6 +92,9 @@ type App struct {
 	channels *channels.Registry // set in New (CHANNELS_CONFIG) or Start (embedded simulator)
 	stopSim  func()
 
+	tracer         trace.TracerProvider            // nil = tracing off
+	shutdownTracer func(ctx context.Context) error // flushes the OTLP exporter (Stop)
+
 	errc     chan error // the first failure of a running part
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
@@ -123,7 +130,11 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, log: o.logger, listener: o.listener, errc: make(chan error, 1), addr: cfg.Addr}
+	// Log lines logged with a request's context carry its request_id and trace_id.
+	a := &App{Config: cfg, log: logctx.Wrap(o.logger), listener: o.listener, errc: make(chan error, 1), addr: cfg.Addr}
+	if err := a.setupTracing(o.tracerProvider); err != nil {
+		return nil, err
+	}
 	if err := a.build(o); err != nil {
 		a.close()
 		return nil, err
@@ -134,12 +145,15 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 func (a *App) build(o options) error {
 	cfg, logger := a.Config, a.log
 	var err error
-	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger); err != nil {
+	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger, a.pgxTracer()); err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	mode := cache.WithNotificationsMode(cache.NotificationsMode(cfg.RedisNotifications))
 	if a.Redis, err = cache.NewClient(cfg.RedisURL, mode); err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if err := a.instrumentRedis(); err != nil {
+		return fmt.Errorf("REDIS_URL: tracing: %w", err)
 	}
 	a.Cache = cache.New(a.Redis, logger, mode)
 	a.Metrics = prometheus.NewRegistry()
@@ -188,7 +202,7 @@ func (a *App) build(o options) error {
 		MaintenanceStartAtOnce: cfg.MaintenanceStartAtOnce,
 		Alerts:                 notifier,
 	}, a.Store, engine.Options{
-		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics,
+		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics, Middleware: a.riverMiddleware(),
 	})
 	if err != nil {
 		return err
@@ -243,6 +257,7 @@ func (a *App) channelOptions() channels.Options {
 	return channels.Options{
 		Logger: a.log, MaxPublishTime: a.Config.JobTimeout * 9 / 10,
 		PollInterval: a.Config.ChannelPollInterval, BreakerThreshold: a.Config.ChannelBreakerThreshold,
+		WrapTransport: a.wrapTransport(),
 	}
 }
 
@@ -412,6 +427,7 @@ func (a *App) StartHTTP(ln net.Listener) error {
 	srv := web.New(web.Config{
 		Addr: a.Config.Addr, SecureCookies: a.Config.SecureCookies, TrustedProxies: a.Config.TrustedProxies,
 		Static: static.Handler(), Metrics: promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}), Logger: a.log,
+		Tracing: a.echoTracing(),
 	}, a.Auth, a.Handlers)
 	if err := srv.InstrumentHTTP(httpReg); err != nil {
 		ln.Close()
@@ -538,6 +554,13 @@ func (a *App) close() {
 	}
 	if a.Store != nil {
 		a.Store.Close()
+	}
+	if a.shutdownTracer != nil { // the spans of the shutdown included
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.shutdownTracer(ctx); err != nil {
+			a.log.Warn("tracing: flush spans", slog.Any("error", err))
+		}
 	}
 }
 

@@ -30,6 +30,9 @@ type Options struct {
 	Now                   func() time.Time // clock of the breaker and Retry-After dates [time.Now]
 	Logger                *slog.Logger
 	UserAgent             string // ["distribution-service/1"]
+	// WrapTransport, when set, wraps the adapters' transport (otelhttp: a client span per call
+	// and the trace context in the request headers).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // WithDefaults returns o with zero fields replaced by the defaults.
@@ -99,8 +102,12 @@ func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
 		MaxResponseHeaderBytes: 64 << 10,
 		ForceAttemptHTTP2:      true,
 	}
+	var rt http.RoundTripper = tr
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(tr)
+	}
 	client := &http.Client{
-		Transport: tr,
+		Transport: rt,
 		// Redirects are never followed (SSRF, and an API that moves is misconfigured): the 3xx
 		// answer itself comes back and is mapped to a Permanent error.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

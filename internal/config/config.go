@@ -105,6 +105,11 @@ type Config struct {
 	// (0 = auth.DefaultArgon2, OWASP's recommendation).
 	PasswordHashMemoryKiB uint32
 	PasswordHashTime      uint32
+	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) turns tracing on: spans go to this OTLP/HTTP
+	// collector (the exporter reads the other OTEL_EXPORTER_OTLP_* variables itself). "" = off.
+	OTLPEndpoint string
+	// ServiceName (OTEL_SERVICE_NAME) names the service in the traces (default "distribution").
+	ServiceName string
 }
 
 // Default returns the configuration of an empty environment: every default, valid.
@@ -149,6 +154,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
+	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	c.ServiceName = or(getenv("OTEL_SERVICE_NAME"), "distribution")
 	c.RedisNotifications = or(getenv("REDIS_NOTIFICATIONS"), RedisNotificationsConfig)
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
@@ -230,6 +237,11 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("PUBLIC_URL: want http(s)://host[:port], got %q", c.PublicURL)
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: want http(s)://host:port of an OTLP/HTTP collector, got %q", c.OTLPEndpoint)
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("ADDR: want host:port, got %q", c.Addr)

@@ -114,6 +114,7 @@ func TestLoadErrors(t *testing.T) {
 		{"redis scheme", map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, "REDIS_URL"},
 		{"redis not a URL", map[string]string{"REDIS_URL": "%zz"}, "REDIS_URL"},
 		{"addr without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"otlp endpoint scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{"simulator addr", map[string]string{"SIMULATOR_ADDR": "8081"}, "SIMULATOR_ADDR"},
 		{"role", map[string]string{"ROLE": "admin"}, "ROLE"},
 		{"role case", map[string]string{"ROLE": "ALL"}, "ROLE"},
@@ -369,5 +370,19 @@ func TestLoadRedisNotifications(t *testing.T) {
 	_, err := config.Load(env(map[string]string{"REDIS_NOTIFICATIONS": "off"}))
 	if err == nil || !strings.Contains(err.Error(), "REDIS_NOTIFICATIONS") {
 		t.Errorf("REDIS_NOTIFICATIONS=off: err = %v; want a REDIS_NOTIFICATIONS error", err)
+	}
+}
+
+// TestLoadTracing: tracing is off by default; OTEL_EXPORTER_OTLP_ENDPOINT turns it on and
+// OTEL_SERVICE_NAME names the service ("distribution" by default).
+func TestLoadTracing(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	if err != nil || c.OTLPEndpoint != "" || c.ServiceName != "distribution" {
+		t.Fatalf("defaults: endpoint %q service %q err %v", c.OTLPEndpoint, c.ServiceName, err)
+	}
+	c, err = config.Load(env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": "dist-eu"}))
+	if err != nil || c.OTLPEndpoint != "http://collector:4318" || c.ServiceName != "dist-eu" {
+		t.Fatalf("set: endpoint %q service %q err %v", c.OTLPEndpoint, c.ServiceName, err)
 	}
 }

@@ -22,7 +22,7 @@ func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []
 	if err != nil {
 		return d, err
 	}
-	e.log.Info("distribution started", slog.String("event_id", eventID), slog.Int("channels", len(d.Channels)),
+	e.log.InfoContext(ctx, "distribution started", slog.String("event_id", eventID), slog.Int("channels", len(d.Channels)),
 		slog.String("actor", actor))
 	e.cacheDistribution(ctx, d)
 	return d, nil
@@ -38,7 +38,7 @@ func (e *Engine) RetryChannel(ctx context.Context, eventID string, ch model.Chan
 		return d, err
 	}
 	e.metrics.retries.WithLabelValues("channel").Inc()
-	e.log.Info("channel retried", slog.String("event_id", eventID), slog.String("channel", string(ch)), slog.String("actor", actor))
+	e.log.InfoContext(ctx, "channel retried", slog.String("event_id", eventID), slog.String("channel", string(ch)), slog.String("actor", actor))
 	e.cacheDistribution(ctx, d)
 	return d, nil
 }
@@ -56,7 +56,7 @@ func (e *Engine) RetryFailed(ctx context.Context, eventID, actor string) ([]mode
 		out[i] = r.Channel
 	}
 	e.metrics.retries.WithLabelValues("failed").Add(float64(len(rows)))
-	e.log.Info("failed channels retried", slog.String("event_id", eventID), slog.Any("channels", out), slog.String("actor", actor))
+	e.log.InfoContext(ctx, "failed channels retried", slog.String("event_id", eventID), slog.Any("channels", out), slog.String("actor", actor))
 	e.cacheDistribution(ctx, d)
 	return out, nil
 }
@@ -97,6 +97,6 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 		after = last
 	}
 	e.metrics.retries.WithLabelValues("bulk").Add(float64(total))
-	e.log.Info("bulk retry", slog.String("channel", string(f.Channel)), slog.Int("retried", total), slog.String("actor", actor))
+	e.log.InfoContext(ctx, "bulk retry", slog.String("channel", string(f.Channel)), slog.Int("retried", total), slog.String("actor", actor))
 	return total, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/alerts"
@@ -161,6 +162,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics registers the engine's metrics; nil = not registered.
 	Metrics prometheus.Registerer
+	// Middleware is River's job middleware (otelriver: the trace context travels in the job's
+	// metadata, so the job's span joins the trace that inserted it).
+	Middleware []rivertype.Middleware
 }
 
 // New builds an engine on store. With cfg.Workers == 0 the engine is insert-only.
@@ -206,6 +210,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 		FetchPollInterval:    cfg.FetchPollInterval,
 		FetchCooldown:        min(FetchCooldown, cfg.FetchPollInterval),
 		Workers:              workers,
+		Middleware:           opts.Middleware,
 		TestOnly:             cfg.MaintenanceStartAtOnce, // River's TestOnly only disables the stagger
 	}
 	if cfg.Workers > 0 {

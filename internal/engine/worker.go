@@ -64,7 +64,7 @@ func (e *Engine) enqueue(ctx context.Context, tx pgx.Tx, rows []model.ChannelSta
 	}
 	for i, r := range res {
 		if r.UniqueSkippedAsDuplicate {
-			e.log.Warn("publish job already queued for this generation", slog.String("event_id", rows[i].EventID),
+			e.log.WarnContext(ctx, "publish job already queued for this generation", slog.String("event_id", rows[i].EventID),
 				slog.String("channel", string(rows[i].Channel)), slog.Int("generation", rows[i].Generation))
 		}
 	}
@@ -110,7 +110,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	if !ok {
 		// A newer generation owns the channel, or it is already finished: this job is stale.
 		e.metrics.jobs.WithLabelValues(string(args.Channel), "stale").Inc()
-		log.Info("stale publish job skipped")
+		log.InfoContext(ctx, "stale publish job skipped")
 		return nil
 	}
 	e.cacheChannel(ctx, run.State)
@@ -149,7 +149,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		defer cancel()
 		st, changed, err := e.store.UpdateChannelProgress(pctx, run.State.ID, run.State.Generation, pct)
 		if err != nil {
-			log.Warn("progress write failed", slog.String("error", err.Error()))
+			log.WarnContext(ctx, "progress write failed", slog.String("error", err.Error()))
 			return
 		}
 		if changed {
@@ -179,7 +179,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 
 	var ce *channels.Error
 	if !errors.As(perr, &ce) {
-		log.Error("adapter returned an unexpected error", slog.String("error", perr.Error()))
+		log.ErrorContext(ctx, "adapter returned an unexpected error", slog.String("error", perr.Error()))
 		ce = &channels.Error{Kind: channels.Temporary, Message: "unexpected error while publishing"}
 	}
 	e.metrics.errorKinds.WithLabelValues(string(args.Channel), errorKindLabel(ce.Kind)).Inc()
@@ -284,7 +284,7 @@ func (e *Engine) finishSuccess(ctx context.Context, log *slog.Logger, run db.Cha
 		return err
 	}
 	e.observe(run.State.Channel, model.OutcomeSuccess, start)
-	log.Info("channel published", slog.Bool("stale", res.Stale), slog.Duration("took", time.Since(start)))
+	log.InfoContext(ctx, "channel published", slog.Bool("stale", res.Stale), slog.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -297,7 +297,7 @@ func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.Chan
 		return err
 	}
 	e.observe(run.State.Channel, model.OutcomeFailed, start)
-	log.Warn("channel failed", slog.String("error", ce.Error()), slog.Int("http_status", ce.HTTPStatus))
+	log.WarnContext(ctx, "channel failed", slog.String("error", ce.Error()), slog.Int("http_status", ce.HTTPStatus))
 	// Cancel rather than error, so River neither retries nor counts it as discarded work.
 	return river.JobCancel(errors.New(msg))
 }
@@ -309,10 +309,10 @@ func (e *Engine) finishRetry(ctx context.Context, log *slog.Logger, run db.Chann
 	msg := fmt.Sprintf("attempt %d of %d failed: %s; retrying automatically", job.Attempt, job.MaxAttempts, plainMessage(ce))
 	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeRetry, msg, ce))
 	if err != nil {
-		log.Warn("could not record failed attempt", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "could not record failed attempt", slog.String("error", err.Error()))
 	}
 	e.observe(run.State.Channel, model.OutcomeRetry, start)
-	log.Info("channel attempt failed; will retry", slog.String("error", ce.Error()))
+	log.InfoContext(ctx, "channel attempt failed; will retry", slog.String("error", ce.Error()))
 	return errors.New(msg)
 }
 
@@ -330,10 +330,10 @@ func (e *Engine) finishSnoozed(ctx context.Context, log *slog.Logger, run db.Cha
 	}
 	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeSnoozed, msg, ce))
 	if err != nil {
-		log.Warn("could not record snoozed attempt", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "could not record snoozed attempt", slog.String("error", err.Error()))
 	}
 	e.observe(run.State.Channel, model.OutcomeSnoozed, start)
-	log.Info("channel rate limited; snoozing", slog.Duration("retry_after", wait))
+	log.InfoContext(ctx, "channel rate limited; snoozing", slog.Duration("retry_after", wait))
 	return river.JobSnooze(wait)
 }
 
@@ -345,9 +345,9 @@ func (e *Engine) finishInterrupted(ctx context.Context, log *slog.Logger, run db
 	f.AttemptError = "interrupted: the worker stopped"
 	_, err := e.finish(ctx, f)
 	if err != nil {
-		log.Warn("could not record interrupted attempt", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "could not record interrupted attempt", slog.String("error", err.Error()))
 	}
 	e.observe(run.State.Channel, "interrupted", start)
-	log.Info("channel interrupted by shutdown; re-queued")
+	log.InfoContext(ctx, "channel interrupted by shutdown; re-queued")
 	return river.JobSnooze(time.Second)
 }
