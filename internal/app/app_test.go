@@ -51,16 +51,8 @@ func stop(t *testing.T, a *app.App) {
 // simulator.
 func TestAllRoleServesAndDistributes(t *testing.T) {
 	t.Parallel()
-	a, err := app.New(testConfig(t, config.RoleAll), app.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, testConfig(t, config.RoleAll))
 	ctx := context.Background()
-	if err := a.Start(ctx); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
 	if _, port, _ := net.SplitHostPort(a.Addr()); port == "0" {
 		t.Fatalf("Addr = %s, want the bound port", a.Addr())
 	}
@@ -89,15 +81,7 @@ func TestAllRoleServesAndDistributes(t *testing.T) {
 func TestWorkerRoleServesNoHTTP(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, config.RoleWorker)
-	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
+	a := startApp(t, cfg)
 	if a.Handlers != nil || a.Hub != nil {
 		t.Error("worker role built the web parts")
 	}
@@ -107,15 +91,7 @@ func TestWorkerRoleServesNoHTTP(t *testing.T) {
 // rest keeps running (what the e2e deploy test does).
 func TestHTTPRestart(t *testing.T) {
 	t.Parallel()
-	a, err := app.New(testConfig(t, config.RoleWeb), app.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
+	a := startApp(t, testConfig(t, config.RoleWeb))
 	if err := a.StopHTTP(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,15 +251,7 @@ func TestReadyzDegradedWithoutRedis(t *testing.T) {
 	cfg := testConfig(t, config.RoleWeb)
 	rds := dbtest.StartRedis(t)
 	cfg.RedisURL = rds.URL
-	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
+	a := startApp(t, cfg)
 	if code, body := getJSON(t, a.URL()+"/readyz"); code != http.StatusOK || body["status"] != "ok" || body["migrations"] != "ok" {
 		t.Fatalf("readyz = %d %v, want 200 ok", code, body)
 	}
@@ -321,15 +289,7 @@ func TestOpsListener(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig(t, tc.role)
 			cfg.OpsAddr, cfg.OpsPprof = "127.0.0.1:0", tc.pprof
-			a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.Start(context.Background()); err != nil {
-				stop(t, a)
-				t.Fatal(err)
-			}
-			defer stop(t, a)
+			a := startApp(t, cfg)
 			base := "http://" + a.OpsAddr()
 			if code, body := get(t, base+"/healthz"); code != http.StatusOK {
 				t.Errorf("ops /healthz = %d %s", code, body)
@@ -480,4 +440,19 @@ func waitCompleted(t *testing.T, a *app.App, eventID string) {
 	if d.OverallStatus != model.OverallCompleted {
 		t.Fatalf("overall status %s, want COMPLETED", d.OverallStatus)
 	}
+}
+
+// startApp builds the service of cfg (quiet logger), starts it and stops it when the test ends.
+func startApp(t *testing.T, cfg config.Config, opts ...app.Option) *app.App {
+	t.Helper()
+	a, err := app.New(cfg, append([]app.Option{app.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		stop(t, a)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, a) })
+	return a
 }

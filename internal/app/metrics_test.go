@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"log/slog"
 	"runtime"
 	"testing"
 	"time"
@@ -76,17 +75,8 @@ func TestOnCallMetrics(t *testing.T) {
 	cfg := testConfig(t, config.RoleAll)
 	cfg.SimulatorFail = "KAKAO=1"
 	cfg.RetryBaseDelay, cfg.RetryMaxDelay = 10*time.Millisecond, 50*time.Millisecond
-	a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)),
-		app.WithBuild(app.Build{Version: "v1.2.3-test", Commit: "abc123"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, cfg, app.WithBuild(app.Build{Version: "v1.2.3-test", Commit: "abc123"}))
 	ctx := context.Background()
-	if err := a.Start(ctx); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
 
 	kakao := string(model.ChannelKakao)
 	fams := gather(t, a.Gatherer())
@@ -168,16 +158,8 @@ func TestOnCallMetrics(t *testing.T) {
 // channels queue, and distribution_river_jobs{queue="channels",state="available"} counts them.
 func TestRiverQueueMetrics(t *testing.T) {
 	t.Parallel()
-	a, err := app.New(testConfig(t, config.RoleWeb), app.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, testConfig(t, config.RoleWeb))
 	ctx := context.Background()
-	if err := a.Start(ctx); err != nil {
-		stop(t, a)
-		t.Fatal(err)
-	}
-	defer stop(t, a)
 	available := map[string]string{"queue": "channels", "state": "available"}
 	fams := gather(t, a.Gatherer())
 	if v := mustSample(t, fams, "distribution_river_jobs", available); v != 0 {

@@ -46,15 +46,7 @@ func TestManagedRedisNotifications(t *testing.T) {
 			cfg := testConfig(t, config.RoleWeb)
 			cfg.RedisURL = dbtest.StartRedisWith(t, "--rename-command", "CONFIG", "", "--notify-keyspace-events", tc.flags).URL
 			cfg.RedisNotifications = config.RedisNotificationsManaged
-			a, err := app.New(cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.Start(context.Background()); err != nil {
-				stop(t, a)
-				t.Fatal(err)
-			}
-			defer stop(t, a)
+			a := startApp(t, cfg)
 			_, body := readyz(t, a)
 			if body["notifications"] != tc.want || body["redis"] != "ok" || body["postgres"] != "ok" {
 				t.Fatalf("readyz = %v; want notifications %q, redis and postgres ok", body, tc.want)
