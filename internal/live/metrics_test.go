@@ -1,12 +1,10 @@
 package live
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,25 +117,8 @@ func TestOpenStreamsMetric(t *testing.T) {
 	}
 	var cancels []context.CancelFunc
 	open := func(path string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, cancel := openLive(t, srv.URL+path)
 		cancels = append(cancels, cancel)
-		t.Cleanup(cancel)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { res.Body.Close() })
-		br := bufio.NewReader(res.Body)
-		for { // up to the live state: the stream is in its loop
-			line, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: stream ended before the live state: %v", path, err)
-			}
-			if strings.Contains(line, `"_live"`) {
-				return
-			}
-		}
 	}
 	open("/ev1")
 	open("/ev1")

@@ -57,26 +57,7 @@ func TestStopEndsFeedsAndStreams(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	open := func(path string) *bufio.Reader {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		t.Cleanup(cancel)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { res.Body.Close() })
-		br := bufio.NewReader(res.Body)
-		for { // up to the live state: the stream is in its loop
-			line, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: stream ended before the live state: %v", path, err)
-			}
-			if strings.Contains(line, `"_live"`) {
-				return br
-			}
-		}
-	}
+	open := func(path string) *bufio.Reader { br, _ := openLive(t, srv.URL+path); return br }
 	streams := []*bufio.Reader{open("/ev1"), open("/ev1"), open("/list")}
 	st.Stop()
 	stopped = true
@@ -98,5 +79,29 @@ func TestStopEndsFeedsAndStreams(t *testing.T) {
 	st.lists.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d feeds left after Stop", n)
+	}
+}
+
+// openLive opens the stream at url and reads up to its live state (the stream is then in its
+// loop); the returned cancel ends the request, which also ends with the test.
+func openLive(t *testing.T, url string) (*bufio.Reader, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	br := bufio.NewReader(res.Body)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: stream ended before the live state: %v", url, err)
+		}
+		if strings.Contains(line, `"_live"`) {
+			return br, cancel
+		}
 	}
 }
