@@ -205,7 +205,8 @@ type DueStart struct {
 // first with SKIP LOCKED, so concurrent claimers (replicas) never wait for or take the same one,
 // and a crash before the commit leaves the schedule due for the next claimer. skip lists events
 // not to claim (those that failed earlier in the caller's pass). ok is false when nothing is due.
-// An error is the claim's or the start's transaction failing: nothing was written.
+// An error is the claim's or the start's transaction failing: nothing was written; ds.Schedule
+// names the schedule when the start failed (it stays due).
 func (db *DB) StartDueSchedule(ctx context.Context, skip []string, enqueue EnqueueFunc) (ds DueStart, ok bool, err error) {
 	if skip == nil {
 		skip = []string{}
@@ -253,7 +254,8 @@ func (db *DB) StartDueSchedule(ctx context.Context, skip []string, enqueue Enque
 		return nil
 	})
 	if err != nil {
-		return DueStart{}, false, wrapStart(err)
+		// The schedule that failed, when the claim got that far, so the caller can pass over it.
+		return DueStart{Schedule: ds.Schedule}, false, wrapStart(err)
 	}
 	return ds, ok, nil
 }

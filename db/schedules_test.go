@@ -304,9 +304,9 @@ func TestStartDueScheduleFailureKeepsTheSchedule(t *testing.T) {
 		}
 	}
 	boom := errors.New("queue down")
-	_, _, err := d.StartDueSchedule(ctx, nil, func(context.Context, pgx.Tx, []model.ChannelState, string) error { return boom })
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v", err)
+	failed, _, err := d.StartDueSchedule(ctx, nil, func(context.Context, pgx.Tx, []model.ChannelState, string) error { return boom })
+	if !errors.Is(err, boom) || failed.Schedule.EventID != "a" {
+		t.Fatalf("err = %v, schedule %q", err, failed.Schedule.EventID)
 	}
 	if n := engCount(t, d, `SELECT count(*) FROM distribution_schedules`); n != 2 {
 		t.Fatalf("%d schedules after a failed start, want 2", n)

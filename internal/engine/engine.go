@@ -66,6 +66,9 @@ type Config struct {
 	MaxSnoozes    int           // rate-limit snoozes of one job before a 429 counts as a failed attempt; default 100
 
 	ReconcileInterval time.Duration // default 30s
+	// ScheduleInterval is the longest wait between two due-schedule claims of a worker engine
+	// (it wakes sooner for a schedule it knows of); default 1s.
+	ScheduleInterval time.Duration
 	StuckAfter        time.Duration // a non-terminal channel with no live job untouched this long is stuck; default 1m
 	MaxLost           int           // lost attempts (since the last manual retry) before FAILED "worker lost"; default 2
 
@@ -104,6 +107,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.ShutdownGrace, 10*time.Second)
 	def(&c.SnoozeCap, 10*time.Minute)
 	def(&c.ReconcileInterval, 30*time.Second)
+	def(&c.ScheduleInterval, time.Second)
 	def(&c.StuckAfter, time.Minute)
 	def(&c.FetchPollInterval, time.Second)
 	if c.MaxSnoozes <= 0 {
@@ -148,6 +152,7 @@ type Engine struct {
 	mu         sync.Mutex
 	started    bool
 	reconciler *Reconciler
+	scheduler  *scheduler
 }
 
 // Options are the engine's optional collaborators; the zero value is a valid engine without
@@ -227,6 +232,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
 	e.reconciler = &Reconciler{e: e, interval: cfg.ReconcileInterval}
+	e.scheduler = &scheduler{e: e, interval: cfg.ScheduleInterval}
 	e.starts = &startBatcher{store: store, enqueue: e.enqueue, leaders: startLeaders}
 	return e, nil
 }
@@ -246,6 +252,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("engine: start river: %w", err)
 	}
 	e.reconciler.Start(context.WithoutCancel(ctx))
+	e.scheduler.Start(context.WithoutCancel(ctx))
 	e.started = true
 	e.log.Info("engine started", slog.Int("workers", e.cfg.Workers), slog.Int("max_attempts", e.cfg.MaxAttempts))
 	return nil
@@ -261,6 +268,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false
+	e.scheduler.Stop()
 	e.reconciler.Stop()
 	err := e.river.Stop(ctx)
 	if err != nil {
