@@ -66,14 +66,15 @@ type Config struct {
 	MaxSnoozes    int           // rate-limit snoozes of one job before a 429 counts as a failed attempt; default 100
 
 	ReconcileInterval time.Duration // default 30s
-	// ScheduleInterval is the longest wait between two due-schedule claims of a worker engine
-	// (it wakes sooner for a schedule it knows of); default 1s.
-	ScheduleInterval time.Duration
-	StuckAfter       time.Duration // a non-terminal channel with no live job untouched this long is stuck; default 1m
-	MaxLost          int           // lost attempts (since the last manual retry) before FAILED "worker lost"; default 2
+	StuckAfter        time.Duration // a non-terminal channel with no live job untouched this long is stuck; default 1m
+	MaxLost           int           // lost attempts (since the last manual retry) before FAILED "worker lost"; default 2
 
 	BulkRetryLimit int // channels per RetryMatching call; default 1000
 	BulkRetryBatch int // channels per transaction in RetryMatching; default 100
+
+	// ScheduleInterval is the longest wait between two due-schedule claims of a worker engine
+	// (it wakes sooner for a schedule it knows of); default 1s.
+	ScheduleInterval time.Duration
 
 	// FetchPollInterval is River's fallback poll (jobs normally arrive by LISTEN/NOTIFY); default 1s.
 	FetchPollInterval time.Duration
