@@ -135,11 +135,12 @@ type detailView struct {
 // open page (and shared with a feed's patches), so it stays small: one entry per channel.
 type detailShown struct {
 	started  bool
-	schedule *model.Schedule // while not started (read-only)
 	dist     *model.Distribution // as last read (read-only), for a full render from this state
 	attempts []model.Attempt
 	overall  string
 	chans    []shownChannel
+	// schedule is the planned start while not started (read-only).
+	schedule *model.Schedule
 }
 
 // shownChannel is a channel card as shown.
