@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -199,65 +201,91 @@ type DueStart struct {
 	StartResult
 }
 
-// StartDueSchedule claims one schedule whose start_at has passed (by the database clock) and
-// starts it in the same transaction, through startTx as an immediate start by its creator would,
-// with trigger "schedule:<creator>". The claim is the schedule's DELETE; the event row is locked
-// first with SKIP LOCKED, so concurrent claimers (replicas) never wait for or take the same one,
-// and a crash before the commit leaves the schedule due for the next claimer. skip lists events
-// not to claim (those that failed earlier in the caller's pass). ok is false when nothing is due.
-// An error is the claim's or the start's transaction failing: nothing was written; ds.Schedule
-// names the schedule when the start failed (it stays due).
-func (db *DB) StartDueSchedule(ctx context.Context, skip []string, enqueue EnqueueFunc) (ds DueStart, ok bool, err error) {
+// StartDueSchedules claims up to limit schedules whose start_at has passed (by the database clock)
+// and starts them in the same transaction, through startTx as immediate starts by their creators
+// would (one group commit), with trigger "schedule:<creator>". The claim is the schedules' DELETE;
+// the event rows are locked first with SKIP LOCKED, so concurrent claimers (replicas) never wait
+// for or take the same one, and a crash before the commit leaves them due for the next claimer.
+// skip lists events not to claim (those that failed earlier in the caller's pass). None due: an
+// empty result. An error is the transaction failing: nothing was written, and the result names
+// the schedules it had claimed (they stay due), so a caller can retry them one by one and pass
+// over the one that fails.
+func (db *DB) StartDueSchedules(ctx context.Context, limit int, skip []string, enqueue EnqueueFunc) ([]DueStart, error) {
 	if skip == nil {
 		skip = []string{}
 	}
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		var id string
-		err := tx.QueryRow(ctx, `SELECT e.id FROM distribution_schedules s JOIN events e ON e.id = s.event_id
+	var due []DueStart
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		due = nil
+		rows, err := tx.Query(ctx, `SELECT e.id FROM distribution_schedules s JOIN events e ON e.id = s.event_id
 			WHERE s.start_at <= now() AND s.event_id <> ALL($1)
-			ORDER BY s.start_at, s.event_id LIMIT 1
-			FOR NO KEY UPDATE OF e SKIP LOCKED`, skip).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
+			ORDER BY s.start_at, s.event_id LIMIT $2
+			FOR NO KEY UPDATE OF e SKIP LOCKED`, skip, limit)
 		if err != nil {
-			return fmt.Errorf("claim due schedule: %w", err)
+			return fmt.Errorf("claim due schedules: %w", err)
 		}
-		// Re-read under the lock (a statement of its own: the schedule may have been replaced by
-		// a later one, or removed, since the claim's snapshot).
-		ds.Schedule, err = scanSchedule(tx.QueryRow(ctx, `DELETE FROM distribution_schedules s
-			WHERE s.event_id = $1 AND s.start_at <= now() RETURNING `+scheduleColumns, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // unscheduled or moved meanwhile; the next pass looks again
-		}
-		if err != nil {
-			return fmt.Errorf("claim due schedule: %w", err)
-		}
-		ok = true
-		req := StartRequest{EventID: id, Channels: ds.Schedule.Channels, Actor: ds.Schedule.CreatedBy,
-			Trigger: "schedule:" + ds.Schedule.CreatedBy}
-		chans, err := model.ParseChannels(req.Channels)
-		if err != nil {
-			// Stored channels are valid by construction; a row edited by hand is dropped, not retried.
-			ds.Err = err
-			return nil
-		}
-		names := make([][]string, 1)
-		for _, c := range chans {
-			names[0] = append(names[0], string(c))
-		}
-		res := make([]StartResult, 1)
-		if err := startTx(ctx, tx, []StartRequest{req}, []int{0}, names, res, enqueue); err != nil {
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
 			return err
 		}
-		ds.StartResult = res[0]
+		// Re-read under the locks (a statement of its own: a schedule may have been replaced by a
+		// later one, or removed, since the claim's snapshot).
+		rows, err = tx.Query(ctx, `DELETE FROM distribution_schedules s
+			WHERE s.event_id = ANY($1) AND s.start_at <= now() RETURNING `+scheduleColumns, ids)
+		if err != nil {
+			return fmt.Errorf("claim due schedules: %w", err)
+		}
+		claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Schedule, error) { return scanSchedule(r) })
+		if err != nil {
+			return fmt.Errorf("claim due schedules: %w", err)
+		}
+		slices.SortFunc(claimed, func(a, b model.Schedule) int {
+			if c := a.StartAt.Compare(b.StartAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.EventID, b.EventID)
+		})
+		var (
+			reqs  []StartRequest
+			todo  []int
+			names [][]string
+		)
+		for _, sc := range claimed {
+			due = append(due, DueStart{Schedule: sc})
+			chans, err := model.ParseChannels(sc.Channels)
+			if err != nil {
+				// Stored channels are valid by construction; a row edited by hand is dropped.
+				due[len(due)-1].Err = err
+				continue
+			}
+			var ns []string
+			for _, c := range chans {
+				ns = append(ns, string(c))
+			}
+			todo = append(todo, len(reqs))
+			reqs = append(reqs, StartRequest{EventID: sc.EventID, Channels: chans, Actor: sc.CreatedBy, Trigger: "schedule:" + sc.CreatedBy})
+			names = append(names, ns)
+		}
+		res := make([]StartResult, len(reqs))
+		if err := startTx(ctx, tx, reqs, todo, names, res, enqueue); err != nil {
+			return err
+		}
+		k := 0
+		for i := range due {
+			if due[i].Err == nil {
+				due[i].StartResult = res[k]
+				k++
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		// The schedule that failed, when the claim got that far, so the caller can pass over it.
-		return DueStart{Schedule: ds.Schedule}, false, wrapStart(err)
+		for i := range due {
+			due[i].StartResult = StartResult{}
+		}
+		return due, wrapStart(err)
 	}
-	return ds, ok, nil
+	return due, nil
 }
 
 // NextScheduleIn returns how long until the earliest schedule falls due by the database clock (0

@@ -208,8 +208,8 @@ func TestScheduleRacesStartNow(t *testing.T) {
 	}
 }
 
-// Several schedules fall due at once and four claimers run concurrently (as replicas do): each
-// due schedule starts exactly one distribution, with trigger "schedule:<creator>" and the
+// Several schedules fall due at once and four claimers run concurrently (as replicas do), each
+// claiming up to 3 per transaction: each due schedule starts exactly one distribution, with trigger "schedule:<creator>" and the
 // creator as the audit actor; a schedule not due yet is left alone.
 func TestStartDueScheduleOnceWithConcurrentClaimers(t *testing.T) {
 	t.Parallel()
@@ -240,20 +240,22 @@ func TestStartDueScheduleOnceWithConcurrentClaimers(t *testing.T) {
 		wg.Go(func() {
 			<-gate
 			for {
-				ds, ok, err := d.StartDueSchedule(ctx, nil, rec.enqueue)
+				due, err := d.StartDueSchedules(ctx, 3, nil, rec.enqueue)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if !ok {
+				if len(due) == 0 {
 					return
 				}
-				if ds.Err != nil {
-					t.Errorf("%s: %v", ds.Schedule.EventID, ds.Err)
+				for _, ds := range due {
+					if ds.Err != nil || ds.Distribution.EventID != ds.Schedule.EventID {
+						t.Errorf("%s: %+v", ds.Schedule.EventID, ds)
+					}
+					mu.Lock()
+					started = append(started, ds.Distribution.EventID)
+					mu.Unlock()
 				}
-				mu.Lock()
-				started = append(started, ds.Distribution.EventID)
-				mu.Unlock()
 			}
 		})
 	}
@@ -281,8 +283,8 @@ func TestStartDueScheduleOnceWithConcurrentClaimers(t *testing.T) {
 		AND detail LIKE '%trigger: schedule:sched@x'`); n != due {
 		t.Errorf("%d start audit rows by the creator, want %d", n, due)
 	}
-	if _, ok, err := d.StartDueSchedule(ctx, nil, rec.enqueue); ok || err != nil {
-		t.Errorf("a claim after all started: ok=%v err=%v", ok, err)
+	if due, err := d.StartDueSchedules(ctx, 10, nil, rec.enqueue); len(due) != 0 || err != nil {
+		t.Errorf("a claim after all started: %v %v", due, err)
 	}
 	in, ok, err := d.NextScheduleIn(ctx)
 	if err != nil || !ok || in < 59*time.Minute || in > time.Hour {
@@ -290,8 +292,8 @@ func TestStartDueScheduleOnceWithConcurrentClaimers(t *testing.T) {
 	}
 }
 
-// A failing start (the job insert fails) rolls the claim back: the schedule stays due for the next
-// pass; skip lets the caller pass over it to the others.
+// A failing start (the job insert fails) rolls the claim back: the schedules stay due for the next
+// pass, and the answer names them; skip lets the caller pass over one to the others.
 func TestStartDueScheduleFailureKeepsTheSchedule(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
@@ -304,9 +306,9 @@ func TestStartDueScheduleFailureKeepsTheSchedule(t *testing.T) {
 		}
 	}
 	boom := errors.New("queue down")
-	failed, _, err := d.StartDueSchedule(ctx, nil, func(context.Context, pgx.Tx, []model.ChannelState, string) error { return boom })
-	if !errors.Is(err, boom) || failed.Schedule.EventID != "a" {
-		t.Fatalf("err = %v, schedule %q", err, failed.Schedule.EventID)
+	failed, err := d.StartDueSchedules(ctx, 10, nil, func(context.Context, pgx.Tx, []model.ChannelState, string) error { return boom })
+	if !errors.Is(err, boom) || len(failed) != 2 || failed[0].Schedule.EventID != "a" || failed[1].Distribution.ID != 0 {
+		t.Fatalf("err = %v, claimed %+v", err, failed)
 	}
 	if n := engCount(t, d, `SELECT count(*) FROM distribution_schedules`); n != 2 {
 		t.Fatalf("%d schedules after a failed start, want 2", n)
@@ -314,8 +316,8 @@ func TestStartDueScheduleFailureKeepsTheSchedule(t *testing.T) {
 	if n := engCount(t, d, `SELECT count(*) FROM distribution_status`); n != 0 {
 		t.Fatalf("%d distributions after a failed start", n)
 	}
-	ds, ok, err := d.StartDueSchedule(ctx, []string{"a"}, engNoEnqueue)
-	if err != nil || !ok || ds.Distribution.EventID != "b" {
-		t.Fatalf("skip a: %+v %v %v", ds, ok, err)
+	due, err := d.StartDueSchedules(ctx, 10, []string{"a"}, engNoEnqueue)
+	if err != nil || len(due) != 1 || due[0].Distribution.EventID != "b" {
+		t.Fatalf("skip a: %+v %v", due, err)
 	}
 }

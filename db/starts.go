@@ -31,7 +31,7 @@ type StartRequest struct {
 	Channels []model.Channel
 	Actor    string
 	// Trigger is what the channel jobs record as having started them: "" = "system" (a person's
-	// immediate start), "schedule:<actor>" for a schedule that fell due (StartDueSchedule).
+	// immediate start), "schedule:<actor>" for a schedule that fell due (StartDueSchedules).
 	Trigger string
 }
 

@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/marketing-platform/distribution/db"
 )
 
-// Scheduled starts. Every worker process runs a scheduler: a loop that claims due schedules one
-// at a time and starts each in the claim's own transaction (db.StartDueSchedule: the schedule's
-// DELETE, the distribution, its channels, their jobs and the audit row commit together, through
-// the same startTx as an immediate start). Why this and not a River job scheduled at startAt:
+// Scheduled starts. Every worker process runs a scheduler: a loop that claims due schedules and
+// starts them in the claim's own transaction (db.StartDueSchedules: the schedules' DELETE, the
+// distributions, their channels, their jobs and the audit rows commit together, through the same
+// startTx as immediate starts). Why this and not a River job scheduled at startAt:
 // the claim is a row lock with SKIP LOCKED, so any number of replicas may run it and each
 // schedule starts once; a process killed mid-claim rolls back and the schedule is still due for
 // the next pass (another replica, or this one restarted); replacing or removing a schedule is
@@ -21,6 +23,11 @@ import (
 
 // scheduleBatch bounds the starts of one pass (the rest go in the next, at once).
 const scheduleBatch = 100
+
+// scheduleClaim is how many due schedules one transaction claims and starts (a group commit, as
+// concurrent immediate starts get): schedules due at the same moment start together instead of
+// one round of transactions after another.
+const scheduleClaim = 16
 
 // scheduler runs the due-claim loop of one engine.
 type scheduler struct {
@@ -80,39 +87,55 @@ func (s *scheduler) Stop() {
 }
 
 // StartDueSchedules starts every schedule that has fallen due (at most scheduleBatch per call)
-// and returns how many it claimed. A start that fails is left due (its claim rolled back) and
-// passed over for the rest of this call; it is tried again on the next.
+// and returns how many it claimed. Due schedules are claimed and started scheduleClaim at a time
+// (one group commit); when such a transaction fails they are tried one by one, and one that still
+// fails is left due (its claim rolled back) and passed over for the rest of this call.
 func (e *Engine) StartDueSchedules(ctx context.Context) (int, error) {
 	var (
 		skip    []string
 		claimed int
 		lastErr error
+		single  bool // isolating a failure: one schedule per transaction
 	)
-	for claimed < scheduleBatch && ctx.Err() == nil {
-		ds, ok, err := e.store.StartDueSchedule(ctx, skip, e.enqueue)
+	for tries := 0; claimed < scheduleBatch && tries < 2*scheduleBatch && ctx.Err() == nil; tries++ {
+		n := min(scheduleClaim, scheduleBatch-claimed)
+		if single {
+			n = 1
+		}
+		due, err := e.store.StartDueSchedules(ctx, n, skip, e.enqueue)
 		if err != nil {
-			// Which schedule failed is unknown when the claim itself failed; stop this pass.
-			if ds.Schedule.EventID == "" {
+			switch {
+			case len(due) == 0: // the claim itself failed: database trouble, stop this pass
 				return claimed, err
+			case len(due) > 1:
+				single = true
+			default:
+				skip, lastErr = append(skip, due[0].Schedule.EventID), err
 			}
-			skip, lastErr = append(skip, ds.Schedule.EventID), err
 			continue
 		}
-		if !ok {
+		if len(due) == 0 {
 			break
 		}
-		claimed++
-		log := e.log.With(slog.String("event_id", ds.Schedule.EventID), slog.String("actor", ds.Schedule.CreatedBy),
-			slog.Time("start_at", ds.Schedule.StartAt))
-		if ds.Err != nil {
-			e.metrics.scheduled.WithLabelValues("dropped").Inc()
-			log.WarnContext(ctx, "due schedule dropped", slog.String("error", ds.Err.Error()))
-			continue
+		claimed += len(due)
+		for _, ds := range due {
+			e.scheduleStarted(ctx, ds)
 		}
-		e.metrics.scheduled.WithLabelValues("started").Inc()
-		log.InfoContext(ctx, "scheduled distribution started", slog.Int("channels", len(ds.Distribution.Channels)),
-			slog.Duration("late", ds.Distribution.StartedAt.Sub(ds.Schedule.StartAt)))
-		e.cacheDistribution(ctx, ds.Distribution)
 	}
 	return claimed, lastErr
+}
+
+// scheduleStarted logs, counts and caches one claimed schedule's start (after the commit).
+func (e *Engine) scheduleStarted(ctx context.Context, ds db.DueStart) {
+	log := e.log.With(slog.String("event_id", ds.Schedule.EventID), slog.String("actor", ds.Schedule.CreatedBy),
+		slog.Time("start_at", ds.Schedule.StartAt))
+	if ds.Err != nil {
+		e.metrics.scheduled.WithLabelValues("dropped").Inc()
+		log.WarnContext(ctx, "due schedule dropped", slog.String("error", ds.Err.Error()))
+		return
+	}
+	e.metrics.scheduled.WithLabelValues("started").Inc()
+	log.InfoContext(ctx, "scheduled distribution started", slog.Int("channels", len(ds.Distribution.Channels)),
+		slog.Duration("late", ds.Distribution.StartedAt.Sub(ds.Schedule.StartAt)))
+	e.cacheDistribution(ctx, ds.Distribution)
 }

@@ -73,3 +73,37 @@ func TestScheduledStartsRunOnceAcrossReplicas(t *testing.T) {
 		return len(a.cache.dists)+len(b.cache.dists) == n
 	})
 }
+
+// A schedule whose start fails (here a trigger refuses its distribution row) does not hold back
+// the others due with it: their group commit fails, they are retried one by one, the others
+// start and the failing one stays due, reported as the pass's error.
+func TestDueScheduleFailureIsIsolated(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, engine.Config{}, nil, nil) // insert-only: no scheduler loop; the test runs the pass
+	ctx := context.Background()
+	if _, err := h.store.Pool.Exec(ctx, `CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.event_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_poison BEFORE INSERT ON distribution_status FOR EACH ROW EXECUTE FUNCTION refuse_poison()`); err != nil {
+		t.Fatal(err)
+	}
+	var now time.Time
+	if err := h.store.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "poison", "z"} {
+		h.event(id)
+		if _, _, err := h.store.ScheduleDistribution(ctx, id, []model.Channel{model.ChannelKakao}, now.Add(-time.Second), "p@x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := h.eng.StartDueSchedules(ctx)
+	if err == nil || n != 2 {
+		t.Fatalf("claimed %d, err %v: want the 2 good ones and the poisoned one's error", n, err)
+	}
+	if got := h.count(`SELECT count(*) FROM distribution_status WHERE event_id IN ('a', 'z')`); got != 2 {
+		t.Errorf("%d of the good schedules started", got)
+	}
+	if got := h.count(`SELECT count(*) FROM distribution_schedules WHERE event_id = 'poison'`); got != 1 {
+		t.Errorf("the failing schedule is gone (%d rows): it must stay due", got)
+	}
+}
