@@ -283,3 +283,49 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// Open pages learn of schedule changes without a reload: writing or removing a schedule announces
+// the event, and the detail stream and the list stream re-read it and patch.
+func TestScheduleReachesOpenStreams(t *testing.T) {
+	t.Parallel()
+	a := newUIApp(t, true)
+	a.event("ev", "Planned")
+	staff := a.login("s@example.com", model.RoleStaff)
+	var now time.Time
+	if err := a.db.Pool.QueryRow(context.Background(), `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(time.Hour).UTC().Truncate(time.Second)
+
+	detail, _ := staff.openStream("/events/ev/stream")
+	first := patchDoc(t, detail.waitFor("the full fragment", isPatch))
+	if first.Find(`form[data-action="start-distribution"]`).Length() != 1 || first.Find(`[data-schedule]`).Length() != 0 {
+		t.Fatal("first patch is not the unscheduled start form")
+	}
+	list, _ := staff.openStream("/events/stream")
+	list.waitFor("the list", isPatch)
+
+	staff.get("/events/ev")
+	form := url.Values{"channels": {"KAKAO"}, "when": {"at"}, "at": {at.Format("2006-01-02T15:04:05")}}
+	wantLocation(t, "schedule", staff.post("/events/ev/distribution", form, false), "/events/ev")
+	ev := detail.waitFor("the schedule on the detail stream", func(ev sseEvent) bool { return isPatch(ev) && strings.Contains(ev.data, "data-schedule") })
+	d := patchDoc(t, ev)
+	if got, _ := d.Find(`#schedule [data-schedule]`).Attr("data-start-at"); got != at.Format(time.RFC3339) || d.Find(`button[data-action="unschedule"]`).Length() != 1 {
+		t.Errorf("detail patch: start %q, unschedule buttons %d", got, d.Find(`button[data-action="unschedule"]`).Length())
+	}
+	ev = list.waitFor("the chip on the list stream", func(ev sseEvent) bool { return isPatch(ev) && strings.Contains(ev.data, "data-schedule") })
+	if patchDoc(t, ev).Find(`tr[data-event-id="ev"] [data-schedule]`).Length() != 1 {
+		t.Error("list patch without the row's chip")
+	}
+
+	wantLocation(t, "unschedule", staff.post("/events/ev/unschedule", nil, false), "/events/ev")
+	ev = detail.waitFor("the schedule gone from the detail stream", func(ev sseEvent) bool {
+		return isPatch(ev) && strings.Contains(ev.data, `data-action="start-distribution"`) && !strings.Contains(ev.data, "data-schedule")
+	})
+	if patchDoc(t, ev).Find(`#schedule`).Length() != 0 {
+		t.Error("the schedule box is still sent")
+	}
+	list.waitFor("the chip gone from the list stream", func(ev sseEvent) bool {
+		return isPatch(ev) && strings.Contains(ev.data, `data-event-id="ev"`) && !strings.Contains(ev.data, "data-schedule")
+	})
+}
