@@ -17,9 +17,10 @@ import (
 // schedule starts once; a process killed mid-claim rolls back and the schedule is still due for
 // the next pass (another replica, or this one restarted); replacing or removing a schedule is
 // one row, with no job to find and cancel; and "due" is the database's now(), never a process
-// clock. The cost is a poll: one indexed query per ScheduleInterval per worker process, and the
-// loop sleeps only until the next schedule when that is sooner, so a schedule known in advance
-// starts within milliseconds of its time.
+// clock. The cost is a poll: an empty claim transaction and one min(start_at) query (both on the
+// start_at index) per ScheduleInterval per worker process; the loop sleeps only until the next
+// schedule when that is sooner, so a schedule known in advance starts within milliseconds of its
+// time (a schedule written less than ScheduleInterval ahead may start up to that late).
 
 // scheduleBatch bounds the starts of one pass (the rest go in the next, at once).
 const scheduleBatch = 100
