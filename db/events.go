@@ -191,6 +191,9 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 	if err := attachChannels(ctx, db.Pool, evs); err != nil {
 		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
 	}
+	if err := attachSchedules(ctx, db.Pool, evs); err != nil {
+		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
 	return evs[0], nil
 }
 
@@ -290,6 +293,9 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	if err := attachChannels(ctx, db.Pool, events); err != nil {
+		return model.EventPage{}, fmt.Errorf("find events: %w", err)
+	}
+	if err := attachSchedules(ctx, db.Pool, events); err != nil {
 		return model.EventPage{}, fmt.Errorf("find events: %w", err)
 	}
 	if events == nil {

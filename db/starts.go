@@ -30,6 +30,9 @@ type StartRequest struct {
 	EventID  string
 	Channels []model.Channel
 	Actor    string
+	// Trigger is what the channel jobs record as having started them: "" = "system" (a person's
+	// immediate start), "schedule:<actor>" for a schedule that fell due (StartDueSchedules).
+	Trigger string
 }
 
 // StartResult is the outcome of one StartRequest: the new distribution, or Err as
@@ -52,6 +55,12 @@ var startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
 	audit AS (INSERT INTO audit_log (actor, action, event_id, detail)
 		SELECT $3, 'distribution.start', d.event_id, $4 FROM d)
 	SELECT ` + distributionColumns + `, ` + channelColumns + ` FROM d, cs ORDER BY ` + channelOrder
+
+// unscheduleSQL removes the event's schedule after its start, in the start's transaction: a start
+// now of a scheduled event replaces the schedule, and a schedule that fell due is gone with the
+// start it became. It is its own statement, after startSQL: a schedule written while the start
+// waited for the event's lock is committed by then and seen here (startSQL's snapshot predates it).
+const unscheduleSQL = `DELETE FROM distribution_schedules WHERE event_id = $1`
 
 // StartDistributions runs several starts in one transaction, each as StartDistribution would (a
 // group commit: one round trip for every start's rows, one insert of all their jobs, one commit).
@@ -80,50 +89,7 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 		return res
 	}
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, i := range todo {
-			b.Queue(startSQL, reqs[i].EventID, names[i], reqs[i].Actor, fmt.Sprintf("channels: %v", names[i]))
-		}
-		br := tx.SendBatch(ctx, b)
-		for _, i := range todo {
-			d := &res[i].Distribution
-			*d = model.Distribution{}
-			var cd channelDest
-			rows, err := br.Query()
-			if err == nil {
-				_, err = pgx.ForEachRow(rows, append(distributionDest(d), cd.targets()...), func() error {
-					d.Channels = append(d.Channels, cd.state())
-					return nil
-				})
-			}
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("insert distribution: %w", err)
-			}
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("insert distribution: %w", err)
-		}
-		var jobs []model.ChannelState
-		for _, i := range todo {
-			if len(res[i].Distribution.Channels) > 0 {
-				jobs = append(jobs, res[i].Distribution.Channels...)
-				continue
-			}
-			res[i].Distribution = model.Distribution{}
-			res[i].Err = notStarted(ctx, tx, reqs[i].EventID)
-			var ae *model.AlreadyStartedError
-			if !errors.As(res[i].Err, &ae) && model.ErrorCode(res[i].Err) != model.ENOTFOUND {
-				return res[i].Err
-			}
-		}
-		if len(jobs) == 0 {
-			return nil
-		}
-		if err := enqueue(ctx, tx, jobs, "system"); err != nil {
-			return fmt.Errorf("enqueue channel jobs: %w", err)
-		}
-		return nil
+		return startTx(ctx, tx, reqs, todo, names, res, enqueue)
 	})
 	if err == nil {
 		return res
@@ -136,6 +102,71 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 	}
 	res[todo[0]] = StartResult{Err: wrapStart(err)}
 	return res
+}
+
+// startTx writes the starts reqs[todo] (their channels named in names) in tx and sets their
+// results in res. An error fails the whole transaction; a start refused for its own reasons
+// (no such event, already started) is only that start's result.
+func startTx(ctx context.Context, tx pgx.Tx, reqs []StartRequest, todo []int, names [][]string, res []StartResult, enqueue EnqueueFunc) error {
+	b := &pgx.Batch{}
+	for _, i := range todo {
+		detail := fmt.Sprintf("channels: %v", names[i])
+		if t := reqs[i].Trigger; t != "" {
+			detail += "; trigger: " + t
+		}
+		b.Queue(startSQL, reqs[i].EventID, names[i], reqs[i].Actor, detail)
+		b.Queue(unscheduleSQL, reqs[i].EventID)
+	}
+	br := tx.SendBatch(ctx, b)
+	for _, i := range todo {
+		d := &res[i].Distribution
+		*d = model.Distribution{}
+		var cd channelDest
+		rows, err := br.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, append(distributionDest(d), cd.targets()...), func() error {
+				d.Channels = append(d.Channels, cd.state())
+				return nil
+			})
+		}
+		if err == nil {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("insert distribution: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("insert distribution: %w", err)
+	}
+	jobs := map[string][]model.ChannelState{} // by trigger
+	var triggers []string
+	for _, i := range todo {
+		if len(res[i].Distribution.Channels) > 0 {
+			t := reqs[i].Trigger
+			if t == "" {
+				t = "system"
+			}
+			if _, ok := jobs[t]; !ok {
+				triggers = append(triggers, t)
+			}
+			jobs[t] = append(jobs[t], res[i].Distribution.Channels...)
+			continue
+		}
+		res[i].Distribution = model.Distribution{}
+		res[i].Err = notStarted(ctx, tx, reqs[i].EventID)
+		var ae *model.AlreadyStartedError
+		if !errors.As(res[i].Err, &ae) && model.ErrorCode(res[i].Err) != model.ENOTFOUND {
+			return res[i].Err
+		}
+	}
+	for _, t := range triggers {
+		if err := enqueue(ctx, tx, jobs[t], t); err != nil {
+			return fmt.Errorf("enqueue channel jobs: %w", err)
+		}
+	}
+	return nil
 }
 
 // notStarted says why a start inserted nothing: there is no such event, or it already has a

@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,27 @@ type apiEvent struct {
 	StoreName    string           `json:"storeName"`
 	CreatedAt    time.Time        `json:"createdAt"`
 	Distribution *apiDistribution `json:"distribution"`
+	// Schedule is the planned start while the event has no distribution, else null.
+	Schedule *apiEventSchedule `json:"schedule"`
+}
+
+// apiEventSchedule is an event's schedule inside the event.
+type apiEventSchedule struct {
+	Channels  []model.Channel `json:"channels"`
+	StartAt   time.Time       `json:"startAt"`
+	CreatedBy string          `json:"createdBy"`
+}
+
+// apiSchedule is the answer of the schedule routes.
+type apiSchedule struct {
+	EventID string `json:"eventId"`
+	apiEventSchedule
+}
+
+func apiScheduleOf(s model.Schedule) apiSchedule {
+	return apiSchedule{EventID: s.EventID, apiEventSchedule: apiEventSchedule{
+		Channels: s.Channels, StartAt: s.StartAt.UTC(), CreatedBy: s.CreatedBy,
+	}}
 }
 
 // apiDistribution is exactly DESIGN's distribution shape.
@@ -111,6 +133,9 @@ func (h *Handlers) apiEventOf(e model.Event) apiEvent {
 	if e.Distribution != nil {
 		d := h.apiDistributionOf(*e.Distribution)
 		out.Distribution = &d
+	} else if e.Schedule != nil {
+		s := apiScheduleOf(*e.Schedule).apiEventSchedule
+		out.Schedule = &s
 	}
 	return out
 }
@@ -387,6 +412,90 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, APIPrefix+"/events/"+id+"/distribution")
 	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
+}
+
+// apiScheduleInput is the body of PUT /api/v1/events/{id}/schedule.
+type apiScheduleInput struct {
+	Channels []string `json:"channels"`
+	StartAt  string   `json:"startAt"`
+}
+
+// APIPutSchedule serves PUT /api/v1/events/{id}/schedule → 201 with the schedule, or 200 when it
+// replaced the event's schedule. 400: bad body, unknown/duplicate/no channel, startAt not RFC 3339,
+// more than a minute in the past or more than 90 days ahead (by the database clock); 404 unknown
+// event; 409 the distribution has started.
+func (h *Handlers) APIPutSchedule(c echo.Context) error {
+	id, err := apiEventID(c)
+	if err != nil {
+		return err
+	}
+	var in apiScheduleInput
+	if err := decodeAPIBody(c, &in); err != nil {
+		return err
+	}
+	chans, err := model.ParseChannels(in.Channels)
+	if err != nil {
+		return err
+	}
+	if in.StartAt == "" {
+		return model.Errorf(model.EINVALID, "startAt is required: an RFC 3339 time such as 2025-01-02T15:04:05+09:00")
+	}
+	at, err := time.Parse(time.RFC3339, in.StartAt)
+	if err != nil {
+		return model.Errorf(model.EINVALID, "startAt must be an RFC 3339 time such as 2025-01-02T15:04:05+09:00")
+	}
+	ctx := c.Request().Context()
+	s, replaced, err := h.deps.Store.ScheduleDistribution(ctx, id, chans, at, apiActor(c))
+	if err != nil {
+		return err
+	}
+	h.announceSchedule(ctx, id)
+	c.Response().Header().Set(echo.HeaderLocation, APIPrefix+"/events/"+id+"/schedule")
+	status := http.StatusCreated
+	if replaced {
+		status = http.StatusOK
+	}
+	return c.JSON(status, apiScheduleOf(s))
+}
+
+// APIGetSchedule serves GET /api/v1/events/{id}/schedule → 200 with the schedule; 404 when the
+// event has none (or does not exist).
+func (h *Handlers) APIGetSchedule(c echo.Context) error {
+	id, err := apiEventID(c)
+	if err != nil {
+		return err
+	}
+	s, err := h.deps.Store.FindSchedule(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, apiScheduleOf(s))
+}
+
+// APIDeleteSchedule serves DELETE /api/v1/events/{id}/schedule → 204 (unscheduled); 404 when the
+// event has no schedule (never had one, or it has fallen due and started).
+func (h *Handlers) APIDeleteSchedule(c echo.Context) error {
+	id, err := apiEventID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := h.deps.Store.DeleteSchedule(ctx, id, apiActor(c)); err != nil {
+		return err
+	}
+	h.announceSchedule(ctx, id)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// announceSchedule tells open pages that an event's schedule changed (the event's created key is
+// the event's change signal while it has no distribution); a failure is logged only.
+func (h *Handlers) announceSchedule(ctx context.Context, eventID string) {
+	if h.deps.Announce == nil {
+		return
+	}
+	if err := h.deps.Announce.AnnounceEvent(ctx, eventID); err != nil {
+		h.logger.WarnContext(ctx, "announce schedule change", slog.String("event_id", eventID), slog.Any("error", err))
+	}
 }
 
 // APIGetDistribution serves GET /api/v1/events/{id}/distribution: Redis first, Postgres on a miss

@@ -259,7 +259,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 var (
-	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution"}
+	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution", "schedule"}
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
 		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt"}
@@ -805,6 +805,9 @@ var apiRoutes = []struct {
 	{http.MethodGet, "/api/v1/events/:id/distribution/attempts", "/api/v1/events/ev/distribution/attempts", nil, ""},
 	{http.MethodPost, "/api/v1/events/:id/distribution/channels/:ch/retry", "/api/v1/events/ev/distribution/channels/KAKAO/retry", nil, model.RoleStaff},
 	{http.MethodPost, "/api/v1/events/:id/distribution/retry-failed", "/api/v1/events/ev/distribution/retry-failed", nil, model.RoleStaff},
+	{http.MethodPut, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", map[string]any{"channels": []string{"KAKAO"}, "startAt": "2030-01-02T03:04:05Z"}, model.RoleMarketer},
+	{http.MethodGet, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", nil, ""},
+	{http.MethodDelete, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", nil, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
 }

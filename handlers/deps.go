@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"time"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -15,6 +16,10 @@ type Store interface {
 	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
 	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
 	AddAudit(ctx context.Context, e model.AuditEntry) error
+	// Schedules (db/schedules.go): a start planned for later, started by the engine when due.
+	ScheduleDistribution(ctx context.Context, eventID string, chans []model.Channel, startAt time.Time, actor string) (model.Schedule, bool, error)
+	FindSchedule(ctx context.Context, eventID string) (model.Schedule, error)
+	DeleteSchedule(ctx context.Context, eventID, actor string) error
 }
 
 // Distributor starts and retries distributions (engine.Engine). Errors: *model.Error codes, and

@@ -172,7 +172,9 @@ func eventIDParam(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// StartDistributionForm serves POST /events/{id}/distribution (field channels, repeated).
+// StartDistributionForm serves POST /events/{id}/distribution (field channels, repeated; when =
+// "now" (default) or "at" with at = a datetime-local value, read in the viewer's time zone):
+// start now, or schedule the start. Starting now a scheduled event replaces its schedule.
 func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	id, err := eventIDParam(c)
 	if err != nil {
@@ -191,8 +193,37 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 		}
 		return h.actionFailed(c, id, err, msg)
 	}
+	when, err := formLine(c, "when", maxIDLen)
+	if err != nil {
+		return err
+	}
 	pr, _ := Principal(c)
-	if _, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, pr.Name); err != nil {
+	ctx := c.Request().Context()
+	switch when {
+	case "", "now":
+	case "at":
+		at, err := formStartAt(c, lang)
+		if err != nil {
+			return h.actionFailed(c, id, err, model.ErrorMessage(err))
+		}
+		if _, _, err := h.deps.Store.ScheduleDistribution(ctx, id, chans, at, pr.Name); err != nil {
+			msg := model.ErrorMessage(err)
+			switch {
+			case model.ErrorCode(err) == model.ECONFLICT:
+				msg = views.T(lang, "action.already_started")
+			case strings.Contains(msg, "in the past"):
+				msg = views.T(lang, "action.schedule_past")
+			case strings.Contains(msg, "days ahead"):
+				msg = views.T(lang, "action.schedule_far")
+			}
+			return h.actionFailed(c, id, err, msg)
+		}
+		h.announceSchedule(ctx, id)
+		return h.actionDone(c, id, flashScheduled, "")
+	default:
+		return model.Errorf(model.EINVALID, "when must be now or at")
+	}
+	if _, err := h.deps.Engine.StartDistribution(ctx, id, chans, pr.Name); err != nil {
 		msg := model.ErrorMessage(err)
 		if ase := (*model.AlreadyStartedError)(nil); errors.As(err, &ase) {
 			msg = views.T(lang, "action.already_started")
@@ -200,6 +231,44 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 		return h.actionFailed(c, id, err, msg)
 	}
 	return h.actionDone(c, id, flashStarted, "")
+}
+
+// formStartAt reads the form field at, an <input type="datetime-local"> value
+// ("2006-01-02T15:04", seconds optional), as a time in the viewer's zone (views.Location).
+func formStartAt(c echo.Context, lang string) (time.Time, error) {
+	v, err := formLine(c, "at", 40)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, views.Location(lang)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, model.Errorf(model.EINVALID, "%s", views.T(lang, "action.schedule_when"))
+}
+
+// UnscheduleForm serves POST /events/{id}/unschedule (staff and managers): the event's schedule
+// is removed; nothing starts.
+func (h *Handlers) UnscheduleForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	pr, _ := Principal(c)
+	ctx := c.Request().Context()
+	if err := h.deps.Store.DeleteSchedule(ctx, id, pr.Name); err != nil {
+		msg := model.ErrorMessage(err)
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr != nil {
+				return ferr // no such event: the error page's 404
+			}
+			msg = views.T(Lang(c), "action.no_schedule")
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	h.announceSchedule(ctx, id)
+	return h.actionDone(c, id, flashUnscheduled, "")
 }
 
 // RetryChannelForm serves POST /events/{id}/channels/{ch}/retry (staff and managers).
@@ -316,6 +385,8 @@ const (
 	flashRetried       = "retried"        // arg: channel code
 	flashRetriedFailed = "retried_failed" // arg: number of channels
 	flashBulk          = "bulk"           // arg: number of channels
+	flashScheduled     = "scheduled"
+	flashUnscheduled   = "unscheduled"
 )
 
 func (h *Handlers) setFlash(c echo.Context, key, arg string) {
@@ -341,7 +412,7 @@ func (h *Handlers) takeFlash(c echo.Context) views.Flash {
 func flashMessage(lang, key, arg string) (views.Flash, bool) {
 	ok := views.Flash{Kind: views.ToastOK}
 	switch key {
-	case flashCreated, flashStarted:
+	case flashCreated, flashStarted, flashScheduled, flashUnscheduled:
 		ok.Text = views.T(lang, "flash."+key)
 	case flashRetried:
 		ch := model.Channel(arg)
@@ -362,11 +433,17 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 }
 
 // readDist reads the live state of an event's distribution (Redis first) and, when it has one,
-// its attempt history. No distribution is not an error.
+// its attempt history; without one, its schedule. No distribution is not an error.
 func (h *Handlers) readDist(ctx context.Context, eventID string) (views.DistState, error) {
 	st := views.DistState{EventID: eventID}
 	d, err := h.deps.Status.Distribution(ctx, eventID)
 	if model.ErrorCode(err) == model.ENOTFOUND {
+		sc, err := h.deps.Store.FindSchedule(ctx, eventID)
+		if err == nil {
+			st.Schedule = &sc
+		} else if model.ErrorCode(err) != model.ENOTFOUND {
+			return st, err
+		}
 		return st, nil
 	}
 	if err != nil {

@@ -72,6 +72,10 @@ type Config struct {
 	BulkRetryLimit int // channels per RetryMatching call; default 1000
 	BulkRetryBatch int // channels per transaction in RetryMatching; default 100
 
+	// ScheduleInterval is the longest wait between two due-schedule claims of a worker engine
+	// (it wakes sooner for a schedule it knows of); default 1s.
+	ScheduleInterval time.Duration
+
 	// FetchPollInterval is River's fallback poll (jobs normally arrive by LISTEN/NOTIFY); default 1s.
 	FetchPollInterval time.Duration
 
@@ -104,6 +108,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.ShutdownGrace, 10*time.Second)
 	def(&c.SnoozeCap, 10*time.Minute)
 	def(&c.ReconcileInterval, 30*time.Second)
+	def(&c.ScheduleInterval, time.Second)
 	def(&c.StuckAfter, time.Minute)
 	def(&c.FetchPollInterval, time.Second)
 	if c.MaxSnoozes <= 0 {
@@ -148,6 +153,7 @@ type Engine struct {
 	mu         sync.Mutex
 	started    bool
 	reconciler *Reconciler
+	scheduler  *scheduler
 }
 
 // Options are the engine's optional collaborators; the zero value is a valid engine without
@@ -227,6 +233,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
 	e.reconciler = &Reconciler{e: e, interval: cfg.ReconcileInterval}
+	e.scheduler = &scheduler{e: e, interval: cfg.ScheduleInterval}
 	e.starts = &startBatcher{store: store, enqueue: e.enqueue, leaders: startLeaders}
 	return e, nil
 }
@@ -246,6 +253,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("engine: start river: %w", err)
 	}
 	e.reconciler.Start(context.WithoutCancel(ctx))
+	e.scheduler.Start(context.WithoutCancel(ctx))
 	e.started = true
 	e.log.Info("engine started", slog.Int("workers", e.cfg.Workers), slog.Int("max_attempts", e.cfg.MaxAttempts))
 	return nil
@@ -261,6 +269,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false
+	e.scheduler.Stop()
 	e.reconciler.Stop()
 	err := e.river.Stop(ctx)
 	if err != nil {

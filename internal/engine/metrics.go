@@ -15,6 +15,7 @@ type metrics struct {
 	retries     *prometheus.CounterVec   // kind
 	cacheErrors prometheus.Counter
 	errorKinds  *prometheus.CounterVec // channel, kind (errors.go's kind labels)
+	scheduled   *prometheus.CounterVec // outcome (started, dropped)
 }
 
 // newMetrics builds the engine's collectors and registers them on reg (nil = not exported).
@@ -46,11 +47,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Cache writes after commit that failed (state still in Postgres).",
 		}),
 		errorKinds: newErrorKinds(),
+		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "distribution_scheduled_starts_total",
+			Help: "Schedules that fell due and were claimed by this process, by outcome (started, dropped).",
+		}, []string{"outcome"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors, m.errorKinds} {
+	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors, m.errorKinds, m.scheduled} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

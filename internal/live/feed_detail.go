@@ -44,7 +44,7 @@ func newDetailFeeds(h *Streams) *detailFeeds {
 
 // wholeDetail is the whole detail page in state sh.
 func wholeDetail(p views.Page, key feedKey, sh *detailShown) []templ.Component {
-	return []templ.Component{views.Dist(p, views.DistState{EventID: key.eventID, Distribution: sh.dist, Attempts: sh.attempts})}
+	return []templ.Component{views.Dist(p, views.DistState{EventID: key.eventID, Distribution: sh.dist, Attempts: sh.attempts, Schedule: sh.schedule})}
 }
 
 // join adds a watcher to the feed of (event, page view), starting the feed when it is the first.
@@ -174,7 +174,7 @@ func (v *detailView) adoptIfSame(sh *detailShown) {
 
 // same reports whether a page showing a would show b.
 func (a *detailShown) same(b *detailShown) bool {
-	if a.started != b.started || a.overall != b.overall || len(a.chans) != len(b.chans) || len(a.attempts) != len(b.attempts) {
+	if a.started != b.started || !sameSchedule(a.schedule, b.schedule) || a.overall != b.overall || len(a.chans) != len(b.chans) || len(a.attempts) != len(b.attempts) {
 		return false
 	}
 	for i := range a.chans {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,7 @@ func (h *Streams) readEvent(ctx context.Context, id string) (views.DistState, er
 	st := views.DistState{EventID: id}
 	ev, err := h.deps.Store.FindEventByID(ctx, id)
 	if err != nil || ev.Distribution == nil {
+		st.Schedule = ev.Schedule
 		return st, err
 	}
 	ev.Distribution.FillChannelEventIDs()
@@ -137,6 +139,8 @@ type detailShown struct {
 	attempts []model.Attempt
 	overall  string
 	chans    []shownChannel
+	// schedule is the planned start while not started (read-only).
+	schedule *model.Schedule
 }
 
 // shownChannel is a channel card as shown.
@@ -153,6 +157,14 @@ func (d *detailShown) card(ch model.Channel) *shownChannel {
 		}
 	}
 	return nil
+}
+
+// sameSchedule: a page showing schedule a would show b.
+func sameSchedule(a, b *model.Schedule) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.StartAt.Equal(b.StartAt) && a.CreatedBy == b.CreatedBy && slices.Equal(a.Channels, b.Channels)
 }
 
 // sameCard: the card of a would look as the card of b (status, progress, last change).
@@ -194,6 +206,7 @@ func (v *detailView) record(st views.DistState) {
 	v.started = st.Distribution != nil
 	v.dist, v.attempts = st.Distribution, st.Attempts
 	if st.Distribution == nil {
+		v.schedule = st.Schedule
 		v.overall = ""
 		return
 	}
@@ -239,10 +252,19 @@ func (v *detailView) refresh(ctx context.Context, _ []string, _ bool) error {
 	h := v.h
 	d, err := h.deps.Status.Distribution(ctx, v.id)
 	if model.ErrorCode(err) == model.ENOTFOUND {
-		if !v.started {
+		// Not started: what can change is the schedule (written, replaced or removed; each
+		// announces the event), read from the source of truth.
+		st, err := h.readEvent(ctx, v.id)
+		if err != nil {
+			if model.ErrorCode(err) != model.ENOTFOUND {
+				h.logger.Warn("stream: read event", slog.String("event_id", v.id), slog.Any("error", err))
+			}
 			return nil
 		}
-		return v.full(views.DistState{EventID: v.id})
+		if st.Distribution == nil && !v.started && sameSchedule(st.Schedule, v.schedule) {
+			return nil
+		}
+		return v.full(st)
 	}
 	if err != nil {
 		h.logger.Warn("stream: read distribution", slog.String("event_id", v.id), slog.Any("error", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,9 @@ const maxIgnored = 10_000
 
 func rowKey(e model.Event) string {
 	if e.Distribution == nil {
+		if sc := e.Schedule; sc != nil {
+			return "schedule|" + strconv.FormatInt(sc.StartAt.UnixMicro(), 10)
+		}
 		return ""
 	}
 	var b strings.Builder
@@ -207,7 +211,11 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 		d, err := v.h.deps.Status.Distribution(ctx, id)
 		switch {
 		case model.ErrorCode(err) == model.ENOTFOUND:
+			// Not started: its schedule may have changed (each change announces the event).
 			e.Distribution = nil
+			if ev, err := v.h.deps.Store.FindEventByID(ctx, id); err == nil {
+				e.Schedule = ev.Schedule
+			}
 		case err != nil:
 			v.h.logger.Warn("stream: read distribution", slog.String("event_id", id), slog.Any("error", err))
 			continue

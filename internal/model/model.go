@@ -179,7 +179,28 @@ type Event struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	// Distribution is filled by list/detail reads when the event has one.
 	Distribution *Distribution `json:"distribution,omitempty"`
+	// Schedule is filled by list/detail reads when the event's start is scheduled (an event has
+	// a schedule or a distribution, never both).
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
+
+// Schedule is a distribution planned to start at StartAt, by the database clock, exactly as an
+// immediate start by CreatedBy would.
+type Schedule struct {
+	EventID   string    `json:"eventId"`
+	Channels  []Channel `json:"channels"`
+	StartAt   time.Time `json:"startAt"`
+	CreatedBy string    `json:"createdBy"`
+	UpdatedAt time.Time `json:"-"`
+}
+
+// Bounds of a schedule's start time, measured from the database clock when it is written: a
+// little in the past is accepted (the clocks of client and server differ; it starts at once),
+// far ahead is not (a forgotten schedule firing months later helps nobody).
+const (
+	ScheduleMaxPast  = time.Minute
+	ScheduleMaxAhead = 90 * 24 * time.Hour
+)
 
 // Distribution is one row of distribution_status with its channels.
 type Distribution struct {

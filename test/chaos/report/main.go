@@ -54,6 +54,11 @@ var known = map[string][2]string{
 	"TestGetChangesNothing":                      {"SEC", "no state change on GET"},
 	"FuzzWriteEvent":                             {"X1", "any text in an SSE data line: exactly the intended event (fuzzed writer)"},
 	"TestXSSLineBreaksCannotInjectStreamEvents":  {"X1", "CR, LF, CRLF in stored title/store/description: no SSE event injected in Chromium"},
+
+	// Schedules (SC1; the chaos test TestChaosSC1… records the figure).
+	"TestStartDueScheduleOnceWithConcurrentClaimers": {"SC1", "12 schedules due, 4 concurrent claimers: each starts exactly once, trigger schedule:<creator>"},
+	"TestScheduledStartsRunOnceAcrossReplicas":       {"SC1", "two worker engines: each schedule starts once, never before startAt (DB clock), and runs to COMPLETED"},
+	"TestScheduleRacesStartNow":                      {"SC1", "schedule vs start now, 20 races: never both a schedule and a distribution"},
 }
 
 type event struct {
