@@ -74,18 +74,31 @@ func (l *liveness) start(ctx context.Context) error {
 				return
 			case <-t.C:
 			}
-			if reconnected, err := lease.Keep(ctx); err != nil && ctx.Err() == nil {
-				l.e.log.Warn("worker liveness lease lost; other workers may re-run this process's jobs",
-					slog.String("worker_id", l.id), slog.String("error", err.Error()))
-			} else if reconnected {
-				l.e.log.Warn("worker liveness lease taken again after its connection was lost", slog.String("worker_id", l.id))
-			}
-			if _, err := l.e.RescueDeadWorkers(ctx); err != nil && ctx.Err() == nil {
-				l.e.log.Warn("dead worker rescue failed", slog.String("error", err.Error()))
-			}
+			l.pass(ctx, lease)
 		}
 	}()
 	return nil
+}
+
+// pass keeps this process's lease, then rescues the jobs of dead ones; each step is bounded, so a
+// hung connection cannot stall the loop.
+func (l *liveness) pass(ctx context.Context, lease *db.WorkerLease) {
+	bound := max(l.interval, 5*time.Second)
+	kctx, cancel := context.WithTimeout(ctx, bound)
+	reconnected, err := lease.Keep(kctx)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() == nil:
+		l.e.log.Warn("worker liveness lease lost; other workers may re-run this process's jobs",
+			slog.String("worker_id", l.id), slog.String("error", err.Error()))
+	case reconnected:
+		l.e.log.Warn("worker liveness lease taken again after its connection was lost", slog.String("worker_id", l.id))
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*bound)
+	defer cancel()
+	if _, err := l.e.RescueDeadWorkers(rctx); err != nil && ctx.Err() == nil {
+		l.e.log.Warn("dead worker rescue failed", slog.String("error", err.Error()))
+	}
 }
 
 // stopLoop ends the loop (the lease is still held).
