@@ -109,9 +109,18 @@ func (l *WorkerLease) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// upsert writes the worker's row on the lease connection (a lease that reconnected after its row
-// was forgotten writes it again) and clears lost_at.
+// upsert writes the worker's row on the lease connection and clears lost_at: a lease that
+// reconnected, or an engine started again in the same process, updates its row (with the key now
+// held); one whose row was forgotten meanwhile writes it again.
 func (l *WorkerLease) upsert(ctx context.Context) error {
+	tag, err := l.conn.Exec(ctx, `UPDATE worker_processes SET lock_key = $2, host = $3, pid = $4, lost_at = NULL
+		WHERE id = $1`, l.id, l.key, l.host, l.pid)
+	if err != nil {
+		return fmt.Errorf("register worker: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
 	// The key is held by this session: a row with the same key belongs to a dead process of an
 	// earlier cycle of the sequence.
 	if _, err := l.conn.Exec(ctx, `INSERT INTO worker_processes AS w (id, lock_key, host, pid)

@@ -119,6 +119,13 @@ func TestWorkerIDIsFreshAndRegistered(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "worker row gone after stop", func() bool {
 		return a.count(`SELECT count(*) FROM worker_processes WHERE id = $1`, a.eng.WorkerID()) == 0
 	})
+	// Started again, it registers again (the harness stops it at cleanup).
+	if err := a.eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.count(`SELECT count(*) FROM worker_processes WHERE id = $1 AND lost_at IS NULL`, a.eng.WorkerID()); n != 1 {
+		t.Fatalf("registered after a second start = %d, want 1", n)
+	}
 }
 
 // deadJobOf claims channel c and leaves its River job running under worker, a process whose
