@@ -247,3 +247,83 @@ func TestWorkerLeaseReconnects(t *testing.T) {
 	}
 	waitDeadJobs(t, d, 1)
 }
+
+// Two replicas rescue the same dead worker's jobs at once: each job is taken back exactly once.
+// A job whose channel had already been finished when its worker died (killed between the status
+// commit and River's completion) is only re-queued, to end as stale: the channel is not touched.
+func TestRescueDeadWorkerJobRaceAndFinished(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	dist := engStart(t, d, "ev-race", model.ChannelGiniTV, model.ChannelKakao)
+	gini, kakao := dist.Channels[0], dist.Channels[1]
+	deadWorker(t, d, "dead-racer")
+	giniJob := runningJob(t, d, gini, "dead-racer")
+	kakaoJob := runningJob(t, d, kakao, "dead-racer")
+	for _, c := range []model.ChannelState{gini, kakao} {
+		if _, ok, err := d.ClaimChannel(ctx, dist.ID, c.Channel, 1, "system"); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", c.Channel, ok, err)
+		}
+	}
+	if _, err := d.FinishChannel(ctx, engFinish(kakao, model.StatusSuccess, 0)); err != nil {
+		t.Fatal(err)
+	}
+	waitDeadJobs(t, d, 2)
+
+	const replicas = 8
+	type outcome struct {
+		action string
+		err    error
+	}
+	results := make(chan outcome, replicas)
+	start := make(chan struct{})
+	for range replicas {
+		go func() {
+			<-start
+			res, err := d.RescueWorkerJob(ctx, giniJob, "dead-racer", 2)
+			results <- outcome{res.Action, err}
+		}()
+	}
+	close(start)
+	resumed := 0
+	for range replicas {
+		o := <-results
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		switch o.action {
+		case db.RescueResumed:
+			resumed++
+		case db.RescueNone:
+		default:
+			t.Fatalf("unexpected action %q", o.action)
+		}
+	}
+	if resumed != 1 {
+		t.Fatalf("%d replicas resumed the job, want exactly 1", resumed)
+	}
+	if j := readJob(t, d, giniJob); j.State != "available" || j.Errors != 1 {
+		t.Fatalf("GINITV job = %+v, want available with one error entry", j)
+	}
+	if n := engCount(t, d, `SELECT count(*) FROM channel_attempts WHERE channel_status_id = $1 AND outcome = 'lost'`, gini.ID); n != 1 {
+		t.Fatalf("GINITV lost attempts = %d, want 1", n)
+	}
+
+	res, err := d.RescueWorkerJob(ctx, kakaoJob, "dead-racer", 2)
+	if err != nil || res.Action != db.RescueRequeued {
+		t.Fatalf("rescue of a finished channel's job: %+v %v, want requeued", res, err)
+	}
+	if j := readJob(t, d, kakaoJob); j.State != "available" {
+		t.Fatalf("KAKAO job = %+v, want available (it ends as stale)", j)
+	}
+	got, err := d.FindDistribution(ctx, "ev-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := got.Channels[1]; k.Channel != model.ChannelKakao || k.Status != model.StatusSuccess || k.Progress != 100 {
+		t.Fatalf("KAKAO = %s %s/%d, want SUCCESS/100 untouched", k.Channel, k.Status, k.Progress)
+	}
+	if n := engCount(t, d, `SELECT count(*) FROM channel_attempts WHERE channel_status_id = $1 AND outcome = 'lost'`, kakao.ID); n != 0 {
+		t.Fatalf("KAKAO lost attempts = %d, want 0", n)
+	}
+}
