@@ -198,6 +198,7 @@ func (a *App) build(o options) error {
 		Workers:                workers,
 		JobTimeout:             cfg.JobTimeout,
 		RescueAfter:            cfg.RescueAfter,
+		LivenessInterval:       cfg.WorkerLivenessInterval,
 		FetchPollInterval:      cfg.JobFetchPollInterval,
 		MaintenanceStartAtOnce: cfg.MaintenanceStartAtOnce,
 		Alerts:                 notifier,

@@ -55,6 +55,11 @@ type Config struct {
 	// (RESCUE_AFTER, default JOB_TIMEOUT+1m). Lower both to recover faster from killed workers.
 	JobTimeout  time.Duration
 	RescueAfter time.Duration
+	// WorkerLivenessInterval is how often each worker process checks that the other worker
+	// processes are alive (their PostgreSQL liveness lock) and re-runs at once the jobs of a dead
+	// one (WORKER_LIVENESS_INTERVAL, default 2s; 100ms to 1m). A killed worker's channels resume
+	// within about two intervals, not after RESCUE_AFTER.
+	WorkerLivenessInterval time.Duration
 	// SecureCookies marks session cookies Secure and uses the __Host- prefix; on when served over TLS.
 	SecureCookies bool
 	// TrustedProxies lists CIDRs whose X-Forwarded-For is trusted; empty = use the socket address.
@@ -185,6 +190,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RescueAfter, err = durVar(getenv, "RESCUE_AFTER", c.JobTimeout+time.Minute); err != nil {
 		return c, err
 	}
+	if c.WorkerLivenessInterval, err = durVar(getenv, "WORKER_LIVENESS_INTERVAL", 2*time.Second); err != nil {
+		return c, err
+	}
 	if c.AuditRetention, err = daysVar(getenv, "AUDIT_RETENTION", 400*24*time.Hour); err != nil {
 		return c, err
 	}
@@ -288,6 +296,9 @@ func (c Config) Validate() error {
 	}
 	if c.RescueAfter < c.JobTimeout {
 		return fmt.Errorf("RESCUE_AFTER: must be at least JOB_TIMEOUT (%s), got %s", c.JobTimeout, c.RescueAfter)
+	}
+	if c.WorkerLivenessInterval < 100*time.Millisecond || c.WorkerLivenessInterval > time.Minute {
+		return fmt.Errorf("WORKER_LIVENESS_INTERVAL: must be between 100ms and 1m, got %s", c.WorkerLivenessInterval)
 	}
 	if c.AuditRetention < 24*time.Hour {
 		return fmt.Errorf("AUDIT_RETENTION: must be at least 1d, got %s", c.AuditRetention)

@@ -97,6 +97,9 @@ func TestLoadValues(t *testing.T) {
 	if c.RescueAfter != time.Second+time.Minute {
 		t.Errorf("RESCUE_AFTER default with JOB_TIMEOUT=1s = %s, want 1m1s", c.RescueAfter)
 	}
+	if c.WorkerLivenessInterval != 2*time.Second {
+		t.Errorf("WORKER_LIVENESS_INTERVAL default = %s, want 2s", c.WorkerLivenessInterval)
+	}
 }
 
 // TestLoadErrors: every bad value is refused with an error that names the variable, so an
@@ -138,6 +141,9 @@ func TestLoadErrors(t *testing.T) {
 		{"rescue after text", map[string]string{"RESCUE_AFTER": "soon"}, "RESCUE_AFTER"},
 		{"rescue before job timeout", map[string]string{"JOB_TIMEOUT": "10s", "RESCUE_AFTER": "9s"}, "RESCUE_AFTER"},
 		{"rescue below default job timeout", map[string]string{"RESCUE_AFTER": "1m"}, "RESCUE_AFTER"},
+		{"worker liveness interval text", map[string]string{"WORKER_LIVENESS_INTERVAL": "often"}, "WORKER_LIVENESS_INTERVAL"},
+		{"worker liveness interval too short", map[string]string{"WORKER_LIVENESS_INTERVAL": "10ms"}, "WORKER_LIVENESS_INTERVAL"},
+		{"worker liveness interval too long", map[string]string{"WORKER_LIVENESS_INTERVAL": "2m"}, "WORKER_LIVENESS_INTERVAL"},
 		{"secure cookies", map[string]string{"SECURE_COOKIES": "maybe"}, "SECURE_COOKIES"},
 		{"trusted proxies bare ip", map[string]string{"TRUSTED_PROXIES": "10.0.0.1"}, "TRUSTED_PROXIES"},
 		{"trusted proxies one bad", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nope"}, "TRUSTED_PROXIES"},

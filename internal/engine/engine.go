@@ -69,6 +69,14 @@ type Config struct {
 	StuckAfter        time.Duration // a non-terminal channel with no live job untouched this long is stuck; default 1m
 	MaxLost           int           // lost attempts (since the last manual retry) before FAILED "worker lost"; default 2
 
+	// LivenessInterval is how often a worker process checks its own liveness lease and re-runs
+	// the running jobs of dead worker processes (liveness.go); default 2s.
+	LivenessInterval time.Duration
+	// LivenessGrace is how long a worker's lease must have been seen gone before its jobs are
+	// re-run (a live process whose connection dropped takes it back meanwhile); default
+	// LivenessInterval/2.
+	LivenessGrace time.Duration
+
 	BulkRetryLimit int // channels per RetryMatching call; default 1000
 	BulkRetryBatch int // channels per transaction in RetryMatching; default 100
 
@@ -111,6 +119,8 @@ func (c Config) WithDefaults() Config {
 	def(&c.ScheduleInterval, time.Second)
 	def(&c.StuckAfter, time.Minute)
 	def(&c.FetchPollInterval, time.Second)
+	def(&c.LivenessInterval, 2*time.Second)
+	def(&c.LivenessGrace, c.LivenessInterval/2)
 	if c.MaxSnoozes <= 0 {
 		c.MaxSnoozes = 100
 	}
@@ -154,6 +164,7 @@ type Engine struct {
 	started    bool
 	reconciler *Reconciler
 	scheduler  *scheduler
+	liveness   *liveness // nil for an insert-only engine
 }
 
 // Options are the engine's optional collaborators; the zero value is a valid engine without
@@ -221,6 +232,10 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 	}
 	if cfg.Workers > 0 {
 		rc.Queues = map[string]river.QueueConfig{QueueChannels: {MaxWorkers: cfg.Workers}}
+		// A fresh client id per process start: river_job.attempted_by names it, and the
+		// liveness lease registered under it tells other processes when this one died.
+		e.liveness = &liveness{e: e, id: newWorkerID(), interval: cfg.LivenessInterval, grace: cfg.LivenessGrace}
+		rc.ID = e.liveness.id
 	}
 	if err := e.setupAlerts(workers, rc); err != nil {
 		return nil, err
@@ -249,13 +264,21 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.started {
 		return nil
 	}
+	// The lease first: no job runs under this worker id before other processes can tell
+	// whether the process is alive.
+	if err := e.liveness.start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("engine: worker liveness: %w", err)
+	}
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		e.liveness.stopLoop()
+		e.liveness.release()
 		return fmt.Errorf("engine: start river: %w", err)
 	}
 	e.reconciler.Start(context.WithoutCancel(ctx))
 	e.scheduler.Start(context.WithoutCancel(ctx))
 	e.started = true
-	e.log.Info("engine started", slog.Int("workers", e.cfg.Workers), slog.Int("max_attempts", e.cfg.MaxAttempts))
+	e.log.Info("engine started", slog.Int("workers", e.cfg.Workers), slog.Int("max_attempts", e.cfg.MaxAttempts),
+		slog.String("worker_id", e.liveness.id))
 	return nil
 }
 
@@ -271,6 +294,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.started = false
 	e.scheduler.Stop()
 	e.reconciler.Stop()
+	e.liveness.stopLoop()
+	defer e.liveness.release() // after River: a job still running keeps the row, and is rescued
 	err := e.river.Stop(ctx)
 	if err != nil {
 		e.log.Warn("graceful stop timed out; cancelling running jobs", slog.String("error", err.Error()))

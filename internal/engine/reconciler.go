@@ -12,8 +12,9 @@ import (
 // Reconciler finds channels that nobody will finish (PENDING/IN_PROGRESS, untouched for
 // StuckAfter, no live River job for their generation: a job discarded after a crash, a failed
 // final status write, a job deleted by hand) and re-drives them once under a new generation, or
-// fails them "worker lost" when they were lost MaxLost times. River's own rescuer re-runs jobs
-// whose worker died while running; this covers what River cannot see: our tables.
+// fails them "worker lost" when they were lost MaxLost times. Jobs whose worker process died
+// while running them are re-run within seconds by the liveness rescue (liveness.go), and after
+// RescueAfter by River's own rescuer as the fallback; this covers what River cannot see: our tables.
 //
 // Every replica may run one: each channel is re-checked under its distribution's lock at the
 // generation it was found with, so a second reconciler finds nothing left to do.

@@ -20,14 +20,12 @@ func inFlight(d model.Distribution) bool {
 
 // TestKillWorkerMidChannel is RELIABILITY W1: a serve process is killed with SIGKILL while all
 // six channels are mid-publication (the simulator runs as its own process, so the publications
-// carry on without the worker). A new process with a short JOB_TIMEOUT/RESCUE_AFTER takes over:
-// River's rescuer re-runs the stuck jobs under the same idempotency keys, so every channel ends
-// SUCCESS and the simulator holds exactly one post per channel; the killed attempts are recorded
-// as lost, and no channel is left IN_PROGRESS.
-//
-// River's rescuer runs on the leader every 30 s (maintenance.JobRescuerIntervalDefault, not
-// settable through river.Config), and the killed process's leadership must expire first (about
-// 15 s), so the recovery takes between ~15 s and RESCUE_AFTER + 30 s + 15 s.
+// carry on without the worker). A new process takes over: its worker liveness pass finds the
+// killed process's lock gone and re-runs the stuck jobs under the same idempotency keys within
+// seconds (River's rescuer, with the short JOB_TIMEOUT/RESCUE_AFTER set here, is the fallback:
+// it runs on the leader every 30 s), so every channel ends SUCCESS and the simulator holds exactly
+// one post per channel; the killed attempts are recorded as lost, and no channel is left
+// IN_PROGRESS. test/chaos TestChaosW1KillThenRestart does the same with the default RESCUE_AFTER.
 func TestKillWorkerMidChannel(t *testing.T) {
 	t.Parallel()
 	deadline := time.Now().Add(100 * time.Second)

@@ -177,6 +177,9 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// PID is the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Signal sends sig (SIGSTOP, SIGCONT, ...) to the process.
 func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
