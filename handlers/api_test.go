@@ -805,6 +805,8 @@ var apiRoutes = []struct {
 	{http.MethodGet, "/api/v1/events/:id/distribution/attempts", "/api/v1/events/ev/distribution/attempts", nil, ""},
 	{http.MethodPost, "/api/v1/events/:id/distribution/channels/:ch/retry", "/api/v1/events/ev/distribution/channels/KAKAO/retry", nil, model.RoleStaff},
 	{http.MethodPost, "/api/v1/events/:id/distribution/retry-failed", "/api/v1/events/ev/distribution/retry-failed", nil, model.RoleStaff},
+	{http.MethodPost, "/api/v1/events/:id/distribution/channels/:ch/cancel", "/api/v1/events/ev/distribution/channels/KAKAO/cancel", nil, model.RoleMarketer},
+	{http.MethodPost, "/api/v1/events/:id/distribution/cancel", "/api/v1/events/ev/distribution/cancel", nil, model.RoleMarketer},
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
 }
