@@ -95,8 +95,8 @@ func TestCancelDistribution(t *testing.T) {
 	}
 	naverJob := liveJob(t, d, dist.ID, model.ChannelNaver, 1, "running")
 	kakaoJob := liveJob(t, d, dist.ID, model.ChannelKakao, 1, "available")
-	liveJob(t, d, dist.ID, model.ChannelKakao, 1, "completed")   // finished: not cancelled again
-	liveJob(t, d, dist.ID, model.ChannelGiniTV, 1, "available")  // a terminal channel: not touched
+	liveJob(t, d, dist.ID, model.ChannelKakao, 1, "completed")    // finished: not cancelled again
+	liveJob(t, d, dist.ID, model.ChannelGiniTV, 1, "available")   // a terminal channel: not touched
 	liveJob(t, d, dist.ID+1000, model.ChannelNaver, 1, "running") // another distribution
 	auditBefore := engCount(t, d, "SELECT count(*) FROM audit_log")
 

@@ -371,7 +371,7 @@ const (
 	flashRetriedFailed = "retried_failed" // arg: number of channels
 	flashCancelled     = "cancelled"      // arg: channel code
 	flashCancelledAll  = "cancelled_all"
-	flashBulk          = "bulk"           // arg: number of channels
+	flashBulk          = "bulk" // arg: number of channels
 )
 
 func (h *Handlers) setFlash(c echo.Context, key, arg string) {
