@@ -160,6 +160,20 @@ func TestCancelForms(t *testing.T) {
 		t.Errorf("conflict message %q", msg)
 	}
 
+	// The JSON API with the session: a write without the X-CSRF-Token header is refused.
+	apiCancel := func(tok string) uiResp {
+		req, _ := http.NewRequest(http.MethodPost, a.url+"/api/v1/events/ev1/distribution/channels/NAVER/cancel", nil)
+		if tok != "" {
+			req.Header.Set("X-CSRF-Token", tok)
+		}
+		return mk.do(req)
+	}
+	wantCode(t, "session API cancel without CSRF", apiCancel(""), http.StatusForbidden)
+	wantCode(t, "session API cancel with a forged CSRF token", apiCancel("forged"), http.StatusForbidden)
+	if c := a.channel("ev1", model.ChannelNaver); c.Status != model.StatusInProgress {
+		t.Fatalf("refused API cancel changed NAVER: %s", c.Status)
+	}
+
 	// The whole distribution as a plain form post: 303 back with a flash.
 	wantLocation(t, "cancel all", mk.post("/events/ev1/cancel", nil, false), "/events/ev1")
 	d = mk.get("/events/ev1").doc(t)
