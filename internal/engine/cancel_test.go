@@ -149,3 +149,19 @@ func TestCancelAfterPublishKeepsThePost(t *testing.T) {
 		t.Fatalf("INSTAGRAM published %d times", fake.count(model.ChannelInstagram))
 	}
 }
+
+// "cancelled…" is reserved for a person's cancel: a channel whose own rejection starts with that
+// word does not read as cancelled (not 취소됨 on the pages).
+func TestChannelWordingIsNotACancel(t *testing.T) {
+	t.Parallel()
+	fake := newFake(func(_ context.Context, ch model.Channel, _ int) (channels.Result, error) {
+		return channels.Result{}, &channels.Error{Kind: channels.Permanent, HTTPStatus: 400, Message: "cancelled: the account is suspended"}
+	})
+	h := newHarness(t, engine.Config{Workers: 1}, fake, nil)
+	h.start("ev1", model.ChannelNaver)
+	h.waitOverall("ev1", "FAILED")
+	c := h.channel("ev1", model.ChannelNaver)
+	if c.Cancelled() || str(c.ErrorMessage) != "the channel answered: cancelled: the account is suspended (HTTP 400)" {
+		t.Fatalf("NAVER = %q (cancelled %v)", str(c.ErrorMessage), c.Cancelled())
+	}
+}

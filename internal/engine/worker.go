@@ -292,6 +292,11 @@ func (e *Engine) finishSuccess(ctx context.Context, log *slog.Logger, run db.Cha
 // the channel's error message.
 func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.ChannelRun, ce *channels.Error, prefix string, start time.Time) error {
 	msg := prefix + plainMessage(ce)
+	if strings.HasPrefix(msg, model.CancelledPrefix) {
+		// "cancelled…" means a person cancelled (model.ChannelState.Cancelled); a channel's own
+		// wording must not read as that.
+		msg = "the channel answered: " + msg
+	}
 	res, err := e.finish(ctx, finishOf(run, model.StatusFailed, model.OutcomeFailed, msg, ce))
 	if err != nil {
 		return err
