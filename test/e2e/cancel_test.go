@@ -34,9 +34,12 @@ func TestCancelDistributionLive(t *testing.T) {
 	}
 	mk.open("/events/" + id)
 	mk.markNoReload()
+	staff.do("switch to Korean", chromedp.Click(chromedp.CSS(`form[action="/lang"] button[value="ko"]`)),
+		chromedp.WaitReady(chromedp.CSS(`html[lang="ko"] [data-user-role]`)))
 	staff.open("/events/" + id)
-	staff.do("switch to Korean", chromedp.Click(chromedp.CSS(`form[action="/lang"] button[value="ko"]`)))
-	staff.waitLive()
+	if lang := eval[string](staff, `document.documentElement.lang`); lang != "ko" {
+		t.Fatalf("staff page in %q, want ko", lang)
+	}
 	staff.markNoReload()
 	allRunning := `document.querySelectorAll('[data-channel][data-status="IN_PROGRESS"]').length === 6`
 	mk.waitJS("six channels running", allRunning, 30*time.Second)
