@@ -135,6 +135,15 @@ func (db *DB) UpdateChannelProgress(ctx context.Context, channelStatusID int64, 
 	return st, true, nil
 }
 
+// publishedBeforeCancel lets a success through the fence of a cancel (DESIGN.md "Cancel"): the
+// channel was cancelled (FAILED, generation bumped once) while this very attempt ($11, of
+// generation $2) was running, and the attempt published anyway. The post exists, so the channel
+// ends SUCCESS with it rather than FAILED with a post nobody can see. A retry after the cancel
+// (PENDING, or a later generation) closes this door.
+const publishedBeforeCancel = `($3::text = 'SUCCESS' AND cs.status = 'FAILED' AND cs.generation = $2 + 1
+	AND EXISTS (SELECT 1 FROM channel_attempts a WHERE a.id = $11 AND a.channel_status_id = cs.id
+		AND a.generation = $2 AND a.outcome = 'cancelled'))`
+
 // FinishChannel records an attempt's outcome in one transaction: parent locked first, fenced
 // update of the channel row, attempt row closed, overall status recomputed.
 func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinishResult, error) {
@@ -164,10 +173,11 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 				error_message = NULLIF($10, ''),
 				completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
 				update_timestamp = now(), updated_at = now()
-			WHERE cs.id = $1 AND cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
+			WHERE cs.id = $1 AND (cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
+				OR `+publishedBeforeCancel+`)
 			RETURNING `+channelColumns,
 			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
-			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage))
+			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, f.AttemptID))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			res.Stale = true
@@ -175,9 +185,14 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 			return fmt.Errorf("update channel: %w", err)
 		}
 		if f.AttemptID != 0 {
+			// An attempt a cancel closed keeps saying so (and who), unless it turns out to have
+			// published: then it is a success, and its error says the cancel came too late.
 			if _, err := tx.Exec(ctx, `UPDATE channel_attempts SET outcome = $2, finished_at = now(),
-					error = NULLIF($3, ''), http_status = NULLIF($4, 0)
-				WHERE id = $1`, f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus); err != nil {
+					error = CASE WHEN outcome = 'cancelled' THEN error || '; the post was already published'
+						ELSE NULLIF($3, '') END,
+					http_status = NULLIF($4, 0)
+				WHERE id = $1 AND (outcome <> 'cancelled' OR $2 = 'success')`,
+				f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus); err != nil {
 				return fmt.Errorf("close attempt: %w", err)
 			}
 		}

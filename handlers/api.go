@@ -530,6 +530,39 @@ func (h *Handlers) APIRetryChannel(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
 }
 
+// APICancelDistribution serves POST /api/v1/events/{id}/distribution/cancel → 202 with the
+// distribution: every PENDING or IN_PROGRESS channel FAILED "cancelled by <actor>", its job
+// cancelled; 409 when nothing is left to cancel, 404 without a distribution. Any body is ignored.
+func (h *Handlers) APICancelDistribution(c echo.Context) error {
+	id, err := apiEventID(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.deps.Engine.CancelDistribution(c.Request().Context(), id, apiActor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
+}
+
+// APICancelChannel serves POST /api/v1/events/{id}/distribution/channels/{ch}/cancel → 202 with
+// the distribution; 409 unless the channel is PENDING or IN_PROGRESS. Any body is ignored.
+func (h *Handlers) APICancelChannel(c echo.Context) error {
+	id, err := apiEventID(c)
+	if err != nil {
+		return err
+	}
+	ch, err := model.ParseChannel(c.Param("ch"))
+	if err != nil {
+		return err
+	}
+	d, err := h.deps.Engine.CancelChannel(c.Request().Context(), id, ch, apiActor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
+}
+
 // APIRetryFailed serves POST /api/v1/events/{id}/distribution/retry-failed → 202 {"channels": [...]};
 // 409 when no channel is FAILED. Any request body is ignored.
 func (h *Handlers) APIRetryFailed(c echo.Context) error {

@@ -808,6 +808,8 @@ var apiRoutes = []struct {
 	{http.MethodPut, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", map[string]any{"channels": []string{"KAKAO"}, "startAt": "2030-01-02T03:04:05Z"}, model.RoleMarketer},
 	{http.MethodGet, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", nil, ""},
 	{http.MethodDelete, "/api/v1/events/:id/schedule", "/api/v1/events/ev/schedule", nil, model.RoleStaff},
+	{http.MethodPost, "/api/v1/events/:id/distribution/channels/:ch/cancel", "/api/v1/events/ev/distribution/channels/KAKAO/cancel", nil, model.RoleMarketer},
+	{http.MethodPost, "/api/v1/events/:id/distribution/cancel", "/api/v1/events/ev/distribution/cancel", nil, model.RoleMarketer},
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
 }

@@ -22,13 +22,15 @@ type Store interface {
 	DeleteSchedule(ctx context.Context, eventID, actor string) error
 }
 
-// Distributor starts and retries distributions (engine.Engine). Errors: *model.Error codes, and
+// Distributor starts, retries and cancels distributions (engine.Engine). Errors: *model.Error codes, and
 // *model.AlreadyStartedError (ECONFLICT carrying the existing distribution) from StartDistribution.
 type Distributor interface {
 	StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error)
 	RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
 	RetryFailed(ctx context.Context, eventID, actor string) ([]model.Channel, error)
 	RetryMatching(ctx context.Context, f db.RetryFilter, actor string, preview bool) (int, error)
+	CancelDistribution(ctx context.Context, eventID, actor string) (model.Distribution, error)
+	CancelChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
 }
 
 // StatusReader reads a distribution's current state: Redis first, Postgres on a miss or outage

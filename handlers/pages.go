@@ -326,6 +326,60 @@ func (h *Handlers) RetryFailedForm(c echo.Context) error {
 	return h.actionDone(c, id, flashRetriedFailed, strconv.Itoa(len(chans)))
 }
 
+// CancelChannelForm serves POST /events/{id}/channels/{ch}/cancel (marketers, staff, managers).
+func (h *Handlers) CancelChannelForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	ch, err := model.ParseChannel(c.Param("ch"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	pr, _ := Principal(c)
+	if _, err := h.deps.Engine.CancelChannel(ctx, id, ch, pr.Name); err != nil {
+		lang := Lang(c)
+		msg := model.ErrorMessage(err)
+		if model.ErrorCode(err) == model.ECONFLICT {
+			if d, rerr := h.deps.Status.Distribution(ctx, id); rerr == nil {
+				if cs := d.Channel(ch); cs != nil {
+					msg = fmt.Sprintf(views.T(lang, "action.not_cancellable"), ch.Name(lang), views.ChannelStatusName(lang, *cs))
+				}
+			}
+		} else if model.ErrorCode(err) == model.ENOTFOUND {
+			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr == nil {
+				msg = views.T(lang, "action.no_distribution")
+			}
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	return h.actionDone(c, id, flashCancelled, string(ch))
+}
+
+// CancelDistributionForm serves POST /events/{id}/cancel (marketers, staff, managers).
+func (h *Handlers) CancelDistributionForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	pr, _ := Principal(c)
+	if _, err := h.deps.Engine.CancelDistribution(c.Request().Context(), id, pr.Name); err != nil {
+		lang := Lang(c)
+		msg := model.ErrorMessage(err)
+		switch model.ErrorCode(err) {
+		case model.ECONFLICT:
+			msg = views.T(lang, "action.nothing_to_cancel")
+		case model.ENOTFOUND:
+			if _, ferr := h.deps.Store.FindEventByID(c.Request().Context(), id); ferr == nil {
+				msg = views.T(lang, "action.no_distribution")
+			}
+		}
+		return h.actionFailed(c, id, err, msg)
+	}
+	return h.actionDone(c, id, flashCancelledAll, "")
+}
+
 // actionDone answers a successful action: a Datastar request gets the fresh fragment and a toast,
 // a plain form post a 303 back to the event with a flash message.
 func (h *Handlers) actionDone(c echo.Context, eventID, flashKey, flashArg string) error {
@@ -387,6 +441,8 @@ const (
 	flashBulk          = "bulk"           // arg: number of channels
 	flashScheduled     = "scheduled"
 	flashUnscheduled   = "unscheduled"
+	flashCancelled     = "cancelled" // arg: channel code
+	flashCancelledAll  = "cancelled_all"
 )
 
 func (h *Handlers) setFlash(c echo.Context, key, arg string) {
@@ -412,7 +468,7 @@ func (h *Handlers) takeFlash(c echo.Context) views.Flash {
 func flashMessage(lang, key, arg string) (views.Flash, bool) {
 	ok := views.Flash{Kind: views.ToastOK}
 	switch key {
-	case flashCreated, flashStarted, flashScheduled, flashUnscheduled:
+	case flashCreated, flashStarted, flashScheduled, flashUnscheduled, flashCancelledAll:
 		ok.Text = views.T(lang, "flash."+key)
 	case flashRetried:
 		ch := model.Channel(arg)
@@ -420,6 +476,12 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 			return views.Flash{}, false
 		}
 		ok.Text = fmt.Sprintf(views.T(lang, "flash.retried"), ch.Name(lang))
+	case flashCancelled:
+		ch := model.Channel(arg)
+		if !ch.Valid() {
+			return views.Flash{}, false
+		}
+		ok.Text = fmt.Sprintf(views.T(lang, "flash.cancelled"), ch.Name(lang))
 	case flashRetriedFailed, flashBulk:
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 0 {

@@ -190,6 +190,22 @@ var messages = map[string][2]string{
 	"error.429":   {"Too many requests", "요청이 너무 많습니다"},
 	"error.500":   {"Something went wrong", "문제가 발생했습니다"},
 	"error.503":   {"Service unavailable", "서비스를 사용할 수 없습니다"},
+
+	// Cancel (issue 13.3).
+	"status.CANCELLED":         {"Cancelled", "취소됨"},
+	"outcome.cancelled":        {"Cancelled", "취소됨"},
+	"card.cancel":              {"Cancel", "취소"},
+	"card.cancelled":           {"This channel was cancelled. It can be retried like a failed channel.", "이 채널은 취소되었습니다. 실패한 채널처럼 재시도할 수 있습니다."},
+	"detail.cancel":            {"Cancel distribution", "배포 취소"},
+	"cancel.confirm_channel":   {"Cancel publishing to %s?", "%s 채널 게시를 취소할까요?"},
+	"cancel.confirm_all":       {"Cancel every channel that has not finished?", "아직 끝나지 않은 모든 채널을 취소할까요?"},
+	"cancel.confirm_note":      {"A post that is already published stays published. Cancelled channels can be retried later.", "이미 게시된 게시물은 그대로 남습니다. 취소한 채널은 나중에 재시도할 수 있습니다."},
+	"cancel.confirm_yes":       {"Yes, cancel", "예, 취소합니다"},
+	"cancel.confirm_no":        {"Keep going", "계속 진행"},
+	"flash.cancelled":          {"Cancelled %s.", "%s 채널을 취소했습니다."},
+	"flash.cancelled_all":      {"Distribution cancelled.", "배포를 취소했습니다."},
+	"action.not_cancellable":   {"%s is %s: only pending or in-progress channels can be cancelled.", "%s 채널은 %s 상태입니다. 대기 중이거나 진행 중인 채널만 취소할 수 있습니다."},
+	"action.nothing_to_cancel": {"Nothing is left to cancel: every channel has finished.", "취소할 채널이 없습니다. 모든 채널이 끝났습니다."},
 }
 
 // T returns the text of key in lang (English unless lang is "ko"); an unknown key returns itself,

@@ -91,6 +91,7 @@ var managerMessages = map[string][2]string{
 	"audit.action.token.revoke":          {"API token revoked", "API 토큰 폐기"},
 	"audit.action.distribution.start":    {"Distribution started", "배포 시작"},
 	"audit.action.channel.retry":         {"Channel retried", "채널 재시도"},
+	"audit.action.channel.cancel":        {"Channel cancelled", "채널 취소"},
 	"audit.action.channel.bulk_retry":    {"Bulk retry", "일괄 재시도"},
 	"audit.action.channel.rescue":        {"Stuck channel restarted", "멈춘 채널 재시작"},
 	"audit.action.channel.rescue_failed": {"Stuck channel failed", "멈춘 채널 실패 처리"},

@@ -37,6 +37,8 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/events/:id/unschedule", handler: h.UnscheduleForm, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/events/:id/channels/:ch/retry", handler: h.RetryChannelForm, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/events/:id/retry-failed", handler: h.RetryFailedForm, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/events/:id/channels/:ch/cancel", handler: h.CancelChannelForm, role: model.RoleMarketer},
+		{method: http.MethodPost, path: "/events/:id/cancel", handler: h.CancelDistributionForm, role: model.RoleMarketer},
 		{method: http.MethodGet, path: "/retries", handler: h.BulkRetryPage, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/retries", handler: h.BulkRetryForm, role: model.RoleStaff},
 		// Live streams (SSE): no timeout middleware; they clear the server's write timeout per stream.
@@ -72,6 +74,8 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodDelete, path: "/api/v1/events/:id/schedule", handler: h.APIDeleteSchedule, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/channels/:ch/retry", handler: h.APIRetryChannel, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/retry-failed", handler: h.APIRetryFailed, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/cancel", handler: h.APICancelDistribution, role: model.RoleMarketer},
+		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/channels/:ch/cancel", handler: h.APICancelChannel, role: model.RoleMarketer},
 		{method: http.MethodPost, path: "/api/v1/retries/preview", handler: h.APIPreviewRetries, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/retries", handler: h.APIRetryMatching, role: model.RoleStaff},
 

@@ -17,7 +17,7 @@ type access struct {
 }
 
 // routeAccess is the expected access of every route of the routes table (ASVS 8.3.1: marketer
-// views and starts; staff also retries; manager also reports, export, users, tokens, audit).
+// views, starts and cancels; staff also retries; manager also reports, export, users, tokens, audit).
 // TestRouteRoleMatrix fails when a route is added without a row here.
 var routeAccess = map[string]access{
 	"GET /login": {public: true}, "POST /login": {public: true}, "POST /logout": {}, "POST /lang": {public: true},
@@ -26,6 +26,8 @@ var routeAccess = map[string]access{
 	"POST /events/:id/channels/:ch/retry":          {role: model.RoleStaff},
 	"POST /events/:id/retry-failed":                {role: model.RoleStaff},
 	"POST /events/:id/unschedule":                  {role: model.RoleStaff},
+	"POST /events/:id/channels/:ch/cancel":         {role: model.RoleMarketer},
+	"POST /events/:id/cancel":                      {role: model.RoleMarketer},
 	"GET /retries":                                 {role: model.RoleStaff},
 	"POST /retries":                                {role: model.RoleStaff},
 	"GET /events/stream":                           {},
@@ -50,14 +52,16 @@ var routeAccess = map[string]access{
 	"GET /api/v1/events/:id/distribution":          {},
 	"POST /api/v1/events/:id/distribution":         {role: model.RoleMarketer},
 	"GET /api/v1/events/:id/distribution/attempts": {},
-	"POST /api/v1/events/:id/distribution/channels/:ch/retry": {role: model.RoleStaff},
-	"POST /api/v1/events/:id/distribution/retry-failed":       {role: model.RoleStaff},
-	"PUT /api/v1/events/:id/schedule":                         {role: model.RoleMarketer},
-	"GET /api/v1/events/:id/schedule":                         {},
-	"DELETE /api/v1/events/:id/schedule":                      {role: model.RoleStaff},
-	"POST /api/v1/retries/preview":                            {role: model.RoleStaff},
-	"POST /api/v1/retries":                                    {role: model.RoleStaff},
-	"GET /healthz":                                            {public: true}, "GET /readyz": {public: true},
+	"POST /api/v1/events/:id/distribution/channels/:ch/retry":  {role: model.RoleStaff},
+	"POST /api/v1/events/:id/distribution/retry-failed":        {role: model.RoleStaff},
+	"PUT /api/v1/events/:id/schedule":                          {role: model.RoleMarketer},
+	"GET /api/v1/events/:id/schedule":                          {},
+	"DELETE /api/v1/events/:id/schedule":                       {role: model.RoleStaff},
+	"POST /api/v1/events/:id/distribution/cancel":              {role: model.RoleMarketer},
+	"POST /api/v1/events/:id/distribution/channels/:ch/cancel": {role: model.RoleMarketer},
+	"POST /api/v1/retries/preview":                             {role: model.RoleStaff},
+	"POST /api/v1/retries":                                     {role: model.RoleStaff},
+	"GET /healthz":                                             {public: true}, "GET /readyz": {public: true},
 	"GET /metrics":   {public: true}, // loopback only, else manager: TestMetricsAccess
 	"GET /static/*":  {public: true},
 	"HEAD /static/*": {public: true},

@@ -2,8 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/model"
@@ -99,4 +103,48 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 	e.metrics.retries.WithLabelValues("bulk").Add(float64(total))
 	e.log.InfoContext(ctx, "bulk retry", slog.String("channel", string(f.Channel)), slog.Int("retried", total), slog.String("actor", actor))
 	return total, nil
+}
+
+// cancelJobs is the db.CancelJobsFunc of the cancels: River's JobCancelTx for each job, in the
+// cancel's transaction. A queued job is cancelled at once; a running one, in this process or
+// another, has its context cancelled (river.ErrJobCancelledRemotely) once the transaction commits.
+func (e *Engine) cancelJobs(ctx context.Context, tx pgx.Tx, jobIDs []int64) error {
+	for _, id := range jobIDs {
+		if _, err := e.river.JobCancelTx(ctx, tx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("cancel job %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// CancelDistribution cancels every PENDING or IN_PROGRESS channel of an event's distribution:
+// FAILED "cancelled by <actor>" under a new generation, their jobs cancelled (a running adapter call
+// is abandoned), the overall status rolled up; one transaction. A channel whose post is published
+// before its job notices ends SUCCESS with the post (DESIGN.md "Cancel"). Errors: ENOTFOUND (no
+// distribution), ECONFLICT (nothing left to cancel).
+func (e *Engine) CancelDistribution(ctx context.Context, eventID, actor string) (model.Distribution, error) {
+	d, rows, err := e.store.CancelDistribution(ctx, eventID, actor, e.cancelJobs)
+	if err != nil {
+		return d, err
+	}
+	chans := make([]model.Channel, len(rows))
+	for i, r := range rows {
+		chans[i] = r.Channel
+	}
+	e.log.InfoContext(ctx, "distribution cancelled", slog.String("event_id", eventID), slog.Any("channels", chans), slog.String("actor", actor))
+	e.cacheDistribution(ctx, d)
+	return d, nil
+}
+
+// CancelChannel cancels one PENDING or IN_PROGRESS channel as CancelDistribution does. Errors:
+// ENOTFOUND (no distribution, or the channel is not part of it), ECONFLICT "<CH> is <STATUS>; only
+// PENDING or IN_PROGRESS channels can be cancelled" (nothing written), EINVALID (unknown channel).
+func (e *Engine) CancelChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error) {
+	d, err := e.store.CancelChannel(ctx, eventID, ch, actor, e.cancelJobs)
+	if err != nil {
+		return d, err
+	}
+	e.log.InfoContext(ctx, "channel cancelled", slog.String("event_id", eventID), slog.String("channel", string(ch)), slog.String("actor", actor))
+	e.cacheDistribution(ctx, d)
+	return d, nil
 }

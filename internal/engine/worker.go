@@ -292,12 +292,22 @@ func (e *Engine) finishSuccess(ctx context.Context, log *slog.Logger, run db.Cha
 // the channel's error message.
 func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.ChannelRun, ce *channels.Error, prefix string, start time.Time) error {
 	msg := prefix + plainMessage(ce)
-	_, err := e.finish(ctx, finishOf(run, model.StatusFailed, model.OutcomeFailed, msg, ce))
+	if strings.HasPrefix(msg, model.CancelledPrefix) {
+		// "cancelled…" means a person cancelled (model.ChannelState.Cancelled); a channel's own
+		// wording must not read as that.
+		msg = "the channel answered: " + msg
+	}
+	res, err := e.finish(ctx, finishOf(run, model.StatusFailed, model.OutcomeFailed, msg, ce))
 	if err != nil {
 		return err
 	}
 	e.observe(run.State.Channel, model.OutcomeFailed, start)
-	log.WarnContext(ctx, "channel failed", slog.String("error", ce.Error()), slog.Int("http_status", ce.HTTPStatus))
+	if res.Stale {
+		// A cancel (or a retry) moved the channel on while this attempt ran: nothing was recorded.
+		log.InfoContext(ctx, "attempt ended after the channel moved on (cancelled or retried)", slog.String("error", ce.Error()))
+	} else {
+		log.WarnContext(ctx, "channel failed", slog.String("error", ce.Error()), slog.Int("http_status", ce.HTTPStatus))
+	}
 	// Cancel rather than error, so River neither retries nor counts it as discarded work.
 	return river.JobCancel(errors.New(msg))
 }

@@ -6,6 +6,7 @@ package model
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -281,10 +282,10 @@ type Attempt struct {
 	Channel    Channel    `json:"channel"`
 	Attempt    int        `json:"attempt"`
 	Generation int        `json:"-"`
-	Trigger    string     `json:"trigger"` // "system", "retry:<email>", "bulk-retry:<email>", "rescue"
+	Trigger    string     `json:"trigger"` // "system", "retry:<email>", "bulk-retry:<email>", "rescue", "cancel:<email>"
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt"`
-	Outcome    string     `json:"outcome"` // running, success, failed, retry, snoozed, lost
+	Outcome    string     `json:"outcome"` // running, success, failed, retry, snoozed, lost, cancelled
 	Error      *string    `json:"error"`
 	HTTPStatus *int       `json:"httpStatus"`
 }
@@ -297,6 +298,9 @@ const (
 	OutcomeRetry   = "retry"   // failed, will be retried automatically
 	OutcomeSnoozed = "snoozed" // rate limited, rescheduled without burning an attempt
 	OutcomeLost    = "lost"    // worker disappeared; rescued
+	// OutcomeCancelled: stopped by a person's cancel (error "cancelled by <actor>"); a channel
+	// cancelled while no attempt ran gets one such row with trigger "cancel:<actor>".
+	OutcomeCancelled = "cancelled"
 )
 
 // Role is a user's or token's role.
@@ -391,4 +395,25 @@ type EventFilter struct {
 type EventPage struct {
 	Events     []Event
 	NextCursor string // "" on the last page
+}
+
+// CancelledPrefix starts the error message of a channel a person cancelled (DESIGN.md "Cancel").
+const CancelledPrefix = "cancelled"
+
+// CancelMessage is the error message of a channel cancelled by actor.
+func CancelMessage(actor string) string {
+	if actor == "" {
+		return CancelledPrefix
+	}
+	return CancelledPrefix + " by " + actor
+}
+
+// Cancelled reports whether the channel ended FAILED because a person cancelled it.
+func (c ChannelState) Cancelled() bool {
+	return c.Status == StatusFailed && c.ErrorMessage != nil && strings.HasPrefix(*c.ErrorMessage, CancelledPrefix)
+}
+
+// Cancellable reports whether a cancel would stop the channel (PENDING or IN_PROGRESS).
+func (c ChannelState) Cancellable() bool {
+	return c.Status == StatusPending || c.Status == StatusInProgress
 }
