@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,7 +112,10 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		log.InfoContext(ctx, "stale publish job skipped")
 		return nil
 	}
-	e.cacheChannel(ctx, run.State)
+	// The claim is the attempt's first status write; its cache write goes with the first progress
+	// write, at most progressEvery later (or with the finish, whichever comes first).
+	prog := e.progressFor(ctx, log, run)
+	defer prog.stop()
 
 	adapter := e.adapters(args.Channel)
 	if adapter == nil {
@@ -134,31 +136,9 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		// new key is what staff asked for.
 		IdempotencyKey: fmt.Sprintf("%d:%s:r%d", args.DistributionStatusID, args.Channel, run.State.Retries),
 	}
-	var (
-		progressMu sync.Mutex // adapters may report from their own goroutine
-		lastPct    = run.State.Progress
-	)
-	progress := func(pct int) {
-		progressMu.Lock()
-		defer progressMu.Unlock()
-		if pct <= lastPct || ctx.Err() != nil {
-			return
-		}
-		lastPct = pct
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		st, changed, err := e.store.UpdateChannelProgress(pctx, run.State.ID, run.State.Generation, pct)
-		if err != nil {
-			log.WarnContext(ctx, "progress write failed", slog.String("error", err.Error()))
-			return
-		}
-		if changed {
-			e.cacheChannel(ctx, st)
-		}
-	}
-
 	start := time.Now()
-	res, perr := adapter.Publish(ctx, req, progress)
+	res, perr := adapter.Publish(ctx, req, prog.report)
+	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
 	if perr == nil {
 		return e.finishSuccess(ctx, log, run, res, start)
 	}
@@ -229,7 +209,7 @@ func finishOf(run db.ChannelRun, status model.ChannelStatus, outcome, msg string
 	f := db.ChannelFinish{
 		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
 		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: status, Outcome: outcome, ErrorMessage: msg,
+		Status: status, Outcome: outcome, ErrorMessage: msg, Progress: run.State.Progress,
 	}
 	if ce != nil {
 		f.AttemptError, f.HTTPStatus = ce.Error(), ce.HTTPStatus
