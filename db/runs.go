@@ -186,40 +186,49 @@ var finishSQL = `WITH cs AS (UPDATE channel_status cs SET
 
 // FinishChannel records an attempt's outcome in one transaction: fenced update of the channel
 // row and attempt row closed (finishSQL) and, for a terminal status (SUCCESS, FAILED), the parent
-// locked first and the overall status recomputed. A non-terminal finish (the job runs again)
+// locked first (sent with finishSQL, one round trip) and the overall status recomputed. A non-terminal finish (the job runs again)
 // changes no terminal state, so it takes no parent lock and leaves the rollup alone (its result
 // has no Distribution).
 func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinishResult, error) {
 	var res ChannelFinishResult
 	terminal := f.Status.Terminal()
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		var d model.Distribution
-		if terminal {
-			var err error
-			d, err = lockDistributionTx(ctx, tx, "d.id = $1", f.DistributionStatusID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				res.Stale = true // the distribution is gone
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("lock distribution: %w", err)
-			}
-		}
 		var r ChannelResult
 		if f.Result != nil {
 			r = *f.Result
 		}
+		// The parent lock (terminal only) and the channel write go in one round trip: the server
+		// runs them in order, so the write's snapshot is taken with the lock held.
+		b := &pgx.Batch{}
+		if terminal {
+			b.Queue(`SELECT `+distributionColumns+` FROM distribution_status d WHERE d.id = $1 FOR UPDATE`, f.DistributionStatusID)
+		}
+		b.Queue(finishSQL,
+			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
+			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, max(0, min(f.Progress, 100)),
+			f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus, terminal, f.DistributionStatusID)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
 		var (
+			d      model.Distribution
+			gone   bool
 			mine   bool
 			cd     channelDest
 			chans  []model.ChannelState
 			stale  = true
 			target = append([]any{&mine}, cd.targets()...)
 		)
-		rows, err := tx.Query(ctx, finishSQL,
-			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
-			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, max(0, min(f.Progress, 100)),
-			f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus, terminal, f.DistributionStatusID)
+		if terminal {
+			var err error
+			d, err = scanDistribution(br.QueryRow())
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				gone = true // the distribution is gone (its channels with it: the write matches nothing)
+			case err != nil:
+				return fmt.Errorf("lock distribution: %w", err)
+			}
+		}
+		rows, err := br.Query()
 		if err == nil {
 			_, err = pgx.ForEachRow(rows, target, func() error {
 				st := cd.state()
@@ -233,8 +242,11 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 		if err != nil {
 			return fmt.Errorf("update channel: %w", err)
 		}
-		if stale {
-			res.Stale = true
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("update channel: %w", err)
+		}
+		if stale || gone {
+			res = ChannelFinishResult{Stale: true}
 			return nil
 		}
 		if terminal {

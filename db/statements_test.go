@@ -90,8 +90,8 @@ func TestStatementsPerChannelJob(t *testing.T) {
 
 	// A job: the claim (one statement), no progress write of its own when it ends within the
 	// coalescing window (the finish carries its progress), and a terminal finish: BEGIN, parent
-	// lock, channel update + attempt close + rollup read, COMMIT (+ the overall UPDATE when the
-	// rollup changes it).
+	// lock, channel update + attempt close + rollup read (those two in one round trip), COMMIT
+	// (+ the overall UPDATE when the rollup changes it).
 	gini, ok, err := d.ClaimChannel(ctx, dist.ID, model.ChannelGiniTV, 1, "system")
 	if err != nil || !ok {
 		t.Fatalf("claim: ok=%v err=%v", ok, err)

@@ -228,12 +228,31 @@ func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFini
 	if res.Stale {
 		return res, nil
 	}
-	e.cacheChannel(ctx, res.Channel)
 	e.noteRollup(res.Previous, res.Distribution)
 	if res.Previous != res.Distribution.OverallStatus || f.Status.Terminal() {
-		e.cacheOverall(ctx, res.Distribution)
+		e.cacheChannelOverall(ctx, res.Channel, res.Distribution)
+	} else {
+		e.cacheChannel(ctx, res.Channel)
 	}
 	return res, nil
+}
+
+// cacheChannelOverall writes a finished channel and the overall state: in one round trip when the
+// cache can (*cache.Cache), else as cacheChannel then cacheOverall.
+func (e *Engine) cacheChannelOverall(ctx context.Context, c model.ChannelState, d model.Distribution) {
+	both, ok := e.cache.(interface {
+		PutChannelOverall(ctx context.Context, c model.ChannelState, d model.Distribution) error
+	})
+	if !ok {
+		e.cacheChannel(ctx, c)
+		e.cacheOverall(ctx, d)
+		return
+	}
+	cctx, cancel := cacheCtx(ctx)
+	defer cancel()
+	if err := both.PutChannelOverall(cctx, c, d); err != nil {
+		e.cacheFailed(c.EventID, err)
+	}
 }
 
 func (e *Engine) observe(ch model.Channel, outcome string, start time.Time) {
