@@ -194,3 +194,28 @@ func TestStatementsPerStart(t *testing.T) {
 		t.Errorf("four starts: %d statements, budget 6:\n%v", n, sent)
 	}
 }
+
+// A terminal finish whose distribution was deleted meanwhile (the parent lock finds no row, the
+// batched channel write matches nothing) is stale, and the store stays usable.
+func TestFinishAfterDistributionDeletedIsStale(t *testing.T) {
+	t.Parallel()
+	d, _ := countedStore(t)
+	ctx := context.Background()
+	dist := engStart(t, d, "ev1", model.ChannelKakao)
+	run, ok, err := d.ClaimChannel(ctx, dist.ID, model.ChannelKakao, 1, "system")
+	if err != nil || !ok {
+		t.Fatalf("claim: ok=%v err=%v", ok, err)
+	}
+	if _, err := d.Pool.Exec(ctx, `DELETE FROM distribution_status WHERE id = $1`, dist.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []model.ChannelStatus{model.StatusSuccess, model.StatusInProgress} {
+		res, err := d.FinishChannel(ctx, engFinish(run.State, status, run.AttemptID))
+		if err != nil || !res.Stale || res.Channel.ID != 0 {
+			t.Fatalf("%s finish of a deleted distribution: %+v %v", status, res, err)
+		}
+	}
+	if got := engCount(t, d, `SELECT count(*) FROM channel_status`); got != 0 {
+		t.Fatalf("channel rows = %d", got)
+	}
+}
