@@ -240,11 +240,17 @@ func lockDistributionTx(ctx context.Context, tx pgx.Tx, where string, arg any) (
 // and stores it when it changed: completed_at is set when the distribution becomes terminal and
 // cleared when it is IN_PROGRESS again. It returns d with its channels and the previous status.
 func rollupTx(ctx context.Context, tx pgx.Tx, d model.Distribution) (model.Distribution, model.OverallStatus, error) {
-	prev := d.OverallStatus
 	chans, err := loadChannelsTx(ctx, tx, d.ID)
 	if err != nil {
-		return d, prev, fmt.Errorf("load channels: %w", err)
+		return d, d.OverallStatus, fmt.Errorf("load channels: %w", err)
 	}
+	return applyRollupTx(ctx, tx, d, chans)
+}
+
+// applyRollupTx is rollupTx over chans, every channel of d (display order) as read after d's lock.
+func applyRollupTx(ctx context.Context, tx pgx.Tx, d model.Distribution, chans []model.ChannelState) (model.Distribution, model.OverallStatus, error) {
+	prev := d.OverallStatus
+	var err error
 	statuses := make([]model.ChannelStatus, len(chans))
 	for i, c := range chans {
 		statuses[i] = c.Status

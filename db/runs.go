@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,6 +60,10 @@ type ChannelFinish struct {
 	ErrorMessage string         // channel error_message; "" clears it
 	AttemptError string         // attempt history error; "" = NULL
 	HTTPStatus   int            // 0 = NULL
+	// Progress is the attempt's latest reported progress, written with the finish: the worker
+	// coalesces its progress writes, so the last one may not be written yet. It raises the row's
+	// progress, never lowers it; a SUCCESS is 100 anyway.
+	Progress int
 	// OnFinish, when set, runs inside the finish transaction after the rollup (not for a stale
 	// finish): what must commit with the new status, such as the failure alert's job.
 	OnFinish func(ctx context.Context, tx pgx.Tx, res ChannelFinishResult) error
@@ -74,48 +79,64 @@ type ChannelFinishResult struct {
 	Previous     model.OverallStatus
 }
 
+// claimSQL is ClaimChannel in one statement (no transaction round trips): the fenced mark
+// IN_PROGRESS, attempts left "running" by a vanished worker marked lost, the new attempt row and
+// the event to publish. Every part hangs off the claimed row, so a stale job (no row) writes
+// nothing. The statement's parts share one snapshot: the new attempt's number counts the attempts
+// committed before the statement began. River runs one job per generation at a time, so that is
+// every earlier attempt; should two claims of one generation ever race (the second waits on the
+// row lock of the first), the second may repeat the first's attempt number and leave its attempt
+// "running" until that worker closes it, as each worker closes its own attempt row.
+var claimSQL = `WITH cs AS (UPDATE channel_status cs
+		SET status = 'IN_PROGRESS', update_timestamp = now(), updated_at = now()
+		WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
+		  AND cs.status IN ('PENDING', 'IN_PROGRESS')
+		RETURNING cs.*),
+	lost AS (UPDATE channel_attempts a SET outcome = 'lost', finished_at = now(),
+			error = 'the worker running this attempt was lost'
+		FROM cs WHERE a.channel_status_id = cs.id AND a.outcome = 'running'),
+	attempt AS (INSERT INTO channel_attempts (channel_status_id, event_id, channel, attempt, generation, trigger)
+		SELECT cs.id, cs.event_id, cs.channel,
+			COALESCE((SELECT max(p.attempt) FROM channel_attempts p WHERE p.channel_status_id = cs.id), 0) + 1, $3, $4
+		FROM cs
+		RETURNING id, attempt)
+	SELECT ` + channelColumns + `, attempt.id, attempt.attempt,
+		e.title, e.description, e.image_url, e.store_name, e.created_at
+	FROM cs CROSS JOIN attempt LEFT JOIN events e ON e.id = cs.event_id`
+
 // ClaimChannel starts one attempt of a job: when the channel row still carries generation and is
 // not terminal, it is marked IN_PROGRESS, attempts left "running" by a vanished worker are marked
-// lost, and a new attempt row is written. ok is false for a stale job (nothing written).
+// lost, and a new attempt row is written, in one statement (claimSQL). ok is false for a stale
+// job (nothing written). The claim is the attempt's first status write: the worker's progress
+// writes follow it at most one per progressEvery (internal/engine).
 func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, generation int, trigger string) (run ChannelRun, ok bool, err error) {
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		st, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs
-			SET status = 'IN_PROGRESS', update_timestamp = now(), updated_at = now()
-			WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
-			  AND cs.status IN ('PENDING', 'IN_PROGRESS')
-			RETURNING `+channelColumns, distID, string(ch), generation))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("mark in progress: %w", err)
-		}
-		ok = true
-		run.State = st
-		if _, err := tx.Exec(ctx, `UPDATE channel_attempts SET outcome = 'lost', finished_at = now(),
-				error = 'the worker running this attempt was lost'
-			WHERE channel_status_id = $1 AND outcome = 'running'`, st.ID); err != nil {
-			return fmt.Errorf("close abandoned attempts: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO channel_attempts
-				(channel_status_id, event_id, channel, attempt, generation, trigger)
-			SELECT $1, $2, $3, COALESCE(max(attempt), 0) + 1, $4, $5
-			FROM channel_attempts WHERE channel_status_id = $1
-			RETURNING id, attempt`, st.ID, st.EventID, string(ch), generation, trigger).Scan(&run.AttemptID, &run.Attempt); err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
-		}
-		run.Event.ID = st.EventID
-		err = tx.QueryRow(ctx, `SELECT title, description, image_url, store_name, created_at FROM events WHERE id = $1`,
-			st.EventID).Scan(&run.Event.Title, &run.Event.Description, &run.Event.ImageURL, &run.Event.StoreName, &run.Event.CreatedAt)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read event: %w", err)
-		}
-		return nil
-	})
+	var (
+		cd                        channelDest
+		title, desc, image, store *string // NULL when the event is gone: publish what is known
+		created                   *time.Time
+	)
+	dest := append(cd.targets(), &run.AttemptID, &run.Attempt, &title, &desc, &image, &store, &created)
+	err = db.Pool.QueryRow(ctx, claimSQL, distID, string(ch), generation, trigger).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ChannelRun{}, false, nil
+	}
 	if err != nil {
 		return ChannelRun{}, false, fmt.Errorf("claim channel %s: %w", ch, err)
 	}
-	return run, ok, nil
+	run.State = cd.state()
+	run.Event = model.Event{ID: run.State.EventID, Title: deref(title), Description: deref(desc),
+		ImageURL: deref(image), StoreName: deref(store)}
+	if created != nil {
+		run.Event.CreatedAt = *created
+	}
+	return run, true, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // UpdateChannelProgress raises a channel's progress to pct (never lowers it) when the row still
@@ -136,72 +157,120 @@ func (db *DB) UpdateChannelProgress(ctx context.Context, channelStatusID int64, 
 }
 
 // publishedBeforeCancel lets a success through the fence of a cancel (DESIGN.md "Cancel"): the
-// channel was cancelled (FAILED, generation bumped once) while this very attempt ($11, of
+// channel was cancelled (FAILED, generation bumped once) while this very attempt ($12, of
 // generation $2) was running, and the attempt published anyway. The post exists, so the channel
 // ends SUCCESS with it rather than FAILED with a post nobody can see. A retry after the cancel
-// (PENDING, or a later generation) closes this door.
+// (PENDING, or a later generation) closes this door. The attempt row a cancel closed keeps saying
+// so (and who) unless it published: then it is a success, and its error says the cancel came
+// too late (finishSQL's attempt step).
 const publishedBeforeCancel = `($3::text = 'SUCCESS' AND cs.status = 'FAILED' AND cs.generation = $2 + 1
-	AND EXISTS (SELECT 1 FROM channel_attempts a WHERE a.id = $11 AND a.channel_status_id = cs.id
+	AND EXISTS (SELECT 1 FROM channel_attempts a WHERE a.id = $12 AND a.channel_status_id = cs.id
 		AND a.generation = $2 AND a.outcome = 'cancelled'))`
 
-// FinishChannel records an attempt's outcome in one transaction: parent locked first, fenced
-// update of the channel row, attempt row closed, overall status recomputed.
+// finishSQL is the write of FinishChannel in one statement: the fenced update of the channel row
+// ("mine" row when it matched, none when the finish is stale), the attempt row closed (stale or
+// not: the history keeps every attempt), and, when $16, the distribution's other channels as
+// committed (for the rollup; the caller holds the parent lock, so no other finisher is between
+// this statement's snapshot and its commit).
+var finishSQL = `WITH cs AS (UPDATE channel_status cs SET
+		status = $3::text,
+		progress = CASE WHEN $3::text = 'SUCCESS' THEN 100
+		                WHEN $11::int > COALESCE(cs.progress, 0) THEN $11::int ELSE cs.progress END,
+		distribution_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($4, '') ELSE cs.distribution_id END,
+		post_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($5, '') ELSE cs.post_id END,
+		post_url = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($6, '') ELSE cs.post_url END,
+		message_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($7, '') ELSE cs.message_id END,
+		estimated_views = CASE WHEN $3::text = 'SUCCESS' THEN $8 ELSE cs.estimated_views END,
+		impression_schedule = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($9, '') ELSE cs.impression_schedule END,
+		error_message = NULLIF($10, ''),
+		completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
+		update_timestamp = now(), updated_at = now()
+	WHERE cs.id = $1 AND (cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
+		OR ` + publishedBeforeCancel + `)
+	RETURNING cs.*),
+	attempt AS (UPDATE channel_attempts SET outcome = $13, finished_at = now(),
+			error = CASE WHEN outcome = 'cancelled' THEN error || '; the post was already published'
+				ELSE NULLIF($14, '') END,
+			http_status = NULLIF($15, 0)
+		WHERE id = $12 AND (outcome <> 'cancelled' OR $13 = 'success'))
+	SELECT true, ` + channelColumns + ` FROM cs
+	UNION ALL
+	SELECT false, ` + channelColumns + ` FROM channel_status cs
+	WHERE $16 AND cs.distribution_status_id = $17 AND cs.id <> $1`
+
+// FinishChannel records an attempt's outcome in one transaction: fenced update of the channel
+// row and attempt row closed (finishSQL) and, for a terminal status (SUCCESS, FAILED), the parent
+// locked first (sent with finishSQL, one round trip) and the overall status recomputed. A non-terminal finish (the job runs again)
+// changes no terminal state, so it takes no parent lock and leaves the rollup alone (its result
+// has no Distribution).
 func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinishResult, error) {
 	var res ChannelFinishResult
+	terminal := f.Status.Terminal()
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		d, err := lockDistributionTx(ctx, tx, "d.id = $1", f.DistributionStatusID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res.Stale = true // the distribution is gone
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("lock distribution: %w", err)
-		}
 		var r ChannelResult
 		if f.Result != nil {
 			r = *f.Result
 		}
-		st, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET
-				status = $3::text,
-				progress = CASE WHEN $3::text = 'SUCCESS' THEN 100 ELSE cs.progress END,
-				distribution_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($4, '') ELSE cs.distribution_id END,
-				post_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($5, '') ELSE cs.post_id END,
-				post_url = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($6, '') ELSE cs.post_url END,
-				message_id = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($7, '') ELSE cs.message_id END,
-				estimated_views = CASE WHEN $3::text = 'SUCCESS' THEN $8 ELSE cs.estimated_views END,
-				impression_schedule = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($9, '') ELSE cs.impression_schedule END,
-				error_message = NULLIF($10, ''),
-				completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
-				update_timestamp = now(), updated_at = now()
-			WHERE cs.id = $1 AND (cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
-				OR `+publishedBeforeCancel+`)
-			RETURNING `+channelColumns,
-			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
-			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, f.AttemptID))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			res.Stale = true
-		case err != nil:
-			return fmt.Errorf("update channel: %w", err)
+		// The parent lock (terminal only) and the channel write go in one round trip: the server
+		// runs them in order, so the write's snapshot is taken with the lock held.
+		b := &pgx.Batch{}
+		if terminal {
+			b.Queue(`SELECT `+distributionColumns+` FROM distribution_status d WHERE d.id = $1 FOR UPDATE`, f.DistributionStatusID)
 		}
-		if f.AttemptID != 0 {
-			// An attempt a cancel closed keeps saying so (and who), unless it turns out to have
-			// published: then it is a success, and its error says the cancel came too late.
-			if _, err := tx.Exec(ctx, `UPDATE channel_attempts SET outcome = $2, finished_at = now(),
-					error = CASE WHEN outcome = 'cancelled' THEN error || '; the post was already published'
-						ELSE NULLIF($3, '') END,
-					http_status = NULLIF($4, 0)
-				WHERE id = $1 AND (outcome <> 'cancelled' OR $2 = 'success')`,
-				f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus); err != nil {
-				return fmt.Errorf("close attempt: %w", err)
+		b.Queue(finishSQL,
+			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
+			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, max(0, min(f.Progress, 100)),
+			f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus, terminal, f.DistributionStatusID)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		var (
+			d      model.Distribution
+			gone   bool
+			mine   bool
+			cd     channelDest
+			chans  []model.ChannelState
+			stale  = true
+			target = append([]any{&mine}, cd.targets()...)
+		)
+		if terminal {
+			var err error
+			d, err = scanDistribution(br.QueryRow())
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				gone = true // the distribution is gone (its channels with it: the write matches nothing)
+			case err != nil:
+				return fmt.Errorf("lock distribution: %w", err)
 			}
 		}
-		if res.Stale {
+		rows, err := br.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, target, func() error {
+				st := cd.state()
+				if mine {
+					res.Channel, stale = st, false
+				}
+				chans = append(chans, st)
+				return nil
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("update channel: %w", err)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("update channel: %w", err)
+		}
+		if stale || gone {
+			res = ChannelFinishResult{Stale: true}
 			return nil
 		}
-		res.Channel = st
-		if res.Distribution, res.Previous, err = rollupTx(ctx, tx, d); err != nil || f.OnFinish == nil {
-			return err
+		if terminal {
+			sortChannels(chans)
+			if res.Distribution, res.Previous, err = applyRollupTx(ctx, tx, d, chans); err != nil {
+				return err
+			}
+		}
+		if f.OnFinish == nil {
+			return nil
 		}
 		return f.OnFinish(ctx, tx, res)
 	})

@@ -125,7 +125,15 @@ func TestOneTraceFromRequestToChannel(t *testing.T) {
 			}
 		}
 		job, channel = scopeSpans(spans, "otelriver"), scopeSpans(spans, "otelhttp")
-		return len(server) == 1 && len(job) > 0 && len(channel) > 0
+		// The job's work span ends when the worker returns, a moment after the finish that made
+		// the distribution COMPLETED: wait for it, not just for the insert's span.
+		works := 0
+		for _, s := range job {
+			if strings.HasSuffix(s.Name(), "work") {
+				works++
+			}
+		}
+		return len(server) == 1 && works > 0 && len(channel) > 0
 	})
 	traceID := server[0].SpanContext().TraceID()
 	var works int

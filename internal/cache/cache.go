@@ -154,6 +154,15 @@ func (c *Cache) PutOverall(ctx context.Context, d model.Distribution) error {
 	return c.write(ctx, d.EventID, false, func(p redis.Pipeliner) { putEvent(ctx, p, d, len(d.Channels) > 0) })
 }
 
+// PutChannelOverall writes one channel key and the event key (as PutOverall) in one MULTI: what a
+// channel's finish changed, in one round trip.
+func (c *Cache) PutChannelOverall(ctx context.Context, ch model.ChannelState, d model.Distribution) error {
+	return c.write(ctx, ch.EventID, false, func(p redis.Pipeliner) {
+		putChannel(ctx, p, ch.EventID, ch)
+		putEvent(ctx, p, d, len(d.Channels) > 0)
+	})
+}
+
 // PutChannel writes one channel key. ch.EventID and ch.Channel name it.
 func (c *Cache) PutChannel(ctx context.Context, ch model.ChannelState) error {
 	return c.write(ctx, ch.EventID, false, func(p redis.Pipeliner) { putChannel(ctx, p, ch.EventID, ch) })

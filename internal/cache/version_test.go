@@ -76,6 +76,9 @@ func TestOlderWriteNeverReplacesNewer(t *testing.T) {
 	if err := e.cache.PutDistribution(ctx, older); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.cache.PutChannelOverall(ctx, *older.Channel(model.ChannelNaver), older); err != nil {
+		t.Fatal(err)
+	}
 	if s := e.field(t, cache.EventKey("ev-1"), "overall_status"); s != "COMPLETED" {
 		t.Errorf("event key overall_status = %q after an older write, want COMPLETED", s)
 	}
@@ -208,10 +211,7 @@ func TestConcurrentFinishesLeaveRedisAtPostgresState(t *testing.T) {
 					Result: &db.ChannelResult{PostID: "p-" + string(run.State.Channel)},
 				})
 				if err == nil {
-					err = e.cache.PutChannel(ctx, res.Channel)
-				}
-				if err == nil {
-					err = e.cache.PutOverall(ctx, res.Distribution)
+					err = e.cache.PutChannelOverall(ctx, res.Channel, res.Distribution) // one MULTI, as the worker
 				}
 				errs <- err
 			}()

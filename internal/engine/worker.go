@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,7 +112,10 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		log.InfoContext(ctx, "stale publish job skipped")
 		return nil
 	}
-	e.cacheChannel(ctx, run.State)
+	// The claim is the attempt's first status write; its cache write goes with the first progress
+	// write, at most progressEvery later (or with the finish, whichever comes first).
+	prog := e.progressFor(ctx, log, run)
+	defer prog.stop()
 
 	adapter := e.adapters(args.Channel)
 	if adapter == nil {
@@ -134,31 +136,9 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		// new key is what staff asked for.
 		IdempotencyKey: fmt.Sprintf("%d:%s:r%d", args.DistributionStatusID, args.Channel, run.State.Retries),
 	}
-	var (
-		progressMu sync.Mutex // adapters may report from their own goroutine
-		lastPct    = run.State.Progress
-	)
-	progress := func(pct int) {
-		progressMu.Lock()
-		defer progressMu.Unlock()
-		if pct <= lastPct || ctx.Err() != nil {
-			return
-		}
-		lastPct = pct
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		st, changed, err := e.store.UpdateChannelProgress(pctx, run.State.ID, run.State.Generation, pct)
-		if err != nil {
-			log.WarnContext(ctx, "progress write failed", slog.String("error", err.Error()))
-			return
-		}
-		if changed {
-			e.cacheChannel(ctx, st)
-		}
-	}
-
 	start := time.Now()
-	res, perr := adapter.Publish(ctx, req, progress)
+	res, perr := adapter.Publish(ctx, req, prog.report)
+	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
 	if perr == nil {
 		return e.finishSuccess(ctx, log, run, res, start)
 	}
@@ -229,7 +209,7 @@ func finishOf(run db.ChannelRun, status model.ChannelStatus, outcome, msg string
 	f := db.ChannelFinish{
 		ChannelStatusID: run.State.ID, DistributionStatusID: run.State.DistributionStatusID,
 		Generation: run.State.Generation, AttemptID: run.AttemptID,
-		Status: status, Outcome: outcome, ErrorMessage: msg,
+		Status: status, Outcome: outcome, ErrorMessage: msg, Progress: run.State.Progress,
 	}
 	if ce != nil {
 		f.AttemptError, f.HTTPStatus = ce.Error(), ce.HTTPStatus
@@ -248,12 +228,31 @@ func (e *Engine) finish(ctx context.Context, f db.ChannelFinish) (db.ChannelFini
 	if res.Stale {
 		return res, nil
 	}
-	e.cacheChannel(ctx, res.Channel)
 	e.noteRollup(res.Previous, res.Distribution)
 	if res.Previous != res.Distribution.OverallStatus || f.Status.Terminal() {
-		e.cacheOverall(ctx, res.Distribution)
+		e.cacheChannelOverall(ctx, res.Channel, res.Distribution)
+	} else {
+		e.cacheChannel(ctx, res.Channel)
 	}
 	return res, nil
+}
+
+// cacheChannelOverall writes a finished channel and the overall state: in one round trip when the
+// cache can (*cache.Cache), else as cacheChannel then cacheOverall.
+func (e *Engine) cacheChannelOverall(ctx context.Context, c model.ChannelState, d model.Distribution) {
+	both, ok := e.cache.(interface {
+		PutChannelOverall(ctx context.Context, c model.ChannelState, d model.Distribution) error
+	})
+	if !ok {
+		e.cacheChannel(ctx, c)
+		e.cacheOverall(ctx, d)
+		return
+	}
+	cctx, cancel := cacheCtx(ctx)
+	defer cancel()
+	if err := both.PutChannelOverall(cctx, c, d); err != nil {
+		e.cacheFailed(c.EventID, err)
+	}
 }
 
 func (e *Engine) observe(ch model.Channel, outcome string, start time.Time) {

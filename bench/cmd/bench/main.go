@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 type options struct {
 	bin, mercureBin, out string
 	sections             string
+	engineParts          string
 	fanN                 []int
 	jobsN                int
 	redisURL             string
@@ -53,6 +55,7 @@ func main() {
 	flag.StringVar(&o.sections, "sections", "pages,lists,engine,fanout,browser", "sections to run")
 	flag.StringVar(&ns, "n", "1000,10000", "fan-out client counts")
 	flag.IntVar(&o.jobsN, "jobs", 10000, "distributions (x6 channel jobs) for the engine drain")
+	flag.StringVar(&o.engineParts, "engine", "starts,updates,drain", "parts of the engine section to run")
 	flag.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/12", "Redis (a database index of its own: it is flushed)")
 	flag.StringVar(&o.only, "only", "", "run only this fan-out target (product, reference or mercure), for profiling")
 	flag.Parse()
@@ -183,6 +186,7 @@ type benchEnv struct {
 	base          string
 	debug         string // the product's profiler address (DEBUG_ADDR)
 	cookie        *http.Cookie
+	drop          func() // drops the database (end of the run)
 }
 
 func (e *benchEnv) close() {
@@ -190,32 +194,71 @@ func (e *benchEnv) close() {
 		e.srv.stop()
 	}
 	e.store.Close()
+	e.drop()
 }
 
-// freshDB drops and recreates a database of the suite and returns its URL, migrated.
-func freshDB(ctx context.Context, name string, logger *slog.Logger) (*db.DB, string, error) {
+// benchDBStale is the age after which a database of the suite that a killed run left behind is
+// dropped by a later run (no run takes this long).
+const benchDBStale = 6 * time.Hour
+
+// freshDB creates a database of the suite under a name of its own (prefix and a random suffix, so
+// two runs never share one) and returns it migrated, with its URL and a drop func for the end of
+// the run. Databases of killed runs are dropped by a later run once benchDBStale old.
+func freshDB(ctx context.Context, prefix string, logger *slog.Logger) (*db.DB, string, func(), error) {
 	admin := dbtest.AdminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-		return nil, "", err
-	}
+	dropStaleDBs(ctx, conn)
+	var sfx [4]byte
+	_, _ = rand.Read(sfx[:])
+	name := fmt.Sprintf("%s_%x", prefix, sfx)
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS 'bench created %d'`, name, time.Now().Unix())); err != nil {
+		return nil, "", nil, err
+	}
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(dctx, admin); err == nil {
+			_, _ = c.Exec(dctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+			c.Close(dctx)
+		}
 	}
 	dsn := dbtest.WithDatabase(admin, name)
 	store, err := db.Open(ctx, dsn, logger)
 	if err != nil {
-		return nil, "", err
+		drop()
+		return nil, "", nil, err
 	}
 	if err := store.Migrate(ctx); err != nil {
 		store.Close()
-		return nil, "", err
+		drop()
+		return nil, "", nil, err
 	}
-	return store, dsn, nil
+	return store, dsn, drop, nil
+}
+
+// dropStaleDBs drops the suite's databases that killed runs left behind (best effort).
+func dropStaleDBs(ctx context.Context, conn *pgx.Conn) {
+	rows, err := conn.Query(ctx, `SELECT d.datname FROM pg_database d
+		WHERE d.datname LIKE 'bench\_%'
+		  AND substring(shobj_description(d.oid, 'pg_database') FROM '^bench created ([0-9]+)$')::bigint < $1`,
+		time.Now().Add(-benchDBStale).Unix())
+	if err != nil {
+		return
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range stale {
+		_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+	}
 }
 
 // seedSQL makes 100,000 events (80,000 distributions, 480,000 channel rows); ev-2..ev-199 in
@@ -238,11 +281,11 @@ var seedSQL = []string{
 }
 
 func newEnv(ctx context.Context, o options, logger *slog.Logger) (*benchEnv, error) {
-	store, dsn, err := freshDB(ctx, "bench_distribution", logger)
+	store, dsn, drop, err := freshDB(ctx, "bench_distribution", logger)
 	if err != nil {
 		return nil, err
 	}
-	e := &benchEnv{dsn: dsn, redisURL: o.redisURL, store: store}
+	e := &benchEnv{dsn: dsn, redisURL: o.redisURL, store: store, drop: drop}
 	for _, s := range seedSQL {
 		if _, err := store.Pool.Exec(ctx, s); err != nil {
 			e.close()
