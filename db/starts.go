@@ -56,11 +56,12 @@ var startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
 		SELECT $3, 'distribution.start', d.event_id, $4 FROM d)
 	SELECT ` + distributionColumns + `, ` + channelColumns + ` FROM d, cs ORDER BY ` + channelOrder
 
-// unscheduleSQL removes the event's schedule after its start, in the start's transaction: a start
-// now of a scheduled event replaces the schedule, and a schedule that fell due is gone with the
-// start it became. It is its own statement, after startSQL: a schedule written while the start
-// waited for the event's lock is committed by then and seen here (startSQL's snapshot predates it).
-const unscheduleSQL = `DELETE FROM distribution_schedules WHERE event_id = $1`
+// unscheduleSQL removes the events' schedules after their starts, in the starts' transaction: a
+// start now of a scheduled event replaces the schedule, and a schedule that fell due is gone with
+// the start it became. It is its own statement, after every startSQL of the batch (one for the
+// whole group, in the same round trip): a schedule written while a start waited for the event's
+// lock is committed by then and seen here (startSQL's snapshot predates it).
+const unscheduleSQL = `DELETE FROM distribution_schedules WHERE event_id = ANY($1::text[])`
 
 // StartDistributions runs several starts in one transaction, each as StartDistribution would (a
 // group commit: one round trip for every start's rows, one insert of all their jobs, one commit).
@@ -109,14 +110,16 @@ func (db *DB) StartDistributions(ctx context.Context, reqs []StartRequest, enque
 // (no such event, already started) is only that start's result.
 func startTx(ctx context.Context, tx pgx.Tx, reqs []StartRequest, todo []int, names [][]string, res []StartResult, enqueue EnqueueFunc) error {
 	b := &pgx.Batch{}
+	ids := make([]string, 0, len(todo))
 	for _, i := range todo {
 		detail := fmt.Sprintf("channels: %v", names[i])
 		if t := reqs[i].Trigger; t != "" {
 			detail += "; trigger: " + t
 		}
 		b.Queue(startSQL, reqs[i].EventID, names[i], reqs[i].Actor, detail)
-		b.Queue(unscheduleSQL, reqs[i].EventID)
+		ids = append(ids, reqs[i].EventID)
 	}
+	b.Queue(unscheduleSQL, ids)
 	br := tx.SendBatch(ctx, b)
 	for _, i := range todo {
 		d := &res[i].Distribution
@@ -129,13 +132,14 @@ func startTx(ctx context.Context, tx pgx.Tx, reqs []StartRequest, todo []int, na
 				return nil
 			})
 		}
-		if err == nil {
-			_, err = br.Exec()
-		}
 		if err != nil {
 			br.Close()
 			return fmt.Errorf("insert distribution: %w", err)
 		}
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return fmt.Errorf("remove schedules: %w", err)
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("insert distribution: %w", err)
