@@ -5,6 +5,7 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func Render(chartDir string, rel Release, values map[string]any) ([]Manifest, er
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}
-	files, err := engine.Engine{Strict: true}.Render(ch, vals)
+	files, err := engine.Engine{Strict: true}.RenderWithContext(context.Background(), ch, vals)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func metricNames(t *testing.T, expr string) []string {
 		}
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				name = m.Value
 			}
 		}
@@ -257,7 +257,7 @@ func TestAlertsFire(t *testing.T) {
 		}
 		var got []string
 		for _, s := range vec {
-			got = append(got, s.Metric.DropMetricName().String())
+			got = append(got, s.Metric.DropReserved(func(n string) bool { return n == model.MetricNameLabel }).String())
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
