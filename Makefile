@@ -35,8 +35,8 @@ CHAOS_PACKAGES := ./test/... ./db ./internal/engine ./internal/channels ./intern
 NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
 
-.PHONY: help generate templ build run test test-short test-race lint bench fuzz chaos vuln services services-stop \
-	services-status test-tools clean
+.PHONY: help generate templ build run test test-deploy test-short test-race lint bench fuzz chaos vuln services services-stop \
+	services-status test-tools image image-local clean
 
 help: ## list the targets
 	@echo "usage: make <target>   (DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL))"
@@ -76,6 +76,12 @@ run: build services ## start services, migrate, seed demo data (prints logins), 
 test: lint services test-tools ## lint (gofmt, templ fmt, vet, staticcheck) + every test against real Postgres, Redis and Chromium
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/test/')
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./test/...
+	$(MAKE) test-deploy
+
+# deploy/ is a Go module of its own (Helm's SDK and the Kubernetes API types stay out of the
+# service's go.mod; the root's ./... does not enter it): chart, alert rules, dashboard, Dockerfile.
+test-deploy: ## vet, staticcheck and test the deployable package in deploy/ (its own Go module): chart rendered with Helm's SDK, alert rules, dashboard, Dockerfile
+	cd deploy && $(GO) vet ./... && $(GO) tool -modfile=../go.mod staticcheck ./... && $(GO) test -count=1 ./...
 
 test-short: generate services ## the edit loop: unit and database tests only (no browser, no processes, no chaos)
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -short -timeout 10m \
@@ -122,6 +128,22 @@ services-status: ## say whether Postgres and Redis answer
 
 test-tools: ## install what tests start themselves: chromium, redis-server, initdb/pg_ctl
 	scripts/test-tools.sh
+
+IMAGE ?= distribution:$(VERSION)
+CONTAINER ?= docker
+
+image: ## build deploy/Dockerfile with $(CONTAINER) (its build stage pulls the golang and node images)
+	$(CONTAINER) build -f deploy/Dockerfile -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) .
+
+# Without a registry: the static binary is built here and only the Dockerfile's runtime stage
+# (FROM scratch, no base image to pull) is built, by buildah, from a context holding the same
+# files the build stage would have assembled (deploy/rootfs.sh).
+image-local: ## build the runtime image offline with buildah: static binary built here + the scratch stage of deploy/Dockerfile
+	CGO_ENABLED=0 $(MAKE) build
+	rm -rf .local/image && mkdir -p .local/image
+	deploy/rootfs.sh $(BIN) .local/image/rootfs
+	sed -n '/^FROM scratch AS runtime/,$$p' deploy/Dockerfile | sed 's#^COPY --from=build /rootfs/ /#COPY rootfs/ /#' >.local/image/Dockerfile
+	buildah bud --layers=false -t $(IMAGE) -f .local/image/Dockerfile .local/image
 
 clean: ## remove build output and generated files (keeps node_modules and .local)
 	rm -rf bin static/dist coverage.out coverage.html
