@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,6 +60,12 @@ type ChannelFinish struct {
 	ErrorMessage string         // channel error_message; "" clears it
 	AttemptError string         // attempt history error; "" = NULL
 	HTTPStatus   int            // 0 = NULL
+	// WaitingReason is why the channel waits after this finish ("" = NULL; terminal finishes
+	// leave it empty), and the next run is at NextAttemptAt, or NextAttemptIn after the database's
+	// now() when NextAttemptAt is nil (both unset = NULL).
+	WaitingReason model.WaitingReason
+	NextAttemptAt *time.Time
+	NextAttemptIn time.Duration
 	// OnFinish, when set, runs inside the finish transaction after the rollup (not for a stale
 	// finish): what must commit with the new status, such as the failure alert's job.
 	OnFinish func(ctx context.Context, tx pgx.Tx, res ChannelFinishResult) error
@@ -80,7 +87,8 @@ type ChannelFinishResult struct {
 func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, generation int, trigger string) (run ChannelRun, ok bool, err error) {
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		st, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs
-			SET status = 'IN_PROGRESS', update_timestamp = now(), updated_at = now()
+			SET status = 'IN_PROGRESS', waiting_reason = NULL, next_attempt_at = NULL,
+				update_timestamp = now(), updated_at = now()
 			WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
 			  AND cs.status IN ('PENDING', 'IN_PROGRESS')
 			RETURNING `+channelColumns, distID, string(ch), generation))
@@ -163,11 +171,15 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 				impression_schedule = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($9, '') ELSE cs.impression_schedule END,
 				error_message = NULLIF($10, ''),
 				completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
+				waiting_reason = NULLIF($11, ''),
+				next_attempt_at = CASE WHEN $12::timestamptz IS NOT NULL THEN $12::timestamptz
+					WHEN $13::bigint > 0 THEN now() + $13::bigint * interval '1 microsecond' END,
 				update_timestamp = now(), updated_at = now()
 			WHERE cs.id = $1 AND cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
 			RETURNING `+channelColumns,
 			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
-			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage))
+			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage,
+			string(f.WaitingReason), f.NextAttemptAt, f.NextAttemptIn.Microseconds()))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			res.Stale = true
@@ -194,4 +206,41 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 		return ChannelFinishResult{}, fmt.Errorf("finish channel: %w", err)
 	}
 	return res, nil
+}
+
+// PauseChannel records that a job waits without running (the channel's circuit breaker is open):
+// reason and until on the row, when it still carries generation and is not terminal; the status is
+// left as it is (a fresh job's channel stays PENDING) and no attempt is written. ok is false for a
+// stale job (nothing written).
+func (db *DB) PauseChannel(ctx context.Context, distID int64, ch model.Channel, generation int, reason model.WaitingReason, until time.Time) (model.ChannelState, bool, error) {
+	st, err := scanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
+		SET waiting_reason = $4, next_attempt_at = $5, update_timestamp = now(), updated_at = now()
+		WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
+		  AND cs.status IN ('PENDING', 'IN_PROGRESS')
+		RETURNING `+channelColumns, distID, string(ch), generation, string(reason), until))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.ChannelState{}, false, nil
+	}
+	if err != nil {
+		return model.ChannelState{}, false, fmt.Errorf("pause channel %s: %w", ch, err)
+	}
+	return st, true, nil
+}
+
+// WakePausedJobs makes the waiting publish jobs of ch runnable now: River jobs still scheduled
+// whose channel row (same distribution and generation) waits with reason. It returns how many
+// were woken. This is the transition River's own JobRetry makes (scheduled -> available), done in
+// one statement so a job that has meanwhile run is never touched.
+func (db *DB) WakePausedJobs(ctx context.Context, ch model.Channel, reason model.WaitingReason) (int, error) {
+	tag, err := db.Pool.Exec(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now()
+		FROM channel_status cs
+		WHERE j.kind = $1 AND j.state = 'scheduled' AND j.args->>'channel' = $2
+		  AND cs.distribution_status_id = (j.args->>'distribution_status_id')::bigint
+		  AND cs.channel = $2 AND cs.generation = (j.args->>'generation')::int
+		  AND cs.waiting_reason = $3 AND cs.status IN ('PENDING', 'IN_PROGRESS')`,
+		PublishJobKind, string(ch), string(reason))
+	if err != nil {
+		return 0, fmt.Errorf("wake paused %s jobs: %w", ch, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
