@@ -32,7 +32,9 @@ type plannedKey struct {
 // NextRetry is called by River after attempt job.Attempt failed. Snoozes and shutdown
 // interruptions do not count: River gives their attempt back (job.Attempt is decremented).
 func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	if t, ok := p.planned.LoadAndDelete(plannedKey{job.ID, job.Attempt}); ok {
+	// A planned time already past (a delay of a few milliseconds) would be refused by River, which
+	// then applies its own policy: compute a fresh one instead.
+	if t, ok := p.planned.LoadAndDelete(plannedKey{job.ID, job.Attempt}); ok && t.(time.Time).After(time.Now()) {
 		return t.(time.Time)
 	}
 	return p.nextRetry(job)
