@@ -262,7 +262,8 @@ var (
 	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution"}
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
-		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt"}
+		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt",
+		"waitingReason", "nextAttemptAt"}
 	attemptKeys = []string{"channel", "attempt", "trigger", "startedAt", "finishedAt", "outcome", "error", "httpStatus"}
 )
 

@@ -53,6 +53,8 @@ var routeAccess = map[string]access{
 	"POST /api/v1/events/:id/distribution/retry-failed":       {role: model.RoleStaff},
 	"POST /api/v1/retries/preview":                            {role: model.RoleStaff},
 	"POST /api/v1/retries":                                    {role: model.RoleStaff},
+	"POST /api/v1/channels/:ch/probe":                         {role: model.RoleStaff},
+	"POST /channels/:ch/probe":                                {role: model.RoleStaff},
 	"GET /healthz":                                            {public: true}, "GET /readyz": {public: true},
 	"GET /metrics":   {public: true}, // loopback only, else manager: TestMetricsAccess
 	"GET /static/*":  {public: true},

@@ -104,7 +104,7 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 // ProbeChannel is staff's "probe now" for a channel paused by its circuit breaker: the next probe
 // is due at once and the waiting jobs are woken, so the first of them runs as the probe. Audited.
 // ECONFLICT when the channel's breaker is not open.
-func (e *Engine) ProbeChannel(ctx context.Context, ch model.Channel, actor string) (model.BreakerStatus, error) {
+func (e *Engine) ProbeChannel(ctx context.Context, ch model.Channel, actor, ip string) (model.BreakerStatus, error) {
 	if !ch.Valid() {
 		return model.BreakerStatus{}, model.Errorf(model.EINVALID, "unknown channel %q", ch)
 	}
@@ -119,7 +119,7 @@ func (e *Engine) ProbeChannel(ctx context.Context, ch model.Channel, actor strin
 		return st, fmt.Errorf("probe %s: %w", ch, err)
 	}
 	if err := e.store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "channel.probe", Channel: string(ch),
-		Detail: "probe now: breaker " + string(st.State)}); err != nil {
+		Detail: "probe now: breaker " + string(st.State), IP: ip}); err != nil {
 		return st, err
 	}
 	e.log.InfoContext(ctx, "channel probe requested", slog.String("channel", string(ch)), slog.String("actor", actor))
