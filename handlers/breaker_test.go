@@ -188,5 +188,4 @@ func TestAPIWaitingReason(t *testing.T) {
 			t.Errorf("%s NAVER card: %d queued lines", lang, got)
 		}
 	}
-
 }
