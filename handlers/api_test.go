@@ -808,6 +808,7 @@ var apiRoutes = []struct {
 	{http.MethodPost, "/api/v1/events/:id/distribution/retry-failed", "/api/v1/events/ev/distribution/retry-failed", nil, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
+	{http.MethodPost, "/api/v1/channels/:ch/probe", "/api/v1/channels/KAKAO/probe", nil, model.RoleStaff},
 }
 
 func TestAPIRoleMatrix(t *testing.T) {

@@ -30,6 +30,10 @@ type BreakerStore interface {
 // breakerTimeout bounds one shared-store call; past it the process's own state decides.
 const breakerTimeout = 300 * time.Millisecond
 
+// sharedRetryAfter is how long the shared store is skipped after it failed, so jobs do not each
+// pay a timeout while Redis is down or hung (as internal/cache's own circuit does).
+const sharedRetryAfter = time.Second
+
 // Breaker is the engine's view of the channels' breakers: the shared store, with a per-process
 // fallback while the store fails. The zero rules' MinCalls < 0 disables it (every call runs).
 type Breaker struct {
@@ -39,6 +43,19 @@ type Breaker struct {
 	now      func() time.Time
 	log      *slog.Logger
 	lastWarn atomic.Int64
+	// skipUntil is the unix nanos until which the shared store is not tried (0 = try it).
+	skipUntil atomic.Int64
+}
+
+// useShared reports whether to try the shared store now.
+func (b *Breaker) useShared() bool {
+	return b.shared != nil && time.Now().UnixNano() >= b.skipUntil.Load()
+}
+
+// sharedFailed notes a failed shared-store call: the process's own state decides for a while.
+func (b *Breaker) sharedFailed(msg string, err error) {
+	b.skipUntil.Store(time.Now().Add(sharedRetryAfter).UnixNano())
+	b.warn(msg, err)
 }
 
 // NewBreaker returns the breakers with rules (zero fields take model.DefaultBreakerRules) over
@@ -83,14 +100,14 @@ func (b *Breaker) allow(ctx context.Context, ch model.Channel) breakerTicket {
 		return breakerTicket{BreakerVerdict: model.BreakerVerdict{Run: true}}
 	}
 	now := b.now()
-	if b.shared != nil {
+	if b.useShared() {
 		sctx, cancel := storeCtx(ctx)
 		v, err := b.shared.Allow(sctx, ch, now, b.rules.ProbeLease)
 		cancel()
 		if err == nil {
 			return breakerTicket{BreakerVerdict: v}
 		}
-		b.warn("shared circuit breaker unavailable; deciding with this process's own state", err)
+		b.sharedFailed("shared circuit breaker unavailable; deciding with this process's own state", err)
 	}
 	v, _ := b.local.Allow(ctx, ch, now, b.rules.ProbeLease)
 	return breakerTicket{BreakerVerdict: v, local: true}
@@ -104,6 +121,7 @@ func (b *Breaker) done(ctx context.Context, t breakerTicket, ch model.Channel, e
 	}
 	now := b.now()
 	if !t.local && b.shared != nil {
+		// Always tried: the outcome of a shared verdict (a probe's above all) belongs there.
 		sctx, cancel := storeCtx(ctx)
 		st, changed, err := b.shared.Record(sctx, ch, eventID, o, t.Probe, now, b.rules)
 		cancel()
@@ -111,7 +129,7 @@ func (b *Breaker) done(ctx context.Context, t breakerTicket, ch model.Channel, e
 			b.logChange(st, changed)
 			return st, changed
 		}
-		b.warn("shared circuit breaker unavailable; recording in this process's own state", err)
+		b.sharedFailed("shared circuit breaker unavailable; recording in this process's own state", err)
 	}
 	st, changed, _ = b.local.Record(ctx, ch, eventID, o, t.Probe && t.local, now, b.rules)
 	b.logChange(st, changed)
@@ -139,14 +157,14 @@ func (b *Breaker) ProbeNow(ctx context.Context, ch model.Channel) (model.Breaker
 
 // Status returns ch's breaker: the shared state, or this process's while the store fails.
 func (b *Breaker) Status(ctx context.Context, ch model.Channel) model.BreakerStatus {
-	if b.shared != nil && b.rules.Enabled() {
+	if b.useShared() && b.rules.Enabled() {
 		sctx, cancel := storeCtx(ctx)
 		st, err := b.shared.Status(sctx, ch)
 		cancel()
 		if err == nil {
 			return st
 		}
-		b.warn("shared circuit breaker unavailable; reporting this process's own state", err)
+		b.sharedFailed("shared circuit breaker unavailable; reporting this process's own state", err)
 	}
 	st, _ := b.local.Status(ctx, ch)
 	return st
