@@ -187,5 +187,18 @@ func TestAPIWaitingReason(t *testing.T) {
 		if got := doc.Find(`[data-channel="NAVER"] [data-waiting="queued"]`).Length(); got != 1 {
 			t.Errorf("%s NAVER card: %d queued lines", lang, got)
 		}
+		// The list bars say it too.
+		r = a.req(http.MethodGet, "/", a.tokens[model.RoleMarketer], nil, map[string]string{"Accept-Language": lang})
+		wantStatus(t, r, http.StatusOK)
+		if doc, err = goquery.NewDocumentFromReader(strings.NewReader(r.raw)); err != nil {
+			t.Fatal(err)
+		}
+		row := doc.Find(`[data-event-id="wait-1"]`)
+		if got := strings.TrimSpace(row.Find(`[data-channel="KAKAO"] [data-waiting="channel_paused"]`).Text()); got != want {
+			t.Errorf("%s list bar says %q, want %q", lang, got, want)
+		}
+		if got := row.Find(`[data-channel="NAVER"] [data-waiting="queued"]`).Length(); got != 1 {
+			t.Errorf("%s NAVER list bar: %d queued lines", lang, got)
+		}
 	}
 }
