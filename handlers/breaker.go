@@ -60,3 +60,22 @@ func (h *Handlers) ProbeChannelForm(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, to)
 }
+
+// ProbeChannelCardForm serves POST /events/{id}/channels/{ch}/probe: "probe now" from a channel
+// card paused by its breaker (staff and managers), answered like the card's other actions (the
+// live fragment and a toast for Datastar, a redirect back otherwise).
+func (h *Handlers) ProbeChannelCardForm(c echo.Context) error {
+	id, err := eventIDParam(c)
+	if err != nil {
+		return err
+	}
+	ch, err := model.ParseChannel(c.Param("ch"))
+	if err != nil {
+		return err
+	}
+	pr, _ := Principal(c)
+	if _, err := h.deps.Engine.ProbeChannel(c.Request().Context(), ch, pr.Name, c.RealIP()); err != nil {
+		return h.actionFailed(c, id, err, model.ErrorMessage(err))
+	}
+	return h.actionDone(c, id, flashProbed, string(ch))
+}

@@ -201,4 +201,32 @@ func TestAPIWaitingReason(t *testing.T) {
 			t.Errorf("%s NAVER list bar: %d queued lines", lang, got)
 		}
 	}
+
+	// Staff get "probe now" in the paused card (marketers do not); it probes the channel's breaker.
+	probeButtons := func(role model.Role) int {
+		r := a.req(http.MethodGet, "/events/wait-1", a.tokens[role], nil, nil)
+		wantStatus(t, r, http.StatusOK)
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(r.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := doc.Find(`button[data-action="probe-channel"]`).Length(); n != doc.Find(`[data-channel="KAKAO"] form[action="/events/wait-1/channels/KAKAO/probe"] button[data-action="probe-channel"]`).Length() {
+			t.Errorf("probe buttons outside the paused KAKAO card: %d", n)
+		}
+		return doc.Find(`[data-channel="KAKAO"] button[data-action="probe-channel"]`).Length()
+	}
+	if n := probeButtons(model.RoleMarketer); n != 0 {
+		t.Errorf("a marketer sees %d probe buttons", n)
+	}
+	if n := probeButtons(model.RoleStaff); n != 1 {
+		t.Errorf("staff see %d probe buttons in the paused card, want 1", n)
+	}
+	openBreaker(t, a, model.ChannelKakao)
+	r := a.as(model.RoleStaff, http.MethodPost, "/events/wait-1/channels/KAKAO/probe", nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/events/wait-1" {
+		t.Fatalf("card probe: %d %q", r.status, r.header.Get("Location"))
+	}
+	if n := a.count(`SELECT count(*) FROM audit_log WHERE action = 'channel.probe' AND actor = 'token:staff-bot' AND channel = 'KAKAO'`); n != 1 {
+		t.Errorf("card probe audit rows = %d, want 1", n)
+	}
 }

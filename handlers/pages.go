@@ -316,6 +316,7 @@ const (
 	flashRetried       = "retried"        // arg: channel code
 	flashRetriedFailed = "retried_failed" // arg: number of channels
 	flashBulk          = "bulk"           // arg: number of channels
+	flashProbed        = "probed"         // arg: channel code
 )
 
 func (h *Handlers) setFlash(c echo.Context, key, arg string) {
@@ -349,6 +350,11 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 			return views.Flash{}, false
 		}
 		ok.Text = fmt.Sprintf(views.T(lang, "flash.retried"), ch.Name(lang))
+	case flashProbed:
+		if !model.Channel(arg).Valid() {
+			return views.Flash{}, false
+		}
+		ok.Text = views.T(lang, "breaker.probed")
 	case flashRetriedFailed, flashBulk:
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 0 {

@@ -36,6 +36,7 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/events/:id/distribution", handler: h.StartDistributionForm, role: model.RoleMarketer},
 		{method: http.MethodPost, path: "/events/:id/channels/:ch/retry", handler: h.RetryChannelForm, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/events/:id/retry-failed", handler: h.RetryFailedForm, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/events/:id/channels/:ch/probe", handler: h.ProbeChannelCardForm, role: model.RoleStaff},
 		{method: http.MethodGet, path: "/retries", handler: h.BulkRetryPage, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/retries", handler: h.BulkRetryForm, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/channels/:ch/probe", handler: h.ProbeChannelForm, role: model.RoleStaff},

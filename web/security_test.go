@@ -55,6 +55,7 @@ var routeAccess = map[string]access{
 	"POST /api/v1/retries":                                    {role: model.RoleStaff},
 	"POST /api/v1/channels/:ch/probe":                         {role: model.RoleStaff},
 	"POST /channels/:ch/probe":                                {role: model.RoleStaff},
+	"POST /events/:id/channels/:ch/probe":                     {role: model.RoleStaff},
 	"GET /healthz":                                            {public: true}, "GET /readyz": {public: true},
 	"GET /metrics":   {public: true}, // loopback only, else manager: TestMetricsAccess
 	"GET /static/*":  {public: true},
