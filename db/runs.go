@@ -210,31 +210,41 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 
 // PauseChannel records that a job waits without running (the channel's circuit breaker is open):
 // reason and until on the row, when it still carries generation and is not terminal; the status is
-// left as it is (a fresh job's channel stays PENDING) and no attempt is written. ok is false for a
-// stale job (nothing written).
-func (db *DB) PauseChannel(ctx context.Context, distID int64, ch model.Channel, generation int, reason model.WaitingReason, until time.Time) (model.ChannelState, bool, error) {
-	st, err := scanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
+// left as it is (a fresh job's channel stays PENDING) and no attempt is written. A row that already
+// says so is left alone (changed false: a waiting job checks again every few seconds). ok is false
+// for a stale job (nothing written).
+func (db *DB) PauseChannel(ctx context.Context, distID int64, ch model.Channel, generation int, reason model.WaitingReason, until time.Time) (st model.ChannelState, changed, ok bool, err error) {
+	st, err = scanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
 		SET waiting_reason = $4, next_attempt_at = $5, update_timestamp = now(), updated_at = now()
 		WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
 		  AND cs.status IN ('PENDING', 'IN_PROGRESS')
+		  AND (cs.waiting_reason IS DISTINCT FROM $4 OR cs.next_attempt_at IS DISTINCT FROM $5)
 		RETURNING `+channelColumns, distID, string(ch), generation, string(reason), until))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return model.ChannelState{}, false, nil
+	switch {
+	case err == nil:
+		return st, true, true, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return model.ChannelState{}, false, false, fmt.Errorf("pause channel %s: %w", ch, err)
 	}
+	err = db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM channel_status WHERE distribution_status_id = $1
+		AND channel = $2 AND generation = $3 AND status IN ('PENDING', 'IN_PROGRESS'))`, distID, string(ch), generation).Scan(&ok)
 	if err != nil {
-		return model.ChannelState{}, false, fmt.Errorf("pause channel %s: %w", ch, err)
+		return model.ChannelState{}, false, false, fmt.Errorf("pause channel %s: %w", ch, err)
 	}
-	return st, true, nil
+	return model.ChannelState{}, false, ok, nil
 }
 
-// WakePausedJobs makes the waiting publish jobs of ch runnable now: River jobs still scheduled
-// whose channel row (same distribution and generation) waits with reason. It returns how many
-// were woken. This is the transition River's own JobRetry makes (scheduled -> available), done in
-// one statement so a job that has meanwhile run is never touched.
+// WakePausedJobs makes the waiting publish jobs of ch runnable now: River jobs not yet due whose
+// channel row (same distribution and generation) waits with reason. A long snooze leaves a job
+// 'scheduled', a short one (under River's scheduler interval, 5 s) 'available' with a future
+// scheduled_at; both become available now. It returns how many were woken. This is the
+// transition River's own JobRetry makes, done in one statement so a job that has meanwhile run
+// is never touched.
 func (db *DB) WakePausedJobs(ctx context.Context, ch model.Channel, reason model.WaitingReason) (int, error) {
 	tag, err := db.Pool.Exec(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now()
 		FROM channel_status cs
-		WHERE j.kind = $1 AND j.state = 'scheduled' AND j.args->>'channel' = $2
+		WHERE j.kind = $1 AND j.args->>'channel' = $2
+		  AND (j.state = 'scheduled' OR (j.state = 'available' AND j.scheduled_at > now()))
 		  AND cs.distribution_status_id = (j.args->>'distribution_status_id')::bigint
 		  AND cs.channel = $2 AND cs.generation = (j.args->>'generation')::int
 		  AND cs.waiting_reason = $3 AND cs.status IN ('PENDING', 'IN_PROGRESS')`,

@@ -162,9 +162,15 @@ func TestAPIWaitingReason(t *testing.T) {
 	}
 	until := time.Date(2031, 5, 6, 14, 5, 30, 0, time.UTC)
 	k := d.Channel(model.ChannelKakao)
-	st, ok, err := a.db.PauseChannel(ctx, d.ID, model.ChannelKakao, k.Generation, model.WaitChannelPaused, until)
-	if err != nil || !ok {
-		t.Fatalf("pause: %v %v", ok, err)
+	st, changed, ok, err := a.db.PauseChannel(ctx, d.ID, model.ChannelKakao, k.Generation, model.WaitChannelPaused, until)
+	if err != nil || !ok || !changed {
+		t.Fatalf("pause: %v %v %v", changed, ok, err)
+	}
+	if _, changed, ok, err := a.db.PauseChannel(ctx, d.ID, model.ChannelKakao, k.Generation, model.WaitChannelPaused, until); err != nil || !ok || changed {
+		t.Fatalf("the same pause again: changed %v ok %v %v, want an unchanged live row", changed, ok, err)
+	}
+	if _, _, ok, err := a.db.PauseChannel(ctx, d.ID, model.ChannelKakao, k.Generation+1, model.WaitChannelPaused, until); err != nil || ok {
+		t.Fatalf("a stale generation's pause: ok %v %v, want not ok", ok, err)
 	}
 	if err := a.app.Cache.PutChannel(ctx, st); err != nil {
 		t.Fatal(err)

@@ -227,11 +227,16 @@ func breakerOutcome(ctx context.Context, err error) model.BreakerOutcome {
 	return model.BreakerNeutral
 }
 
+// maxPauseWait bounds one breaker snooze: a waiting job asks the breaker again at least this
+// often. The probe's outcome and "probe now" wake waiting jobs at once, but not one that is just
+// being snoozed (River records the snooze after the worker returns); this bounds its wait.
+const maxPauseWait = 5 * time.Second
+
 // pauseForBreaker snoozes a job whose channel's breaker is open until the next probe time (River
 // gives the attempt back): the channel keeps its status and says channel_paused until then.
 func (e *Engine) pauseForBreaker(ctx context.Context, log *slog.Logger, args PublishArgs, until time.Time) error {
 	cctx, cancel := dbCtx(ctx)
-	st, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, model.WaitChannelPaused, until)
+	st, changed, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, model.WaitChannelPaused, until)
 	cancel()
 	switch {
 	case err != nil:
@@ -240,12 +245,12 @@ func (e *Engine) pauseForBreaker(ctx context.Context, log *slog.Logger, args Pub
 		e.metrics.jobs.WithLabelValues(string(args.Channel), "stale").Inc()
 		log.InfoContext(ctx, "stale publish job skipped")
 		return nil
-	default:
+	case changed:
 		e.cacheChannel(ctx, st)
+		log.InfoContext(ctx, "channel paused by its circuit breaker; waiting", slog.Time("until", until))
 	}
 	e.metrics.jobs.WithLabelValues(string(args.Channel), "paused").Inc()
-	wait := max(until.Sub(e.breaker.now()), 100*time.Millisecond)
-	log.InfoContext(ctx, "channel paused by its circuit breaker; waiting", slog.Time("until", until))
+	wait := min(max(until.Sub(e.breaker.now()), 100*time.Millisecond), maxPauseWait)
 	return river.JobSnooze(wait)
 }
 

@@ -15,8 +15,9 @@ import (
 
 // Issue 13's "done": with KAKAO failing the first 3 submits of every event (SIMULATOR_FAIL=KAKAO=3)
 // two events' KAKAO channels fail their automatic attempts and open the breaker. Staff clicks
-// Retry while it is open: the card says the channel is paused and until when, then — without a
-// reload — the retry runs as the breaker's probe, KAKAO reaches SUCCESS and the event COMPLETED.
+// Retry while it is open: the card says the channel is paused and until when; staff click "probe
+// now", and — without a reload — the retry runs as the breaker's probe, KAKAO reaches SUCCESS and
+// the event COMPLETED.
 func TestBreakerStaffRetryReachesSuccess(t *testing.T) {
 	a := newAppWith(t, func(c *config.Config) {
 		c.ChannelBreakerThreshold = 5 // the production rules: >= 5 calls, >= 50 %, >= 2 events
@@ -50,8 +51,14 @@ func TestBreakerStaffRetryReachesSuccess(t *testing.T) {
 	staff.waitJS("the card says KAKAO is paused until the probe",
 		`(() => { const w = document.querySelector('[data-channel="KAKAO"][data-status="PENDING"] [data-waiting="channel_paused"]');
 			return w !== null && /\d\d:\d\d:\d\d/.test(w.textContent); })()`, 20*time.Second)
+	// Staff need not wait for the probe time: "probe now" in the paused card.
+	staff.do("probe now", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="probe-channel"]`)))
 	staff.waitJS("KAKAO SUCCESS and COMPLETED", allDone("COMPLETED", 6), 60*time.Second)
 	staff.wantNoReload()
+	var probes int
+	if err := a.db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'channel.probe' AND actor = 'staff@example.com' AND channel = 'KAKAO'`).Scan(&probes); err != nil || probes != 1 {
+		t.Errorf("probe audit rows = %d (%v), want 1", probes, err)
+	}
 	if n := count(staff, `[data-waiting]`); n != 0 {
 		t.Errorf("%d waiting lines left on a completed distribution", n)
 	}
