@@ -52,7 +52,10 @@ func TestBreakerStaffRetryReachesSuccess(t *testing.T) {
 		`(() => { const w = document.querySelector('[data-channel="KAKAO"][data-status="PENDING"] [data-waiting="channel_paused"]');
 			return w !== null && /\d\d:\d\d:\d\d/.test(w.textContent); })()`, 20*time.Second)
 	// Staff need not wait for the probe time: "probe now" in the paused card.
-	staff.do("probe now", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="probe-channel"]`)))
+	// Clicked from the page itself: a live patch may replace the card between a CSS lookup and a
+	// DevTools click.
+	staff.waitJS("probe now clicked", `(() => { const b = document.querySelector('[data-channel="KAKAO"] button[data-action="probe-channel"]');
+		if (!b) return false; b.click(); return true; })()`, 10*time.Second)
 	staff.waitJS("KAKAO SUCCESS and COMPLETED", allDone("COMPLETED", 6), 60*time.Second)
 	staff.wantNoReload()
 	var probes int
