@@ -61,7 +61,8 @@ func (db *DB) cancel(ctx context.Context, eventID string, ch model.Channel, acto
 		// nothing (FinishChannel lets only a success through, see there).
 		rows, err = collectChannelStates(tx.Query(ctx, `WITH upd AS (
 				UPDATE channel_status cs SET status = 'FAILED', generation = cs.generation + 1,
-					error_message = $3, completed_at = now(), update_timestamp = now(), updated_at = now()
+					error_message = $3, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
+					update_timestamp = now(), updated_at = now()
 				WHERE cs.distribution_status_id = $1 AND ($2 = '' OR cs.channel = $2)
 				  AND cs.status IN ('PENDING', 'IN_PROGRESS')
 				RETURNING cs.*)

@@ -321,7 +321,8 @@ func (db *DB) RescueWorkerJob(ctx context.Context, jobID int64, workerID string,
 		// job and claiming the channel left no attempt behind.
 		if tag.RowsAffected() > 0 && lost >= maxLost {
 			res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
-					error_message = $2, completed_at = now(), update_timestamp = now(), updated_at = now()
+					error_message = $2, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
+					update_timestamp = now(), updated_at = now()
 				WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
 				fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
 			if err != nil {
@@ -339,7 +340,7 @@ func (db *DB) RescueWorkerJob(ctx context.Context, jobID int64, workerID string,
 		}
 		res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING', progress = 0,
 				completed_at = NULL, error_message = 'the worker was lost; resuming automatically',
-				update_timestamp = now(), updated_at = now()
+				waiting_reason = 'queued', next_attempt_at = NULL, update_timestamp = now(), updated_at = now()
 			WHERE cs.id = $1 RETURNING `+channelColumns, st.ID))
 		if err != nil {
 			return fmt.Errorf("resume channel: %w", err)

@@ -118,7 +118,8 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 		}
 		if lost >= maxLost {
 			res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
-					error_message = $2, completed_at = now(), update_timestamp = now(), updated_at = now()
+					error_message = $2, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
+				update_timestamp = now(), updated_at = now()
 				WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
 				fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
 			if err != nil {
@@ -134,7 +135,7 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 		res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING',
 				progress = 0, generation = cs.generation + 1, completed_at = NULL,
 				error_message = 'the worker was lost; restarted automatically',
-				update_timestamp = now(), updated_at = now()
+				waiting_reason = 'queued', next_attempt_at = NULL, update_timestamp = now(), updated_at = now()
 			WHERE cs.id = $1 RETURNING `+channelColumns, st.ID))
 		if err != nil {
 			return fmt.Errorf("re-drive channel: %w", err)

@@ -27,7 +27,7 @@ type RetryFilter struct {
 // retrySet is the SET clause of every manual retry: back to PENDING under a new generation.
 const retrySet = `status = 'PENDING', progress = 0, retries = COALESCE(cs.retries, 0) + 1,
 	last_retry_at = now(), generation = cs.generation + 1, error_message = NULL, completed_at = NULL,
-	update_timestamp = now(), updated_at = now()`
+	waiting_reason = 'queued', next_attempt_at = NULL, update_timestamp = now(), updated_at = now()`
 
 // RetryChannel resets one FAILED channel of an event's distribution to PENDING (new generation,
 // retries+1, last_retry_at), reopens the distribution and enqueues the new job, in one

@@ -64,6 +64,12 @@ type ChannelFinish struct {
 	// coalesces its progress writes, so the last one may not be written yet. It raises the row's
 	// progress, never lowers it; a SUCCESS is 100 anyway.
 	Progress int
+	// WaitingReason is why the channel waits after this finish ("" = NULL; terminal finishes
+	// leave it empty), and the next run is at NextAttemptAt, or NextAttemptIn after the database's
+	// now() when NextAttemptAt is nil (both unset = NULL).
+	WaitingReason model.WaitingReason
+	NextAttemptAt *time.Time
+	NextAttemptIn time.Duration
 	// OnFinish, when set, runs inside the finish transaction after the rollup (not for a stale
 	// finish): what must commit with the new status, such as the failure alert's job.
 	OnFinish func(ctx context.Context, tx pgx.Tx, res ChannelFinishResult) error
@@ -88,7 +94,8 @@ type ChannelFinishResult struct {
 // row lock of the first), the second may repeat the first's attempt number and leave its attempt
 // "running" until that worker closes it, as each worker closes its own attempt row.
 var claimSQL = `WITH cs AS (UPDATE channel_status cs
-		SET status = 'IN_PROGRESS', update_timestamp = now(), updated_at = now()
+		SET status = 'IN_PROGRESS', waiting_reason = NULL, next_attempt_at = NULL,
+			update_timestamp = now(), updated_at = now()
 		WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
 		  AND cs.status IN ('PENDING', 'IN_PROGRESS')
 		RETURNING cs.*),
@@ -184,6 +191,9 @@ var finishSQL = `WITH cs AS (UPDATE channel_status cs SET
 		impression_schedule = CASE WHEN $3::text = 'SUCCESS' THEN NULLIF($9, '') ELSE cs.impression_schedule END,
 		error_message = NULLIF($10, ''),
 		completed_at = CASE WHEN $3::text IN ('SUCCESS', 'FAILED') THEN now() ELSE NULL END,
+		waiting_reason = NULLIF($18, ''),
+		next_attempt_at = CASE WHEN $19::timestamptz IS NOT NULL THEN $19::timestamptz
+			WHEN $20::bigint > 0 THEN now() + $20::bigint * interval '1 microsecond' END,
 		update_timestamp = now(), updated_at = now()
 	WHERE cs.id = $1 AND (cs.generation = $2 AND cs.status IN ('PENDING', 'IN_PROGRESS')
 		OR ` + publishedBeforeCancel + `)
@@ -220,7 +230,8 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 		b.Queue(finishSQL,
 			f.ChannelStatusID, f.Generation, string(f.Status), r.DistributionID, r.PostID, r.PostURL,
 			r.MessageID, r.EstimatedViews, r.ImpressionSchedule, f.ErrorMessage, max(0, min(f.Progress, 100)),
-			f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus, terminal, f.DistributionStatusID)
+			f.AttemptID, f.Outcome, f.AttemptError, f.HTTPStatus, terminal, f.DistributionStatusID,
+			string(f.WaitingReason), f.NextAttemptAt, f.NextAttemptIn.Microseconds())
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
 		var (
@@ -278,4 +289,51 @@ func (db *DB) FinishChannel(ctx context.Context, f ChannelFinish) (ChannelFinish
 		return ChannelFinishResult{}, fmt.Errorf("finish channel: %w", err)
 	}
 	return res, nil
+}
+
+// PauseChannel records that a job waits without running (the channel's circuit breaker is open):
+// reason and until on the row, when it still carries generation and is not terminal; the status is
+// left as it is (a fresh job's channel stays PENDING) and no attempt is written. A row that already
+// says so is left alone (changed false: a waiting job checks again every few seconds). ok is false
+// for a stale job (nothing written).
+func (db *DB) PauseChannel(ctx context.Context, distID int64, ch model.Channel, generation int, reason model.WaitingReason, until time.Time) (st model.ChannelState, changed, ok bool, err error) {
+	st, err = scanChannel(db.Pool.QueryRow(ctx, `UPDATE channel_status cs
+		SET waiting_reason = $4, next_attempt_at = $5, update_timestamp = now(), updated_at = now()
+		WHERE cs.distribution_status_id = $1 AND cs.channel = $2 AND cs.generation = $3
+		  AND cs.status IN ('PENDING', 'IN_PROGRESS')
+		  AND (cs.waiting_reason IS DISTINCT FROM $4 OR cs.next_attempt_at IS DISTINCT FROM $5)
+		RETURNING `+channelColumns, distID, string(ch), generation, string(reason), until))
+	switch {
+	case err == nil:
+		return st, true, true, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return model.ChannelState{}, false, false, fmt.Errorf("pause channel %s: %w", ch, err)
+	}
+	err = db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM channel_status WHERE distribution_status_id = $1
+		AND channel = $2 AND generation = $3 AND status IN ('PENDING', 'IN_PROGRESS'))`, distID, string(ch), generation).Scan(&ok)
+	if err != nil {
+		return model.ChannelState{}, false, false, fmt.Errorf("pause channel %s: %w", ch, err)
+	}
+	return model.ChannelState{}, false, ok, nil
+}
+
+// WakePausedJobs makes the waiting publish jobs of ch runnable now: River jobs not yet due whose
+// channel row (same distribution and generation) waits with reason. A long snooze leaves a job
+// 'scheduled', a short one (under River's scheduler interval, 5 s) 'available' with a future
+// scheduled_at; both become available now. It returns how many were woken. This is the
+// transition River's own JobRetry makes, done in one statement so a job that has meanwhile run
+// is never touched.
+func (db *DB) WakePausedJobs(ctx context.Context, ch model.Channel, reason model.WaitingReason) (int, error) {
+	tag, err := db.Pool.Exec(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now()
+		FROM channel_status cs
+		WHERE j.kind = $1 AND j.args->>'channel' = $2
+		  AND (j.state = 'scheduled' OR (j.state = 'available' AND j.scheduled_at > now()))
+		  AND cs.distribution_status_id = (j.args->>'distribution_status_id')::bigint
+		  AND cs.channel = $2 AND cs.generation = (j.args->>'generation')::int
+		  AND cs.waiting_reason = $3 AND cs.status IN ('PENDING', 'IN_PROGRESS')`,
+		PublishJobKind, string(ch), string(reason))
+	if err != nil {
+		return 0, fmt.Errorf("wake paused %s jobs: %w", ch, err)
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -85,6 +85,9 @@ func TestSchemaMatchesERD(t *testing.T) {
 			{"generation", "integer", true},
 			// Added by this project (cache version, bumped by trigger; migration 0009).
 			{"version", "bigint", true},
+			// Added by this project (why a channel waits, until when; migration 0010).
+			{"waiting_reason", "character varying(20)", false},
+			{"next_attempt_at", ts, false},
 		},
 	}
 	for table, cols := range want {

@@ -49,8 +49,8 @@ var startSQL = `WITH ev AS (SELECT id FROM events WHERE id = $1 FOR SHARE),
 	d AS (INSERT INTO distribution_status (event_id, overall_status, started_at)
 		SELECT id, 'IN_PROGRESS', now() FROM ev ON CONFLICT (event_id) DO NOTHING RETURNING *),
 	cs AS (INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id,
-			retries, generation, update_timestamp)
-		SELECT d.id, ch, 'PENDING', 0, d.event_id, 0, 1, now() FROM d, unnest($2::text[]) AS ch
+			retries, generation, update_timestamp, waiting_reason)
+		SELECT d.id, ch, 'PENDING', 0, d.event_id, 0, 1, now(), 'queued' FROM d, unnest($2::text[]) AS ch
 		RETURNING *),
 	audit AS (INSERT INTO audit_log (actor, action, event_id, detail)
 		SELECT $3, 'distribution.start', d.event_id, $4 FROM d)

@@ -97,6 +97,10 @@ type apiChannel struct {
 	LastRetryAt        *time.Time      `json:"lastRetryAt"`
 	CompletedAt        *time.Time      `json:"completedAt"`
 	UpdatedAt          time.Time       `json:"updatedAt"`
+	// WaitingReason says why a channel that is not running waits (model.WaitingReasons), null
+	// while it runs or once it finished; NextAttemptAt is when it runs next, when known.
+	WaitingReason *model.WaitingReason `json:"waitingReason"`
+	NextAttemptAt *time.Time           `json:"nextAttemptAt"`
 }
 
 type apiAttempt struct {
@@ -151,7 +155,7 @@ func (h *Handlers) apiDistributionOf(d model.Distribution) apiDistribution {
 			EstimatedViews: c.EstimatedViews, ImpressionSchedule: h.apiSchedule(d.EventID, c),
 			PostURL: c.PostURL, PostID: c.PostID, MessageID: c.MessageID, ErrorMessage: c.ErrorMessage,
 			Retries: c.Retries, LastRetryAt: apiUTC(c.LastRetryAt), CompletedAt: apiUTC(c.CompletedAt),
-			UpdatedAt: c.UpdatedAt.UTC(),
+			UpdatedAt: c.UpdatedAt.UTC(), WaitingReason: c.WaitingReason, NextAttemptAt: apiUTC(c.NextAttemptAt),
 		})
 	}
 	return out

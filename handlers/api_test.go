@@ -262,7 +262,8 @@ var (
 	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution", "schedule"}
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
-		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt"}
+		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt",
+		"waitingReason", "nextAttemptAt"}
 	attemptKeys = []string{"channel", "attempt", "trigger", "startedAt", "finishedAt", "outcome", "error", "httpStatus"}
 )
 
@@ -812,6 +813,7 @@ var apiRoutes = []struct {
 	{http.MethodPost, "/api/v1/events/:id/distribution/cancel", "/api/v1/events/ev/distribution/cancel", nil, model.RoleMarketer},
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
+	{http.MethodPost, "/api/v1/channels/:ch/probe", "/api/v1/channels/KAKAO/probe", nil, model.RoleStaff},
 }
 
 func TestAPIRoleMatrix(t *testing.T) {

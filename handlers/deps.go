@@ -31,6 +31,11 @@ type Distributor interface {
 	RetryMatching(ctx context.Context, f db.RetryFilter, actor string, preview bool) (int, error)
 	CancelDistribution(ctx context.Context, eventID, actor string) (model.Distribution, error)
 	CancelChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
+	// ProbeChannel is staff's "probe now" for a channel paused by its circuit breaker (audited);
+	// ECONFLICT when it is not paused.
+	ProbeChannel(ctx context.Context, ch model.Channel, actor, ip string) (model.BreakerStatus, error)
+	// BreakerStatuses returns every channel's circuit breaker, in display order.
+	BreakerStatuses(ctx context.Context) []model.BreakerStatus
 }
 
 // StatusReader reads a distribution's current state: Redis first, Postgres on a miss or outage

@@ -443,6 +443,7 @@ const (
 	flashUnscheduled   = "unscheduled"
 	flashCancelled     = "cancelled" // arg: channel code
 	flashCancelledAll  = "cancelled_all"
+	flashProbed        = "probed" // arg: channel code
 )
 
 func (h *Handlers) setFlash(c echo.Context, key, arg string) {
@@ -482,6 +483,11 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 			return views.Flash{}, false
 		}
 		ok.Text = fmt.Sprintf(views.T(lang, "flash.cancelled"), ch.Name(lang))
+	case flashProbed:
+		if !model.Channel(arg).Valid() {
+			return views.Flash{}, false
+		}
+		ok.Text = views.T(lang, "breaker.probed")
 	case flashRetriedFailed, flashBulk:
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 0 {

@@ -150,6 +150,7 @@ func (h *Handlers) Reports(c echo.Context) error {
 	if v.Health, v.FailedNow, err = store.FindChannelHealth(ctx, ReportHealthHours); err != nil {
 		return err
 	}
+	v.Breakers = h.deps.Engine.BreakerStatuses(ctx)
 	v.Rows, v.Days = page.Rows, q.days
 	vals := q.values()
 	v.ExportURL = "/reports/export.csv?" + vals.Encode()

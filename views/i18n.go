@@ -214,7 +214,9 @@ func T(lang, key string) string {
 	m, ok := messages[key]
 	if !ok {
 		if m, ok = managerMessages[key]; !ok { // i18n_manager.go
-			return key
+			if m, ok = waitingMessages[key]; !ok { // waiting.go
+				return key
+			}
 		}
 	}
 	if lang == LangKO {
@@ -230,6 +232,9 @@ func Keys() []string {
 		keys = append(keys, k)
 	}
 	for k := range managerMessages {
+		keys = append(keys, k)
+	}
+	for k := range waitingMessages {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)

@@ -31,6 +31,8 @@ type ReportView struct {
 	HealthHours int
 	Health      []model.HealthBucket
 	FailedNow   map[model.Channel]int
+	// Breakers are the channels' circuit breakers (display order): paused ones say until when.
+	Breakers []model.BreakerStatus
 }
 
 // Ready reports whether the page has data to show (the filter was valid).

@@ -39,8 +39,10 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/events/:id/retry-failed", handler: h.RetryFailedForm, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/events/:id/channels/:ch/cancel", handler: h.CancelChannelForm, role: model.RoleMarketer},
 		{method: http.MethodPost, path: "/events/:id/cancel", handler: h.CancelDistributionForm, role: model.RoleMarketer},
+		{method: http.MethodPost, path: "/events/:id/channels/:ch/probe", handler: h.ProbeChannelCardForm, role: model.RoleStaff},
 		{method: http.MethodGet, path: "/retries", handler: h.BulkRetryPage, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/retries", handler: h.BulkRetryForm, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/channels/:ch/probe", handler: h.ProbeChannelForm, role: model.RoleStaff},
 		// Live streams (SSE): no timeout middleware; they clear the server's write timeout per stream.
 		{method: http.MethodGet, path: "/events/stream", handler: h.EventsStream},
 		{method: http.MethodGet, path: "/events/:id/stream", handler: h.EventStream},
@@ -78,6 +80,7 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/api/v1/events/:id/distribution/channels/:ch/cancel", handler: h.APICancelChannel, role: model.RoleMarketer},
 		{method: http.MethodPost, path: "/api/v1/retries/preview", handler: h.APIPreviewRetries, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/retries", handler: h.APIRetryMatching, role: model.RoleStaff},
+		{method: http.MethodPost, path: "/api/v1/channels/:ch/probe", handler: h.APIProbeChannel, role: model.RoleStaff},
 
 		// Ops
 		{method: http.MethodGet, path: "/healthz", handler: h.Healthz, public: true},

@@ -62,9 +62,12 @@ var routeAccess = map[string]access{
 	"POST /api/v1/retries/preview":                             {role: model.RoleStaff},
 	"POST /api/v1/retries":                                     {role: model.RoleStaff},
 	"GET /healthz":                                             {public: true}, "GET /readyz": {public: true},
-	"GET /metrics":   {public: true}, // loopback only, else manager: TestMetricsAccess
-	"GET /static/*":  {public: true},
-	"HEAD /static/*": {public: true},
+	"POST /api/v1/channels/:ch/probe":     {role: model.RoleStaff},
+	"POST /channels/:ch/probe":            {role: model.RoleStaff},
+	"POST /events/:id/channels/:ch/probe": {role: model.RoleStaff},
+	"GET /metrics":                        {public: true}, // loopback only, else manager: TestMetricsAccess
+	"GET /static/*":                       {public: true},
+	"HEAD /static/*":                      {public: true},
 }
 
 var roleRank = map[model.Role]int{model.RoleMarketer: 1, model.RoleStaff: 2, model.RoleManager: 3}

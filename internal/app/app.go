@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +206,7 @@ func (a *App) build(o options) error {
 		Alerts:                 notifier,
 	}, a.Store, engine.Options{
 		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics, Middleware: a.riverMiddleware(),
+		Breaker: a.breaker(),
 	})
 	if err != nil {
 		return err
@@ -251,13 +254,32 @@ func (a *App) build(o options) error {
 	return nil
 }
 
+// breaker is the channels' circuit breaker: one state per channel for the deployment in Redis,
+// per-process state while Redis fails. A probe holds its slot for as long as its job may run.
+func (a *App) breaker() *engine.Breaker {
+	cfg := a.Config
+	return engine.NewBreaker(model.BreakerRules{
+		MinCalls: cfg.ChannelBreakerThreshold, FailurePercent: cfg.BreakerFailurePercent, MinEvents: cfg.BreakerMinEvents,
+		Window: cfg.BreakerWindow, Cooldown: cfg.BreakerCooldown, ProbeLease: cfg.JobTimeout + 10*time.Second,
+	}, cache.NewBreakers(a.Redis, databaseName(cfg.DatabaseURL)), a.log, nil)
+}
+
+// databaseName is the database of a postgres:// URL: the breaker's deployment namespace.
+func databaseName(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
 // channelOptions are the adapters' settings. The adapter gives up on a publication a little
 // before the job's own timeout, so the channel records the adapter's clear "did not answer in
 // time" error rather than a cancelled job.
 func (a *App) channelOptions() channels.Options {
 	return channels.Options{
 		Logger: a.log, MaxPublishTime: a.Config.JobTimeout * 9 / 10,
-		PollInterval: a.Config.ChannelPollInterval, BreakerThreshold: a.Config.ChannelBreakerThreshold,
+		PollInterval:  a.Config.ChannelPollInterval,
 		WrapTransport: a.wrapTransport(),
 	}
 }

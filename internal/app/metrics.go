@@ -1,14 +1,15 @@
 package app
 
 import (
+	"context"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 )
@@ -76,7 +77,7 @@ func (a *App) registerMetrics(b Build) {
 		redisPoolCollector{client: a.Redis, d: newPoolDescs("distribution_redis_pool")},
 		engine.NewQueueCollector(a.Store.Pool, a.log),
 		breakerCollector{a: a, desc: prometheus.NewDesc("distribution_channel_breaker_state",
-			"Circuit breaker state of each configured channel: 1 for the current state (closed, open, half-open), 0 for the others.",
+			"Circuit breaker state of each channel, shared by the deployment (Redis; this process's own state while Redis fails): 1 for the current state (closed, open, half-open), 0 for the others.",
 			[]string{"channel", "state"}, nil)},
 	)
 }
@@ -87,35 +88,28 @@ func (a *App) registerLiveMetrics() {
 	a.Metrics.MustRegister(a.Streams.Collectors()...)
 }
 
-// breakerCollector reads the breakers of the channel registry at each scrape. The registry is
-// set before the workers and the HTTP server start (Start), so a scrape never races its write;
-// without one (WithChannelAdapters, or before Start with the embedded simulator) nothing is
-// reported.
+// breakerCollector reads the channels' breakers at each scrape: the deployment's state in Redis
+// (every replica reports the same), or this process's own while Redis fails.
 type breakerCollector struct {
 	a    *App
 	desc *prometheus.Desc
 }
 
-var breakerStates = []channels.BreakerState{channels.BreakerClosed, channels.BreakerOpen, channels.BreakerHalfOpen}
-
 func (c breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c breakerCollector) Collect(ch chan<- prometheus.Metric) {
-	reg := c.a.channels
-	if reg == nil {
+	if c.a.Engine == nil {
 		return
 	}
-	for _, chn := range model.AllChannels {
-		cur := reg.BreakerState(chn)
-		if cur == "" { // not configured
-			continue
-		}
-		for _, st := range breakerStates {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, st := range c.a.Engine.BreakerStatuses(ctx) {
+		for _, s := range model.BreakerStates {
 			v := 0.0
-			if st == cur {
+			if s == st.State {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, string(chn), string(st))
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, string(st.Channel), string(s))
 		}
 	}
 }

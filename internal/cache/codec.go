@@ -20,8 +20,11 @@ import (
 //	                                    estimated_views impression_schedule post_url post_id message_id
 //	                                    error_message retries last_retry_at completed_at
 //	                                    update_timestamp updated_at generation version
+//	                                    waiting_reason next_attempt_at
 //
 // version is the row's version (migration 0009): writes never replace a newer one (version.go).
+// waiting_reason and next_attempt_at (migration 0010) may be absent in a key written by an older
+// binary during a rolling deploy: absent reads as NULL.
 const fieldChannels = "channels"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -90,6 +93,8 @@ func channelFields(c model.ChannelState) []any {
 		"updated_at", fmtTime(c.UpdatedAt),
 		"generation", strconv.Itoa(c.Generation),
 		fieldVersion, strconv.FormatInt(c.Version, 10),
+		"waiting_reason", fmtStrPtr((*string)(c.WaitingReason)),
+		"next_attempt_at", fmtTimePtr(c.NextAttemptAt),
 	}
 }
 
@@ -221,9 +226,14 @@ func decodeChannel(eventID string, ch model.Channel, m map[string]string) (model
 		UpdatedAt:            d.time("updated_at"),
 		Generation:           d.int("generation"),
 		Version:              d.int64(fieldVersion),
+		WaitingReason:        (*model.WaitingReason)(d.strPtr("waiting_reason")),
+		NextAttemptAt:        d.timePtr("next_attempt_at"),
 	}
 	if d.err == nil && !c.Status.Valid() {
 		d.fail("status", string(c.Status))
+	}
+	if d.err == nil && c.WaitingReason != nil && !c.WaitingReason.Valid() {
+		d.fail("waiting_reason", string(*c.WaitingReason))
 	}
 	return c, d.err
 }

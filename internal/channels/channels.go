@@ -1,7 +1,7 @@
 // Package channels reaches the six distribution channels: one adapter per channel behind the
 // Adapter interface, speaking HTTP to the channel's endpoint (or the simulator) with bounded
-// timeouts, bounded reads, no redirects, an idempotency key per attempt generation, and a
-// per-channel circuit breaker.
+// timeouts, bounded reads, no redirects and an idempotency key per attempt generation. The
+// circuit breaker is the engine's (engine.Breaker): it needs one state for the deployment.
 package channels
 
 import (
@@ -47,7 +47,8 @@ type Adapter interface {
 type ErrorKind int
 
 const (
-	// Temporary failures (timeouts, 5xx, resets, open circuit) are retried with backoff.
+	// Temporary failures (timeouts, 5xx, resets) are retried with backoff; they are the only
+	// failures the engine's circuit breaker counts.
 	Temporary ErrorKind = iota
 	// Permanent failures (4xx other than 429) fail the channel at once.
 	Permanent

@@ -29,20 +29,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // startSim serves a simulator (1 ms steps unless cfg says otherwise) for the test.
 func startSim(t testing.TB, cfg simulator.Config) (*simulator.Server, string) {
 	t.Helper()
@@ -398,9 +384,6 @@ func TestCallerCancellation(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("errors.Is(err, context.Canceled) = false for %v", err)
 	}
-	if reg.BreakerState(model.ChannelGiniTV) != BreakerClosed {
-		t.Error("a cancelled call must not trip the breaker")
-	}
 }
 
 func TestPublishTimeBound(t *testing.T) {
@@ -488,99 +471,6 @@ func TestPollNotFoundIsTemporary(t *testing.T) {
 	t.Cleanup(ts.Close)
 	_, err := newSimRegistry(t, ts.URL, fastOpts()).Adapter(model.ChannelKakao).Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
 	wantErr(t, err, Temporary, "lost track")
-}
-
-func TestBreaker(t *testing.T) {
-	t.Parallel()
-	clock := newFakeClock()
-	var changes []string
-	b := newBreaker(3, 30*time.Second, clock.Now, func(from, to BreakerState) { changes = append(changes, string(to)) })
-	for range 2 {
-		if !b.allow() {
-			t.Fatal("closed breaker refused")
-		}
-		b.done(outcomeFailure)
-	}
-	b.allow()
-	b.done(outcomeNeutral) // Permanent / RateLimited: no trip
-	if b.State() != BreakerClosed {
-		t.Fatal("neutral outcome tripped the breaker")
-	}
-	b.allow()
-	b.done(outcomeFailure)
-	if b.State() != BreakerOpen || b.allow() {
-		t.Fatal("breaker not open after 3 consecutive failures")
-	}
-	clock.Advance(29 * time.Second)
-	if b.allow() {
-		t.Fatal("open breaker allowed a call before the cool-down")
-	}
-	clock.Advance(time.Second)
-	if !b.allow() || b.State() != BreakerHalfOpen {
-		t.Fatal("no probe after the cool-down")
-	}
-	if b.allow() {
-		t.Fatal("half-open breaker allowed a second concurrent call")
-	}
-	b.done(outcomeFailure)
-	if b.State() != BreakerOpen {
-		t.Fatal("failed probe did not re-open")
-	}
-	clock.Advance(30 * time.Second)
-	b.allow()
-	b.done(outcomeSuccess)
-	if b.State() != BreakerClosed || !b.allow() {
-		t.Fatal("successful probe did not close")
-	}
-	want := "open,half-open,open,half-open,closed"
-	if got := strings.Join(changes, ","); got != want {
-		t.Errorf("transitions %s, want %s", got, want)
-	}
-	disabled := newBreaker(-1, time.Second, clock.Now, nil)
-	for range 10 {
-		disabled.allow()
-		disabled.done(outcomeFailure)
-	}
-	if !disabled.allow() {
-		t.Error("a disabled breaker refused")
-	}
-}
-
-func TestBreakerStopsCallsToADownChannel(t *testing.T) {
-	t.Parallel()
-	clock := newFakeClock()
-	sim, base := startSim(t, simulator.Config{})
-	sim.MustInject(model.ChannelKakao, simulator.Status(503, ""), simulator.Status(500, ""), simulator.Reject("bad"), simulator.Status(503, ""))
-	opts := fastOpts()
-	opts.BreakerThreshold, opts.BreakerCooldown, opts.Now = 3, 30*time.Second, clock.Now
-	reg := newSimRegistry(t, base, opts)
-	a := reg.Adapter(model.ChannelKakao)
-	publish := func() error {
-		_, err := a.Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
-		return err
-	}
-	wantErr(t, publish(), Temporary, "HTTP 503")
-	wantErr(t, publish(), Temporary, "HTTP 500")
-	wantErr(t, publish(), Permanent, "rejected") // does not count
-	wantErr(t, publish(), Temporary, "HTTP 503")
-	if reg.BreakerState(model.ChannelKakao) != BreakerOpen {
-		t.Fatalf("breaker %s after 3 temporary failures", reg.BreakerState(model.ChannelKakao))
-	}
-	submits := sim.Stats(model.ChannelKakao).Submits
-	wantErr(t, publish(), Temporary, "channel temporarily paused after repeated failures")
-	if sim.Stats(model.ChannelKakao).Submits != submits {
-		t.Fatal("an open breaker must not call the channel")
-	}
-	if reg.BreakerState(model.ChannelNaver) != BreakerClosed {
-		t.Error("breakers are per channel")
-	}
-	clock.Advance(30 * time.Second)
-	if err := publish(); err != nil { // the half-open probe succeeds
-		t.Fatalf("probe: %v", err)
-	}
-	if reg.BreakerState(model.ChannelKakao) != BreakerClosed {
-		t.Errorf("breaker %s after a successful probe", reg.BreakerState(model.ChannelKakao))
-	}
 }
 
 func TestForbiddenAddresses(t *testing.T) {

@@ -44,20 +44,16 @@ const maxPublicationIDLen = 200
 // key, then poll the publication's status until SUCCESS or FAILED. The six channels share it;
 // their differences are the result fields (channelFields).
 type HTTPAdapter struct {
-	ch      model.Channel
-	base    string // endpoint root without trailing slash
-	badCfg  *Error // set when the endpoint is unusable: every Publish fails with it
-	client  *http.Client
-	breaker *breaker
-	opts    Options
-	logger  *slog.Logger
+	ch     model.Channel
+	base   string // endpoint root without trailing slash
+	badCfg *Error // set when the endpoint is unusable: every Publish fails with it
+	client *http.Client
+	opts   Options
+	logger *slog.Logger
 }
 
 // Channel returns the channel the adapter publishes to.
 func (a *HTTPAdapter) Channel() model.Channel { return a.ch }
-
-// BreakerState returns the state of the adapter's circuit breaker.
-func (a *HTTPAdapter) BreakerState() BreakerState { return a.breaker.State() }
 
 // Publish implements Adapter.
 func (a *HTTPAdapter) Publish(ctx context.Context, req Request, progress func(pct int)) (Result, error) {
@@ -70,29 +66,13 @@ func (a *HTTPAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	if progress == nil {
 		progress = func(int) {}
 	}
-	if !a.breaker.allow() {
-		return Result{}, temporary(0, "channel temporarily paused after repeated failures", fmt.Sprintf("circuit breaker open for %s", a.opts.BreakerCooldown))
-	}
 	res, err := a.publish(ctx, req, progress)
-	a.breaker.done(outcomeOf(ctx, err))
 	if err != nil {
 		a.logger.Debug("publish failed", slog.String("channel", string(a.ch)), slog.String("event_id", req.EventID),
 			slog.String("kind", err.Kind.String()), slog.Int("http_status", err.HTTPStatus), slog.String("error", err.Error()))
 		return Result{}, err
 	}
 	return res, nil
-}
-
-func outcomeOf(ctx context.Context, err *Error) outcome {
-	switch {
-	case err == nil:
-		return outcomeSuccess
-	case ctx.Err() != nil:
-		return outcomeNeutral // the caller gave up: no verdict on the channel
-	case err.Kind == Temporary:
-		return outcomeFailure
-	}
-	return outcomeNeutral
 }
 
 // call is one Publish in flight.

@@ -22,12 +22,14 @@ type Options struct {
 	PollInterval          time.Duration // between status polls [250ms]
 	PollRetries           int           // transient poll failures tolerated in a row [3]; negative = none
 	MaxBodyBytes          int64         // largest response body read [1 MB]
-	BreakerThreshold      int           // consecutive Temporary failures that open the breaker [5]; negative = no breaker
-	BreakerCooldown       time.Duration // how long an open breaker refuses calls [30s]
+	// BreakerThreshold and BreakerCooldown are ignored: the circuit breaker moved to the engine
+	// (engine.Breaker, one state per channel for the deployment; issue 13).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 	// AllowInsecureLoopback permits http:// endpoints and connections to loopback addresses
 	// (the simulator). Private, link-local and other special addresses stay refused.
 	AllowInsecureLoopback bool
-	Now                   func() time.Time // clock of the breaker and Retry-After dates [time.Now]
+	Now                   func() time.Time // clock of Retry-After dates [time.Now]
 	Logger                *slog.Logger
 	UserAgent             string // ["distribution-service/1"]
 	// WrapTransport, when set, wraps the adapters' transport (otelhttp: a client span per call
@@ -48,7 +50,6 @@ func (o Options) WithDefaults() Options {
 	def(&o.RequestTimeout, 15*time.Second)
 	def(&o.MaxPublishTime, 10*time.Minute)
 	def(&o.PollInterval, 250*time.Millisecond)
-	def(&o.BreakerCooldown, 30*time.Second)
 	if o.PollRetries == 0 {
 		o.PollRetries = 3
 	} else if o.PollRetries < 0 {
@@ -56,9 +57,6 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
-	}
-	if o.BreakerThreshold == 0 {
-		o.BreakerThreshold = 5
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -119,10 +117,6 @@ func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
 			continue
 		}
 		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger}
-		a.breaker = newBreaker(opts.BreakerThreshold, opts.BreakerCooldown, opts.Now, func(from, to BreakerState) {
-			logger.Warn("circuit breaker changed", slog.String("channel", string(ch)),
-				slog.String("from", string(from)), slog.String("to", string(to)))
-		})
 		base, err := checkEndpoint(raw, opts.AllowInsecureLoopback)
 		if err != nil {
 			a.badCfg = permanent(0, "the channel endpoint is misconfigured", err.Error())
@@ -161,14 +155,6 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 		return a
 	}
 	return unconfigured{ch}
-}
-
-// BreakerState returns the circuit breaker state of ch ("" when not configured).
-func (r *Registry) BreakerState(ch model.Channel) BreakerState {
-	if a, ok := r.adapters[ch]; ok {
-		return a.BreakerState()
-	}
-	return ""
 }
 
 // Close releases idle connections.

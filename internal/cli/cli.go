@@ -40,6 +40,7 @@ environment (see README for every variable and its default):
   ROLE, WORKERS, LOG_LEVEL, DEBUG_ADDR     process role, worker count, log level, pprof
   CHANNELS_CONFIG, SIMULATOR_ADDR          channel endpoints, the embedded simulator
   MAX_ATTEMPTS, RETRY_BASE_DELAY, RETRY_MAX_DELAY, JOB_TIMEOUT, RESCUE_AFTER   job retries
+  BREAKER_MIN_CALLS, BREAKER_FAILURE_PERCENT, BREAKER_MIN_EVENTS, BREAKER_WINDOW, BREAKER_COOLDOWN   channel circuit breaker
 `
 
 // version is the build's version, set with -ldflags "-X <module>/internal/cli.version=..."; otherwise the module

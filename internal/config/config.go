@@ -97,9 +97,20 @@ type Config struct {
 	// ChannelPollInterval is how often an adapter polls a channel for a publication's progress
 	// (0 = the adapter default, 250ms).
 	ChannelPollInterval time.Duration
-	// ChannelBreakerThreshold is how many consecutive temporary failures of one channel open its
-	// circuit breaker (0 = the default, 5; negative = no breaker).
+	// ChannelBreakerThreshold is the least number of calls to one channel in the breaker's window
+	// before its circuit breaker may open (BREAKER_MIN_CALLS, default 5; negative = no breaker).
+	// It used to count consecutive failures of one process; the breaker now opens on the
+	// deployment-wide failure rate below (issue 13).
 	ChannelBreakerThreshold int
+	// BreakerFailurePercent (BREAKER_FAILURE_PERCENT, default 50), BreakerMinEvents
+	// (BREAKER_MIN_EVENTS, default 2) and BreakerWindow (BREAKER_WINDOW, default 60s): the breaker
+	// opens when, within the window, at least that share of at least ChannelBreakerThreshold calls
+	// failed on the channel's side, from at least that many distinct events. BreakerCooldown
+	// (BREAKER_COOLDOWN, default 30s) is the wait from opening (or a failed probe) to the next probe.
+	BreakerFailurePercent int
+	BreakerMinEvents      int
+	BreakerWindow         time.Duration
+	BreakerCooldown       time.Duration
 	// JobFetchPollInterval is the workers' fallback poll for new jobs, which normally arrive by
 	// LISTEN/NOTIFY (0 = the engine default, 1s).
 	JobFetchPollInterval time.Duration
@@ -191,6 +202,21 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.WorkerLivenessInterval, err = durVar(getenv, "WORKER_LIVENESS_INTERVAL", 2*time.Second); err != nil {
+		return c, err
+	}
+	if c.ChannelBreakerThreshold, err = intVar(getenv, "BREAKER_MIN_CALLS", 5, -1, 1_000_000); err != nil {
+		return c, err
+	}
+	if c.BreakerFailurePercent, err = intVar(getenv, "BREAKER_FAILURE_PERCENT", 50, 1, 100); err != nil {
+		return c, err
+	}
+	if c.BreakerMinEvents, err = intVar(getenv, "BREAKER_MIN_EVENTS", 2, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.BreakerWindow, err = durVar(getenv, "BREAKER_WINDOW", time.Minute); err != nil {
+		return c, err
+	}
+	if c.BreakerCooldown, err = durVar(getenv, "BREAKER_COOLDOWN", 30*time.Second); err != nil {
 		return c, err
 	}
 	if c.AuditRetention, err = daysVar(getenv, "AUDIT_RETENTION", 400*24*time.Hour); err != nil {
@@ -302,6 +328,9 @@ func (c Config) Validate() error {
 	}
 	if c.AuditRetention < 24*time.Hour {
 		return fmt.Errorf("AUDIT_RETENTION: must be at least 1d, got %s", c.AuditRetention)
+	}
+	if c.BreakerWindow < 0 || c.BreakerCooldown < 0 {
+		return fmt.Errorf("BREAKER_WINDOW, BREAKER_COOLDOWN: must not be negative, got %s and %s", c.BreakerWindow, c.BreakerCooldown)
 	}
 	if c.ChannelPollInterval < 0 {
 		return fmt.Errorf("ChannelPollInterval: must not be negative, got %s", c.ChannelPollInterval)

@@ -392,3 +392,33 @@ func TestLoadTracing(t *testing.T) {
 		t.Fatalf("set: endpoint %q service %q err %v", c.OTLPEndpoint, c.ServiceName, err)
 	}
 }
+
+// The breaker's rules (issue 13): defaults 5 calls, 50 %, 2 events, 60 s window, 30 s cool-down;
+// each variable is read, -1 calls turns the breaker off, and a bad value names its variable.
+func TestBreakerVariables(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ChannelBreakerThreshold != 5 || c.BreakerFailurePercent != 50 || c.BreakerMinEvents != 2 ||
+		c.BreakerWindow != time.Minute || c.BreakerCooldown != 30*time.Second {
+		t.Errorf("defaults: %d calls %d %% %d events %s window %s cool-down", c.ChannelBreakerThreshold,
+			c.BreakerFailurePercent, c.BreakerMinEvents, c.BreakerWindow, c.BreakerCooldown)
+	}
+	c, err = config.Load(env(map[string]string{"BREAKER_MIN_CALLS": "-1", "BREAKER_FAILURE_PERCENT": "80",
+		"BREAKER_MIN_EVENTS": "3", "BREAKER_WINDOW": "2m", "BREAKER_COOLDOWN": "5s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ChannelBreakerThreshold != -1 || c.BreakerFailurePercent != 80 || c.BreakerMinEvents != 3 ||
+		c.BreakerWindow != 2*time.Minute || c.BreakerCooldown != 5*time.Second {
+		t.Errorf("values not taken: %+v", c)
+	}
+	for name, v := range map[string]string{"BREAKER_MIN_CALLS": "-2", "BREAKER_FAILURE_PERCENT": "0",
+		"BREAKER_MIN_EVENTS": "x", "BREAKER_WINDOW": "1", "BREAKER_COOLDOWN": "-1s"} {
+		if _, err := config.Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
+		}
+	}
+}

@@ -148,3 +148,41 @@ func (e *Engine) CancelChannel(ctx context.Context, eventID string, ch model.Cha
 	e.cacheDistribution(ctx, d)
 	return d, nil
 }
+
+// ProbeChannel is staff's "probe now" for a channel paused by its circuit breaker: the next probe
+// is due at once and the waiting jobs are woken, so the first of them runs as the probe. Audited.
+// ECONFLICT when the channel's breaker is not open.
+func (e *Engine) ProbeChannel(ctx context.Context, ch model.Channel, actor, ip string) (model.BreakerStatus, error) {
+	if !ch.Valid() {
+		return model.BreakerStatus{}, model.Errorf(model.EINVALID, "unknown channel %q", ch)
+	}
+	if e.breaker == nil || !e.breaker.Rules().Enabled() {
+		return model.BreakerStatus{}, model.Errorf(model.ECONFLICT, "%s is not paused", ch)
+	}
+	if st := e.breaker.Status(ctx, ch); !st.Paused() {
+		return st, model.Errorf(model.ECONFLICT, "%s is not paused", ch)
+	}
+	st, err := e.breaker.ProbeNow(ctx, ch)
+	if err != nil {
+		return st, fmt.Errorf("probe %s: %w", ch, err)
+	}
+	if err := e.store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "channel.probe", Channel: string(ch),
+		Detail: "probe now: breaker " + string(st.State), IP: ip}); err != nil {
+		return st, err
+	}
+	e.log.InfoContext(ctx, "channel probe requested", slog.String("channel", string(ch)), slog.String("actor", actor))
+	e.wakePaused(ctx, ch)
+	return st, nil
+}
+
+// BreakerStatuses returns every channel's circuit breaker (the reports health strip).
+func (e *Engine) BreakerStatuses(ctx context.Context) []model.BreakerStatus {
+	if e.breaker == nil || !e.breaker.Rules().Enabled() {
+		out := make([]model.BreakerStatus, len(model.AllChannels))
+		for i, ch := range model.AllChannels {
+			out[i] = model.BreakerStatus{Channel: ch, State: model.BreakerClosed}
+		}
+		return out
+	}
+	return e.breaker.Statuses(ctx)
+}

@@ -158,6 +158,7 @@ type Engine struct {
 	metrics  *metrics
 	river    *river.Client[pgx.Tx]
 	policy   *RetryPolicy
+	breaker  *Breaker // nil = no breaker
 
 	starts     *startBatcher
 	mu         sync.Mutex
@@ -182,6 +183,8 @@ type Options struct {
 	// Middleware is River's job middleware (otelriver: the trace context travels in the job's
 	// metadata, so the job's span joins the trace that inserted it).
 	Middleware []rivertype.Middleware
+	// Breaker is the channels' circuit breaker (NewBreaker); nil = none.
+	Breaker *Breaker
 }
 
 // New builds an engine on store. With cfg.Workers == 0 the engine is insert-only.
@@ -211,6 +214,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 		cache:    cache,
 		log:      logger.With(slog.String("component", "engine")),
 		metrics:  m,
+		breaker:  opts.Breaker,
 		policy:   &RetryPolicy{Base: cfg.RetryBaseDelay, Max: cfg.RetryMaxDelay, Now: cfg.Now, Rand: cfg.Rand},
 	}
 	workers := river.NewWorkers()

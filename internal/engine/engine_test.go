@@ -158,6 +158,13 @@ func newHarness(t testing.TB, cfg engine.Config, fake *fakeChannels, store *db.D
 // newHarnessWith is newHarness with any adapters and cache (nil cache = a recording fake).
 func newHarnessWith(t testing.TB, cfg engine.Config, adapters func(model.Channel) channels.Adapter, store *db.DB, cache engine.Cache) *harness {
 	t.Helper()
+	return newHarnessOpts(t, cfg, store, engine.Options{Adapters: adapters, Cache: cache})
+}
+
+// newHarnessOpts is newHarnessWith with any engine options (nil Cache = a recording fake; the
+// logger and metrics are the harness's).
+func newHarnessOpts(t testing.TB, cfg engine.Config, store *db.DB, opts engine.Options) *harness {
+	t.Helper()
 	if store == nil {
 		store = dbtest.New(t)
 	}
@@ -167,10 +174,11 @@ func newHarnessWith(t testing.TB, cfg engine.Config, adapters func(model.Channel
 	cfg.FetchPollInterval = 20 * time.Millisecond
 	cfg.MaintenanceStartAtOnce = true
 	h := &harness{t: t, store: store, cache: &recCache{}, reg: prometheus.NewRegistry()}
-	if cache == nil {
-		cache = h.cache
+	if opts.Cache == nil {
+		opts.Cache = h.cache
 	}
-	eng, err := engine.New(cfg, store, engine.Options{Adapters: adapters, Cache: cache, Logger: testLogger(t), Metrics: h.reg})
+	opts.Logger, opts.Metrics = testLogger(t), h.reg
+	eng, err := engine.New(cfg, store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +234,11 @@ func (h *harness) channel(eventID string, ch model.Channel) model.ChannelState {
 	var c model.ChannelState
 	err := h.store.Pool.QueryRow(context.Background(), `SELECT status, COALESCE(progress, 0), distribution_id,
 			estimated_views, impression_schedule, post_url, post_id, message_id, error_message, COALESCE(retries, 0),
-			last_retry_at, completed_at, generation, distribution_status_id
+			last_retry_at, completed_at, generation, distribution_status_id, waiting_reason, next_attempt_at
 		FROM channel_status WHERE event_id = $1 AND channel = $2`, eventID, string(ch)).Scan(
 		&c.Status, &c.Progress, &c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID,
-		&c.MessageID, &c.ErrorMessage, &c.Retries, &c.LastRetryAt, &c.CompletedAt, &c.Generation, &c.DistributionStatusID)
+		&c.MessageID, &c.ErrorMessage, &c.Retries, &c.LastRetryAt, &c.CompletedAt, &c.Generation, &c.DistributionStatusID,
+		&c.WaitingReason, &c.NextAttemptAt)
 	if err != nil {
 		h.t.Fatalf("read channel %s: %v", ch, err)
 	}
@@ -254,7 +263,12 @@ func (h *harness) attempts(eventID string, ch model.Channel) []string {
 
 func (h *harness) waitOverall(eventID, want string) {
 	h.t.Helper()
-	testkit.Eventually(h.t, 20*time.Second, eventID+" overall "+want, func() bool { return h.overall(eventID) == want })
+	h.waitOverallWithin(eventID, want, 20*time.Second)
+}
+
+func (h *harness) waitOverallWithin(eventID, want string, d time.Duration) {
+	h.t.Helper()
+	testkit.Eventually(h.t, d, eventID+" overall "+want, func() bool { return h.overall(eventID) == want })
 }
 
 // counter sums a counter family's samples matching labels.

@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
@@ -18,11 +19,37 @@ type RetryPolicy struct {
 	// safe for concurrent use).
 	Now  func() time.Time
 	Rand func() float64
+
+	// planned holds the times Plan promised, by (job id, attempt), until River asks NextRetry.
+	planned sync.Map
+}
+
+type plannedKey struct {
+	id      int64
+	attempt int
 }
 
 // NextRetry is called by River after attempt job.Attempt failed. Snoozes and shutdown
 // interruptions do not count: River gives their attempt back (job.Attempt is decremented).
 func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	// A planned time already past (a delay of a few milliseconds) would be refused by River, which
+	// then applies its own policy: compute a fresh one instead.
+	if t, ok := p.planned.LoadAndDelete(plannedKey{job.ID, job.Attempt}); ok && t.(time.Time).After(time.Now()) {
+		return t.(time.Time)
+	}
+	return p.nextRetry(job)
+}
+
+// Plan computes the next retry of a job whose attempt is failing, before River asks: the worker
+// records it as the channel's next_attempt_at, and NextRetry then answers River the same time
+// (jitter included).
+func (p *RetryPolicy) Plan(job *rivertype.JobRow) time.Time {
+	t := p.nextRetry(job)
+	p.planned.Store(plannedKey{job.ID, job.Attempt}, t)
+	return t
+}
+
+func (p *RetryPolicy) nextRetry(job *rivertype.JobRow) time.Time {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now

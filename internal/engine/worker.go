@@ -100,6 +100,14 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		trigger = "system"
 	}
 
+	// The breaker decides before the claim: a paused channel keeps its status and gets no attempt.
+	ticket := e.breaker.allow(ctx, args.Channel)
+	if !ticket.Run {
+		return e.pauseForBreaker(ctx, log, args, ticket.Until)
+	}
+	outcome := model.BreakerNeutral // what the channel call said about the channel's health
+	defer func() { e.breakerDone(ctx, ticket, args, outcome) }()
+
 	cctx, cancel := dbCtx(ctx)
 	run, ok, err := e.store.ClaimChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, trigger)
 	cancel()
@@ -139,6 +147,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	start := time.Now()
 	res, perr := adapter.Publish(ctx, req, prog.report)
 	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
+	outcome = breakerOutcome(ctx, perr)
 	if perr == nil {
 		return e.finishSuccess(ctx, log, run, res, start)
 	}
@@ -180,6 +189,72 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		return e.finishFailed(ctx, log, run, ce, prefix, start)
 	}
 	return e.finishRetry(ctx, log, run, ce, job, start)
+}
+
+// breakerOutcome is what a Publish error says about the channel's health: only channel-side
+// failures (Temporary: 5xx, timeouts, resets) count against it; a permanent 4xx or a 429 is about
+// the request, and a call the job gave up on says nothing.
+func breakerOutcome(ctx context.Context, err error) model.BreakerOutcome {
+	var ce *channels.Error
+	switch {
+	case err == nil:
+		return model.BreakerSuccess
+	case ctx.Err() != nil:
+		return model.BreakerNeutral
+	case !errors.As(err, &ce), ce.Kind == channels.Temporary:
+		return model.BreakerFailure
+	}
+	return model.BreakerNeutral
+}
+
+// maxPauseWait bounds one breaker snooze: a waiting job asks the breaker again at least this
+// often. The probe's outcome and "probe now" wake waiting jobs at once, but not one that is just
+// being snoozed (River records the snooze after the worker returns); this bounds its wait.
+const maxPauseWait = 5 * time.Second
+
+// pauseForBreaker snoozes a job whose channel's breaker is open until the next probe time (River
+// gives the attempt back): the channel keeps its status and says channel_paused until then.
+func (e *Engine) pauseForBreaker(ctx context.Context, log *slog.Logger, args PublishArgs, until time.Time) error {
+	cctx, cancel := dbCtx(ctx)
+	st, changed, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, model.WaitChannelPaused, until)
+	cancel()
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "could not record the breaker pause", slog.String("error", err.Error()))
+	case !ok:
+		e.metrics.jobs.WithLabelValues(string(args.Channel), "stale").Inc()
+		log.InfoContext(ctx, "stale publish job skipped")
+		return nil
+	case changed:
+		e.cacheChannel(ctx, st)
+		log.InfoContext(ctx, "channel paused by its circuit breaker; waiting", slog.Time("until", until))
+	}
+	e.metrics.jobs.WithLabelValues(string(args.Channel), "paused").Inc()
+	wait := min(max(until.Sub(e.breaker.now()), 100*time.Millisecond), maxPauseWait)
+	return river.JobSnooze(wait)
+}
+
+// breakerDone feeds a call's outcome to the breaker. When it opened or closed the breaker, the
+// jobs waiting on it are woken: after a successful probe they run; after a failed one they see
+// the new probe time and wait again (their channels then say until when).
+func (e *Engine) breakerDone(ctx context.Context, t breakerTicket, args PublishArgs, o model.BreakerOutcome) {
+	if _, changed := e.breaker.done(ctx, t, args.Channel, args.EventID, o); changed || t.Probe {
+		e.wakePaused(ctx, args.Channel)
+	}
+}
+
+// wakePaused makes the jobs waiting on ch's breaker run now.
+func (e *Engine) wakePaused(ctx context.Context, ch model.Channel) {
+	cctx, cancel := dbCtx(ctx)
+	defer cancel()
+	n, err := e.store.WakePausedJobs(cctx, ch, model.WaitChannelPaused)
+	if err != nil {
+		e.log.WarnContext(ctx, "could not wake the jobs waiting on the breaker", slog.String("channel", string(ch)), slog.String("error", err.Error()))
+		return
+	}
+	if n > 0 {
+		e.log.InfoContext(ctx, "jobs waiting on the breaker woken", slog.String("channel", string(ch)), slog.Int("jobs", n))
+	}
 }
 
 // snoozes is how often River has snoozed this job (its metadata "snoozes").
@@ -316,7 +391,10 @@ func (e *Engine) finishFailed(ctx context.Context, log *slog.Logger, run db.Chan
 // show "retrying".
 func (e *Engine) finishRetry(ctx context.Context, log *slog.Logger, run db.ChannelRun, ce *channels.Error, job *rivertype.JobRow, start time.Time) error {
 	msg := fmt.Sprintf("attempt %d of %d failed: %s; retrying automatically", job.Attempt, job.MaxAttempts, plainMessage(ce))
-	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeRetry, msg, ce))
+	f := finishOf(run, model.StatusInProgress, model.OutcomeRetry, msg, ce)
+	next := e.policy.Plan(job) // River's next run of this job: the policy answers River the same
+	f.WaitingReason, f.NextAttemptAt = model.WaitRetryBackoff, &next
+	_, err := e.finish(ctx, f)
 	if err != nil {
 		log.WarnContext(ctx, "could not record failed attempt", slog.String("error", err.Error()))
 	}
@@ -337,7 +415,9 @@ func (e *Engine) finishSnoozed(ctx context.Context, log *slog.Logger, run db.Cha
 	if wait < time.Second {
 		msg = "rate limited by the channel; trying again shortly"
 	}
-	_, err := e.finish(ctx, finishOf(run, model.StatusInProgress, model.OutcomeSnoozed, msg, ce))
+	f := finishOf(run, model.StatusInProgress, model.OutcomeSnoozed, msg, ce)
+	f.WaitingReason, f.NextAttemptIn = model.WaitRateLimited, wait
+	_, err := e.finish(ctx, f)
 	if err != nil {
 		log.WarnContext(ctx, "could not record snoozed attempt", slog.String("error", err.Error()))
 	}
@@ -352,6 +432,7 @@ func (e *Engine) finishSnoozed(ctx context.Context, log *slog.Logger, run db.Cha
 func (e *Engine) finishInterrupted(ctx context.Context, log *slog.Logger, run db.ChannelRun, start time.Time) error {
 	f := finishOf(run, model.StatusInProgress, model.OutcomeRetry, "interrupted by a service restart; resuming shortly", nil)
 	f.AttemptError = "interrupted: the worker stopped"
+	f.WaitingReason = model.WaitQueued
 	_, err := e.finish(ctx, f)
 	if err != nil {
 		log.WarnContext(ctx, "could not record interrupted attempt", slog.String("error", err.Error()))

@@ -260,6 +260,10 @@ type ChannelState struct {
 	CompletedAt        *time.Time `json:"completedAt"`
 	UpdateTimestamp    time.Time  `json:"-"`
 	UpdatedAt          time.Time  `json:"updatedAt"`
+	// WaitingReason says why the channel waits (nil while it runs or once it finished), and
+	// NextAttemptAt when it runs next, when that is known.
+	WaitingReason *WaitingReason `json:"waitingReason"`
+	NextAttemptAt *time.Time     `json:"nextAttemptAt"`
 	// Generation is the attempt generation that owns the row; bumped by every manual retry and
 	// rescue. Only a writer holding the current generation may change the row (fence).
 	Generation int `json:"-"`

@@ -16,8 +16,9 @@ import (
 type distView struct {
 	OverallStatus string `json:"overallStatus"`
 	Channels      []struct {
-		Channel string `json:"channel"`
-		Status  string `json:"status"`
+		Channel       string  `json:"channel"`
+		Status        string  `json:"status"`
+		WaitingReason *string `json:"waitingReason"`
 	} `json:"channels"`
 }
 

@@ -54,6 +54,12 @@ type app struct {
 
 func newApp(t *testing.T) *app {
 	t.Helper()
+	return newAppWith(t, nil)
+}
+
+// newAppWith is newApp with the configuration adjusted by tweak (nil = none).
+func newAppWith(t *testing.T, tweak func(*config.Config)) *app {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Production settings, made faster where a browser test would otherwise wait.
 	cfg := config.Default()
@@ -69,6 +75,9 @@ func newApp(t *testing.T) *app {
 	cfg.MaintenanceStartAtOnce = true
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
 	cfg.ShutdownDelay = 0 // no load balancer to drain from
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	s, err := service.New(cfg, service.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
