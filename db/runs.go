@@ -337,3 +337,16 @@ func (db *DB) WakePausedJobs(ctx context.Context, ch model.Channel, reason model
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// RateLimitSnoozes counts the attempts of a channel's generation that a rate limit (429) snoozed:
+// the engine's budget of such snoozes per job (one job per generation), kept apart from the
+// breaker's pauses, which write no attempt.
+func (db *DB) RateLimitSnoozes(ctx context.Context, channelStatusID int64, generation int) (int, error) {
+	var n int
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM channel_attempts
+		WHERE channel_status_id = $1 AND generation = $2 AND outcome = 'snoozed'`, channelStatusID, generation).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count rate-limit snoozes: %w", err)
+	}
+	return n, nil
+}

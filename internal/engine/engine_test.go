@@ -620,6 +620,38 @@ func TestRateLimitSnoozesWithoutBurningAttempts(t *testing.T) {
 	}
 }
 
+// The rate-limit budget (MaxSnoozes) counts the channel's 429s only. River's own count of
+// snoozes also grows with every breaker pause; a job paused by the breaker for a long time must
+// still wait out a 429 rather than burn an attempt, and the budget still ends a 429 loop.
+func TestRateLimitBudgetIgnoresBreakerPauses(t *testing.T) {
+	t.Parallel()
+	store := dbtest.New(t)
+	ins := newHarness(t, engine.Config{MaxAttempts: 1}, nil, store) // insert-only (no workers): the jobs wait
+	ins.start("ev1", model.ChannelInstagram)
+	ins.start("ev2", model.ChannelNaver)
+	// As if the breaker had paused both jobs a thousand times.
+	if _, err := store.Pool.Exec(context.Background(),
+		`UPDATE river_job SET metadata = jsonb_set(metadata, '{snoozes}', '1000')`); err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(func(_ context.Context, ch model.Channel, call int) (channels.Result, error) {
+		if ch == model.ChannelNaver || call <= 2 {
+			return channels.Result{}, &channels.Error{Kind: channels.RateLimited, HTTPStatus: 429,
+				RetryAfter: 5 * time.Millisecond, Message: "the channel asked us to slow down"}
+		}
+		return resultFor(ch), nil
+	})
+	h := newHarness(t, engine.Config{Workers: 2, MaxAttempts: 1, MaxSnoozes: 2}, fake, store)
+	h.waitOverall("ev1", "COMPLETED")
+	if got := fmt.Sprint(h.attempts("ev1", model.ChannelInstagram)); got != "[system/snoozed/429 system/snoozed/429 system/success/-]" {
+		t.Fatalf("ev1 attempts = %s", got)
+	}
+	h.waitOverall("ev2", "FAILED")
+	if got := fmt.Sprint(h.attempts("ev2", model.ChannelNaver)); got != "[system/snoozed/429 system/snoozed/429 system/failed/429]" {
+		t.Fatalf("ev2 attempts = %s", got)
+	}
+}
+
 // River's job timeout ends a hung channel call; it counts as a temporary failure.
 func TestJobTimeoutIsATemporaryFailure(t *testing.T) {
 	t.Parallel()

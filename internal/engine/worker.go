@@ -176,7 +176,7 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	case channels.Permanent:
 		return e.finishFailed(ctx, log, run, ce, "", start)
 	case channels.RateLimited:
-		if snoozes(job) < e.cfg.MaxSnoozes {
+		if e.rateLimitSnoozes(ctx, log, run) < e.cfg.MaxSnoozes {
 			return e.finishSnoozed(ctx, log, run, ce, start)
 		}
 		// Rate limited for too long: count it as a failed attempt from now on.
@@ -257,13 +257,20 @@ func (e *Engine) wakePaused(ctx context.Context, ch model.Channel) {
 	}
 }
 
-// snoozes is how often River has snoozed this job (its metadata "snoozes").
-func snoozes(job *rivertype.JobRow) int {
-	var m struct {
-		Snoozes int `json:"snoozes"`
+// rateLimitSnoozes is how often this job was snoozed for a 429: its attempts recorded "snoozed"
+// (one generation is one job). River's own count (metadata "snoozes") also counts the breaker's
+// pauses, which are not the channel's rate limit and must not use up its budget. When the count
+// cannot be read, the budget is taken as spent: the 429 then counts as a failed attempt, which
+// River retries with its policy.
+func (e *Engine) rateLimitSnoozes(ctx context.Context, log *slog.Logger, run db.ChannelRun) int {
+	cctx, cancel := dbCtx(ctx)
+	defer cancel()
+	n, err := e.store.RateLimitSnoozes(cctx, run.State.ID, run.State.Generation)
+	if err != nil {
+		log.WarnContext(ctx, "could not count rate-limit snoozes", slog.String("error", err.Error()))
+		return e.cfg.MaxSnoozes
 	}
-	_ = json.Unmarshal(job.Metadata, &m)
-	return m.Snoozes
+	return n
 }
 
 // plainMessage is the channel error in plain words with its HTTP status.
