@@ -421,6 +421,56 @@ func TestConcurrentStartsOfManyEvents(t *testing.T) {
 	}
 }
 
+// Issue 13 point 5: 60 distributions started at once on a worker that runs two jobs at a time.
+// While the first jobs hold the workers, every other channel says why it waits (PENDING,
+// waitingReason "queued"), never a frozen 0 % "in progress"; the running ones carry no reason.
+func TestManyStartsShowQueued(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	fake := newFake(func(ctx context.Context, ch model.Channel, _ int) (channels.Result, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return channels.Result{}, ctx.Err()
+		}
+		return resultFor(ch), nil
+	})
+	h := newHarness(t, engine.Config{Workers: 2}, fake, nil)
+	const events = 60
+	for i := range events {
+		h.event(fmt.Sprintf("q-%d", i))
+	}
+	var wg sync.WaitGroup
+	barrier := make(chan struct{})
+	for i := range events {
+		wg.Go(func() {
+			<-barrier
+			if _, err := h.eng.StartDistribution(context.Background(), fmt.Sprintf("q-%d", i), model.AllChannels, "m@x"); err != nil {
+				t.Errorf("start q-%d: %v", i, err)
+			}
+		})
+	}
+	close(barrier)
+	wg.Wait()
+	testkit.Eventually(t, 20*time.Second, "two channels running", func() bool {
+		return h.count(`SELECT count(*) FROM channel_status WHERE status = 'IN_PROGRESS'`) == 2
+	})
+	if n := h.count(`SELECT count(*) FROM channel_status
+		WHERE status = 'PENDING' AND waiting_reason = 'queued' AND next_attempt_at IS NULL`); n != 6*events-2 {
+		t.Errorf("queued channels = %d, want %d", n, 6*events-2)
+	}
+	if n := h.count(`SELECT count(*) FROM channel_status WHERE status = 'IN_PROGRESS' AND waiting_reason IS NOT NULL`); n != 0 {
+		t.Errorf("%d running channels still carry a waiting reason", n)
+	}
+	close(release)
+	testkit.Eventually(t, 60*time.Second, "all completed", func() bool {
+		return h.count(`SELECT count(*) FROM distribution_status WHERE overall_status = 'COMPLETED'`) == events
+	})
+	if n := h.count(`SELECT count(*) FROM channel_status WHERE waiting_reason IS NOT NULL`); n != 0 {
+		t.Errorf("%d finished channels still carry a waiting reason", n)
+	}
+}
+
 func TestStartRejectsBadInputWithoutWriting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, engine.Config{}, nil, nil)
