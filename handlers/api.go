@@ -519,6 +519,12 @@ func (h *Handlers) APIGetDistribution(c echo.Context) error {
 // APIRetryChannel serves POST /api/v1/events/{id}/distribution/channels/{ch}/retry → 202 with the
 // distribution; 409 unless the channel is FAILED. Any request body is ignored.
 func (h *Handlers) APIRetryChannel(c echo.Context) error {
+	return h.apiChannelAction(c, h.deps.Engine.RetryChannel)
+}
+
+// apiChannelAction answers an API action on one channel of an event's distribution: 202 with the
+// distribution after it.
+func (h *Handlers) apiChannelAction(c echo.Context, act channelAction) error {
 	id, err := apiEventID(c)
 	if err != nil {
 		return err
@@ -527,7 +533,7 @@ func (h *Handlers) APIRetryChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.deps.Engine.RetryChannel(c.Request().Context(), id, ch, apiActor(c))
+	d, err := act(c.Request().Context(), id, ch, apiActor(c))
 	if err != nil {
 		return err
 	}
@@ -552,19 +558,7 @@ func (h *Handlers) APICancelDistribution(c echo.Context) error {
 // APICancelChannel serves POST /api/v1/events/{id}/distribution/channels/{ch}/cancel → 202 with
 // the distribution; 409 unless the channel is PENDING or IN_PROGRESS. Any body is ignored.
 func (h *Handlers) APICancelChannel(c echo.Context) error {
-	id, err := apiEventID(c)
-	if err != nil {
-		return err
-	}
-	ch, err := model.ParseChannel(c.Param("ch"))
-	if err != nil {
-		return err
-	}
-	d, err := h.deps.Engine.CancelChannel(c.Request().Context(), id, ch, apiActor(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
+	return h.apiChannelAction(c, h.deps.Engine.CancelChannel)
 }
 
 // APIRetryFailed serves POST /api/v1/events/{id}/distribution/retry-failed → 202 {"channels": [...]};

@@ -1024,7 +1024,7 @@ func TestAPIWithSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond, BreakerThreshold: -1})
+	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond})
 	t.Cleanup(reg.Close)
 	a := newAPIApp(t, 8, reg.Adapter)
 

@@ -273,6 +273,15 @@ func (h *Handlers) UnscheduleForm(c echo.Context) error {
 
 // RetryChannelForm serves POST /events/{id}/channels/{ch}/retry (staff and managers).
 func (h *Handlers) RetryChannelForm(c echo.Context) error {
+	return h.channelActionForm(c, h.deps.Engine.RetryChannel, "action.not_failed", flashRetried)
+}
+
+// channelAction is an engine action on one channel of an event's distribution by actor.
+type channelAction func(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
+
+// channelActionForm answers a page form's action on one channel: the card's live answer and its
+// flash, or the failure in the viewer's words (conflictKey says which state refused it).
+func (h *Handlers) channelActionForm(c echo.Context, act channelAction, conflictKey, flash string) error {
 	id, err := eventIDParam(c)
 	if err != nil {
 		return err
@@ -283,23 +292,24 @@ func (h *Handlers) RetryChannelForm(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	pr, _ := Principal(c)
-	if _, err := h.deps.Engine.RetryChannel(ctx, id, ch, pr.Name); err != nil {
+	if _, err := act(ctx, id, ch, pr.Name); err != nil {
 		lang := Lang(c)
 		msg := model.ErrorMessage(err)
-		if model.ErrorCode(err) == model.ECONFLICT {
+		switch model.ErrorCode(err) {
+		case model.ECONFLICT:
 			if d, rerr := h.deps.Status.Distribution(ctx, id); rerr == nil {
 				if cs := d.Channel(ch); cs != nil {
-					msg = fmt.Sprintf(views.T(lang, "action.not_failed"), ch.Name(lang), views.StatusName(lang, cs.Status))
+					msg = fmt.Sprintf(views.T(lang, conflictKey), ch.Name(lang), views.ChannelStatusName(lang, *cs))
 				}
 			}
-		} else if model.ErrorCode(err) == model.ENOTFOUND {
+		case model.ENOTFOUND:
 			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr == nil {
 				msg = views.T(lang, "action.no_distribution")
 			}
 		}
 		return h.actionFailed(c, id, err, msg)
 	}
-	return h.actionDone(c, id, flashRetried, string(ch))
+	return h.actionDone(c, id, flash, string(ch))
 }
 
 // RetryFailedForm serves POST /events/{id}/retry-failed (staff and managers).
@@ -328,33 +338,7 @@ func (h *Handlers) RetryFailedForm(c echo.Context) error {
 
 // CancelChannelForm serves POST /events/{id}/channels/{ch}/cancel (marketers, staff, managers).
 func (h *Handlers) CancelChannelForm(c echo.Context) error {
-	id, err := eventIDParam(c)
-	if err != nil {
-		return err
-	}
-	ch, err := model.ParseChannel(c.Param("ch"))
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	pr, _ := Principal(c)
-	if _, err := h.deps.Engine.CancelChannel(ctx, id, ch, pr.Name); err != nil {
-		lang := Lang(c)
-		msg := model.ErrorMessage(err)
-		if model.ErrorCode(err) == model.ECONFLICT {
-			if d, rerr := h.deps.Status.Distribution(ctx, id); rerr == nil {
-				if cs := d.Channel(ch); cs != nil {
-					msg = fmt.Sprintf(views.T(lang, "action.not_cancellable"), ch.Name(lang), views.ChannelStatusName(lang, *cs))
-				}
-			}
-		} else if model.ErrorCode(err) == model.ENOTFOUND {
-			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr == nil {
-				msg = views.T(lang, "action.no_distribution")
-			}
-		}
-		return h.actionFailed(c, id, err, msg)
-	}
-	return h.actionDone(c, id, flashCancelled, string(ch))
+	return h.channelActionForm(c, h.deps.Engine.CancelChannel, "action.not_cancellable", flashCancelled)
 }
 
 // CancelDistributionForm serves POST /events/{id}/cancel (marketers, staff, managers).

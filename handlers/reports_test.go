@@ -60,6 +60,10 @@ func testServiceConfig(tb testing.TB, workers int, dbURL, redisURL string) confi
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond
 		cfg.JobFetchPollInterval = 20 * time.Millisecond
 		cfg.MaintenanceStartAtOnce = true
+		// Off: these tests make channels fail on purpose (KAKAO=always across events), which would
+		// open the channel-wide breaker and defer the last attempts by its 30 s cool-down. The
+		// breaker is tested on its own (internal/engine TestBreaker*, breaker_test.go, chaos B1).
+		cfg.ChannelBreakerThreshold = -1
 	}
 	return cfg
 }
@@ -182,7 +186,7 @@ func TestReportMatchesEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond, BreakerThreshold: -1})
+	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond})
 	t.Cleanup(reg.Close)
 	a := newMgrApp(t, 8, reg.Adapter)
 	mgr := a.login("boss@example.com", model.RoleManager)

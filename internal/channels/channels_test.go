@@ -370,7 +370,7 @@ func TestTransientPollFailuresAreRetried(t *testing.T) {
 func TestCallerCancellation(t *testing.T) {
 	t.Parallel()
 	sim, base := startSim(t, simulator.Config{Step: time.Hour}) // stays IN_PROGRESS
-	reg := newSimRegistry(t, base, Options{PollInterval: time.Millisecond, BreakerThreshold: 1})
+	reg := newSimRegistry(t, base, Options{PollInterval: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -22,10 +22,6 @@ type Options struct {
 	PollInterval          time.Duration // between status polls [250ms]
 	PollRetries           int           // transient poll failures tolerated in a row [3]; negative = none
 	MaxBodyBytes          int64         // largest response body read [1 MB]
-	// BreakerThreshold and BreakerCooldown are ignored: the circuit breaker moved to the engine
-	// (engine.Breaker, one state per channel for the deployment; issue 13).
-	BreakerThreshold int
-	BreakerCooldown  time.Duration
 	// AllowInsecureLoopback permits http:// endpoints and connections to loopback addresses
 	// (the simulator). Private, link-local and other special addresses stay refused.
 	AllowInsecureLoopback bool
