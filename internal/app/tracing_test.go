@@ -165,6 +165,13 @@ func TestOneTraceFromRequestToChannel(t *testing.T) {
 	if queries == 0 {
 		t.Error("no database query span in the request's trace")
 	}
+	// The trace as an operator's backend would show it (go test -v): scope, kind, name, parent.
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID() == traceID {
+			t.Logf("span %s parent %s %-8s %-60s %q", s.SpanContext().SpanID(), s.Parent().SpanID(), s.SpanKind(),
+				s.InstrumentationScope().Name, s.Name())
+		}
+	}
 
 	// The request's log lines carry its request id (and trace id).
 	found := map[string]bool{}
