@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/marketing-platform/distribution/internal/live"
@@ -390,26 +389,14 @@ func (h *Handlers) actionFailed(c echo.Context, eventID string, err error, msg s
 	return h.renderDetail(c, status, eventID, views.Flash{}, msg)
 }
 
-// actionSSE answers a Datastar action: the event's live fragment as it is now (so a button that no
-// longer applies disappears at once) and a toast.
-func (h *Handlers) actionSSE(c echo.Context, eventID string, toast views.Flash) error {
-	ctx := c.Request().Context()
-	p := NewPage(c, "events.title")
-	p.Now = time.Now()
-	var frag *views.DistState
-	if _, err := h.deps.Store.FindEventByID(ctx, eventID); err == nil {
-		st, err := h.readDist(ctx, eventID)
-		if err != nil {
-			h.logger.WarnContext(c.Request().Context(), "read distribution after action", slog.String("event_id", eventID), slog.Any("error", err))
-		} else {
-			frag = &st
-		}
-	}
-	var patch templ.Component
-	if frag != nil {
-		patch = views.Dist(p, *frag)
-	}
-	live.Reply(c.Response(), c.Request(), patch, toast)
+// actionSSE answers a Datastar action with its toast only. The page's cards are written by one
+// writer, the page's live stream, which sends each state once and in order: a fragment in this
+// answer, read a moment earlier, could land after the stream had already shown a newer state
+// (a retry's job paused by the breaker within milliseconds) and put the older one back for good,
+// since the stream would not send the newer state again. The action's own change reaches the
+// page through the stream like any other.
+func (h *Handlers) actionSSE(c echo.Context, _ string, toast views.Flash) error {
+	live.Reply(c.Response(), c.Request(), nil, toast)
 	return nil
 }
 

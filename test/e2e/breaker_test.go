@@ -20,8 +20,15 @@ import (
 // the event COMPLETED.
 func TestBreakerStaffRetryReachesSuccess(t *testing.T) {
 	a := newAppWith(t, func(c *config.Config) {
-		c.ChannelBreakerThreshold = 5 // the production rules: >= 5 calls, >= 50 %, >= 2 events
-		c.BreakerCooldown = 10 * time.Second
+		// The production rules (>= 50 % failed, >= 2 events) with a volume of 6: the two events'
+		// 3 + 3 automatic attempts all reach the channel whatever their interleaving (before each
+		// call at most 5 are recorded), and the 6th failure opens the breaker. With 5, the breaker
+		// could open before the last automatic attempt and defer it (correctly) past the test.
+		c.ChannelBreakerThreshold = 6
+		// Longer than the test: the pause must still hold when the retry is clicked however slow
+		// the machine (a 10 s cool-down let the probe run first under load), and only "probe
+		// now" ends it.
+		c.BreakerCooldown = 10 * time.Minute
 		c.MaxAttempts = 3
 	})
 	a.sim.SetFail(map[model.Channel]simulator.FailRule{model.ChannelKakao: {First: 3}})
@@ -48,6 +55,24 @@ func TestBreakerStaffRetryReachesSuccess(t *testing.T) {
 	}
 
 	staff.do("retry KAKAO", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
+	t.Cleanup(func() { // on failure, what River and the row say about KAKAO
+		if !t.Failed() {
+			return
+		}
+		rows, _ := a.db.Pool.Query(ctx, `SELECT id, state, attempt, scheduled_at, args::text, COALESCE(metadata::text, ''), COALESCE(array_to_string(attempted_by, ','), '') FROM river_job WHERE args->>'channel' = 'KAKAO' ORDER BY id`)
+		for rows.Next() {
+			var id int64
+			var st, args, md, by string
+			var at int
+			var sch time.Time
+			_ = rows.Scan(&id, &st, &at, &sch, &args, &md, &by)
+			t.Logf("KAKAO job %d %s attempt %d sched %s args %s md %s by %s", id, st, at, sch.Format(time.StampMilli), args, md, by)
+		}
+		rows.Close()
+		var wr, gen string
+		_ = a.db.Pool.QueryRow(ctx, `SELECT COALESCE(waiting_reason,'-') || ' ' || status, generation::text FROM channel_status WHERE event_id = $1 AND channel = 'KAKAO'`, id).Scan(&wr, &gen)
+		t.Logf("KAKAO row %s gen %s now %s", wr, gen, time.Now().Format(time.StampMilli))
+	})
 	staff.waitJS("the card says KAKAO is paused until the probe",
 		`(() => { const w = document.querySelector('[data-channel="KAKAO"][data-status="PENDING"] [data-waiting="channel_paused"]');
 			return w !== null && /\d\d:\d\d:\d\d/.test(w.textContent); })()`, 20*time.Second)

@@ -276,7 +276,7 @@ func (tb *tab) dump() string {
 	ctx, cancel := context.WithTimeout(tb.ctx, 3*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + `+
-		`[...document.querySelectorAll('[data-live-state],[data-overall-status],[data-channel]')].map(e => e.outerHTML.slice(0, 200)).join("\n")`))
+		`[...document.querySelectorAll('[data-live-state],[data-overall-status],[data-channel]')].map(e => e.outerHTML.slice(0, 200) + "\n          text: " + e.textContent.replace(/\s+/g, " ").trim().slice(0, 300)).join("\n")`))
 	if err != nil {
 		return "(no page dump: " + err.Error() + ")"
 	}
