@@ -31,7 +31,7 @@ func TestWithSimulatorAndRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond, BreakerThreshold: -1})
+	reg := channels.NewSimulatorRegistry(base, channels.Options{PollInterval: 5 * time.Millisecond})
 	t.Cleanup(reg.Close)
 
 	r := dbtest.StartRedis(t)
