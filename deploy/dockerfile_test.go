@@ -164,16 +164,20 @@ func TestDockerfile(t *testing.T) {
 }
 
 // TestDockerignore: the build context leaves out what builds and tests leave behind (the
-// image build regenerates it) and the git history.
+// image build regenerates it) and the git history. The file sits beside the Dockerfile as
+// Dockerfile.dockerignore, which BuildKit reads for `-f deploy/Dockerfile` and which keeps the
+// repository's root to the design card's names. With BuildKit, `docker build -f X` reads
+// X.dockerignore before .dockerignore: docs.docker.com/reference/cli/docker/buildx/build (docker/cli
+// docs/reference/commandline/build.md, "relative to the Dockerfile name").
 func TestDockerignore(t *testing.T) {
-	b, err := os.ReadFile("../.dockerignore")
+	b, err := os.ReadFile("Dockerfile.dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(b), "\n")
 	for _, p := range []string{".git", ".local", "bin", "node_modules", "static/dist", "**/*_templ.go"} {
 		if !slices.Contains(lines, p) {
-			t.Errorf(".dockerignore lacks %s", p)
+			t.Errorf("Dockerfile.dockerignore lacks %s", p)
 		}
 	}
 }
