@@ -396,7 +396,7 @@ func (h *Handlers) actionFailed(c echo.Context, eventID string, err error, msg s
 // since the stream would not send the newer state again. The action's own change reaches the
 // page through the stream like any other.
 func (h *Handlers) actionSSE(c echo.Context, _ string, toast views.Flash) error {
-	live.Reply(c.Response(), c.Request(), nil, toast)
+	live.Reply(c.Response(), c.Request(), toast)
 	return nil
 }
 
@@ -469,31 +469,6 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 		return views.Flash{}, false
 	}
 	return ok, true
-}
-
-// readDist reads the live state of an event's distribution (Redis first) and, when it has one,
-// its attempt history; without one, its schedule. No distribution is not an error.
-func (h *Handlers) readDist(ctx context.Context, eventID string) (views.DistState, error) {
-	st := views.DistState{EventID: eventID}
-	d, err := h.deps.Status.Distribution(ctx, eventID)
-	if model.ErrorCode(err) == model.ENOTFOUND {
-		sc, err := h.deps.Store.FindSchedule(ctx, eventID)
-		if err == nil {
-			st.Schedule = &sc
-		} else if model.ErrorCode(err) != model.ENOTFOUND {
-			return st, err
-		}
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	d.FillChannelEventIDs()
-	st.Distribution = &d
-	if st.Attempts, err = h.deps.Store.FindAttempts(ctx, eventID); err != nil {
-		return st, err
-	}
-	return st, nil
 }
 
 // createEvent creates an event for the page and the API alike: the row, then (after the commit)

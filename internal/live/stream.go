@@ -94,13 +94,11 @@ func (s *sseConn) patch(comps ...templ.Component) error {
 	return s.rc.Flush()
 }
 
-// Reply answers a Datastar action with one short SSE response: patch (when not nil), then toast
-// (when it has text). Write errors mean the client went away; there is nothing to answer then.
-func Reply(res http.ResponseWriter, req *http.Request, patch templ.Component, toast views.Flash) {
+// Reply answers a Datastar action with one short SSE response: its toast (when it has text). The
+// page's cards are not in it: the page's stream is their one writer (handlers' actionSSE). Write
+// errors mean the client went away; there is nothing to answer then.
+func Reply(res http.ResponseWriter, req *http.Request, toast views.Flash) {
 	s := openSSE(res, req, Timing{}.withDefaults().WriteTimeout)
-	if patch != nil && s.patch(patch) != nil {
-		return
-	}
 	if toast.Text != "" {
 		_ = s.toast(toast)
 	}
