@@ -26,10 +26,9 @@ type liveness struct {
 	interval time.Duration
 	grace    time.Duration
 
-	mu     sync.Mutex
-	lease  *db.WorkerLease
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop  loop
+	mu    sync.Mutex // guards lease
+	lease *db.WorkerLease
 }
 
 // newWorkerID is a River client id that no other process start ever had: host, pid and random bits.
@@ -62,10 +61,7 @@ func (l *liveness) start(ctx context.Context) error {
 		return err
 	}
 	l.lease = lease
-	ctx, l.cancel = context.WithCancel(ctx)
-	l.done = make(chan struct{})
-	go func() {
-		defer close(l.done)
+	l.loop.start(ctx, func(ctx context.Context) {
 		t := time.NewTicker(l.interval)
 		defer t.Stop()
 		for {
@@ -76,7 +72,7 @@ func (l *liveness) start(ctx context.Context) error {
 			}
 			l.pass(ctx, lease)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -102,16 +98,7 @@ func (l *liveness) pass(ctx context.Context, lease *db.WorkerLease) {
 }
 
 // stopLoop ends the loop (the lease is still held).
-func (l *liveness) stopLoop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cancel == nil {
-		return
-	}
-	l.cancel()
-	<-l.done
-	l.cancel = nil
-}
+func (l *liveness) stopLoop() { l.loop.stop() }
 
 // release gives the lease up after River has stopped.
 func (l *liveness) release() {

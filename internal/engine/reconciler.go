@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
@@ -22,9 +21,7 @@ type Reconciler struct {
 	e        *Engine
 	interval time.Duration
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop loop
 }
 
 // ReconcileReport counts what one pass did.
@@ -35,15 +32,7 @@ type ReconcileReport struct {
 
 // Start runs a pass now and then every interval until Stop.
 func (r *Reconciler) Start(ctx context.Context) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel != nil {
-		return
-	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
+	r.loop.start(ctx, func(ctx context.Context) {
 		t := time.NewTicker(r.interval)
 		defer t.Stop()
 		for {
@@ -56,20 +45,11 @@ func (r *Reconciler) Start(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
 }
 
 // Stop ends the loop and waits for a running pass.
-func (r *Reconciler) Stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	<-r.done
-	r.cancel = nil
-}
+func (r *Reconciler) Stop() { r.loop.stop() }
 
 // ReconcileOnce runs one reconciler pass (also used by tests and ops tooling).
 func (e *Engine) ReconcileOnce(ctx context.Context) (ReconcileReport, error) {

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
@@ -34,24 +33,13 @@ const scheduleClaim = 16
 type scheduler struct {
 	e        *Engine
 	interval time.Duration
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop     loop
 }
 
 // Start runs a pass now, then after each pass waits until the next schedule falls due or
 // interval passes, whichever is sooner, until Stop.
 func (s *scheduler) Start(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return
-	}
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
+	s.loop.start(ctx, func(ctx context.Context) {
 		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
@@ -72,20 +60,11 @@ func (s *scheduler) Start(ctx context.Context) {
 			}
 			t.Reset(wait)
 		}
-	}()
+	})
 }
 
 // Stop ends the loop and waits for a running pass.
-func (s *scheduler) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	<-s.done
-	s.cancel = nil
-}
+func (s *scheduler) Stop() { s.loop.stop() }
 
 // StartDueSchedules starts every schedule that has fallen due (at most scheduleBatch per call)
 // and returns how many it claimed. Due schedules are claimed and started scheduleClaim at a time
