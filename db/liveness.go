@@ -310,32 +310,19 @@ func (db *DB) RescueWorkerJob(ctx context.Context, jobID int64, workerID string,
 		if err != nil {
 			return fmt.Errorf("mark attempts lost: %w", err)
 		}
-		var lost int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM channel_attempts
-			WHERE channel_status_id = $1 AND outcome = 'lost' AND finished_at >= COALESCE($2, '-infinity'::timestamptz)`,
-			st.ID, st.LastRetryAt).Scan(&lost); err != nil {
-			return fmt.Errorf("count lost attempts: %w", err)
+		lost, err := lostSinceRetryTx(ctx, tx, st)
+		if err != nil {
+			return err
 		}
 		res.Previous = d.OverallStatus
 		// Only a killed attempt counts towards maxLost: a worker that died between fetching the
 		// job and claiming the channel left no attempt behind.
 		if tag.RowsAffected() > 0 && lost >= maxLost {
-			res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
-					error_message = $2, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
-					update_timestamp = now(), updated_at = now()
-				WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
-				fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
-			if err != nil {
-				return fmt.Errorf("fail channel: %w", err)
-			}
 			if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE id = $1`, jobID); err != nil {
 				return fmt.Errorf("cancel job: %w", err)
 			}
 			res.Action = RescueFailed
-			if err := auditTx(ctx, tx, "system", model.AuditRescueFailed, st.EventID, string(st.Channel), "worker lost"); err != nil {
-				return err
-			}
-			res.Distribution, res.Previous, err = rollupTx(ctx, tx, d)
+			res.Channel, res.Distribution, res.Previous, err = failWorkerLostTx(ctx, tx, st, d, lost)
 			return err
 		}
 		res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING', progress = 0,

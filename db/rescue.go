@@ -110,26 +110,13 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 				return fmt.Errorf("record lost attempt: %w", err)
 			}
 		}
-		var lost int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM channel_attempts
-			WHERE channel_status_id = $1 AND outcome = 'lost' AND finished_at >= COALESCE($2, '-infinity'::timestamptz)`,
-			st.ID, st.LastRetryAt).Scan(&lost); err != nil {
-			return fmt.Errorf("count lost attempts: %w", err)
+		lost, err := lostSinceRetryTx(ctx, tx, st)
+		if err != nil {
+			return err
 		}
 		if lost >= maxLost {
-			res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
-					error_message = $2, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
-				update_timestamp = now(), updated_at = now()
-				WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
-				fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
-			if err != nil {
-				return fmt.Errorf("fail channel: %w", err)
-			}
 			res.Action = RescueFailed
-			if err := auditTx(ctx, tx, "system", "channel.rescue_failed", st.EventID, string(st.Channel), "worker lost"); err != nil {
-				return err
-			}
-			res.Distribution, res.Previous, err = rollupTx(ctx, tx, d)
+			res.Channel, res.Distribution, res.Previous, err = failWorkerLostTx(ctx, tx, st, d, lost)
 			return err
 		}
 		res.Channel, err = scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'PENDING',
@@ -154,4 +141,35 @@ func (db *DB) RescueChannel(ctx context.Context, id int64, generation int, older
 		return RescueResult{}, fmt.Errorf("rescue channel %d: %w", id, err)
 	}
 	return res, nil
+}
+
+// lostSinceRetryTx counts the attempts of a channel lost since its last manual retry: the count
+// the MaxLost rule compares (a retry starts the count afresh).
+func lostSinceRetryTx(ctx context.Context, tx pgx.Tx, st model.ChannelState) (int, error) {
+	var lost int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM channel_attempts
+		WHERE channel_status_id = $1 AND outcome = 'lost' AND finished_at >= COALESCE($2, '-infinity'::timestamptz)`,
+		st.ID, st.LastRetryAt).Scan(&lost); err != nil {
+		return 0, fmt.Errorf("count lost attempts: %w", err)
+	}
+	return lost, nil
+}
+
+// failWorkerLostTx fails a channel lost lost times ("worker lost"), audits it and rolls its
+// distribution d (locked by the caller) up: the end of the MaxLost rule, for the reconciler and
+// the liveness rescue alike.
+func failWorkerLostTx(ctx context.Context, tx pgx.Tx, st model.ChannelState, d model.Distribution, lost int) (model.ChannelState, model.Distribution, model.OverallStatus, error) {
+	ch, err := scanChannel(tx.QueryRow(ctx, `UPDATE channel_status cs SET status = 'FAILED',
+			error_message = $2, completed_at = now(), waiting_reason = NULL, next_attempt_at = NULL,
+			update_timestamp = now(), updated_at = now()
+		WHERE cs.id = $1 RETURNING `+channelColumns, st.ID,
+		fmt.Sprintf("worker lost: the work on this channel was interrupted %d times; retry it when the service is stable", lost)))
+	if err != nil {
+		return ch, d, d.OverallStatus, fmt.Errorf("fail channel: %w", err)
+	}
+	if err := auditTx(ctx, tx, "system", model.AuditRescueFailed, st.EventID, string(st.Channel), "worker lost"); err != nil {
+		return ch, d, d.OverallStatus, err
+	}
+	nd, prev, err := rollupTx(ctx, tx, d)
+	return ch, nd, prev, err
 }
