@@ -66,11 +66,16 @@ func TestChaosSC1ScheduleFiresOnceWithReplicasAndRestart(t *testing.T) {
 	once := func(ids []string, startAt time.Time) (delays, firstRun []time.Duration) {
 		t.Helper()
 		for _, id := range ids {
-			if n := scalar(`SELECT count(*) FROM channel_attempts WHERE event_id = $1 AND trigger = 'schedule:token:chaos-staff'`, id); n != 2 {
-				t.Errorf("%s: %d attempts triggered by the schedule, want 2 (one per channel)", id, n)
+			// An attempt killed with its replica is recorded 'lost' and re-run (same idempotency
+			// key) by the liveness rescue; every other attempt is the schedule's, one per channel.
+			if n := scalar(`SELECT count(*) FROM channel_attempts WHERE event_id = $1 AND outcome <> 'lost' AND trigger = 'schedule:token:chaos-staff'`, id); n != 2 {
+				t.Errorf("%s: %d attempts (not lost) triggered by the schedule, want 2 (one per channel)", id, n)
 			}
-			if n := scalar(`SELECT count(*) FROM channel_attempts WHERE event_id = $1`, id); n != 2 {
-				t.Errorf("%s: %d attempts, want 2", id, n)
+			if n := scalar(`SELECT count(*) FROM channel_attempts WHERE event_id = $1 AND outcome <> 'lost'`, id); n != 2 {
+				t.Errorf("%s: %d attempts (not lost), want 2", id, n)
+			}
+			if n := scalar(`SELECT count(*) FROM channel_attempts WHERE event_id = $1 AND outcome = 'success'`, id); n != 2 {
+				t.Errorf("%s: %d successful attempts, want 2", id, n)
 			}
 			if n := scalar(`SELECT count(*) FROM river_job WHERE args->>'event_id' = $1`, id); n != 2 {
 				t.Errorf("%s: %d jobs, want 2", id, n)
