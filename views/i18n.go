@@ -5,6 +5,7 @@ package views
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,16 +209,31 @@ var messages = map[string][2]string{
 	"action.nothing_to_cancel": {"Nothing is left to cancel: every channel has finished.", "취소할 채널이 없습니다. 모든 채널이 끝났습니다."},
 }
 
+// catalogues are the key → {English, Korean} maps T consults, in order. A part of the UI with
+// many texts of its own keeps them in its own file and lists its map here (one line); a key
+// appears in one catalogue only (TestCatalogueKeysAreUnique).
+var catalogues = []map[string][2]string{
+	messages,
+	managerMessages, // i18n_manager.go
+	waitingMessages, // waiting.go
+}
+
+// lookup finds key in the catalogues.
+func lookup(key string) ([2]string, bool) {
+	for _, c := range catalogues {
+		if m, ok := c[key]; ok {
+			return m, true
+		}
+	}
+	return [2]string{}, false
+}
+
 // T returns the text of key in lang (English unless lang is "ko"); an unknown key returns itself,
 // so a missing translation is visible rather than blank.
 func T(lang, key string) string {
-	m, ok := messages[key]
+	m, ok := lookup(key)
 	if !ok {
-		if m, ok = managerMessages[key]; !ok { // i18n_manager.go
-			if m, ok = waitingMessages[key]; !ok { // waiting.go
-				return key
-			}
-		}
+		return key
 	}
 	if lang == LangKO {
 		return m[1]
@@ -225,17 +241,16 @@ func T(lang, key string) string {
 	return m[0]
 }
 
+// Tn is the text of key in lang for the count n; the text holds one %d.
+func Tn(lang, key string, n int) string { return fmt.Sprintf(T(lang, key), n) }
+
 // Keys lists every catalogue key (tests check each has both languages).
 func Keys() []string {
-	keys := make([]string, 0, len(messages)+len(managerMessages))
-	for k := range messages {
-		keys = append(keys, k)
-	}
-	for k := range managerMessages {
-		keys = append(keys, k)
-	}
-	for k := range waitingMessages {
-		keys = append(keys, k)
+	var keys []string
+	for _, c := range catalogues {
+		for k := range c {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys
@@ -298,6 +313,9 @@ type Page struct {
 
 // T translates key in the page's language.
 func (p Page) T(key string) string { return T(p.Lang, key) }
+
+// Tn translates key for the count n in the page's language.
+func (p Page) Tn(key string, n int) string { return Tn(p.Lang, key, n) }
 
 // RoleName is the display name of a role.
 func (p Page) RoleName(r model.Role) string { return p.T("role." + string(r)) }

@@ -26,6 +26,17 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 }
 
+// TestCatalogueKeysAreUnique: a key in two catalogues would show whichever T consults first.
+func TestCatalogueKeysAreUnique(t *testing.T) {
+	t.Parallel()
+	keys := views.Keys()
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			t.Errorf("key %q is in two catalogues", keys[i])
+		}
+	}
+}
+
 func TestResolveLang(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ cookie, accept, want string }{
