@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // DEFAULT_TIMEZONE and users' zones load from the binary: scratch images have no tz database
 
 	"github.com/marketing-platform/distribution/internal/cli"
 )

@@ -35,12 +35,12 @@ type Session struct {
 // NormalizeEmail is the one spelling of an email address the store keeps and looks up.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-const userColumns = `id, email, role, disabled, password_hash, created_at, kind = 'service'`
+const userColumns = `id, email, role, disabled, password_hash, created_at, kind = 'service', time_zone`
 
 func scanUser(row pgx.Row) (model.User, error) {
 	var u model.User
 	var role string
-	err := row.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.PasswordHash, &u.CreatedAt, &u.Service)
+	err := row.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.PasswordHash, &u.CreatedAt, &u.Service, &u.TimeZone)
 	u.Role = model.Role(role)
 	return u, err
 }
@@ -140,13 +140,13 @@ func (db *DB) FindSession(ctx context.Context, idHash []byte, maxAge time.Durati
 	err := db.Pool.QueryRow(ctx, `
 		SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
 		       s.last_seen_at < now() - interval '1 minute',
-		       u.id, u.email, u.role, u.disabled, u.password_hash, u.created_at
+		       u.id, u.email, u.role, u.disabled, u.password_hash, u.created_at, u.time_zone
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = $1 AND s.expires_at > now()
 		  AND s.created_at > now() - $2::float8 * interval '1 second'
 		  AND NOT u.disabled`, idHash, maxAge.Seconds()).Scan(
 		&s.IDHash, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent, &s.Stale,
-		&u.ID, &u.Email, &role, &u.Disabled, &u.PasswordHash, &u.CreatedAt)
+		&u.ID, &u.Email, &role, &u.Disabled, &u.PasswordHash, &u.CreatedAt, &u.TimeZone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, model.User{}, model.Errorf(model.EUNAUTHORIZED, "session expired or unknown")
 	}

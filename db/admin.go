@@ -136,7 +136,7 @@ func describeUserChange(before, after model.User, ch UserChange) string {
 const (
 	tokenFrom    = `api_tokens t LEFT JOIN users o ON o.id = t.owner_id`
 	tokenColumns = `t.id, t.name, t.role, t.created_by, t.created_at, t.last_used_at, t.revoked_at,
-		t.owner_id, coalesce(o.email, '') AS owner_email, coalesce(o.kind = 'service', false) AS owner_service,
+		t.owner_id, coalesce(o.email, '') AS owner_email, coalesce(o.kind = 'service', false) AS owner_service, coalesce(o.time_zone, '') AS owner_time_zone,
 		t.expires_at, coalesce(extract(epoch FROM t.expires_at - now())::float8, 0) AS expires_in,
 		coalesce(t.expires_at <= now(), false) AS expired, ` + tokenLiveSQL + ` AS live`
 	// tokenLiveSQL: the token authenticates now. Not revoked, not expired, and its owner enabled
@@ -158,7 +158,7 @@ func scanToken(row scanner) (APIToken, error) {
 		expiresIn float64
 	)
 	err := row.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt,
-		&t.OwnerID, &t.OwnerEmail, &t.OwnerService, &t.ExpiresAt, &expiresIn, &t.Expired, &t.Live)
+		&t.OwnerID, &t.OwnerEmail, &t.OwnerService, &t.OwnerTimeZone, &t.ExpiresAt, &expiresIn, &t.Expired, &t.Live)
 	t.Role = model.Role(role)
 	if t.ExpiresAt != nil && expiresIn > 0 {
 		t.ExpiresIn = time.Duration(expiresIn * float64(time.Second))

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,18 +126,19 @@ func (db *DB) FindReport(ctx context.Context, f model.ReportFilter) (model.Repor
 	return rep, nil
 }
 
-// FindReportRows returns one keyset page of the rows of f (f.Cursor, f.Limit).
+// reportOrderBack is reportOrder reversed: the rows before a position, nearest first.
+var reportOrderBack = `d.started_at ASC, d.id ASC, ` + channelOrder + ` DESC`
+
+// FindReportRows returns one keyset page of the rows of f: the f.Limit rows after f.Cursor, or
+// (f.Before) the f.Limit rows just before that position, the previous page.
 func (db *DB) FindReportRows(ctx context.Context, f model.ReportFilter) (model.ReportPage, error) {
+	if f.Before != "" {
+		return db.findReportRowsBefore(ctx, f)
+	}
 	if err := checkReportFilter(f); err != nil {
 		return model.ReportPage{}, err
 	}
-	limit := f.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultReportLimit
-	case limit > MaxReportLimit:
-		limit = MaxReportLimit
-	}
+	limit := reportLimit(f.Limit)
 	args := reportArgs(f)
 	var after *reportKey
 	if f.Cursor != "" {
@@ -179,6 +181,65 @@ func (db *DB) FindReportRows(ctx context.Context, f model.ReportFilter) (model.R
 		page.Rows = page.Rows[:limit]
 		page.NextCursor = encodeReportCursor(keys[limit-1])
 	}
+	if after != nil && len(keys) > 0 { // rows before this page exist: at least the cursor's own
+		page.PrevCursor = encodeReportCursor(keys[0])
+	}
+	return page, nil
+}
+
+func reportLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultReportLimit
+	case n > MaxReportLimit:
+		return MaxReportLimit
+	}
+	return n
+}
+
+// findReportRowsBefore is the page of f.Limit rows just before the position f.Before, read
+// backwards and returned in report order.
+func (db *DB) findReportRowsBefore(ctx context.Context, f model.ReportFilter) (model.ReportPage, error) {
+	before, err := decodeReportCursor(f.Before)
+	if err != nil {
+		return model.ReportPage{}, err
+	}
+	limit := reportLimit(f.Limit)
+	args := append(reportArgs(f), before.StartedAt, before.DistID, before.Rank, limit+1)
+	rows, err := db.Pool.Query(ctx, `SELECT `+reportRowColumns+` `+reportFrom+` WHERE `+reportWhere+`
+		AND (d.started_at > $4 OR (d.started_at = $4 AND (d.id > $5 OR (d.id = $5 AND `+channelOrder+` < $6))))
+		ORDER BY `+reportOrderBack+` LIMIT $7`, args...)
+	if err != nil {
+		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
+	}
+	defer rows.Close()
+	var (
+		page model.ReportPage
+		keys []reportKey
+	)
+	for rows.Next() {
+		r, k, err := scanReportRow(rows)
+		if err != nil {
+			return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
+		}
+		page.Rows = append(page.Rows, r)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
+	}
+	more := len(page.Rows) > limit
+	if more {
+		page.Rows, keys = page.Rows[:limit], keys[:limit]
+	}
+	slices.Reverse(page.Rows)
+	slices.Reverse(keys)
+	if len(keys) > 0 {
+		page.NextCursor = encodeReportCursor(keys[len(keys)-1]) // the rows from f.Before on follow
+		if more {
+			page.PrevCursor = encodeReportCursor(keys[0])
+		}
+	}
 	return page, nil
 }
 
@@ -210,20 +271,20 @@ func (db *DB) StreamReportRows(ctx context.Context, f model.ReportFilter, fn fun
 	return nil
 }
 
-// FindReportDaily counts the outcomes of f's rows per day of the distribution's start, in a zone
-// offsetSeconds east of UTC (the reader's zone; the UI's zones have no daylight saving), and per
-// channel. Days are ascending, channels in display order; days without rows are omitted.
-func (db *DB) FindReportDaily(ctx context.Context, f model.ReportFilter, offsetSeconds int) ([]model.DailyCount, error) {
+// FindReportDaily counts the outcomes of f's rows per day of the distribution's start in the IANA
+// time zone zone (the reader's; daylight saving included), and per channel. Days are ascending,
+// channels in display order; days without rows are omitted.
+func (db *DB) FindReportDaily(ctx context.Context, f model.ReportFilter, zone string) ([]model.DailyCount, error) {
 	if err := checkReportFilter(f); err != nil {
 		return nil, err
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT (d.started_at AT TIME ZONE 'UTC' + make_interval(secs => $4))::date AS day,
+	rows, err := db.Pool.Query(ctx, `SELECT (d.started_at AT TIME ZONE $4::text)::date AS day,
 			cs.channel,
 			count(*) FILTER (WHERE cs.status = 'SUCCESS'), count(*) FILTER (WHERE cs.status = 'FAILED'),
 			count(*) FILTER (WHERE cs.status NOT IN ('SUCCESS', 'FAILED'))
 		`+reportFrom+` WHERE `+reportWhere+`
 		GROUP BY 1, 2 ORDER BY 1, `+channelOrder,
-		append(reportArgs(f), offsetSeconds)...)
+		append(reportArgs(f), zone)...)
 	if err != nil {
 		return nil, fmt.Errorf("report per day: %w", err)
 	}

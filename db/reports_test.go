@@ -171,7 +171,7 @@ func TestReportTotalsRowsAndStream(t *testing.T) {
 
 	// Per day in KST: ev-a (03:00 UTC = 12:00 KST on the 10th), ev-b on the 11th.
 	f.Channel = ""
-	daily, err := d.FindReportDaily(ctx, f, 9*3600)
+	daily, err := d.FindReportDaily(ctx, f, "Asia/Seoul")
 	if err != nil {
 		t.Fatal(err)
 	}

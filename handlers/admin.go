@@ -69,7 +69,7 @@ func (h *Handlers) Audit(c echo.Context) error {
 		EventID: strings.TrimSpace(in["event"]), From: in["from"], To: in["to"],
 	}
 	f := model.AuditFilter{Actor: v.Actor, Action: v.Action, EventID: v.EventID, Cursor: in["cursor"]}
-	loc := views.Location(p.Lang)
+	loc := Zone(c)
 	if v.From != "" {
 		t, err := time.ParseInLocation(dateLayout, v.From, loc)
 		if err != nil {
@@ -293,7 +293,7 @@ func (h *Handlers) CreateToken(c echo.Context) error {
 		spec.OwnerID = actor.OwnerID
 	}
 	expires := strings.TrimSpace(c.FormValue("expires"))
-	spec.ExpiresIn, spec.ExpiresAt, err = auth.ParseExpiry(expires, views.Location(Lang(c)))
+	spec.ExpiresIn, spec.ExpiresAt, err = auth.ParseExpiry(expires, Zone(c))
 	var secret string
 	if err == nil {
 		secret, _, err = acc.IssueToken(c.Request().Context(), spec)

@@ -65,6 +65,10 @@ type Deps struct {
 	SecureCookies bool
 	// SessionMaxAge is the session cookie's lifetime; use the auth absolute timeout (default 12h).
 	SessionMaxAge time.Duration
+	// DefaultZone is DEFAULT_TIMEZONE: the time zone of viewers who chose none (nil: Asia/Seoul).
+	// Zones stores the users' own choice (db.DB); nil answers POST /timezone with 503.
+	DefaultZone *time.Location
+	Zones       ZoneStore
 	Logger        *slog.Logger
 }
 
@@ -143,7 +147,7 @@ func Lang(c echo.Context) string {
 // NewPage returns the props every full page needs, titled by catalogue key titleKey.
 func NewPage(c echo.Context, titleKey string) views.Page {
 	lang := Lang(c)
-	p := views.Page{Lang: lang, Title: views.T(lang, titleKey), CSRF: CSRFToken(c), Path: SafeNext(c.Request().URL.RequestURI())}
+	p := views.Page{Lang: lang, Title: views.T(lang, titleKey), CSRF: CSRFToken(c), Path: SafeNext(c.Request().URL.RequestURI()), Zone: Zone(c)}
 	if pr, ok := Principal(c); ok {
 		p.Principal = &pr
 	}

@@ -240,7 +240,7 @@ func formStartAt(c echo.Context, lang string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, views.Location(lang)); err == nil {
+		if t, err := time.ParseInLocation(layout, v, Zone(c)); err == nil {
 			return t, nil
 		}
 	}

@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,7 @@ type ReportStore interface {
 	FindReport(ctx context.Context, f model.ReportFilter) (model.Report, error)
 	FindReportRows(ctx context.Context, f model.ReportFilter) (model.ReportPage, error)
 	StreamReportRows(ctx context.Context, f model.ReportFilter, fn func(model.ReportRow) error) error
-	FindReportDaily(ctx context.Context, f model.ReportFilter, offsetSeconds int) ([]model.DailyCount, error)
+	FindReportDaily(ctx context.Context, f model.ReportFilter, zone string) ([]model.DailyCount, error)
 	FindChannelHealth(ctx context.Context, hours int) ([]model.HealthBucket, map[model.Channel]int, error)
 	FindAudit(ctx context.Context, f model.AuditFilter) (model.AuditPage, error)
 }
@@ -42,7 +44,13 @@ const (
 	// csvWriteWindow is how long a CSV download may take in all (the server's write timeout is
 	// shorter; 100k rows need a few seconds on a good connection).
 	csvWriteWindow = 10 * time.Minute
+	// DefaultReportPageSize is how many per-event rows the reports page shows at once;
+	// ReportPageSizes are the sizes a reader may choose (?size=).
+	DefaultReportPageSize = 50
 )
+
+// ReportPageSizes are the page sizes of the reports table a reader may choose.
+var ReportPageSizes = []int{25, 50, 100, 200}
 
 const dateLayout = "2006-01-02"
 
@@ -51,17 +59,19 @@ type reportQuery struct {
 	from, to string // YYYY-MM-DD, inclusive
 	channel  model.Channel
 	cursor   string
+	before   string // the previous page's position (instead of cursor)
+	size     int    // rows per page; 0 = the default
 	filter   model.ReportFilter
 	days     []time.Time // every day of the range, as UTC dates
-	offset   int         // the zone's offset east of UTC, seconds
+	zone     string      // the reader's IANA time zone
 }
 
 // parseReportQuery reads from, to (inclusive dates in the reader's zone; default the last 7 days)
 // and channel. A bad value is an EINVALID error whose message is translated for the reader.
 func parseReportQuery(c echo.Context, lang string) (reportQuery, error) {
-	loc := views.Location(lang)
+	loc := Zone(c)
 	q := reportQuery{from: strings.TrimSpace(c.QueryParam("from")), to: strings.TrimSpace(c.QueryParam("to")),
-		cursor: c.QueryParam("cursor")}
+		cursor: c.QueryParam("cursor"), before: c.QueryParam("before")}
 	today := time.Now().In(loc)
 	if q.to == "" {
 		q.to = today.Format(dateLayout)
@@ -90,22 +100,42 @@ func parseReportQuery(c echo.Context, lang string) (reportQuery, error) {
 		}
 		q.channel = model.Channel(ch)
 	}
-	if len(q.cursor) > 200 {
+	if len(q.cursor) > 200 || len(q.before) > 200 || (q.cursor != "" && q.before != "") {
 		return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_cursor"))
 	}
-	q.filter = model.ReportFilter{From: from, To: end, Channel: q.channel, Cursor: q.cursor}
-	_, q.offset = from.Zone()
+	if s := c.QueryParam("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || !slices.Contains(ReportPageSizes, n) {
+			return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_size"))
+		}
+		if n != DefaultReportPageSize {
+			q.size = n
+		}
+	}
+	q.filter = model.ReportFilter{From: from, To: end, Channel: q.channel, Cursor: q.cursor, Before: q.before,
+		Limit: cmp.Or(q.size, DefaultReportPageSize)}
+	q.zone = loc.String()
 	for d := from; d.Before(end); d = d.AddDate(0, 0, 1) {
 		q.days = append(q.days, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC))
 	}
 	return q, nil
 }
 
-// values is the query string of the filter, without the cursor.
+// values is the query string of the filter, without the cursor (and without the page size: the
+// exports take every row).
 func (q reportQuery) values() url.Values {
 	v := url.Values{"from": {q.from}, "to": {q.to}}
 	if q.channel != "" {
 		v.Set("channel", string(q.channel))
+	}
+	return v
+}
+
+// pageValues is values with the chosen page size.
+func (q reportQuery) pageValues() url.Values {
+	v := q.values()
+	if q.size != 0 {
+		v.Set("size", strconv.Itoa(q.size))
 	}
 	return v
 }
@@ -128,7 +158,8 @@ func (h *Handlers) Reports(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := NewPage(c, "reports.title")
 	q, err := parseReportQuery(c, p.Lang)
-	v := views.ReportView{From: q.from, To: q.to, Channel: q.channel, HealthHours: ReportHealthHours}
+	v := views.ReportView{From: q.from, To: q.to, Channel: q.channel, HealthHours: ReportHealthHours,
+		PageSize: cmp.Or(q.size, DefaultReportPageSize), PageSizes: ReportPageSizes}
 	if err != nil {
 		v.Error = model.ErrorMessage(err)
 		return Render(c, http.StatusBadRequest, views.Reports(p, v))
@@ -144,7 +175,7 @@ func (h *Handlers) Reports(c echo.Context) error {
 	if v.Report, err = store.FindReport(ctx, q.filter); err != nil {
 		return err
 	}
-	if v.Daily, err = store.FindReportDaily(ctx, q.filter, q.offset); err != nil {
+	if v.Daily, err = store.FindReportDaily(ctx, q.filter, q.zone); err != nil {
 		return err
 	}
 	if v.Health, v.FailedNow, err = store.FindChannelHealth(ctx, ReportHealthHours); err != nil {
@@ -154,11 +185,18 @@ func (h *Handlers) Reports(c echo.Context) error {
 	v.Rows, v.Days = page.Rows, q.days
 	vals := q.values()
 	v.ExportURL = "/reports/export.csv?" + vals.Encode()
-	if q.cursor != "" {
-		v.FirstURL = "/reports?" + vals.Encode()
+	v.ExportXLSXURL = "/reports/export.xlsx?" + vals.Encode()
+	v.TotalRows = v.Report.Total.Distributions
+	if page.PrevCursor != "" {
+		v.FirstURL = "/reports?" + q.pageValues().Encode()
+		prev := q.pageValues()
+		prev.Set("before", page.PrevCursor)
+		v.PrevURL = "/reports?" + prev.Encode()
+	} else if q.cursor != "" || q.before != "" {
+		v.FirstURL = "/reports?" + q.pageValues().Encode()
 	}
 	if page.NextCursor != "" {
-		next := q.values()
+		next := q.pageValues()
 		next.Set("cursor", page.NextCursor)
 		v.NextURL = "/reports?" + next.Encode()
 	}
@@ -199,8 +237,8 @@ func (h *Handlers) ExportCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q.filter.Cursor = ""
-	loc := views.Location(lang)
+	q.filter.Cursor, q.filter.Before = "", ""
+	loc := Zone(c)
 	name := "distribution-report_" + q.from + "_" + q.to
 	if q.channel != "" {
 		name += "_" + string(q.channel)

@@ -484,7 +484,7 @@ func TestReportPagination(t *testing.T) {
 		SELECT d.id, d.event_id, ch, 'PENDING', 0, 0 FROM distribution_status d,
 		unnest(ARRAY['URIDONGNETV','RINGOBIZ','GINITV','INSTAGRAM','NAVER','KAKAO']) ch`)
 	seen := map[string]bool{}
-	path, pages := "/reports", 0
+	path, pages := "/reports?size=200", 0 // the largest page size: 3 pages of 200
 	for path != "" {
 		pages++
 		if pages > 10 {

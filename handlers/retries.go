@@ -30,7 +30,7 @@ func bulkFilter(c echo.Context, lang string) (views.BulkRetryView, db.RetryFilte
 		}
 		v.Channel, f.Channel = ch, ch
 	}
-	loc := views.Location(lang)
+	loc := Zone(c)
 	parse := func(s string) (time.Time, error) {
 		if s == "" {
 			return time.Time{}, nil

@@ -322,11 +322,12 @@ func TestToastAndFormat(t *testing.T) {
 	if d.Find(`[data-toast="error"]`).Text() != "<b>x</b>" {
 		t.Error("toast text")
 	}
-	if got := views.FormatTime("ko", t0); got != "2025-03-02 00:04:05 KST" {
-		t.Errorf("FormatTime ko %q", got)
+	// The zone is the viewer's setting, not the language's (issue 15.4).
+	if got := views.FormatTime(views.ZoneOf(context.Background()), t0); got != "2025-03-02 00:04:05 KST" {
+		t.Errorf("FormatTime default zone %q", got)
 	}
-	if got := views.FormatTime("en", t0); got != "2025-03-01 15:04:05 UTC" {
-		t.Errorf("FormatTime en %q", got)
+	if got := views.FormatTime(time.UTC, t0); got != "2025-03-01 15:04:05 UTC" {
+		t.Errorf("FormatTime UTC %q", got)
 	}
 }
 

@@ -4,6 +4,7 @@ package views
 // and view helper calls these, so a date or a thousands separator reads the same on every page.
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -13,21 +14,54 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// kst is Korea Standard Time: UTC+9 all year (no daylight saving since 1988), so a fixed zone is
-// exact and needs no tz database on the server.
-var kst = time.FixedZone("KST", 9*60*60)
+// Time zones (issue 15.4) are their own setting, independent of the language: the viewer's zone
+// (their user setting, else the deployment's DEFAULT_TIMEZONE) travels in the render context, set
+// once per request by the handlers (WithZone) and per feed by the live streams, so every time a
+// template shows, however deep, is in the same zone.
 
-// Location is the time zone times are shown in for lang: Asia/Seoul for Korean, UTC otherwise.
-func Location(lang string) *time.Location {
-	if lang == LangKO {
-		return kst
+// DefaultZoneName is the zone of a render that was given none (DEFAULT_TIMEZONE's default).
+const DefaultZoneName = "Asia/Seoul"
+
+// defaultZone is Asia/Seoul; the fixed UTC+9 (no daylight saving since 1988) stands in should the
+// binary lack the tz database.
+var defaultZone = func() *time.Location {
+	if loc, err := time.LoadLocation(DefaultZoneName); err == nil {
+		return loc
 	}
-	return time.UTC
+	return time.FixedZone("KST", 9*60*60)
+}()
+
+type zoneKey struct{}
+
+// WithZone returns ctx carrying loc as the zone times are shown in (nil leaves ctx as it is).
+func WithZone(ctx context.Context, loc *time.Location) context.Context {
+	if loc == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, zoneKey{}, loc)
 }
 
-// FormatTime formats t for people reading lang (their zone named at the end).
-func FormatTime(lang string, t time.Time) string {
-	return t.In(Location(lang)).Format("2006-01-02 15:04:05 MST")
+// ZoneOf is the zone of a render (WithZone), Asia/Seoul when none was set.
+func ZoneOf(ctx context.Context) *time.Location {
+	if ctx != nil {
+		if loc, ok := ctx.Value(zoneKey{}).(*time.Location); ok && loc != nil {
+			return loc
+		}
+	}
+	return defaultZone
+}
+
+// ZoneChoices are the zones the header's selector offers (the viewer's own is added when it is
+// another): where the marketing platform's staff and partners work.
+var ZoneChoices = []string{
+	"Asia/Seoul", "UTC", "Asia/Tokyo", "Asia/Shanghai", "Asia/Singapore", "Asia/Ho_Chi_Minh",
+	"Asia/Kolkata", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles",
+	"Australia/Sydney",
+}
+
+// FormatTime formats t in loc, the zone named at the end ("2025-03-02 00:04:05 KST").
+func FormatTime(loc *time.Location, t time.Time) string {
+	return t.In(loc).Format("2006-01-02 15:04:05 MST")
 }
 
 // isoTime is the machine-readable instant of a <time datetime>.
@@ -105,12 +139,12 @@ func scheduleSpots(slots []model.ImpressionSlot) int {
 
 // slotTime formats one end of a slot (RFC 3339 text) in the reader's zone ("03-10 19:00");
 // unparsable text is shown as it is (a text node).
-func slotTime(lang, s string) string {
+func slotTime(loc *time.Location, s string) string {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return s
 	}
-	return t.In(Location(lang)).Format("01-02 15:04")
+	return t.In(loc).Format("01-02 15:04")
 }
 
 // fmtSchedule summarises an impression schedule: "3 slots · 12 spots".

@@ -4,6 +4,7 @@
 package views
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -216,6 +217,7 @@ var catalogues = []map[string][2]string{
 	messages,
 	managerMessages, // i18n_manager.go
 	waitingMessages, // waiting.go
+	excelMessages,   // i18n_excel.go
 }
 
 // lookup finds key in the catalogues.
@@ -309,7 +311,13 @@ type Page struct {
 	// Now is the render time, for flags that depend on it (a channel stuck for too long); zero
 	// shows none.
 	Now time.Time
+	// Zone is the viewer's time zone (nil: Asia/Seoul); templates read it from the render context
+	// (WithZone), so live feeds keep it here to render with.
+	Zone *time.Location
 }
+
+// Loc is the page's time zone (Zone, or the default).
+func (p Page) Loc() *time.Location { return ZoneOf(WithZone(context.Background(), p.Zone)) }
 
 // T translates key in the page's language.
 func (p Page) T(key string) string { return T(p.Lang, key) }

@@ -20,9 +20,14 @@ type ReportView struct {
 
 	Report model.Report
 	Rows   []model.ReportRow
-	// NextURL continues the per-event rows; FirstURL goes back to their first page ("" = none).
-	NextURL, FirstURL string
-	ExportURL         string
+	// NextURL continues the per-event rows, PrevURL goes back one page, FirstURL to their first
+	// page ("" = none). TotalRows is how many rows the report has in all (every page).
+	NextURL, PrevURL, FirstURL string
+	TotalRows                  int
+	PageSize                   int   // rows per page
+	PageSizes                  []int // the sizes a reader may choose
+	ExportURL                  string
+	ExportXLSXURL              string
 
 	// Days are the days of the range in order; Daily the outcomes per day and channel.
 	Days  []time.Time

@@ -30,36 +30,37 @@ var waitingMessages = map[string][2]string{
 	"breaker.probed":           {"A test call to the channel was requested", "채널 확인 호출을 요청했습니다"},
 }
 
-// ClockTime is t's time of day in the reader's zone (HH:MM:SS).
-func ClockTime(lang string, t time.Time) string { return t.In(Location(lang)).Format("15:04:05") }
+// ClockTime is t's time of day in the reader's zone loc (HH:MM:SS).
+func ClockTime(loc *time.Location, t time.Time) string { return t.In(loc).Format("15:04:05") }
 
 // withTime puts the time of day into a message's {t}; without a time (or one already past at
 // now) the ".soon" variant is used.
-func withTime(lang, key string, at *time.Time, now time.Time) string {
+func withTime(lang string, loc *time.Location, key string, at *time.Time, now time.Time) string {
 	if at == nil || at.IsZero() || (!now.IsZero() && !at.After(now)) {
 		return T(lang, key+".soon")
 	}
-	return strings.ReplaceAll(T(lang, key), "{t}", ClockTime(lang, *at))
+	return strings.ReplaceAll(T(lang, key), "{t}", ClockTime(loc, *at))
 }
 
-// WaitingText is why a channel waits, in words ("" when it does not wait: running or finished).
-func WaitingText(lang string, c model.ChannelState, now time.Time) string {
+// WaitingText is why a channel waits, in words ("" when it does not wait: running or finished),
+// its times in loc.
+func WaitingText(lang string, loc *time.Location, c model.ChannelState, now time.Time) string {
 	if c.WaitingReason == nil || c.Status.Terminal() || !c.WaitingReason.Valid() {
 		return ""
 	}
 	if *c.WaitingReason == model.WaitQueued {
 		return T(lang, "wait.queued")
 	}
-	return withTime(lang, "wait."+string(*c.WaitingReason), c.NextAttemptAt, now)
+	return withTime(lang, loc, "wait."+string(*c.WaitingReason), c.NextAttemptAt, now)
 }
 
 // BreakerText is a channel's breaker on the health strip: working, or paused until when.
-func BreakerText(lang string, st model.BreakerStatus, now time.Time) string {
+func BreakerText(lang string, loc *time.Location, st model.BreakerStatus, now time.Time) string {
 	if !st.Paused() {
 		return T(lang, "breaker.closed")
 	}
 	if st.OpenUntil.IsZero() || (!now.IsZero() && !st.OpenUntil.After(now)) {
 		return T(lang, "breaker.probing")
 	}
-	return strings.ReplaceAll(T(lang, "breaker.paused"), "{t}", ClockTime(lang, st.OpenUntil))
+	return strings.ReplaceAll(T(lang, "breaker.paused"), "{t}", ClockTime(loc, st.OpenUntil))
 }

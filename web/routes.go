@@ -28,6 +28,7 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/login", handler: h.Login, public: true},
 		{method: http.MethodPost, path: "/logout", handler: h.Logout},
 		{method: http.MethodPost, path: "/lang", handler: h.SetLang, public: true},
+		{method: http.MethodPost, path: "/timezone", handler: h.SetZone, public: true},
 
 		// Pages
 		{method: http.MethodGet, path: "/", handler: h.EventsList},
@@ -50,6 +51,7 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		// Manager pages: reports, CSV export, audit log (read-only), users, API tokens.
 		{method: http.MethodGet, path: "/reports", handler: h.Reports, role: model.RoleManager},
 		{method: http.MethodGet, path: "/reports/export.csv", handler: h.ExportCSV, role: model.RoleManager},
+		{method: http.MethodGet, path: "/reports/export.xlsx", handler: h.ExportXLSX, role: model.RoleManager},
 		{method: http.MethodGet, path: "/audit", handler: h.Audit, role: model.RoleManager},
 		{method: http.MethodGet, path: "/users", handler: h.Users, role: model.RoleManager},
 		{method: http.MethodPost, path: "/users", handler: h.CreateUser, role: model.RoleManager},

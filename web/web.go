@@ -98,6 +98,7 @@ func New(cfg Config, a Authenticator, h *handlers.Handlers) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	s.use()
+	e.Use(h.ZoneContext) // after authentication: the viewer's time zone
 	for _, r := range s.routes(h) {
 		s.add(r)
 	}

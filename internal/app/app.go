@@ -249,6 +249,7 @@ func (a *App) build(o options) error {
 		Store: store, Engine: a.Engine, Status: statusReader{a.Cache, a.Store}, Live: a.Streams,
 		Reports: a.Store, Accounts: a.Auth, Announce: a.Cache,
 		SecureCookies: cfg.SecureCookies, SessionMaxAge: a.Auth.Config().AbsoluteTimeout,
+		DefaultZone: cfg.DefaultTimezone, Zones: a.Store,
 		Logger: logger,
 	})
 	return nil

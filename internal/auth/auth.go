@@ -325,7 +325,7 @@ func (s *Service) loginFailed(ctx context.Context, email, ip string) error {
 }
 
 func principalOfUser(u model.User, idHash []byte) model.Principal {
-	return model.Principal{UserID: u.ID, Name: u.Email, Role: u.Role, SessionID: hex.EncodeToString(idHash)}
+	return model.Principal{UserID: u.ID, Name: u.Email, Role: u.Role, SessionID: hex.EncodeToString(idHash), TimeZone: u.TimeZone}
 }
 
 // Authenticate returns the principal of a live session cookie value, sliding its idle expiry.

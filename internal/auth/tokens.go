@@ -35,7 +35,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (model.P
 }
 
 func principalOfToken(t db.APIToken) model.Principal {
-	p := model.Principal{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role}
+	p := model.Principal{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role, TimeZone: t.OwnerTimeZone}
 	if t.OwnerID != nil {
 		p.OwnerID = *t.OwnerID
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // zones validate without the machine's tz database (tests, scratch images)
 )
 
 // Role says which parts a serve process runs.
@@ -87,6 +88,10 @@ type Config struct {
 	// then refuses to start until the migrations are applied.
 	MigrateOnStart bool
 	LogLevel       string
+	// DefaultTimezone is the time zone of viewers who chose none (DEFAULT_TIMEZONE, an IANA name,
+	// default Asia/Seoul): times shown, the day boundaries of reports and bulk retry, export times.
+	// Each user may choose their own; it never follows the language.
+	DefaultTimezone *time.Location
 	// AuditRetention is how long audit log entries are kept before the hourly prune deletes them
 	// (AUDIT_RETENTION, default 400 days; "400d" or a Go duration such as "9600h"; at least 1 day).
 	AuditRetention time.Duration
@@ -139,6 +144,7 @@ func Default() Config {
 
 // Defaults used when a variable is unset.
 const (
+	DefaultTimezone    = "Asia/Seoul"
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/distribution?sslmode=disable"
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	DefaultAddr        = "127.0.0.1:8080"
@@ -177,6 +183,9 @@ func Load(getenv func(string) string) (Config, error) {
 		c.PublicURL = "http://" + c.Addr
 	}
 	var err error
+	if c.DefaultTimezone, err = zoneVar(getenv, "DEFAULT_TIMEZONE", DefaultTimezone); err != nil {
+		return c, err
+	}
 	if c.MaxAttempts, err = intVar(getenv, "MAX_ATTEMPTS", 3, 1, 100); err != nil {
 		return c, err
 	}
@@ -446,4 +455,18 @@ type StreamTiming struct {
 	CountsEvery    time.Duration // the list's status counts are refreshed at most this often
 	FeedEvery      time.Duration // a detail feed renders at most this often
 	ListEvery      time.Duration // a list feed reads at most this often
+}
+
+// zoneVar reads an IANA time zone name ("Asia/Seoul", "UTC"); "Local" is refused (it would be
+// whatever the server's machine is set to).
+func zoneVar(getenv func(string) string, name, def string) (*time.Location, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		v = def
+	}
+	loc, err := time.LoadLocation(v)
+	if err != nil || v == "Local" {
+		return nil, fmt.Errorf("%s: want an IANA time zone name such as Asia/Seoul or UTC, got %q", name, v)
+	}
+	return loc, nil
 }

@@ -105,7 +105,7 @@ func (f *feed[K, S]) setShown(sh S) {
 func (f *feed[K, S]) renderFull(sh S) ([]byte, error) {
 	p := f.page
 	p.Now = time.Now()
-	b, err := renderPatch(true, f.set.whole(p, f.key, sh)...)
+	b, err := renderPatch(p.Zone, true, f.set.whole(p, f.key, sh)...)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +174,8 @@ func (f *feed[K, S]) broadcast(m *feedMsg, sh S) {
 
 // renderPatch renders comps once and frames them as one SSE patch event: nil when a patch
 // (whole false) renders nothing; a whole page is framed even when empty.
-func renderPatch(whole bool, comps ...templ.Component) ([]byte, error) {
-	buf, err := views.Render(context.Background(), comps...)
+func renderPatch(loc *time.Location, whole bool, comps ...templ.Component) ([]byte, error) {
+	buf, err := views.Render(views.WithZone(context.Background(), loc), comps...)
 	if err != nil {
 		return nil, err
 	}

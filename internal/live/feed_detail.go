@@ -26,6 +26,7 @@ import (
 type feedKey struct {
 	eventID  string
 	lang     string
+	zone     string // the viewers' time zone (IANA name): times are rendered in it
 	canRetry bool
 }
 
@@ -53,12 +54,12 @@ func wholeDetail(p views.Page, key feedKey, sh *detailShown) []templ.Component {
 // harmless: a patch morphs elements to a state), and a stream that reads its own full state
 // afterwards misses nothing either.
 func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher, feedSnapshot[*detailShown]) {
-	key := feedKey{eventID: id, lang: p.Lang, canRetry: p.CanRetry()}
+	key := feedKey{eventID: id, lang: p.Lang, zone: p.Loc().String(), canRetry: p.CanRetry()}
 	w := newFeedWatcher()
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
-		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry})
+		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc()})
 		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
 		f.cancel = fo.h.goFeed(func(ctx context.Context) { fo.run(ctx, f) }, f.end)
@@ -83,7 +84,7 @@ type feedSink struct {
 }
 
 func (s *feedSink) patch(comps ...templ.Component) error {
-	b, err := renderPatch(false, comps...)
+	b, err := renderPatch(s.f.page.Zone, false, comps...)
 	if b == nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 type listKey struct {
 	f        model.EventFilter
 	lang     string
+	zone     string // the viewers' time zone (IANA name)
 	mayRetry bool
 }
 
@@ -67,11 +68,11 @@ type listShown struct {
 // It returns once the feed has read the list, with the state every patch queued for the watcher
 // starts from; an error when the feed's initial read failed.
 func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedWatcher, feedSnapshot[*listShown], error) {
-	key := listKey{f: f, lang: p.Lang, mayRetry: p.CanRetry()}
+	key := listKey{f: f, lang: p.Lang, zone: p.Loc().String(), mayRetry: p.CanRetry()}
 	fan.mu.Lock()
 	lf := fan.feeds[key]
 	if lf == nil {
-		lf = fan.start(key, p.Title)
+		lf = fan.start(key, p.Title, p.Loc())
 	}
 	lf.joining++
 	fan.mu.Unlock()
@@ -93,8 +94,8 @@ func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedW
 }
 
 // start creates, subscribes and runs the feed of key (fan.mu held).
-func (fan *listFeeds) start(key listKey, title string) *listFeed {
-	lf := fan.newFeed(key, views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry})
+func (fan *listFeeds) start(key listKey, title string, loc *time.Location) *listFeed {
+	lf := fan.newFeed(key, views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry, Zone: loc})
 	v := &listView{h: fan.h, p: lf.page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}}
 	v.out = listSink{lf, v} // the sink snapshots the view it patches for
 	filter := Filter{All: v.first}
@@ -114,7 +115,7 @@ type listSink struct {
 }
 
 func (s listSink) patch(comps ...templ.Component) error {
-	b, err := renderPatch(false, comps...)
+	b, err := renderPatch(s.lf.page.Zone, false, comps...)
 	if b == nil {
 		return err
 	}

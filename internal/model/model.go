@@ -357,6 +357,8 @@ type User struct {
 	// Service marks a service account ("service:<name>"): it owns machines' API tokens and has no
 	// password, so it never logs in.
 	Service bool `json:"service,omitempty"`
+	// TimeZone is the IANA zone the user reads times in ("" = the deployment's DEFAULT_TIMEZONE).
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // Principal is whoever makes a request: a logged-in user or an API token.
@@ -371,6 +373,9 @@ type Principal struct {
 	OwnerID int64
 	// TokenExpiry is when the token expires, by this process's clock (zero: never).
 	TokenExpiry time.Time
+	// TimeZone is the IANA zone of the user (a token's: its owner's) for times shown and day
+	// boundaries; "" = the deployment's DEFAULT_TIMEZONE.
+	TimeZone string
 }
 
 // AuditEntry is one row of the audit log.

@@ -8,8 +8,11 @@ type ReportFilter struct {
 	From    time.Time
 	To      time.Time
 	Channel Channel // "" = every channel
-	Cursor  string  // opaque keyset cursor of the per-event rows (page only)
-	Limit   int     // rows per page; the store clamps it to 1..500, default 200
+	Cursor  string  // opaque keyset cursor of the per-event rows (page only): the rows after it
+	// Before (page only, instead of Cursor) asks for the page of rows just before that cursor:
+	// the previous page.
+	Before string
+	Limit  int // rows per page; the store clamps it to 1..500, default 200
 }
 
 // ChannelTotals sums one channel's rows of a report.
@@ -55,6 +58,7 @@ type ReportRow struct {
 type ReportPage struct {
 	Rows       []ReportRow
 	NextCursor string // "" on the last page
+	PrevCursor string // "" on the first page: the Before of the previous page
 }
 
 // DailyCount is how one channel's rows of distributions started on Day ended (so far).
