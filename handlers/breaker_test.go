@@ -179,8 +179,8 @@ func TestAPIWaitingReason(t *testing.T) {
 	if c := chs["KAKAO"]; c["status"] != "PENDING" || c["waitingReason"] != "channel_paused" || c["nextAttemptAt"] != "2031-05-06T14:05:30Z" {
 		t.Errorf("paused KAKAO = %v", c)
 	}
-	// The detail page says it in words (English: UTC; Korean: KST).
-	for lang, want := range map[string]string{"en": "Channel paused until 14:05:30", "ko": "일시 중지: 23:05:30까지"} {
+	// The detail page says it in words, in the default time zone (Asia/Seoul) whatever the language.
+	for lang, want := range map[string]string{"en": "Channel paused until 23:05:30", "ko": "일시 중지: 23:05:30까지"} {
 		r := a.req(http.MethodGet, "/events/wait-1", a.tokens[model.RoleMarketer], nil, map[string]string{"Accept-Language": lang})
 		wantStatus(t, r, http.StatusOK)
 		doc, err := goquery.NewDocumentFromReader(strings.NewReader(r.raw))

@@ -437,11 +437,11 @@ func TestEventDetailPage(t *testing.T) {
 		t.Error("a non-https post url became a link")
 	}
 	sched := d.Find(`[data-channel="URIDONGNETV"] table[data-impression-schedule] tbody tr`)
-	if sched.Length() != 1 || !strings.Contains(sched.Text(), "Morning") || !strings.Contains(sched.Text(), "03-02 00:00") {
+	if sched.Length() != 1 || !strings.Contains(sched.Text(), "Morning") || !strings.Contains(sched.Text(), "03-02 09:00") {
 		t.Errorf("schedule row %q", sched.Text())
 	}
-	if d.Find(`time[datetime]`).Length() == 0 || !strings.Contains(d.Find(`[data-overall-status] time`).First().Text(), "UTC") {
-		t.Error("times not shown in UTC for English")
+	if d.Find(`time[datetime]`).Length() == 0 || !strings.Contains(d.Find(`[data-overall-status] time`).First().Text(), "KST") {
+		t.Error("times not shown in the default zone (KST) for English")
 	}
 	if d.Find(`#attempts-ev1`).Length() != 1 {
 		t.Error("attempt history section missing")
@@ -636,7 +636,7 @@ func TestBulkRetry(t *testing.T) {
 	if d.Find(`[data-bulk-count]`).Length() != 0 {
 		t.Error("count shown before asking")
 	}
-	today := time.Now().UTC().Format(time.DateOnly)
+	today := time.Now().In(seoul).Format(time.DateOnly) // days in the default zone
 	d = staff.get("/retries?check=1&channel=KAKAO&from=" + today + "&to=" + today).doc(t)
 	if got, _ := d.Find(`[data-bulk-count]`).Attr("data-bulk-count"); got != "2" {
 		t.Fatalf("preview count %q", got)

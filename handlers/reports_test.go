@@ -388,8 +388,8 @@ func TestReportRowsAndCSVContent(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	today := time.Now().UTC().Format("2006-01-02")
-	week := time.Now().UTC().AddDate(0, 0, -6).Format("2006-01-02")
+	today := time.Now().In(seoul).Format("2006-01-02") // days in the default zone
+	week := time.Now().In(seoul).AddDate(0, 0, -6).Format("2006-01-02")
 	if cd := r.header.Get("Content-Disposition"); cd != `attachment; filename="distribution-report_`+week+`_`+today+`.csv"` {
 		t.Errorf("Content-Disposition %q", cd)
 	}

@@ -239,7 +239,7 @@ func TestScheduleFormsAndCSRF(t *testing.T) {
 		t.Error("no schedule chip on the list row")
 	}
 	sd := staff.get("/events/ev").doc(t)
-	if sd.Find(`button[data-action="unschedule"]`).Length() != 1 || !strings.Contains(sd.Find(`#schedule`).Text(), "UTC") {
+	if sd.Find(`button[data-action="unschedule"]`).Length() != 1 || !strings.Contains(sd.Find(`#schedule`).Text(), "KST") {
 		t.Errorf("staff (English) page: %s", sd.Find(`#schedule`).Text())
 	}
 
@@ -306,7 +306,7 @@ func TestScheduleReachesOpenStreams(t *testing.T) {
 	list.waitFor("the list", isPatch)
 
 	staff.get("/events/ev")
-	form := url.Values{"channels": {"KAKAO"}, "when": {"at"}, "at": {at.Format("2006-01-02T15:04:05")}}
+	form := url.Values{"channels": {"KAKAO"}, "when": {"at"}, "at": {at.In(seoul).Format("2006-01-02T15:04:05")}}
 	wantLocation(t, "schedule", staff.post("/events/ev/distribution", form, false), "/events/ev")
 	ev := detail.waitFor("the schedule on the detail stream", func(ev sseEvent) bool { return isPatch(ev) && strings.Contains(ev.data, "data-schedule") })
 	d := patchDoc(t, ev)

@@ -261,8 +261,10 @@ func TestEventDetailHooks(t *testing.T) {
 	if doc.Find(`button[data-action="retry-failed"][disabled]`).Length() != 1 {
 		t.Error("retry-failed not disabled without failures")
 	}
-	if doc.Find(`[data-overall-status="COMPLETED"] [data-completed-at] time[datetime="2025-03-01T15:05:05Z"]`).Text() != "2025-03-01 15:05:05 UTC" {
-		t.Error("completed time (en, UTC)")
+	// The zone is the viewer's setting, never the language's (issue 15.4): English in the
+	// default zone reads Seoul time.
+	if got := doc.Find(`[data-overall-status="COMPLETED"] [data-completed-at] time[datetime="2025-03-01T15:05:05Z"]`).Text(); got != "2025-03-02 00:05:05 KST" {
+		t.Errorf("completed time (en, default zone) %q", got)
 	}
 	doc = render(t, views.EventDetail(page("ko", model.RoleStaff), views.DetailView{Event: model.Event{ID: "ev1", Title: "x", Distribution: ok}}))
 	if doc.Find(`[data-completed-at] time`).Text() != "2025-03-02 00:05:05 KST" {

@@ -21,7 +21,8 @@ type access struct {
 // TestRouteRoleMatrix fails when a route is added without a row here.
 var routeAccess = map[string]access{
 	"GET /login": {public: true}, "POST /login": {public: true}, "POST /logout": {}, "POST /lang": {public: true},
-	"GET /": {}, "POST /events": {role: model.RoleMarketer}, "GET /events/:id": {},
+	"POST /timezone": {public: true},
+	"GET /":          {}, "POST /events": {role: model.RoleMarketer}, "GET /events/:id": {},
 	"POST /events/:id/distribution":                {role: model.RoleMarketer},
 	"POST /events/:id/channels/:ch/retry":          {role: model.RoleStaff},
 	"POST /events/:id/retry-failed":                {role: model.RoleStaff},
@@ -34,6 +35,7 @@ var routeAccess = map[string]access{
 	"GET /events/:id/stream":                       {},
 	"GET /reports":                                 {role: model.RoleManager},
 	"GET /reports/export.csv":                      {role: model.RoleManager},
+	"GET /reports/export.xlsx":                     {role: model.RoleManager},
 	"GET /audit":                                   {role: model.RoleManager},
 	"GET /users":                                   {role: model.RoleManager},
 	"POST /users":                                  {role: model.RoleManager},
