@@ -32,7 +32,7 @@ type APIToken struct {
 	// OwnerTimeZone is the owner's time zone ("" = the deployment default): what a token's
 	// exports and day boundaries use.
 	OwnerTimeZone string
-	ExpiresAt    *time.Time
+	ExpiresAt     *time.Time
 	// ExpiresIn is the time left before ExpiresAt by the DB clock when the row was read (0 when the
 	// token never expires), so callers need not trust their own clock.
 	ExpiresIn time.Duration

@@ -216,7 +216,7 @@ func TestExportXLSX(t *testing.T) {
 
 	wantCode(t, "staff", staff.get("/reports/export.xlsx"+q), http.StatusForbidden)
 	wantCode(t, "bad date", mgr.get("/reports/export.xlsx?from=2025-02-30"), http.StatusBadRequest)
-	if href, _ := mgr.get("/reports"+q).doc(t).Find(`a[data-action="export-xlsx"]`).Attr("href"); href != "/reports/export.xlsx"+q {
+	if href, _ := mgr.get("/reports" + q).doc(t).Find(`a[data-action="export-xlsx"]`).Attr("href"); href != "/reports/export.xlsx"+q {
 		t.Errorf("download link %q", href)
 	}
 

@@ -69,7 +69,7 @@ type Deps struct {
 	// Zones stores the users' own choice (db.DB); nil answers POST /timezone with 503.
 	DefaultZone *time.Location
 	Zones       ZoneStore
-	Logger        *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.
