@@ -22,8 +22,8 @@ func (a *app) dbNow() time.Time {
 	return now
 }
 
-// Staff schedule a start with the detail page's form ("at", read in the viewer's zone: UTC in
-// English), see it on the page and as a chip on the list, and unschedule it; the list drops the
+// Staff schedule a start with the detail page's form ("at", read in the viewer's zone: the
+// default Asia/Seoul, whatever the language), see it on the page and as a chip on the list, and unschedule it; the list drops the
 // chip live. Then a schedule a couple of seconds ahead (by the database clock), written through
 // the API from the open page, shows up on it and fires: the distribution starts and completes on
 // the page without a reload, its attempts triggered by the schedule.
@@ -41,12 +41,12 @@ func TestScheduleFromThePage(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] input[name="channels"][value="INSTAGRAM"]`)), // uncheck
 		chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] input[name="when"][value="at"]`)),
 	)
-	eval[bool](staff, `(document.querySelector('form[data-action="start-distribution"] input[name="at"]').value = '`+at.Format("2006-01-02T15:04:05")+`') !== ''`)
+	eval[bool](staff, `(document.querySelector('form[data-action="start-distribution"] input[name="at"]').value = '`+at.In(seoul).Format("2006-01-02T15:04:05")+`') !== ''`)
 	staff.do("submit", chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] button[type="submit"]`)))
 	staff.waitJS("the schedule on the page", `document.querySelector('#schedule [data-schedule]')?.dataset.startAt === '`+at.Format(time.RFC3339)+`'`, 10*time.Second)
 	staff.wantNoReload()
-	if got := eval[string](staff, `document.querySelector('#schedule').textContent`); !strings.Contains(got, "UTC") || strings.Contains(got, "Instagram") {
-		t.Errorf("schedule box %q: want the time in UTC and the five channels asked for", got)
+	if got := eval[string](staff, `document.querySelector('#schedule').textContent`); !strings.Contains(got, "KST") || strings.Contains(got, "Instagram") {
+		t.Errorf("schedule box %q: want the time in KST and the five channels asked for", got)
 	}
 	if n := count(staff, `[data-overall-status]`); n != 0 {
 		t.Fatal("scheduling started the distribution")

@@ -13,6 +13,15 @@ import (
 	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
+// seoul is DEFAULT_TIMEZONE's default: the zone of a viewer who chose none.
+var seoul = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Seoul")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
 // TestUXExcelZoneIsItsOwnSetting (issue 15.4): an English-reading manager sees times in the
 // default zone (Asia/Seoul), not UTC; choosing another zone in the header changes every time on
 // the page and in the live stream, the language untouched; the report's date filter names it.
