@@ -151,7 +151,7 @@ func TestAPIScheduleBadInput(t *testing.T) {
 
 // A session (browser) writing the schedule through the API needs the CSRF token, like every
 // session write; the page's own form and the staff unschedule button work without JavaScript, the
-// time read in the viewer's zone (KST for Korean, UTC for English).
+// time read in the viewer's zone (the default Asia/Seoul, whatever the language).
 func TestScheduleFormsAndCSRF(t *testing.T) {
 	t.Parallel()
 	a := newUIApp(t, false)
