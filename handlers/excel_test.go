@@ -6,7 +6,10 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/marketing-platform/distribution/db"
@@ -413,5 +417,25 @@ func TestReportPagesPrevNext(t *testing.T) {
 	}
 	for _, bad := range []string{"size=7", "size=abc", "size=100000", "before=garbage", "cursor=x&before=y"} {
 		wantCode(t, bad, mgr.get("/reports?"+bad), http.StatusBadRequest)
+	}
+}
+
+// bigReport claims more rows than one Excel file may hold; it must never be streamed.
+type bigReport struct{ handlers.ReportStore }
+
+func (bigReport) FindReport(context.Context, model.ReportFilter) (model.Report, error) {
+	return model.Report{Total: model.ChannelTotals{Distributions: handlers.MaxXLSXRows + 1}}, nil
+}
+
+// TestExportXLSXBounded (15.12): a report over MaxXLSXRows rows is refused before any row is read,
+// with a message pointing to the CSV.
+func TestExportXLSXBounded(t *testing.T) {
+	t.Parallel()
+	h := handlers.New(handlers.Deps{Reports: bigReport{}, Logger: slog.New(slog.DiscardHandler)})
+	e := echo.New()
+	rec := httptest.NewRecorder()
+	err := h.ExportXLSX(e.NewContext(httptest.NewRequest(http.MethodGet, "/export", nil), rec))
+	if model.ErrorCode(err) != model.EINVALID || !strings.Contains(model.ErrorMessage(err), "CSV") || rec.Body.Len() != 0 {
+		t.Errorf("error %v, body %d bytes: want EINVALID pointing to the CSV, nothing written", err, rec.Body.Len())
 	}
 }
