@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/simulator"
+	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
 // The checks a small screen needs, as one JavaScript expression returning the problems found:
@@ -57,6 +62,20 @@ func (tb *tab) visit(path string) {
 	tb.t.Helper()
 	tb.do("open "+path, chromedp.Navigate(tb.a.url+path))
 	tb.waitJS("the page loaded", `document.readyState === 'complete'`, 10*time.Second)
+}
+
+// phoneShot saves a screenshot of the whole page at the current (phone) viewport.
+func (tb *tab) phoneShot(file string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 15*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
 }
 
 // openNavMenu opens the collapsed navigation (a button with aria-expanded) when it is collapsed.
@@ -123,6 +142,12 @@ func TestUXMobilePages(t *testing.T) {
 	if !eval[bool](m, order) {
 		t.Error("the FAILED channel is not above the successful ones at 390x844")
 	}
+	// E2E_SCREENSHOTS=dir saves the phone screenshots (README): the detail page, menu closed and open.
+	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
+		m.phoneShot(filepath.Join(dir, "mobile-detail.png"))
+		m.openNavMenu()
+		m.phoneShot(filepath.Join(dir, "mobile-menu.png"))
+	}
 	m.do("desktop", chromedp.EmulateViewport(1280, 900))
 	if eval[bool](m, order) || eval[bool](m, `document.querySelector('[data-channel="KAKAO"]').getBoundingClientRect().top <= document.querySelector('[data-channel="URIDONGNETV"]').getBoundingClientRect().top`) {
 		t.Error("the desktop order changed: KAKAO is no longer last")
@@ -133,4 +158,178 @@ func TestUXMobilePages(t *testing.T) {
 	if !eval[bool](m, `[...document.querySelectorAll('nav[data-main-nav] a')].every(a => a.getClientRects().length === 1)`) {
 		t.Error("the navigation is not shown on a desktop")
 	}
+}
+
+// korean switches the tab's language to Korean.
+func (tb *tab) korean() {
+	tb.t.Helper()
+	tb.do("Korean", chromedp.Click(chromedp.CSS(`button[name="lang"][value="ko"]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang="ko"]`)))
+}
+
+// logIn fills the login form the tab shows and waits for the signed-in page.
+func (tb *tab) logIn(email string) {
+	tb.t.Helper()
+	tb.do("log in again",
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-user-role]`)),
+	)
+}
+
+// waitNav waits for predicate across page loads (waitJS fails when the page navigates under it).
+func (tb *tab) waitNav(what, predicate string, timeout time.Duration) {
+	tb.t.Helper()
+	testkit.EventuallyErr(tb.t, timeout, what, func() error {
+		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		defer cancel()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](predicate))
+		if err == nil && !ok {
+			return errors.New("not yet")
+		}
+		return err
+	})
+}
+
+// A session that ends while a page is open sends the page to the login form with the page as
+// next, whichever request learns it first: the open stream (logged out in another tab), an
+// action answered 401, or the stream's reconnect answered 401. Logging in returns to the page.
+func TestUXMobileSessionEndGoesToLogin(t *testing.T) {
+	a := newApp(t)
+	id := a.event("Session ends")
+	a.sim.SetFail(map[model.Channel]simulator.FailRule{model.ChannelKakao: {Always: true}})
+	if _, err := a.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelKakao}, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	const email = "staff@example.com"
+	b := newBrowser(t)
+	staff := b.user(a, email, model.RoleStaff)
+	page := "/events/" + id + "?from=list"
+	wantLogin := `location.pathname === '/login' && new URLSearchParams(location.search).get('next') === '` + page + `'`
+	staff.open(page)
+	staff.waitJS("KAKAO FAILED", `document.querySelector('[data-channel="KAKAO"][data-status="FAILED"] button[data-action="retry"]') !== null`, 30*time.Second)
+
+	// 1. Logged out in another tab: the open stream learns it.
+	other := staff.newTab()
+	other.open("/")
+	other.do("log out", chromedp.Click(chromedp.CSS(`button[data-action="logout"]`)), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	staff.waitNav("the login form, back to the page next", wantLogin, 15*time.Second)
+	staff.logIn(email)
+	if got := eval[string](staff, `location.pathname + location.search`); got != page {
+		t.Errorf("after logging in again: %s, want %s", got, page)
+	}
+	staff.waitLive()
+
+	// 2. An action answered 401 (the session removed behind the stream's back, and the stream
+	// gone, so only the action can tell).
+	eval[bool](staff, `(document.getElementById('live-stream').remove(), true)`)
+	if _, err := a.db.Pool.Exec(context.Background(), `DELETE FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
+	staff.do("retry", chromedp.Click(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
+	staff.waitNav("the login form after the refused action", wantLogin, 15*time.Second)
+	staff.logIn(email)
+	staff.waitLive()
+
+	// 3. The stream's reconnect answered 401 (the server restarts while the session is gone).
+	if _, err := a.db.Pool.Exec(context.Background(), `DELETE FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
+	a.stopWeb()
+	a.restartWeb()
+	staff.waitNav("the login form after the refused reconnect", wantLogin, 30*time.Second)
+}
+
+// Keyboard: a retry started with Enter keeps the focus on the channel's card while the card
+// re-renders, and the polite live region announces how the channel ended, failures included.
+// The attempt table's headers stay on one line (시도 not 시/도).
+func TestUXMobileRetryKeepsFocus(t *testing.T) {
+	a := newApp(t)
+	id := a.event("Keyboard retry")
+	a.sim.SetFail(map[model.Channel]simulator.FailRule{model.ChannelKakao: {Always: true}})
+	if _, err := a.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelNaver, model.ChannelKakao}, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	staff := b.user(a, "staff@example.com", model.RoleStaff)
+	staff.korean()
+	staff.open("/events/" + id)
+	card := `document.querySelector('[data-channel="KAKAO"]')`
+	staff.waitJS("KAKAO FAILED", `document.querySelector('[data-channel="KAKAO"][data-status="FAILED"] button[data-action="retry"]') !== null`, 30*time.Second)
+	staff.waitJS("the attempt history", `document.querySelectorAll('[id^="attempts-"] tbody tr').length > 0`, 10*time.Second)
+
+	if wrapped := eval[[]string](staff, `[...document.querySelectorAll('[id^="attempts-"] thead th')].filter(th => {
+			const r = document.createRange();
+			r.selectNodeContents(th);
+			return new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top))).size > 1;
+		}).map(th => th.textContent.trim())`); len(wrapped) > 0 {
+		t.Errorf("attempt table headers on more than one line: %q", wrapped)
+	}
+	for _, w := range []int{1280, 390} {
+		staff.do("resize", chromedp.EmulateViewport(int64(w), 844))
+		if !eval[bool](staff, `(() => { const th = [...document.querySelectorAll('[id^="attempts-"] thead th')].find(th => th.textContent.trim() === '시도');
+				const r = document.createRange(); r.selectNodeContents(th);
+				return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size === 1; })()`) {
+			t.Errorf("at %d px the 시도 header wraps", w)
+		}
+	}
+
+	// Watch the focus from the key press on: it must never fall back to <body>.
+	staff.do("focus the retry button", chromedp.Focus(chromedp.CSS(`[data-channel="KAKAO"] button[data-action="retry"]`)))
+	eval[bool](staff, `(() => { window.__lostFocus = false; window.__announced = [];
+		const a = document.getElementById('announcer');
+		new MutationObserver(() => window.__announced.push(document.getElementById('announcer').textContent)).observe(document.body, {subtree: true, childList: true, characterData: true});
+		document.addEventListener('focusout', () => setTimeout(() => { if (document.activeElement === document.body) window.__lostFocus = true; }), true);
+		return a !== null; })()`)
+	staff.do("press Enter", chromedp.KeyEvent("\r"))
+	staff.waitJS("the retry ran and failed again", card+`.dataset.status === 'FAILED' && `+card+`.querySelector('[data-retries]').textContent === '1'`, 30*time.Second)
+	if !eval[bool](staff, card+`.contains(document.activeElement)`) {
+		t.Errorf("focus is on %s after the card re-rendered, want inside the KAKAO card", eval[string](staff, `document.activeElement.outerHTML.slice(0, 120)`))
+	}
+	if eval[bool](staff, `window.__lostFocus`) {
+		t.Error("the focus dropped to <body> during the retry")
+	}
+	staff.waitJS("the failure announced", `[...window.__announced, document.getElementById('announcer').textContent].some(s => s.includes('카카오톡 채널: 실패'))`, 10*time.Second)
+}
+
+// A page's flash does not stay for the whole distribution: it can be dismissed with a labelled
+// button (keyboard), and it fades out by itself; with reduced motion it does not animate.
+func TestUXMobileFlashFades(t *testing.T) {
+	a := newApp(t)
+	b := newBrowser(t)
+	m := b.user(a, "marketer@example.com", model.RoleMarketer)
+	m.korean()
+	// A plain form post, as the create form sends it (whatever the list page's layout).
+	create := func(title string) {
+		m.do("create "+title, chromedp.Evaluate[chromedp.Void](`(() => { const f = document.createElement('form');
+			f.method = 'post'; f.action = '/events';
+			for (const [k, v] of [['title', '`+title+`'], ['_csrf', document.querySelector('input[name="_csrf"]').value]]) {
+				const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.append(i); }
+			document.body.append(f); f.submit(); })()`),
+			chromedp.WaitVisible(chromedp.CSS(`[data-flash="ok"]`)))
+	}
+	create("Flash one")
+	if got := eval[string](m, `document.querySelector('[data-flash="ok"]').textContent`); !strings.Contains(got, "이벤트를 만들었습니다") {
+		t.Errorf("flash %q", got)
+	}
+	if got := eval[string](m, `document.querySelector('[data-flash] button[data-action="dismiss-flash"]')?.getAttribute('aria-label') ?? ''`); got != "알림 닫기" {
+		t.Errorf("dismiss button label %q", got)
+	}
+	m.do("dismiss with the keyboard", chromedp.Focus(chromedp.CSS(`[data-flash] button[data-action="dismiss-flash"]`)), chromedp.KeyEvent("\r"))
+	m.waitJS("the flash dismissed", `document.querySelector('[data-flash]') === null`, 2*time.Second)
+
+	create("Flash two")
+	m.waitLive()
+	m.waitJS("the flash gone by itself", `document.querySelector('[data-flash]') === null`, 15*time.Second)
+
+	if _, err := chromedp.Call(m.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}}); err != nil {
+		t.Fatal(err)
+	}
+	create("Flash three")
+	if d := eval[float64](m, `parseFloat(getComputedStyle(document.querySelector('[data-flash]')).animationDuration)`); d > 0.001 {
+		t.Errorf("with reduced motion the flash still fades for %gs", d)
+	}
+	m.waitJS("the flash gone by itself", `document.querySelector('[data-flash]') === null`, 15*time.Second)
 }
