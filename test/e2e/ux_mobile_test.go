@@ -135,6 +135,21 @@ func TestUXMobilePages(t *testing.T) {
 		}
 	}
 
+	// The events list fits the phone: every bar and label of a row is on screen, none scrolled
+	// out of sight inside the table's box.
+	m.visit("/")
+	if off := eval[[]string](m, `[...document.querySelectorAll('tr[data-event-id] [data-channel], tr[data-event-id] a, tr[data-event-id] [data-overall]')]
+			.filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < 0 || r.right > innerWidth); })
+			.map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 30))`); len(off) > 0 {
+		t.Errorf("list at 390x844: off screen: %q", off)
+	}
+	if n := count(m, `tr[data-event-id="`+failed+`"] [data-channel] [role="progressbar"]`); n != 6 {
+		t.Errorf("list: %d bars in the started row", n)
+	}
+	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
+		m.phoneShot(filepath.Join(dir, "mobile-list.png"))
+	}
+
 	// The failed channel comes first on a phone; the desktop keeps the display order.
 	m.visit("/events/" + failed)
 	order := `(() => { const top = ch => document.querySelector('[data-channel="' + ch + '"]').getBoundingClientRect().top;
@@ -291,6 +306,18 @@ func TestUXMobileRetryKeepsFocus(t *testing.T) {
 		t.Error("the focus dropped to <body> during the retry")
 	}
 	staff.waitJS("the failure announced", `[...window.__announced, document.getElementById('announcer').textContent].some(s => s.includes('카카오톡 채널: 실패'))`, 10*time.Second)
+
+	// "Retry all failed" too: its button is disabled while nothing has failed; the focus stays in
+	// the overall section.
+	staff.do("focus retry all failed", chromedp.Focus(chromedp.CSS(`button[data-action="retry-failed"]`)))
+	staff.do("press Enter", chromedp.KeyEvent("\r"))
+	staff.waitJS("the second retry failed again", card+`.dataset.status === 'FAILED' && `+card+`.querySelector('[data-retries]').textContent === '2'`, 30*time.Second)
+	if !eval[bool](staff, `document.querySelector('[data-overall-status]').contains(document.activeElement)`) {
+		t.Errorf("focus is on %s after retry all failed, want inside the overall section", eval[string](staff, `document.activeElement.outerHTML.slice(0, 120)`))
+	}
+	if eval[bool](staff, `window.__lostFocus`) {
+		t.Error("the focus dropped to <body> during retry all failed")
+	}
 }
 
 // A page's flash does not stay for the whole distribution: it can be dismissed with a labelled
