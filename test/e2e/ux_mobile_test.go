@@ -45,10 +45,11 @@ const mobileProblemsJS = `(() => {
 	return problems;
 })()`
 
-// mobileManager logs a manager in, switches to Korean and makes the tab a 390x844 phone.
+// mobileManager logs a manager in (a long email: the header must wrap it), switches to Korean and
+// makes the tab a 390x844 phone.
 func mobileManager(t *testing.T, a *app, b *browser) *tab {
 	t.Helper()
-	m := b.user(a, "manager@example.com", model.RoleManager)
+	m := b.user(a, "manager.with.a.very.long.address.for.the.header@marketing-platform.example.co.kr", model.RoleManager)
 	m.do("Korean and a phone screen",
 		chromedp.Click(chromedp.CSS(`button[name="lang"][value="ko"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`html[lang="ko"]`)),
