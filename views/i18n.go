@@ -218,6 +218,7 @@ var catalogues = []map[string][2]string{
 	managerMessages, // i18n_manager.go
 	waitingMessages, // waiting.go
 	excelMessages,   // i18n_excel.go
+	mobileMessages,  // i18n_mobile.go
 }
 
 // lookup finds key in the catalogues.

@@ -136,13 +136,19 @@ func (s *sseConn) heartbeat() error {
 }
 
 // stop tells the page its live updates are over for good and removes the stream's host element,
-// which aborts the browser's reconnecting fetch.
+// which aborts the browser's reconnecting fetch; then the page goes to the login form
+// (views.SessionEnded), as it does on a 401 from any request.
 func (s *sseConn) stop() {
 	if s.live(views.LiveOffline) == nil {
 		s.deadline()
-		if writeRemove(s.w, "#"+views.StreamHostID) == nil {
-			_ = s.rc.Flush()
+		if writeRemove(s.w, "#"+views.StreamHostID) != nil {
+			return
 		}
+		var buf bytes.Buffer
+		if views.SessionEnded().Render(s.ctx, &buf) == nil {
+			_ = writeAppend(s.w, "body", buf.Bytes())
+		}
+		_ = s.rc.Flush()
 	}
 }
 
