@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -68,6 +69,9 @@ func benchPages(ctx context.Context, e *benchEnv, res *results) error {
 		{"first page", "/"},
 		{"deep keyset page (row 50,000)", "/?cursor=" + deep},
 		{"failed only", "/?status=FAILED"},
+		// What people paste into the search box: a post URL as shared (http, no www., a share
+		// parameter), matched by post_url through the indexes of migration 0014, not a scan.
+		{"search a pasted post URL", "/?q=" + url.QueryEscape("http://instagram.com/p/Bench40000?igsh=abc")},
 	} {
 		for range 20 {
 			if _, err := get(pg.path); err != nil {
