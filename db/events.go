@@ -1,12 +1,14 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,69 +202,27 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 // FindEvents returns one page of events, newest first, each with its distribution and channels
 // (loaded for the whole page in one more query). Pagination is keyset on (created_at, id) — the
 // cursor names the last event of the previous page — so a page costs the same at any depth and
-// concurrent inserts never shift or repeat rows. There is no total count (see CountEventsByStatus).
+// concurrent inserts never shift or repeat rows. Before (when Cursor is empty) reads the page of
+// rows just newer than its cursor, going back; when fewer than a page remain before it, the first
+// page is returned instead. There is no total count (see CountEvents and CountEventsByStatus).
 // EINVALID for a malformed cursor, an unknown status, channel or channel status, or a q that is
 // longer than 200 characters or not text.
 func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventPage, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	lq, err := db.listQuery(ctx, f)
+	if err != nil {
+		return model.EventPage{}, err
 	}
-
-	// List order is (created_at DESC, id DESC) of the event. With a status filter the page is read
-	// from distribution_status's (overall_status, event_created_at, event_id) index, which holds
-	// the same order (migration 0006), instead of walking every newer event.
-	sql, orderBy, keyset := eventWithDistribution, "e.created_at DESC, e.id DESC", "(e.created_at, e.id)"
-	if f.Status != "" {
-		sql = distributionWithEvent
-		orderBy, keyset = "d.event_created_at DESC, d.event_id DESC", "(d.event_created_at, d.event_id)"
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+	back := false
+	if f.Cursor != "" || f.Before != "" {
+		c, op := f.Cursor, "<"
+		if c == "" {
+			c, op, back = f.Before, ">", true
+		}
+		at, id, err := decodeCursor(c)
 		if err != nil {
 			return model.EventPage{}, err
 		}
-		where = append(where, fmt.Sprintf("%s < (%s, %s)", keyset, arg(at), arg(id)))
-	}
-	if q := strings.TrimSpace(f.Q); q != "" {
-		if err := model.CheckLine("q", q, maxQuery); err != nil {
-			return model.EventPage{}, err
-		}
-		like := escapeLike(q)
-		exact := arg(q)
-		// IN (subquery) rather than a correlated EXISTS: inside an OR it runs once (hashed), using
-		// the channel_status id indexes of migration 0004, instead of once per scanned event.
-		where = append(where, fmt.Sprintf(`(e.id LIKE %s OR e.title ILIKE %s OR e.id IN (
-			SELECT cs.event_id FROM channel_status cs
-			WHERE cs.distribution_id = %s OR cs.post_id = %s OR cs.message_id = %s))`,
-			arg(like+"%"), arg("%"+like+"%"), exact, exact, exact))
-	}
-	if f.Status != "" {
-		if !f.Status.Valid() {
-			return model.EventPage{}, model.Errorf(model.EINVALID, "unknown status %q", model.Truncate(string(f.Status), 40))
-		}
-		where = append(where, "d.overall_status = "+arg(string(f.Status)))
-	}
-	if f.Channel != "" && !f.Channel.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
-	}
-	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
-	}
-	if f.Channel != "" || f.ChannelStatus != "" {
-		var conds []string
-		if f.Channel != "" {
-			conds = append(conds, "cs.channel = "+arg(string(f.Channel)))
-		}
-		if f.ChannelStatus != "" {
-			conds = append(conds, "cs.status = "+arg(string(f.ChannelStatus)))
-		}
-		where = append(where, `EXISTS (SELECT 1 FROM channel_status cs WHERE cs.event_id = e.id AND `+
-			strings.Join(conds, " AND ")+`)`)
+		lq.where = append(lq.where, fmt.Sprintf("%s %s (%s, %s)", lq.keyset, op, lq.arg(at), lq.arg(id)))
 	}
 
 	limit := f.Limit
@@ -271,14 +231,16 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 	}
 	limit = min(limit, maxPageSize)
 
-	if len(where) > 0 {
-		sql += "\n\tWHERE " + strings.Join(where, "\n\tAND ")
+	sql := lq.sql
+	if len(lq.where) > 0 {
+		sql += "\n\tWHERE " + strings.Join(lq.where, "\n\tAND ")
 	}
-	sql += "\n\tORDER BY " + orderBy + " LIMIT " + arg(limit+1)
+	order := lq.orderBy(back)
+	sql += "\n\tORDER BY " + order + " LIMIT " + lq.arg(limit+1)
 
 	// QueryExecModeExec plans each call with its actual values (an unnamed statement): a cached
 	// generic plan cannot tell a rare status or channel from a common one, and the best plan differs.
-	rows, err := db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	rows, err := db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, lq.args...)...)
 	if err != nil {
 		return model.EventPage{}, fmt.Errorf("find events: %w", err)
 	}
@@ -287,10 +249,26 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 		return model.EventPage{}, fmt.Errorf("find events: %w", err)
 	}
 	var page model.EventPage
-	if len(events) > limit {
+	if back {
+		if len(events) <= limit {
+			// Less than a page before the cursor: that is the first page, read as such.
+			f.Before = ""
+			return db.FindEvents(ctx, f)
+		}
 		events = events[:limit]
+		slices.Reverse(events)
+		page.PrevCursor = encodeCursor(events[0].CreatedAt, events[0].ID)
 		last := events[limit-1]
 		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	} else {
+		if len(events) > limit {
+			events = events[:limit]
+			last := events[limit-1]
+			page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+		}
+		if f.Cursor != "" && len(events) > 0 {
+			page.PrevCursor = encodeCursor(events[0].CreatedAt, events[0].ID)
+		}
 	}
 	if err := attachChannels(ctx, db.Pool, events); err != nil {
 		return model.EventPage{}, fmt.Errorf("find events: %w", err)
@@ -303,6 +281,208 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 	}
 	page.Events = events
 	return page, nil
+}
+
+// maxCount bounds CountEvents: past it a list shows "more than 1000" rather than counting on.
+const maxCount = 1000
+
+// CountEvents counts the events f selects (its cursors aside), up to maxCount: n is exact when
+// more is false, else the count passed maxCount. The same errors as FindEvents.
+func (db *DB) CountEvents(ctx context.Context, f model.EventFilter) (n int, more bool, err error) {
+	lq, err := db.listQuery(ctx, f)
+	if err != nil {
+		return 0, false, err
+	}
+	sql := lq.sql
+	if len(lq.where) > 0 {
+		sql += "\n\tWHERE " + strings.Join(lq.where, "\n\tAND ")
+	}
+	sql = "SELECT count(*) FROM (" + sql + " LIMIT " + lq.arg(maxCount+1) + ") x"
+	if err := db.Pool.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, lq.args...)...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("count events: %w", err)
+	}
+	if n > maxCount {
+		return maxCount, true, nil
+	}
+	return n, false, nil
+}
+
+// ValidCursor reports whether s is a cursor FindEvents accepts (Cursor or Before).
+func ValidCursor(s string) bool {
+	_, _, err := decodeCursor(s)
+	return err == nil
+}
+
+// listQuery is the list's query for a filter, without its cursor, order and limit.
+type listQuery struct {
+	sql    string // SELECT … FROM …
+	where  []string
+	args   []any
+	keyset string // the order's columns, as a row
+	cols   []string
+}
+
+func (lq *listQuery) arg(v any) string {
+	lq.args = append(lq.args, v)
+	return "$" + strconv.Itoa(len(lq.args))
+}
+
+// orderBy is the list order, newest first, or oldest first reading back.
+func (lq *listQuery) orderBy(back bool) string {
+	dir := " DESC"
+	if back {
+		dir = " ASC"
+	}
+	return strings.Join(lq.cols, dir+", ") + dir
+}
+
+// maxSearchIDs bounds the events a search by channel id or post URL collects (one id is one event
+// in practice: ids are unique per channel).
+const maxSearchIDs = 1000
+
+func (db *DB) listQuery(ctx context.Context, f model.EventFilter) (*listQuery, error) {
+	// List order is (created_at DESC, id DESC) of the event. With a status filter the page is read
+	// from distribution_status's (overall_status, event_created_at, event_id) index, which holds
+	// the same order (migration 0006), instead of walking every newer event. Not started is the
+	// events without a distribution, walked in list order.
+	lq := &listQuery{sql: eventWithDistribution, keyset: "(e.created_at, e.id)", cols: []string{"e.created_at", "e.id"}}
+	if f.Status != "" && f.Status != model.OverallNotStarted {
+		lq.sql, lq.keyset, lq.cols = distributionWithEvent, "(d.event_created_at, d.event_id)", []string{"d.event_created_at", "d.event_id"}
+	}
+	if f.Cursor != "" || f.Before != "" {
+		if _, _, err := decodeCursor(cmp.Or(f.Cursor, f.Before)); err != nil {
+			return nil, err
+		}
+	}
+	if q := strings.TrimSpace(f.Q); q != "" {
+		if err := model.CheckLine("q", q, maxQuery); err != nil {
+			return nil, err
+		}
+		cond, err := db.searchCondition(ctx, lq, q)
+		if err != nil {
+			return nil, err
+		}
+		lq.where = append(lq.where, cond)
+	}
+	switch {
+	case f.Status == model.OverallNotStarted:
+		// A scalar subquery, not d.id IS NULL: that becomes an anti-join, which the planner hashes
+		// over both tables (~100 ms at 100k). Walking events in list order and probing each one's
+		// distribution stops at the page (events not started yet are mostly the newest).
+		lq.where = append(lq.where, "(SELECT true FROM distribution_status ns WHERE ns.event_id = e.id) IS NULL")
+	case f.Status != "":
+		if !f.Status.Valid() {
+			return nil, model.Errorf(model.EINVALID, "unknown status %q", model.Truncate(string(f.Status), 40))
+		}
+		lq.where = append(lq.where, "d.overall_status = "+lq.arg(string(f.Status)))
+	}
+	if f.Channel != "" && !f.Channel.Valid() {
+		return nil, model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
+	}
+	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
+		return nil, model.Errorf(model.EINVALID, "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
+	}
+	if f.Channel != "" || f.ChannelStatus != "" {
+		var conds []string
+		if f.Channel != "" {
+			conds = append(conds, "cs.channel = "+lq.arg(string(f.Channel)))
+		}
+		if f.ChannelStatus != "" {
+			conds = append(conds, "cs.status = "+lq.arg(string(f.ChannelStatus)))
+		}
+		lq.where = append(lq.where, `EXISTS (SELECT 1 FROM channel_status cs WHERE cs.event_id = e.id AND `+
+			strings.Join(conds, " AND ")+`)`)
+	}
+	return lq, nil
+}
+
+// searchCondition is the WHERE condition of the search box's text q (trimmed, checked): an event
+// id by prefix, a part of the title or the store name (all case-insensitive), a channel's
+// distribution, post or message id (case-insensitive), or a post URL as pasted (the stored
+// post_url, or an id inside it: a path segment or query value, e.g. a Naver post number).
+//
+// The channel ids are looked up first (indexed, migration 0014) and enter the condition as event
+// ids, so the condition is an OR over events' own indexes alone (id, title and store trigrams,
+// primary key) that the planner can answer with a bitmap of matches or a walk in list order,
+// whichever the values make cheaper.
+func (db *DB) searchCondition(ctx context.Context, lq *listQuery, q string) (string, error) {
+	ids, urls, isURL := searchTerms(q)
+	// Planned with the values (QueryExecModeExec): a generic plan of "= ANY($1)" scans the table.
+	rows, err := db.Pool.Query(ctx, `SELECT DISTINCT event_id FROM channel_status
+		WHERE event_id IS NOT NULL AND (lower(distribution_id) = ANY($1) OR lower(post_id) = ANY($1)
+		   OR lower(message_id) = ANY($1) OR post_url = ANY($2))
+		LIMIT `+strconv.Itoa(maxSearchIDs), pgx.QueryExecModeExec, ids, urls)
+	if err != nil {
+		return "", fmt.Errorf("search channel ids: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("search channel ids: %w", err)
+	}
+	if isURL { // a URL stands for a post: its ids, never a title's words
+		return fmt.Sprintf(`(lower(e.id) = ANY(%s) OR e.id = ANY(%s))`, lq.arg(ids), lq.arg(found)), nil
+	}
+	like := escapeLike(q)
+	sub := lq.arg("%" + like + "%")
+	return fmt.Sprintf(`(lower(e.id) LIKE %s OR lower(e.id) = ANY(%s) OR e.title ILIKE %s OR e.store_name ILIKE %s OR e.id = ANY(%s))`,
+		lq.arg(strings.ToLower(like)+"%"), lq.arg(ids), sub, sub, lq.arg(found)), nil
+}
+
+// Bounds of what a pasted URL contributes to a search.
+const (
+	maxSearchTerms = 16
+	minTermLen     = 5 // path words such as "p" or "reel" are not ids; ids in URLs are longer
+	maxTermLen     = 100
+)
+
+// searchTerms are the ids (lower case) and post URLs a search text q stands for: q itself, and
+// when q is a URL (with or without its scheme) its variants as a platform may store it (https or
+// http, with or without www., a trailing slash, no query or fragment) and the ids inside it.
+func searchTerms(q string) (ids, urls []string, isURL bool) {
+	ids = []string{strings.ToLower(q)}
+	urls = []string{q}
+	raw := q
+	if !strings.Contains(raw, "://") {
+		host, _, _ := strings.Cut(raw, "/")
+		if !strings.Contains(raw, "/") || !strings.Contains(host, ".") || strings.ContainsAny(host, " @") {
+			return ids, urls, false
+		}
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.ContainsAny(q, " \t") {
+		return ids, urls, false
+	}
+	add := func(list *[]string, v string) {
+		if v != "" && len(*list) < maxSearchTerms && !slices.Contains(*list, v) {
+			*list = append(*list, v)
+		}
+	}
+	host := strings.ToLower(u.Host)
+	hosts := []string{host, "www." + host}
+	if h, ok := strings.CutPrefix(host, "www."); ok {
+		hosts = []string{host, h}
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	for _, scheme := range []string{"https", "http"} {
+		for _, h := range hosts {
+			add(&urls, scheme+"://"+h+path+"/")
+			add(&urls, scheme+"://"+h+path)
+		}
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg, err := url.PathUnescape(seg); err == nil && len(seg) >= minTermLen && len(seg) <= maxTermLen {
+			add(&ids, strings.ToLower(seg))
+		}
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			if len(v) >= minTermLen && len(v) <= maxTermLen {
+				add(&ids, strings.ToLower(v))
+			}
+		}
+	}
+	return ids, urls, true
 }
 
 // escapeLike quotes LIKE's wildcards so user text matches literally (backslash is the default

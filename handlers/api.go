@@ -317,8 +317,8 @@ func apiEventFilter(c echo.Context) (model.EventFilter, error) {
 	}
 	f := model.EventFilter{Q: text, Cursor: cursor, Limit: 25}
 	if s := qs.Get("status"); s != "" {
-		if f.Status = model.OverallStatus(s); !f.Status.Valid() {
-			return f, model.Errorf(model.EINVALID, "unknown status %q (want IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", model.Truncate(s, 40))
+		if f.Status = model.OverallStatus(s); !f.Status.ValidFilter() {
+			return f, model.Errorf(model.EINVALID, "unknown status %q (want NOT_STARTED, IN_PROGRESS, COMPLETED, FAILED or PARTIAL_SUCCESS)", model.Truncate(s, 40))
 		}
 	}
 	if s := qs.Get("channel"); s != "" {

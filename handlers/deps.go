@@ -13,6 +13,7 @@ type Store interface {
 	CreateEvent(ctx context.Context, e model.Event, actor string) (model.Event, error)
 	FindEventByID(ctx context.Context, id string) (model.Event, error)
 	FindEvents(ctx context.Context, f model.EventFilter) (model.EventPage, error)
+	CountEvents(ctx context.Context, f model.EventFilter) (n int, more bool, err error)
 	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
 	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
 	AddAudit(ctx context.Context, e model.AuditEntry) error

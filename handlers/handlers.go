@@ -76,6 +76,7 @@ type Deps struct {
 type Handlers struct {
 	deps   Deps
 	logger *slog.Logger
+	totals listTotals // the filtered events list's totals, shared for a moment (pages.go)
 }
 
 // New returns the handlers over deps.

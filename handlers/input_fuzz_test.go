@@ -336,9 +336,11 @@ func TestBadInputIs4xx(t *testing.T) {
 		{"GET", "/?cursor=" + huge, "", "t", 400, "cursor"},
 		{"GET", "/?status=IN_PROGRESS&cursor=" + huge, "", "t", 400, "cursor"},
 		{"GET", "/?cursor=" + tiny, "", "t", 400, "cursor"},
-		{"GET", "/events/stream?cursor=" + huge, "", "t", 400, "cursor"},
-		{"GET", "/events/stream?cursor=" + tiny, "", "t", 400, "cursor"},
-		{"GET", "/events/stream?q=%ff", "", "t", 400, "q"},
+		// The list's stream goes without a value it cannot use (the page names it): a bad link
+		// must not leave the page's stream failing and reconnecting (issue 15 item 7).
+		{"GET", "/events/stream?cursor=" + huge, "", "t", 200, ""},
+		{"GET", "/events/stream?cursor=" + tiny, "", "t", 200, ""},
+		{"GET", "/events/stream?q=%ff", "", "t", 200, ""},
 		{"GET", "/api/v1/events?cursor=" + huge, "", "t", 400, "cursor"},
 		{"GET", "/api/v1/events?status=FAILED&cursor=" + tiny, "", "t", 400, "cursor"},
 		{"GET", "/api/v1/events?q=%00", "", "t", 400, "q"},

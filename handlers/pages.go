@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/views"
@@ -42,42 +45,48 @@ func isDatastarRequest(c echo.Context) bool {
 	return c.Request().Header.Get("Datastar-Request") == "true"
 }
 
-// pageFilter reads the list filters from the query string (the same names as the JSON API).
-func pageFilter(c echo.Context) (model.EventFilter, error) {
+// pageFilter reads the list filters from the query string (the same names as the JSON API, plus
+// `before`, the previous page's cursor, and `size`, one of views.ListSizes). A value it cannot use
+// is left out of the filter and named in bad: the page explains it next to the filters and lists
+// what the rest selects; the live stream simply goes without it (a bad link must not leave the
+// page's stream failing and reconnecting).
+func pageFilter(c echo.Context) (f model.EventFilter, bad []string) {
 	q := c.QueryParams()
-	text, err := queryLine(c, "q", 0) // the store bounds its length
-	if err != nil {
-		return model.EventFilter{}, err
+	if text, err := queryLine(c, "q", maxListQuery); err != nil {
+		bad = append(bad, "q")
+	} else {
+		f.Q = strings.TrimSpace(text)
 	}
-	cursor, err := queryLine(c, "cursor", 0)
-	if err != nil {
-		return model.EventFilter{}, err
-	}
-	f := model.EventFilter{
-		Q:             strings.TrimSpace(text),
-		Status:        model.OverallStatus(q.Get("status")),
-		Channel:       model.Channel(q.Get("channel")),
-		ChannelStatus: model.ChannelStatus(q.Get("channel_status")),
-		Cursor:        cursor,
-	}
-	var bad []string
-	if f.Status != "" && !f.Status.Valid() {
+	if f.Status = model.OverallStatus(q.Get("status")); f.Status != "" && !f.Status.ValidFilter() {
 		bad, f.Status = append(bad, "status"), ""
 	}
-	if f.Channel != "" && !f.Channel.Valid() {
+	if f.Channel = model.Channel(q.Get("channel")); f.Channel != "" && !f.Channel.Valid() {
 		bad, f.Channel = append(bad, "channel"), ""
 	}
-	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
+	if f.ChannelStatus = model.ChannelStatus(q.Get("channel_status")); f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
 		bad, f.ChannelStatus = append(bad, "channel_status"), ""
 	}
-	if len(f.Cursor) > 100 {
-		bad, f.Cursor = append(bad, "cursor"), ""
+	for _, k := range []string{"cursor", "before"} {
+		if v := q.Get(k); v != "" && !db.ValidCursor(v) {
+			bad = append(bad, k)
+		} else if k == "cursor" {
+			f.Cursor = v
+		} else if f.Cursor == "" {
+			f.Before = v
+		}
 	}
-	if len(bad) > 0 {
-		return f, model.Errorf(model.EINVALID, "unknown value of %s", strings.Join(bad, ", "))
+	if s := q.Get("size"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && slices.Contains(views.ListSizes, n) {
+			f.Limit = n
+		} else {
+			bad = append(bad, "size")
+		}
 	}
-	return f, nil
+	return f, bad
 }
+
+// maxListQuery is the longest search text, in characters (as db.FindEvents allows).
+const maxListQuery = 200
 
 // EventsList serves GET /: the events list with its filters, counts and the "New event" form.
 func (h *Handlers) EventsList(c echo.Context) error {
@@ -86,19 +95,22 @@ func (h *Handlers) EventsList(c echo.Context) error {
 
 func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, flash views.Flash) error {
 	ctx := c.Request().Context()
-	f, ferr := pageFilter(c)
+	p := NewPage(c, "events.title")
+	p.Now = time.Now()
+	f, bad := pageFilter(c)
 	v := views.ListView{Filter: f, Form: form, Flash: flash}
 	counts, total, err := h.statusCounts(ctx)
 	if err != nil {
 		return err
 	}
 	v.Counts, v.Total = counts, total
+	page, ferr := h.deps.Store.FindEvents(ctx, f)
 	if ferr == nil {
-		page, err := h.deps.Store.FindEvents(ctx, f)
-		ferr = err
-		v.Events, v.NextCursor = page.Events, page.NextCursor
+		v.Events, v.NextCursor, v.PrevCursor = page.Events, page.NextCursor, page.PrevCursor
+		v.Matching, v.More, ferr = h.listTotal(ctx, f, counts, total)
 	}
-	if ferr != nil {
+	switch {
+	case ferr != nil:
 		st, ok := userError(ferr)
 		if !ok {
 			return ferr
@@ -107,10 +119,66 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 		if status == http.StatusOK {
 			status = st
 		}
+	case len(bad) > 0:
+		// The rest of the filters still apply: the page is usable, and says what it ignored.
+		v.Error = views.BadFilterMessage(p.Lang, bad)
+		if status == http.StatusOK {
+			status = http.StatusBadRequest
+		}
 	}
-	p := NewPage(c, "events.title")
-	p.Now = time.Now()
 	return Render(c, status, views.EventList(p, v))
+}
+
+// listTotal is how many events the list's filters select: from the shared status counts when
+// only a status filters it, else counted (up to a bound, more = true past it) and kept for
+// countsTTL per filter, like the counts.
+func (h *Handlers) listTotal(ctx context.Context, f model.EventFilter, counts map[model.OverallStatus]int, total int) (int, bool, error) {
+	if f.Q == "" && f.Channel == "" && f.ChannelStatus == "" {
+		if f.Status == "" {
+			return total, false, nil
+		}
+		return views.ListStatusCount(counts, total, f.Status), false, nil
+	}
+	return h.totals.count(ctx, model.EventFilter{Q: f.Q, Status: f.Status, Channel: f.Channel, ChannelStatus: f.ChannelStatus}, h.deps.Store.CountEvents)
+}
+
+// totalsTTL is how long a filtered list's total is reused; totalsMax bounds the filters kept.
+const (
+	totalsTTL = 2 * time.Second
+	totalsMax = 256
+)
+
+// listTotals caches the totals of filtered lists (a count per filter per totalsTTL at most).
+type listTotals struct {
+	mu sync.Mutex
+	m  map[model.EventFilter]listTotalEntry
+}
+
+type listTotalEntry struct {
+	at   time.Time
+	n    int
+	more bool
+}
+
+func (t *listTotals) count(ctx context.Context, f model.EventFilter, count func(context.Context, model.EventFilter) (int, bool, error)) (int, bool, error) {
+	t.mu.Lock()
+	e, ok := t.m[f]
+	t.mu.Unlock()
+	if ok && time.Since(e.at) < totalsTTL {
+		return e.n, e.more, nil
+	}
+	at := time.Now()
+	n, more, err := count(ctx, f)
+	if err != nil {
+		return 0, false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) >= totalsMax {
+		t.m = map[model.EventFilter]listTotalEntry{}
+	}
+	t.m[f] = listTotalEntry{at: at, n: n, more: more}
+	return n, more, nil
 }
 
 // CreateEventForm serves POST /events (fields title, description, imageUrl, storeName): a plain

@@ -219,6 +219,7 @@ var catalogues = []map[string][2]string{
 	waitingMessages, // waiting.go
 	excelMessages,   // i18n_excel.go
 	mobileMessages,  // i18n_mobile.go
+	listMessages,    // i18n_list.go
 }
 
 // lookup finds key in the catalogues.

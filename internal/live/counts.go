@@ -25,16 +25,25 @@ type countsCache struct {
 
 // StatusCounts returns the per-status distribution counts and the event total, at most countsTTL old.
 func (h *Streams) StatusCounts(ctx context.Context) (map[model.OverallStatus]int, int, error) {
+	return h.statusCounts(ctx, time.Now().Add(-countsTTL))
+}
+
+// statusCounts returns the counts as read by a count that started after since: the shared ones
+// when they are that fresh, else a new count (shared with the callers waiting meanwhile). A list
+// feed that heard of a change at t asks for counts since t, so the counts it shows include the
+// change; counts cached a moment before it would not (a row at 80 % beside "in progress 0").
+func (h *Streams) statusCounts(ctx context.Context, since time.Time) (map[model.OverallStatus]int, int, error) {
 	c := &h.counts
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.counts != nil && time.Since(c.at) < countsTTL {
+	if c.counts != nil && c.at.After(since) {
 		return c.counts, c.total, nil
 	}
+	at := time.Now() // the count sees every change committed before it starts
 	counts, total, err := h.deps.Store.CountEventsByStatus(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	c.counts, c.total, c.at = counts, total, time.Now()
+	c.counts, c.total, c.at = counts, total, at
 	return counts, total, nil
 }

@@ -96,7 +96,7 @@ func (fan *listFeeds) join(f model.EventFilter, p views.Page) (*listFeed, *feedW
 // start creates, subscribes and runs the feed of key (fan.mu held).
 func (fan *listFeeds) start(key listKey, title string, loc *time.Location) *listFeed {
 	lf := fan.newFeed(key, views.Page{Lang: key.lang, Title: title, MayRetry: key.mayRetry, Zone: loc})
-	v := &listView{h: fan.h, p: lf.page, f: key.f, first: key.f.Cursor == "", ignored: map[string]struct{}{}}
+	v := &listView{h: fan.h, p: lf.page, f: key.f, first: key.f.Cursor == "" && key.f.Before == "", ignored: map[string]struct{}{}}
 	v.out = listSink{lf, v} // the sink snapshots the view it patches for
 	filter := Filter{All: v.first}
 	if !v.first {
@@ -219,6 +219,9 @@ func (fan *listFeeds) run(ctx context.Context, lf *listFeed, v *listView) {
 		if err := v.refresh(ctx, slices.Compact(ids), resync); err != nil {
 			h.logger.Warn("list feed: render", slog.Any("error", err))
 		}
+		if err := v.tick(ctx); err != nil { // the counts follow the rows (at most every CountsEvery)
+			h.logger.Warn("list feed: counts", slog.Any("error", err))
+		}
 		ids, resync = ids[:0], false
 	}
 }
@@ -248,6 +251,9 @@ func (v *listView) mayEnter(ctx context.Context, ids []string) bool {
 func mayShow(f model.EventFilter, d *model.Distribution) bool {
 	if f.Status == "" && f.Channel == "" && f.ChannelStatus == "" {
 		return true
+	}
+	if f.Status == model.OverallNotStarted {
+		return d == nil && f.Channel == "" && f.ChannelStatus == ""
 	}
 	if d == nil || (f.Status != "" && d.OverallStatus != f.Status) {
 		return false

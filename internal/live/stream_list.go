@@ -74,6 +74,7 @@ type listView struct {
 	keys        map[string]string
 	ignored     map[string]struct{} // ids known not to be on the first page
 	countsDirty bool
+	dirtySince  time.Time // when the feed heard of the latest change that may have moved the counts
 	lastCounts  time.Time
 	counts      map[model.OverallStatus]int // as last sent (read-only)
 	total       int
@@ -173,7 +174,8 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 		}
 	}
 	if len(unknown) > 0 && !v.mayEnter(ctx, unknown) {
-		unknown = nil // none of them can be on this filtered list: no list read (feed_list.go)
+		v.dirtyCounts() // not on this filtered list, but counted by the chips
+		unknown = nil   // none of them can be on this filtered list: no list read (feed_list.go)
 	}
 	if len(unknown) > 0 {
 		// Something not shown changed: it may now belong on the first page.
@@ -195,9 +197,9 @@ func (v *listView) refresh(ctx context.Context, ids []string, resync bool) error
 			}
 		}
 		v.p.Now = time.Now()
+		v.dirtyCounts() // an event not shown changed: it may have changed status
 		if !sameIDs(page.Events, v.events) {
 			v.record(page.Events)
-			v.countsDirty = true
 			return v.out.patch(views.EventRows(v.p, page.Events, v.f))
 		}
 		return v.patchRows(page.Events)
@@ -242,7 +244,7 @@ func (v *listView) patchRows(events []model.Event) error {
 		}
 		before := v.events[i].Distribution
 		if e.Distribution != nil && (before == nil || before.OverallStatus != e.Distribution.OverallStatus) {
-			v.countsDirty = true
+			v.dirtyCounts()
 			announce = append(announce, e.Title+": "+views.OverallName(v.p.Lang, e.Distribution.OverallStatus))
 		}
 		v.events[i] = e
@@ -255,12 +257,21 @@ func (v *listView) patchRows(events []model.Event) error {
 	return v.out.patch(comps...)
 }
 
-// tick refreshes the counts when a status changed, at most every countsEvery.
+// dirtyCounts notes that the change being read may have moved the status counts.
+func (v *listView) dirtyCounts() {
+	v.countsDirty = true
+	if v.heard.After(v.dirtySince) {
+		v.dirtySince = v.heard
+	}
+}
+
+// tick refreshes the counts when a status changed, at most every countsEvery, with counts read
+// after the change was heard (the shared counts when they are that fresh).
 func (v *listView) tick(ctx context.Context) error {
 	if !v.countsDirty || time.Since(v.lastCounts) < v.h.timing.CountsEvery {
 		return nil
 	}
-	counts, total, err := v.h.StatusCounts(ctx)
+	counts, total, err := v.h.statusCounts(ctx, v.dirtySince)
 	if err != nil {
 		v.h.logger.Warn("stream: count events", slog.Any("error", err))
 		return nil

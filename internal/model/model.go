@@ -134,6 +134,12 @@ func (s OverallStatus) Valid() bool {
 	return false
 }
 
+// OverallNotStarted is a list filter only (events without a distribution), never a stored status.
+const OverallNotStarted OverallStatus = "NOT_STARTED"
+
+// ValidFilter reports whether s may filter the events list: a stored status or OverallNotStarted.
+func (s OverallStatus) ValidFilter() bool { return s == OverallNotStarted || s.Valid() }
+
 // Terminal reports whether the distribution has finished.
 func (s OverallStatus) Terminal() bool { return s != OverallInProgress }
 
@@ -392,11 +398,12 @@ type AuditEntry struct {
 
 // EventFilter selects events for the list page and GET /api/v1/events. Zero fields do not filter.
 type EventFilter struct {
-	Q             string        // matches event id, title, distribution_id, post_id or message_id
-	Status        OverallStatus // overall status of the event's distribution
+	Q             string        // matches event id, title, store name, distribution_id, post_id, message_id or post_url (db.FindEvents)
+	Status        OverallStatus // overall status of the event's distribution; OverallNotStarted: none
 	Channel       Channel       // the event's distribution includes this channel...
 	ChannelStatus ChannelStatus // ...(or any channel, when Channel is empty) in this status
-	Cursor        string        // opaque keyset cursor from a previous page
+	Cursor        string        // opaque keyset cursor from a previous page: the rows after it
+	Before        string        // opaque keyset cursor: the page of rows before it (going back); Cursor wins
 	Limit         int           // page size; the store clamps it to 1..100, default 25
 }
 
@@ -404,6 +411,7 @@ type EventFilter struct {
 type EventPage struct {
 	Events     []Event
 	NextCursor string // "" on the last page
+	PrevCursor string // "" on the first page: the Before of the previous page
 }
 
 // CancelledPrefix starts the error message of a channel a person cancelled (DESIGN.md "Cancel").

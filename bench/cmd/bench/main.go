@@ -262,7 +262,7 @@ func dropStaleDBs(ctx context.Context, conn *pgx.Conn) {
 }
 
 // seedSQL makes 100,000 events (80,000 distributions, 480,000 channel rows); ev-2..ev-199 in
-// progress, every 100th failed.
+// progress, every 100th failed; each INSTAGRAM row has a post URL (the list search row pastes one).
 var seedSQL = []string{
 	`INSERT INTO events (id, title, store_name, created_at)
 	 SELECT 'ev-' || g, 'Event number ' || g, 'Store ' || (g % 50), now() - g * interval '1 second'
@@ -271,10 +271,11 @@ var seedSQL = []string{
 	 SELECT 'ev-' || g, CASE WHEN g % 100 = 0 THEN 'FAILED' WHEN g % 10 = 0 THEN 'PARTIAL_SUCCESS'
 	        WHEN g < 200 THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, now()
 	 FROM generate_series(1, 100000) g WHERE g % 5 <> 1`,
-	`INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id, generation)
+	`INSERT INTO channel_status (distribution_status_id, channel, status, progress, event_id, generation, post_url)
 	 SELECT d.id, c, CASE WHEN d.overall_status = 'FAILED' OR (d.overall_status = 'PARTIAL_SUCCESS' AND c = 'KAKAO') THEN 'FAILED'
 	        WHEN d.overall_status = 'IN_PROGRESS' THEN 'IN_PROGRESS' ELSE 'SUCCESS' END,
-	        CASE WHEN d.overall_status = 'IN_PROGRESS' THEN 0 ELSE 100 END, d.event_id, 1
+	        CASE WHEN d.overall_status = 'IN_PROGRESS' THEN 0 ELSE 100 END, d.event_id, 1,
+	        CASE WHEN c = 'INSTAGRAM' THEN 'https://www.instagram.com/p/Bench' || d.id || '/' END
 	 FROM distribution_status d
 	 CROSS JOIN unnest(ARRAY['URIDONGNETV', 'RINGOBIZ', 'GINITV', 'INSTAGRAM', 'NAVER', 'KAKAO']) c`,
 	`ANALYZE`,
