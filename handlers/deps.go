@@ -16,6 +16,10 @@ type Store interface {
 	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
 	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
 	AddAudit(ctx context.Context, e model.AuditEntry) error
+	// Editing events that have not started, copying and deleting them (db/events_edit.go).
+	UpdateEvent(ctx context.Context, id string, patch model.EventPatch, audit model.AuditEntry) (model.Event, error)
+	DuplicateEvent(ctx context.Context, id string, audit model.AuditEntry) (model.Event, error)
+	DeleteEvent(ctx context.Context, id string, audit model.AuditEntry) error
 	// Schedules (db/schedules.go): a start planned for later, started by the engine when due.
 	ScheduleDistribution(ctx context.Context, eventID string, chans []model.Channel, startAt time.Time, actor string) (model.Schedule, bool, error)
 	FindSchedule(ctx context.Context, eventID string) (model.Schedule, error)

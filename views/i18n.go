@@ -216,6 +216,7 @@ var catalogues = []map[string][2]string{
 	messages,
 	managerMessages, // i18n_manager.go
 	waitingMessages, // waiting.go
+	eventEditMessages, // i18n_events.go
 }
 
 // lookup finds key in the catalogues.
