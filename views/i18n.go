@@ -214,8 +214,8 @@ var messages = map[string][2]string{
 // appears in one catalogue only (TestCatalogueKeysAreUnique).
 var catalogues = []map[string][2]string{
 	messages,
-	managerMessages, // i18n_manager.go
-	waitingMessages, // waiting.go
+	managerMessages,   // i18n_manager.go
+	waitingMessages,   // waiting.go
 	eventEditMessages, // i18n_events.go
 }
 
