@@ -217,6 +217,7 @@ var catalogues = []map[string][2]string{
 	managerMessages,   // i18n_manager.go
 	waitingMessages,   // waiting.go
 	eventEditMessages, // i18n_events.go
+	tokenCopyMessages, // i18n_events.go
 }
 
 // lookup finds key in the catalogues.

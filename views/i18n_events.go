@@ -22,3 +22,10 @@ var eventEditMessages = map[string][2]string{
 	"event.image_alt":       {"The event's image", "이벤트 이미지"},
 	"event.image_http_note": {"Not shown: only https images are loaded.", "https 이미지만 불러오므로 표시하지 않았습니다."},
 }
+
+// tokenCopyMessages are the tokens page's copy button and status texts (tokens_copy.templ).
+var tokenCopyMessages = map[string][2]string{
+	"tokens.copy":        {"Copy", "복사"},
+	"tokens.copied":      {"Copied to the clipboard.", "클립보드에 복사했습니다."},
+	"tokens.copy_select": {"The token is selected: press Ctrl+C (⌘C on a Mac) to copy it.", "토큰을 선택했습니다. Ctrl+C(Mac은 ⌘C)를 눌러 복사하세요."},
+}
