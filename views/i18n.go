@@ -218,6 +218,7 @@ var catalogues = []map[string][2]string{
 	waitingMessages,   // waiting.go
 	eventEditMessages, // i18n_events.go
 	tokenCopyMessages, // i18n_events.go
+	bulkPickMessages,  // i18n_events.go
 }
 
 // lookup finds key in the catalogues.

@@ -29,3 +29,16 @@ var tokenCopyMessages = map[string][2]string{
 	"tokens.copied":      {"Copied to the clipboard.", "클립보드에 복사했습니다."},
 	"tokens.copy_select": {"The token is selected: press Ctrl+C (⌘C on a Mac) to copy it.", "토큰을 선택했습니다. Ctrl+C(Mac은 ⌘C)를 눌러 복사하세요."},
 }
+
+// bulkPickMessages are the bulk retry preview's list of channels (retries_select.templ).
+var bulkPickMessages = map[string][2]string{
+	"retries.pick":          {"Channels to retry", "재시도할 채널"},
+	"retries.pick_note":     {"Only the checked channels are retried.", "선택한 채널만 재시도합니다."},
+	"retries.col.retry":     {"Retry", "재시도"},
+	"retries.col.event":     {"Event", "이벤트"},
+	"retries.col.channel":   {"Channel", "채널"},
+	"retries.col.error":     {"Error", "오류"},
+	"retries.col.when":      {"Failed at", "실패 시각"},
+	"retries.none_selected": {"No channel is checked: check the channels to retry.", "선택한 채널이 없습니다. 재시도할 채널을 선택하세요."},
+	"retries.see_events":    {"See the events being retried →", "재시도 중인 이벤트 보기 →"},
+}
