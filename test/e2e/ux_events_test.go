@@ -133,4 +133,15 @@ func TestUXEventsEditDuplicateDelete(t *testing.T) {
 	if n := eval[int](m, `[...document.images].filter(i => i.src.startsWith('http://img.')).length`); n != 0 {
 		t.Fatalf("%d <img> load the http URL", n)
 	}
+
+	// Started from this page, the event offers no edit or delete any more (without a reload).
+	m.markNoReload()
+	m.do("start", chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] button[type="submit"]`)))
+	m.waitJS("edit and delete hidden once started", `document.querySelector('[data-overall-status]') !== null && `+
+		`[...document.querySelectorAll('[data-unstarted-only]')].length === 2 && `+
+		`[...document.querySelectorAll('[data-unstarted-only]')].every(e => getComputedStyle(e).display === 'none')`, 15*time.Second)
+	m.wantNoReload()
+	if count(m, `button[data-action="duplicate-event"]`) != 1 {
+		t.Error("no duplicate button on a started event")
+	}
 }
