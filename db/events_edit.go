@@ -17,6 +17,24 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
+// CreateEventAudited is CreateEvent with its audit entry (Action and EventID set here) written
+// in the same transaction: an event never exists without the record of who created it.
+func (db *DB) CreateEventAudited(ctx context.Context, e model.Event, audit model.AuditEntry) (model.Event, error) {
+	var out model.Event
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var err error
+		if out, err = createEventTx(ctx, tx, e, audit.Actor); err != nil {
+			return err
+		}
+		audit.Action, audit.EventID = model.AuditEventCreate, out.ID
+		return addAuditTx(ctx, tx, audit)
+	})
+	if err != nil {
+		return model.Event{}, wrapAction("create event", err)
+	}
+	return out, nil
+}
+
 // errStarted is the answer to editing or deleting an event whose distribution has started.
 func errStarted(id string) error {
 	return model.Errorf(model.ESTARTED, "event %s has started its distribution and can no longer be changed", id)

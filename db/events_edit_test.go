@@ -203,3 +203,28 @@ func TestEventEditRacesStart(t *testing.T) {
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
+
+// Creating an event records who created it in the same transaction; a refused creation (id
+// taken, hostile text) records nothing.
+func TestCreateEventAudited(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	audit := model.AuditEntry{Actor: "m@x", IP: "192.0.2.9"}
+	e, err := d.CreateEventAudited(ctx, model.Event{ID: "ev1", Title: " Sale "}, audit)
+	if err != nil || e.Title != "Sale" {
+		t.Fatalf("created %+v, %v", e, err)
+	}
+	if _, err := d.CreateEventAudited(ctx, model.Event{ID: "ev1", Title: "again"}, audit); model.ErrorCode(err) != model.ECONFLICT {
+		t.Errorf("second create: %v", err)
+	}
+	if _, err := d.CreateEventAudited(ctx, model.Event{Title: "a\x00b"}, audit); model.ErrorCode(err) != model.EINVALID {
+		t.Errorf("NUL title: %v", err)
+	}
+	if n := engCount(t, d, `SELECT count(*) FROM audit_log WHERE action = 'event.create'`); n != 1 {
+		t.Errorf("%d creation audit rows, want 1", n)
+	}
+	if n := engCount(t, d, `SELECT count(*) FROM audit_log WHERE action = 'event.create' AND event_id = 'ev1' AND actor = 'm@x' AND ip = '192.0.2.9'`); n != 1 {
+		t.Error("the creation is not audited with its actor and address")
+	}
+}

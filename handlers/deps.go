@@ -16,6 +16,8 @@ type Store interface {
 	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
 	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
 	AddAudit(ctx context.Context, e model.AuditEntry) error
+	// CreateEventAudited creates an event and its audit entry in one transaction.
+	CreateEventAudited(ctx context.Context, e model.Event, audit model.AuditEntry) (model.Event, error)
 	// Editing events that have not started, copying and deleting them (db/events_edit.go).
 	UpdateEvent(ctx context.Context, id string, patch model.EventPatch, audit model.AuditEntry) (model.Event, error)
 	DuplicateEvent(ctx context.Context, id string, audit model.AuditEntry) (model.Event, error)

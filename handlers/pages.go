@@ -482,12 +482,9 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 // its audit entry and the live announcement. Once the event exists, a failed audit write or
 // announcement is logged, not returned.
 func (h *Handlers) createEvent(ctx context.Context, e model.Event, actor, ip string) (model.Event, error) {
-	ev, err := h.deps.Store.CreateEvent(ctx, e, actor)
+	ev, err := h.deps.Store.CreateEventAudited(ctx, e, model.AuditEntry{Actor: actor, IP: ip})
 	if err != nil {
 		return ev, err
-	}
-	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "event.create", EventID: ev.ID, IP: ip}); err != nil {
-		h.logger.ErrorContext(ctx, "audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
 	}
 	if h.deps.Announce != nil {
 		if err := h.deps.Announce.AnnounceEvent(ctx, ev.ID); err != nil {
