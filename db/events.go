@@ -39,13 +39,18 @@ const (
 // kept. Text fields are trimmed. actor is recorded as the creator. The creation time comes from the
 // database clock. Errors: EINVALID naming the field, ECONFLICT when the id is taken.
 func (db *DB) CreateEvent(ctx context.Context, e model.Event, actor string) (model.Event, error) {
+	return createEventTx(ctx, db.Pool, e, actor)
+}
+
+// createEventTx is CreateEvent in q (a pool or a transaction).
+func createEventTx(ctx context.Context, q querier, e model.Event, actor string) (model.Event, error) {
 	if err := normalizeEvent(&e); err != nil {
 		return model.Event{}, err
 	}
 	if e.ID == "" {
 		e.ID = newEventID()
 	}
-	rows, err := db.Pool.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by)
+	rows, err := q.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING `+eventColumns,

@@ -22,6 +22,9 @@ type RetryFilter struct {
 	Channel model.Channel
 	From    time.Time
 	To      time.Time
+	// IDs, when not nil, narrows the filter to these channel rows (the ones a person checked
+	// in the bulk retry preview); an empty non-nil list matches nothing.
+	IDs []int64
 }
 
 // retrySet is the SET clause of every manual retry: back to PENDING under a new generation.
@@ -130,9 +133,11 @@ func lockParentByEventTx(ctx context.Context, tx pgx.Tx, eventID string) (model.
 	return d, nil
 }
 
-// retryWhere is the filter of a bulk retry; $1 channel ("" = any), $2 from, $3 to (NULL = open).
+// retryWhere is the filter of a bulk retry; $1 channel ("" = any), $2 from, $3 to (NULL = open),
+// $4 channel row ids (NULL = any).
 const retryWhere = `cs.status = 'FAILED' AND ($1 = '' OR cs.channel = $1)
-	AND ($2::timestamptz IS NULL OR cs.completed_at >= $2) AND ($3::timestamptz IS NULL OR cs.completed_at < $3)`
+	AND ($2::timestamptz IS NULL OR cs.completed_at >= $2) AND ($3::timestamptz IS NULL OR cs.completed_at < $3)
+	AND ($4::bigint[] IS NULL OR cs.id = ANY($4))`
 
 func retryArgs(f RetryFilter) []any {
 	var from, to *time.Time
@@ -142,7 +147,11 @@ func retryArgs(f RetryFilter) []any {
 	if !f.To.IsZero() {
 		to = &f.To
 	}
-	return []any{string(f.Channel), from, to}
+	ids := f.IDs
+	if ids != nil && len(ids) == 0 {
+		ids = []int64{0} // no row has id 0: nothing matches (nil would mean "any")
+	}
+	return []any{string(f.Channel), from, to, ids}
 }
 
 // CountRetryMatching counts the FAILED channels a bulk retry with f would retry (the preview).
@@ -169,7 +178,7 @@ func (db *DB) RetryMatchingBatch(ctx context.Context, f RetryFilter, afterID int
 		args := append(retryArgs(f), afterID, limit)
 		var ids, parents []int64
 		cand, err := tx.Query(ctx, `SELECT cs.id, cs.distribution_status_id FROM channel_status cs
-			WHERE `+retryWhere+` AND cs.id > $4 ORDER BY cs.id LIMIT $5`, args...)
+			WHERE `+retryWhere+` AND cs.id > $5 ORDER BY cs.id LIMIT $6`, args...)
 		if err != nil {
 			return fmt.Errorf("select channels: %w", err)
 		}

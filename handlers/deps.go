@@ -17,6 +17,14 @@ type Store interface {
 	FindAttempts(ctx context.Context, eventID string) ([]model.Attempt, error)
 	CountEventsByStatus(ctx context.Context) (map[model.OverallStatus]int, int, error)
 	AddAudit(ctx context.Context, e model.AuditEntry) error
+	// CreateEventAudited creates an event and its audit entry in one transaction.
+	CreateEventAudited(ctx context.Context, e model.Event, audit model.AuditEntry) (model.Event, error)
+	// Editing events that have not started, copying and deleting them (db/events_edit.go).
+	UpdateEvent(ctx context.Context, id string, patch model.EventPatch, audit model.AuditEntry) (model.Event, error)
+	DuplicateEvent(ctx context.Context, id string, audit model.AuditEntry) (model.Event, error)
+	DeleteEvent(ctx context.Context, id string, audit model.AuditEntry) error
+	// FindRetryCandidates lists what a bulk retry would retry (db/retries_preview.go).
+	FindRetryCandidates(ctx context.Context, f db.RetryFilter, limit int) ([]model.RetryCandidate, error)
 	// Schedules (db/schedules.go): a start planned for later, started by the engine when due.
 	ScheduleDistribution(ctx context.Context, eventID string, chans []model.Channel, startAt time.Time, actor string) (model.Schedule, bool, error)
 	FindSchedule(ctx context.Context, eventID string) (model.Schedule, error)

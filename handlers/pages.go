@@ -214,6 +214,11 @@ func (h *Handlers) EventDetail(c echo.Context) error {
 }
 
 func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash views.Flash, errMsg string) error {
+	return h.renderDetailView(c, status, id, views.DetailView{Flash: flash, Error: errMsg})
+}
+
+// renderDetailView renders the detail page of event id with v's flash, error and edit form.
+func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v views.DetailView) error {
 	ctx := c.Request().Context()
 	ev, err := h.deps.Store.FindEventByID(ctx, id)
 	if err != nil {
@@ -228,7 +233,8 @@ func (h *Handlers) renderDetail(c echo.Context, status int, id string, flash vie
 	}
 	p := NewPage(c, "events.title")
 	p.Title, p.Now = ev.Title, time.Now()
-	return Render(c, status, views.EventDetail(p, views.DetailView{Event: ev, Attempts: attempts, Flash: flash, Error: errMsg}))
+	v.Event, v.Attempts = ev, attempts
+	return Render(c, status, views.EventDetail(p, v))
 }
 
 func eventIDParam(c echo.Context) (string, error) {
@@ -508,7 +514,8 @@ func (h *Handlers) takeFlash(c echo.Context) views.Flash {
 func flashMessage(lang, key, arg string) (views.Flash, bool) {
 	ok := views.Flash{Kind: views.ToastOK}
 	switch key {
-	case flashCreated, flashStarted, flashScheduled, flashUnscheduled, flashCancelledAll:
+	case flashCreated, flashStarted, flashScheduled, flashUnscheduled, flashCancelledAll,
+		flashUpdated, flashDuplicated, flashDeleted: // events_edit.go
 		ok.Text = views.T(lang, "flash."+key)
 	case flashRetried:
 		ch := model.Channel(arg)
@@ -543,12 +550,9 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 // its audit entry and the live announcement. Once the event exists, a failed audit write or
 // announcement is logged, not returned.
 func (h *Handlers) createEvent(ctx context.Context, e model.Event, actor, ip string) (model.Event, error) {
-	ev, err := h.deps.Store.CreateEvent(ctx, e, actor)
+	ev, err := h.deps.Store.CreateEventAudited(ctx, e, model.AuditEntry{Actor: actor, IP: ip})
 	if err != nil {
 		return ev, err
-	}
-	if err := h.deps.Store.AddAudit(ctx, model.AuditEntry{Actor: actor, Action: "event.create", EventID: ev.ID, IP: ip}); err != nil {
-		h.logger.ErrorContext(ctx, "audit event creation", slog.String("event_id", ev.ID), slog.Any("error", err))
 	}
 	if h.deps.Announce != nil {
 		if err := h.deps.Announce.AnnounceEvent(ctx, ev.ID); err != nil {

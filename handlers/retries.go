@@ -68,7 +68,11 @@ func (h *Handlers) renderBulk(c echo.Context, status int, flash views.Flash) err
 	v.Checked = c.QueryParam("check") != "" || c.Request().Method == http.MethodPost
 	if err == nil && v.Checked {
 		v.Count, err = h.deps.Engine.RetryMatching(c.Request().Context(), f, "", true)
+		if err == nil && v.Count > 0 {
+			v.Candidates, err = h.deps.Store.FindRetryCandidates(c.Request().Context(), f, bulkRetryLimit)
+		}
 	}
+	v.Retried = flash.Text != "" // the page's one flash is a bulk retry's
 	if err != nil {
 		st, ok := userError(err)
 		if !ok {
@@ -98,6 +102,25 @@ func (h *Handlers) BulkRetryForm(c echo.Context) error {
 		}
 		return h.renderBulk(c, http.StatusBadRequest, views.Flash{})
 	}
+	// The preview's checkboxes: only the checked channels (select=1 says the list was shown, so
+	// none checked retries nothing rather than everything).
+	if c.FormValue("select") != "" {
+		params, perr := c.FormParams()
+		if perr != nil {
+			return model.Errorf(model.EINVALID, "unreadable form")
+		}
+		f.IDs = []int64{}
+		for _, s := range params["ids"] {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || id <= 0 {
+				return model.Errorf(model.EINVALID, "ids must be channel numbers")
+			}
+			f.IDs = append(f.IDs, id)
+		}
+		if len(f.IDs) == 0 {
+			return h.renderBulkError(c, http.StatusBadRequest, views.T(lang, "retries.none_selected"))
+		}
+	}
 	pr, _ := Principal(c)
 	n, err := h.deps.Engine.RetryMatching(c.Request().Context(), f, pr.Name, false)
 	if err != nil && n == 0 {
@@ -121,4 +144,21 @@ func (h *Handlers) BulkRetryForm(c echo.Context) error {
 		q.Set("to", v.To)
 	}
 	return c.Redirect(http.StatusSeeOther, "/retries?"+q.Encode())
+}
+
+// renderBulkError shows the bulk retry page with a problem of the confirmation itself.
+func (h *Handlers) renderBulkError(c echo.Context, status int, msg string) error {
+	v, f, err := bulkFilter(c, Lang(c))
+	if err != nil {
+		return err
+	}
+	v.Checked, v.Error, v.Limit = true, msg, bulkRetryLimit
+	ctx := c.Request().Context()
+	if v.Count, err = h.deps.Engine.RetryMatching(ctx, f, "", true); err != nil {
+		return err
+	}
+	if v.Candidates, err = h.deps.Store.FindRetryCandidates(ctx, f, bulkRetryLimit); err != nil {
+		return err
+	}
+	return Render(c, status, views.BulkRetry(NewPage(c, "retries.title"), v))
 }

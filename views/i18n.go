@@ -220,6 +220,9 @@ var catalogues = []map[string][2]string{
 	excelMessages,   // i18n_excel.go
 	mobileMessages,  // i18n_mobile.go
 	listMessages,    // i18n_list.go
+	eventEditMessages, // i18n_events.go
+	tokenCopyMessages, // i18n_events.go
+	bulkPickMessages,  // i18n_events.go
 }
 
 // lookup finds key in the catalogues.

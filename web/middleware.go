@@ -16,8 +16,9 @@ import (
 )
 
 // CSP is the Content-Security-Policy of every response. Datastar compiles data-* expressions with
-// Function(), hence 'unsafe-eval'; nothing inline, nothing from other origins.
-const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 'self'; img-src 'self' data:; " +
+// Function(), hence 'unsafe-eval'; nothing inline, nothing from other origins but images over
+// https (an event's image URL is shown as a thumbnail; plain http ones only as links).
+const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 'self'; img-src 'self' data: https:; " +
 	"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // use installs the middleware chain, outermost first.

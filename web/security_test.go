@@ -70,6 +70,11 @@ var routeAccess = map[string]access{
 	"GET /metrics":                        {public: true}, // loopback only, else manager: TestMetricsAccess
 	"GET /static/*":                       {public: true},
 	"HEAD /static/*":                      {public: true},
+
+	// Events: edit, duplicate and delete (marketer+, as creating).
+	"POST /events/:id/edit": {role: model.RoleMarketer}, "POST /events/:id/duplicate": {role: model.RoleMarketer},
+	"POST /events/:id/delete": {role: model.RoleMarketer}, "PATCH /api/v1/events/:id": {role: model.RoleMarketer},
+	"DELETE /api/v1/events/:id": {role: model.RoleMarketer}, "POST /api/v1/events/:id/duplicate": {role: model.RoleMarketer},
 }
 
 var roleRank = map[model.Role]int{model.RoleMarketer: 1, model.RoleStaff: 2, model.RoleManager: 3}

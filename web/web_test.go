@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 const (
 	password = "password1"
-	wantCSP  = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	wantCSP  = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 'self'; img-src 'self' data: https:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 type fakeRedis struct{ err error }

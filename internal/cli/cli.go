@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/marketing-platform/distribution/internal/config"
+	"github.com/marketing-platform/distribution/internal/model"
 )
 
 const usage = `usage: distribution [command] [flags]
@@ -31,8 +32,8 @@ commands:
   version                                  print the build's version
   help, -h, --help                         print this help
 
-roles: marketer | staff | manager.
-
+roles (what a user or a token may do):
+` + roleHelp + `
 environment (see README for every variable and its default):
   DATABASE_URL, REDIS_URL                  PostgreSQL and Redis
   ADDR, PUBLIC_URL, SECURE_COOKIES         where and how the web server listens
@@ -41,6 +42,12 @@ environment (see README for every variable and its default):
   CHANNELS_CONFIG, SIMULATOR_ADDR          channel endpoints, the embedded simulator
   MAX_ATTEMPTS, RETRY_BASE_DELAY, RETRY_MAX_DELAY, JOB_TIMEOUT, RESCUE_AFTER   job retries
   BREAKER_MIN_CALLS, BREAKER_FAILURE_PERCENT, BREAKER_MIN_EVENTS, BREAKER_WINDOW, BREAKER_COOLDOWN   channel circuit breaker
+`
+
+// roleHelp says what each role may do (a user or a token acts with its role's rights).
+const roleHelp = `  marketer   view events, create, edit and delete them, start and cancel distributions
+  staff      everything a marketer may, and retry failed channels (one, an event's, or in bulk)
+  manager    everything staff may, and reports, CSV export, the audit log, users and API tokens
 `
 
 // version is the build's version, set with -ldflags "-X <module>/internal/cli.version=..."; otherwise the module
@@ -146,6 +153,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		expires := fs.String("expires", "", "optional expiry: a duration (720h, 30d) or the last valid day YYYY-MM-DD (UTC)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
+		}
+		if _, err := model.ParseRole(*role); err != nil {
+			what := "needs --role"
+			if *role != "" {
+				what = fmt.Sprintf("--role %q is not a role", *role)
+			}
+			return usageErrorf("token create %s: the token acts with the rights of its role\n%s", what, roleHelp)
 		}
 		do = func(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			return tokenCreate(ctx, cfg, logger, stdout, *name, *role, *expires)

@@ -17,6 +17,10 @@ const (
 	ETOOMANY      = "too_many"     // 429
 	EUNAVAILABLE  = "unavailable"  // 503
 	EINTERNAL     = "internal"     // 500
+
+	// ESTARTED is a 409 of its own: the event's distribution has started, so the event can no
+	// longer be edited or deleted (a stable code clients can tell from other conflicts).
+	ESTARTED = "already_started"
 )
 
 // httpStatus is the one error code → HTTP status map: JSON API errors, HTML error pages, forms
@@ -32,6 +36,7 @@ var httpStatus = map[string]int{
 	ETOOMANY:      http.StatusTooManyRequests,
 	EUNAVAILABLE:  http.StatusServiceUnavailable,
 	EINTERNAL:     http.StatusInternalServerError,
+	ESTARTED:      http.StatusConflict,
 }
 
 // HTTPStatus returns the HTTP status of an error code; an unknown code is a 500.
@@ -46,7 +51,7 @@ func HTTPStatus(code string) int {
 // vocabulary (echo's routing, body limit, CSRF), ok false when no code maps to it.
 func CodeOfHTTPStatus(status int) (code string, ok bool) {
 	for c, s := range httpStatus {
-		if s == status {
+		if s == status && c != ESTARTED { // ECONFLICT is the code of a plain 409
 			return c, true
 		}
 	}

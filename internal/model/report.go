@@ -134,4 +134,4 @@ const (
 // AuditActions lists the actions the audit page offers as a filter, in display order.
 var AuditActions = []string{AuditLogin, AuditLoginFailed, AuditLoginThrottled, AuditUserAdd, AuditUserRole, AuditUserDisable,
 	AuditUserEnable, AuditUserUnlock, AuditUserPassword, AuditTokenCreate, AuditTokenRevoke, AuditStart, AuditRetry,
-	AuditBulkRetry, AuditRescue, AuditRescueFailed}
+	AuditBulkRetry, AuditRescue, AuditRescueFailed, AuditEventCreate, AuditEventUpdate, AuditEventDuplicate, AuditEventDelete}
