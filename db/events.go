@@ -53,7 +53,7 @@ func (db *DB) CreateEvent(ctx context.Context, e model.Event, actor string) (mod
 	}
 	created, err := pgx.CollectExactlyOneRow(rows, collectEvent)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Event{}, model.Errorf(model.ECONFLICT, "event %s already exists", e.ID)
+		return model.Event{}, model.Errork(model.ECONFLICT, "err.event_exists", "event %s already exists", e.ID)
 	}
 	if err != nil {
 		return model.Event{}, fmt.Errorf("create event %s: %w", e.ID, err)
@@ -66,7 +66,7 @@ func (db *DB) CreateEvent(ctx context.Context, e model.Event, actor string) (mod
 // description is multi-line text with CRLF and CR stored as LF.
 func normalizeEvent(e *model.Event) error {
 	if e.ID != "" && !model.ValidEventID(e.ID) {
-		return model.Errorf(model.EINVALID, "id must be 1 to 36 letters, digits, '_' or '-'")
+		return model.FieldErrorf("id", "err.field.event_id", "%s must be 1 to 36 letters, digits, '_' or '-'")
 	}
 	e.Title = strings.TrimSpace(e.Title)
 	e.Description = strings.TrimSpace(model.NormalizeText(e.Description))
@@ -88,12 +88,12 @@ func normalizeEvent(e *model.Event) error {
 		return err
 	}
 	if e.Title == "" {
-		return model.Errorf(model.EINVALID, "title is required")
+		return model.FieldErrorf("title", "err.field.required", "%s is required")
 	}
 	if e.ImageURL != "" {
 		u, err := url.Parse(e.ImageURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Contains(e.ImageURL, " ") {
-			return model.Errorf(model.EINVALID, "imageUrl must be an http or https URL")
+			return model.FieldErrorf("imageUrl", "err.field.url", "%s must be an http or https URL")
 		}
 	}
 	return nil
@@ -182,7 +182,7 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 	}
 	e, err := pgx.CollectExactlyOneRow(rows, collectEventWithDistribution)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Event{}, model.Errorf(model.ENOTFOUND, "event %s not found", id)
+		return model.Event{}, model.Errork(model.ENOTFOUND, "err.event_not_found", "event %s not found", id)
 	}
 	if err != nil {
 		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
@@ -243,15 +243,15 @@ func (db *DB) FindEvents(ctx context.Context, f model.EventFilter) (model.EventP
 	}
 	if f.Status != "" {
 		if !f.Status.Valid() {
-			return model.EventPage{}, model.Errorf(model.EINVALID, "unknown status %q", model.Truncate(string(f.Status), 40))
+			return model.EventPage{}, model.Errork(model.EINVALID, "err.unknown_value", "unknown status %q", model.Truncate(string(f.Status), 40))
 		}
 		where = append(where, "d.overall_status = "+arg(string(f.Status)))
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
+		return model.EventPage{}, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
-		return model.EventPage{}, model.Errorf(model.EINVALID, "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
+		return model.EventPage{}, model.Errork(model.EINVALID, "err.unknown_value", "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
 	}
 	if f.Channel != "" || f.ChannelStatus != "" {
 		var conds []string
@@ -318,7 +318,7 @@ func encodeCursor(at time.Time, id string) string {
 }
 
 func decodeCursor(s string) (time.Time, string, error) {
-	bad := model.Errorf(model.EINVALID, "malformed cursor")
+	bad := model.Errork(model.EINVALID, "reports.bad_cursor", "malformed cursor")
 	if len(s) > 100 {
 		return time.Time{}, "", bad
 	}

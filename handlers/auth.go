@@ -36,7 +36,7 @@ func (h *Handlers) Login(c echo.Context) error {
 	next := SafeNext(c.FormValue("next"))
 	email, err := formLine(c, "email", maxEmailLen)
 	if err != nil {
-		return h.renderLogin(c, http.StatusBadRequest, views.LoginForm{Next: next, Error: model.ErrorMessage(err)})
+		return h.renderLogin(c, http.StatusBadRequest, views.LoginForm{Next: next, Error: userMessage(c, err)})
 	}
 	name := SessionCookieName(h.deps.SecureCookies)
 	if ck, err := c.Cookie(name); err == nil && ck.Value != "" {

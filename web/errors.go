@@ -69,6 +69,23 @@ func classify(err error) (status int, code, msg string) {
 	return http.StatusInternalServerError, model.EINTERNAL, "internal error"
 }
 
+// pageMessage is err as the person reading lang sees it under the heading of an error page or in
+// a Datastar answer: the catalogue text of an application error, never an internal error's text
+// ("" when the heading says all). msg is the API's English message of errors raised outside the
+// vocabulary (echo's routing, body limit), shown to English readers only.
+func pageMessage(lang string, err error, status int, msg string) string {
+	if status >= 500 {
+		return ""
+	}
+	if me := (*model.Error)(nil); errors.As(err, &me) {
+		return views.ErrorText(lang, err)
+	}
+	if lang == views.LangEN {
+		return msg
+	}
+	return ""
+}
+
 const errorHandledKey = "web.error_handled"
 
 // handleError is echo's HTTPErrorHandler: the one place errors become responses. Internal errors
@@ -110,13 +127,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		werr = c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg}})
 	case isDatastar(c):
 		// A toast patch is future work; a plain status line is enough for fetch() to report.
-		werr = c.String(status, msg)
+		lang := handlers.Lang(c)
+		text := pageMessage(lang, err, status, msg)
+		if text == "" {
+			text = views.ErrorInfo{Status: status}.Heading(lang)
+		}
+		werr = c.String(status, text)
 	default:
 		p := handlers.NewPage(c, "error.title")
-		info := views.ErrorInfo{Status: status, Message: msg}
-		if status >= 500 {
-			info.Message = ""
-		}
+		info := views.ErrorInfo{Status: status, Message: pageMessage(p.Lang, err, status, msg)}
 		p.Title = info.Heading(p.Lang)
 		werr = handlers.Render(c, status, views.ErrorPage(p, info))
 	}

@@ -1,0 +1,313 @@
+package views
+
+// Counts, numbers and language matching through golang.org/x/text: Tn renders a count text with
+// the plural rules and number formatting of the reader's language (English "1 event" / "2
+// events", "1,234"), ResolveLang matches Accept-Language against the languages the UI speaks.
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/text/feature/plural"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/message/catalog"
+
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// pluralOne is the English text for exactly one of a count text whose English words change with
+// the count ("%d events" → "%d event"). Korean has no plural forms, so it needs none. A count text
+// that reads the same for one and many needs no entry (TestCountTextsPlural checks the others).
+var pluralOne = map[string]string{
+	"flash.retried_failed": "Retrying %d failed channel.",
+	"flash.bulk":           "Retrying %d failed channel.",
+	"retries.count":        "%d failed channel matches this filter.",
+	"retries.limit":        "One confirmation retries at most %d channel; confirm again for the rest.",
+	"retries.confirm":      "Retry %d channel",
+	"reports.events_n":     "%d event",
+	"reports.retries_n":    "%d manual retry",
+	"reports.slots_n":      "%d slot",
+	"reports.spots_n":      "%d spot",
+	"reports.long_range":   "A report covers at most %d day; choose a shorter range.",
+	"chart.health.desc":    "Share of failed attempts per hour over the last %d hour, oldest on the left; right: the whole window.",
+	"stuck.title":          "No change for more than %d minute",
+}
+
+// tags are the x/text languages of the UI's languages; supported lists them for matching, the
+// first being the default.
+var (
+	tags      = map[string]language.Tag{LangEN: language.English, LangKO: language.Korean}
+	supported = []language.Tag{language.English, language.Korean}
+	matcher   = language.NewMatcher(supported)
+)
+
+// printers are built once, on first use, from the catalogues (which are complete by then: they
+// are package variables): every count text (one holding %d) in both languages, English ones with
+// a plural form in pluralOne as a plural selection.
+var printers = sync.OnceValue(func() map[string]*message.Printer {
+	b := catalog.NewBuilder(catalog.Fallback(language.English))
+	for _, c := range catalogues {
+		for key, m := range c {
+			if !strings.Contains(m[0], "%d") {
+				continue
+			}
+			var en catalog.Message = catalog.String(m[0])
+			if one, ok := pluralOne[key]; ok {
+				en = plural.Selectf(1, "%d", plural.One, one, plural.Other, m[0])
+			}
+			// Set fails only for malformed messages, which these are not (TestCountTextsPlural
+			// renders every one).
+			_ = b.Set(language.English, key, en)
+			_ = b.SetString(language.Korean, key, m[1])
+		}
+	}
+	return map[string]*message.Printer{
+		LangEN: message.NewPrinter(language.English, message.Catalog(b)),
+		LangKO: message.NewPrinter(language.Korean, message.Catalog(b)),
+	}
+})
+
+func printer(lang string) *message.Printer {
+	if p, ok := printers()[lang]; ok {
+		return p
+	}
+	return printers()[LangEN]
+}
+
+// Tn is the text of key in lang for the count n: its plural form in lang and n with the
+// language's digit grouping ("Retrying 1 failed channel.", "1,234 events"). The text holds one
+// %d; a text without one is returned as T gives it, an unknown key as itself.
+func Tn(lang, key string, n int) string {
+	m, ok := lookup(key)
+	if !ok || !strings.Contains(m[0], "%d") {
+		return T(lang, key)
+	}
+	return printer(lang).Sprintf(key, n)
+}
+
+// FormatInt formats n with the thousands separator of lang's readers (1234567 → 1,234,567).
+func FormatInt(lang string, n int64) string { return printer(lang).Sprintf("%d", n) }
+
+// ResolveLang picks the UI language: the preference cookie when valid, else the best match of
+// the Accept-Language header among Korean and English (by its q values), else English.
+func ResolveLang(cookie, acceptLanguage string) string {
+	if l := ParseLang(cookie); l != "" {
+		return l
+	}
+	desired := acceptTags(acceptLanguage)
+	if len(desired) == 0 {
+		return LangEN
+	}
+	_, i, conf := matcher.Match(desired...)
+	if conf == language.No || i < 0 || i >= len(supported) {
+		return LangEN
+	}
+	for l, t := range tags {
+		if t == supported[i] {
+			return l
+		}
+	}
+	return LangEN
+}
+
+// acceptTags are the languages of an Accept-Language header, most wanted first. A malformed
+// entry (a bad q, a bad tag) is skipped rather than spoiling the whole header.
+func acceptTags(header string) []language.Tag {
+	if t, _, err := language.ParseAcceptLanguage(header); err == nil {
+		return t
+	}
+	type weighted struct {
+		tag language.Tag
+		q   float32
+	}
+	var all []weighted
+	for _, part := range strings.Split(header, ",") {
+		t, q, err := language.ParseAcceptLanguage(part)
+		if err != nil || len(t) != 1 {
+			continue
+		}
+		all = append(all, weighted{t[0], q[0]})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].q > all[j].q })
+	out := make([]language.Tag, len(all))
+	for i, w := range all {
+		out[i] = w.tag
+	}
+	return out
+}
+
+// i18nMessages are the texts of server messages shown in pages (validation, conflicts, error
+// pages; model.Error keys) and of the attempt history's "triggered by" column. A field error's
+// text gets the field's label first.
+var i18nMessages = map[string][2]string{
+	"err.field.nul":           {"%s must not contain NUL characters.", "%s 항목에 NUL 문자를 넣을 수 없습니다."},
+	"err.field.one_line":      {"%s must be one line without control characters.", "%s 항목은 제어 문자 없이 한 줄이어야 합니다."},
+	"err.field.control":       {"%s must not contain control characters.", "%s 항목에 제어 문자를 넣을 수 없습니다."},
+	"err.field.utf8":          {"%s is not valid UTF-8 text.", "%s 항목이 올바른 UTF-8 텍스트가 아닙니다."},
+	"err.field.too_long":      {"%s must be at most %d characters (it has %d).", "%s 항목은 최대 %d자까지 입력할 수 있습니다(현재 %d자)."},
+	"err.field.required":      {"%s is required.", "%s 항목을 입력하세요."},
+	"err.field.url":           {"%s must be a web address starting with http:// or https://.", "%s 항목은 http:// 또는 https://로 시작하는 웹 주소여야 합니다."},
+	"err.field.event_id":      {"%s must be 1 to 36 letters, digits, '_' or '-'.", "%s 항목은 영문자, 숫자, '_', '-'로 된 1~36자여야 합니다."},
+	"err.field.when":          {"%s must be “now” or a start time.", "%s 항목은 ‘지금’ 또는 시작 시간이어야 합니다."},
+	"err.unknown_values":      {"Unknown value in %s: choose one from the list.", "%s 값을 알 수 없습니다. 목록에서 선택하세요."},
+	"err.unknown_value":       {"Unknown value “%s”.", "알 수 없는 값입니다: “%s”"},
+	"err.unknown_channel":     {"Unknown channel “%s”.", "알 수 없는 채널입니다: “%s”"},
+	"err.unknown_role":        {"Unknown role “%s”: choose marketer, staff or manager.", "알 수 없는 역할입니다: “%s”. 마케터, 운영 담당자, 관리자 중에서 고르세요."},
+	"err.channel_twice":       {"%s is chosen twice.", "%s 채널이 두 번 선택되었습니다."},
+	"err.event_id":            {"That is not a valid event id (1 to 36 letters, digits, '_' or '-').", "올바른 이벤트 ID가 아닙니다(영문자, 숫자, '_', '-'로 된 1~36자)."},
+	"err.event_not_found":     {"Event “%s” was not found.", "“%s” 이벤트를 찾을 수 없습니다."},
+	"err.event_exists":        {"Event “%s” already exists.", "“%s” 이벤트가 이미 있습니다."},
+	"err.not_in_distribution": {"%s is not part of this distribution.", "%s 채널은 이 배포에 포함되어 있지 않습니다."},
+	"err.not_paused":          {"%s is not paused.", "%s 채널은 일시 중지 상태가 아닙니다."},
+	"err.needs_role":          {"This needs the %s role.", "%s 권한이 필요합니다."},
+	"err.csrf":                {"The form has expired; reload the page and try again.", "양식이 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도하세요."},
+	"err.time_range_empty":    {"The time range is empty: the start must be before the end.", "기간이 비어 있습니다. 시작이 끝보다 앞서야 합니다."},
+	"err.unreadable_form":     {"The form could not be read; reload the page and try again.", "양식을 읽을 수 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."},
+	"err.db_unavailable":      {"The database is unavailable; try again in a few seconds.", "데이터베이스에 연결할 수 없습니다. 잠시 후 다시 시도하세요."},
+	"err.too_large":           {"The request is too large.", "요청이 너무 큽니다."},
+	"field.cursor":            {"Page link", "페이지 링크"},
+
+	"trigger.system":     {"Automatic", "자동"},
+	"trigger.auto-retry": {"Automatic retry", "자동 재시도"},
+	"trigger.rescue":     {"Automatic recovery", "자동 복구"},
+	"trigger.retry":      {"retry", "재시도"},
+	"trigger.bulk-retry": {"bulk retry", "일괄 재시도"},
+	"trigger.schedule":   {"scheduled", "예약"},
+	"trigger.cancel":     {"cancel", "취소"},
+	"trigger.start":      {"start", "시작"},
+	"trigger.token":      {"API token", "API 토큰"},
+}
+
+// fieldLabels are the catalogue keys of the labels of inputs (by JSON or form name) that errors
+// name; an input without one is named as it is.
+var fieldLabels = map[string]string{
+	"id":             "detail.id",
+	"title":          "event.field.title",
+	"description":    "event.field.description",
+	"imageUrl":       "event.field.image",
+	"storeName":      "event.field.store",
+	"q":              "events.search",
+	"status":         "events.filter.status",
+	"channel":        "events.filter.channel",
+	"channel_status": "events.filter.channel_status",
+	"cursor":         "field.cursor",
+	"channels":       "detail.start_channels",
+	"when":           "schedule.when",
+	"at":             "schedule.at_label",
+	"from":           "retries.from",
+	"to":             "retries.to",
+	"email":          "login.email",
+	"password":       "login.password",
+	"lang":           "lang.label",
+}
+
+// FieldLabel is the label of an input (by its JSON or form name) in lang.
+func FieldLabel(lang, field string) string {
+	if key, ok := fieldLabels[field]; ok {
+		return T(lang, key)
+	}
+	return field
+}
+
+// ErrorText is err as a person reads it in lang: the catalogue text of its key with its
+// arguments shown by their display names (a field by its label, a channel, role or status by
+// its name, numbers grouped). An error without a key is the generic text of its code in Korean
+// and its English message in English; an internal error never shows its text.
+func ErrorText(lang string, err error) string {
+	var e *model.Error
+	if !errors.As(err, &e) {
+		return ErrorInfo{Status: 500}.Heading(lang)
+	}
+	if _, ok := lookup(e.Key); ok && e.Key != "" {
+		args := make([]any, 0, len(e.Args)+1)
+		if e.Field != "" {
+			args = append(args, FieldLabel(lang, e.Field))
+		}
+		for _, a := range e.Args {
+			args = append(args, displayArg(lang, a))
+		}
+		if len(args) == 0 {
+			return T(lang, e.Key)
+		}
+		format := T(lang, e.Key)
+		if strings.Contains(format, "%d") {
+			format = e.Key // the printer's catalogue holds count texts with their plural forms
+		}
+		return printer(lang).Sprintf(format, args...)
+	}
+	if lang == LangEN && e.Message != "" {
+		return e.Message
+	}
+	return ErrorInfo{Status: model.HTTPStatus(e.Code)}.Heading(lang)
+}
+
+// displayArg is an error argument as shown in lang.
+func displayArg(lang string, a any) any {
+	switch v := a.(type) {
+	case model.Channel:
+		return v.Name(lang)
+	case model.Role:
+		if _, ok := lookup("role." + string(v)); ok {
+			return T(lang, "role."+string(v))
+		}
+	case model.ChannelStatus:
+		if _, ok := lookup("status." + string(v)); ok {
+			return T(lang, "status."+string(v))
+		}
+	case model.OverallStatus:
+		if _, ok := lookup("overall." + string(v)); ok {
+			return T(lang, "overall."+string(v))
+		}
+	case model.Field:
+		return FieldLabel(lang, string(v))
+	case model.Fields:
+		labels := make([]string, len(v))
+		for i, f := range v {
+			labels[i] = FieldLabel(lang, f)
+		}
+		return strings.Join(labels, ", ")
+	}
+	return a
+}
+
+// TriggerText is who or what started an attempt (its trigger, "system", "retry:<actor>", ...)
+// as a person reads it: Automatic, Automatic retry, or the person (an API token by its name)
+// with what they did when it was not a plain retry or start.
+func TriggerText(lang, trigger string) string {
+	kind, actor, ok := strings.Cut(trigger, ":")
+	if !ok {
+		if _, known := lookup("trigger." + trigger); known {
+			return T(lang, "trigger."+trigger)
+		}
+		return trigger
+	}
+	if _, known := lookup("trigger." + kind); !known {
+		return trigger
+	}
+	who := actor
+	if name, isToken := strings.CutPrefix(actor, "token:"); isToken {
+		who = name + " (" + T(lang, "trigger.token") + ")"
+	}
+	switch kind {
+	case "retry", "start":
+		return who
+	}
+	return who + " · " + T(lang, "trigger."+kind)
+}
+
+// attemptStatus is the HTTP status shown before an attempt's error, "" when there is none or the
+// error already says it ("… (HTTP 503: …)"): the status is said once.
+func attemptStatus(a model.Attempt) string {
+	if a.HTTPStatus == nil {
+		return ""
+	}
+	st := strconv.Itoa(*a.HTTPStatus)
+	if a.Error != nil && strings.Contains(*a.Error, "HTTP "+st) {
+		return ""
+	}
+	return st
+}
