@@ -105,7 +105,7 @@ func TestI18nErrorPagesAndMessages(t *testing.T) {
 
 	r = m.getIn("/?status=bogus&channel=TIKTOK", ko, "")
 	wantCode(t, "bad filter", r, http.StatusBadRequest)
-	wantText(t, "bad filter", r.body, []string{"전체 상태, 채널 값을 알 수 없습니다."}, "unknown value")
+	wantText(t, "bad filter", r.doc(t).Find("[role=alert]").Text(), []string{"전체 상태, 채널 값을 알 수 없습니다."}, "unknown value")
 
 	r = s.postLang("/events/i18n-ev/channels/TIKTOK/retry", url.Values{}, ko, "")
 	wantCode(t, "unknown channel", r, http.StatusBadRequest)
@@ -113,14 +113,14 @@ func TestI18nErrorPagesAndMessages(t *testing.T) {
 
 	r = s.getIn("/retries?check=1&from=2025-02-01&to=2025-01-01", ko, "")
 	wantCode(t, "empty range", r, http.StatusBadRequest)
-	wantText(t, "empty range", r.body, []string{"기간이 비어 있습니다."}, "time range")
+	wantText(t, "empty range", r.doc(t).Find("main").Text(), []string{"기간이 비어 있습니다."}, "time range")
 
 	r = m.postLang("/events/i18n-ev/distribution", url.Values{"channels": {"NAVER", "NAVER"}}, ko, "")
-	wantText(t, "channel twice", r.body, []string{"네이버 블로그 채널이 두 번 선택되었습니다."}, "listed twice")
+	wantText(t, "channel twice", r.doc(t).Find("main").Text(), []string{"네이버 블로그 채널이 두 번 선택되었습니다."}, "listed twice")
 }
 
 // TestI18nAPIKeepsEnglish: the JSON API answers with its English messages and stable codes
-// whatever language the client's headers ask for.
+// whatever language the client's headers ask for, and names the field of invalid input.
 func TestI18nAPIKeepsEnglish(t *testing.T) {
 	t.Parallel()
 	a := newAPIApp(t, 0, nil)
@@ -128,8 +128,20 @@ func TestI18nAPIKeepsEnglish(t *testing.T) {
 	call := func(role model.Role, method, path string, body any) apiResp {
 		return a.req(method, path, a.tokens[role], body, ko)
 	}
-	wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events", map[string]any{"title": " "}), 400, model.EINVALID, "title is required")
-	wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events", map[string]any{"title": "x", "imageUrl": "javascript:x"}), 400, model.EINVALID, "imageUrl must be an http or https URL")
+	// Invalid input names its field by its JSON name, for machines ("field"), besides the message.
+	for body, want := range map[string][2]string{
+		`{"title": " "}`: {"title", "title is required"},
+		`{"title": "x", "imageUrl": "javascript:x"}`: {"imageUrl", "imageUrl must be an http or https URL"},
+		`{"title": "x", "storeName": "a\r\nb"}`:      {"storeName", "storeName must be one line without control characters"},
+	} {
+		e := wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events", body), 400, model.EINVALID, want[1])["error"].(map[string]any)
+		if e["field"] != want[0] || e["message"] != want[1] {
+			t.Errorf("%s: error %v, want field %q and message %q exactly", body, e, want[0], want[1])
+		}
+	}
+	if e := wantError(t, call(model.RoleMarketer, http.MethodGet, "/api/v1/events/nope", nil), 404, model.ENOTFOUND)["error"].(map[string]any); e["field"] != nil {
+		t.Errorf("a not-found error names a field: %v", e)
+	}
 	wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events", map[string]any{"title": "a\x00b"}), 400, model.EINVALID, "title must not contain NUL characters")
 	wantError(t, call(model.RoleMarketer, http.MethodGet, "/api/v1/events/nope", nil), 404, model.ENOTFOUND, "event nope not found")
 	wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/retries/preview", map[string]any{}), 403, model.EFORBIDDEN, "this needs the staff role")

@@ -40,6 +40,9 @@ type apiError struct {
 type apiErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field names the request field an invalid-input error is about (its JSON name), when the
+	// error is about one.
+	Field string `json:"field,omitempty"`
 }
 
 // classify returns the status, code and user-safe message of err. Only *model.Error messages and
@@ -124,7 +127,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if status == http.StatusUnauthorized {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="distribution"`)
 		}
-		werr = c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg}})
+		body := apiErrorBody{Code: code, Message: msg}
+		if me := (*model.Error)(nil); errors.As(err, &me) {
+			body.Field = me.Field
+		}
+		werr = c.JSON(status, apiError{Error: body})
 	case isDatastar(c):
 		// A toast patch is future work; a plain status line is enough for fetch() to report.
 		lang := handlers.Lang(c)
