@@ -316,7 +316,7 @@ func (h *Handlers) RevokeToken(c echo.Context) error {
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return model.Errorf(model.ENOTFOUND, "token not found")
+		return model.Errork(model.ENOTFOUND, "err.token_not_found", "token not found")
 	}
 	actor, _ := Principal(c)
 	_, err = acc.RevokeToken(c.Request().Context(), actor, c.RealIP(), id)

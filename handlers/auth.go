@@ -96,7 +96,7 @@ func (h *Handlers) Logout(c echo.Context) error {
 func (h *Handlers) SetLang(c echo.Context) error {
 	lang := views.ParseLang(c.FormValue("lang"))
 	if lang == "" {
-		return model.Errorf(model.EINVALID, "lang must be ko or en")
+		return model.FieldErrorf("lang", "err.field.lang", "%s must be ko or en")
 	}
 	SetCookie(c, h.deps.SecureCookies, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
 	return c.Redirect(http.StatusSeeOther, cmp.Or(SafeNext(c.FormValue("next")), "/"))

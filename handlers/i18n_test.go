@@ -149,3 +149,28 @@ func TestI18nAPIKeepsEnglish(t *testing.T) {
 	id := a.event("api-i18n")
 	wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events/"+id+"/distribution", map[string]any{"channels": []string{"TIKTOK"}}), 400, model.EINVALID, `unknown channel "TIKTOK"`)
 }
+
+// TestI18nManagerPagesKorean: the users and tokens pages show their refusals in Korean.
+func TestI18nManagerPagesKorean(t *testing.T) {
+	t.Parallel()
+	a := newUIApp(t, false)
+	boss := a.login("boss-ko@example.com", model.RoleManager)
+	ko := "ko"
+	for _, tc := range []struct {
+		what, path string
+		form       url.Values
+		want       string
+	}{
+		{"short password", "/users", url.Values{"email": {"kim@example.com"}, "role": {"staff"}, "password": {"짧음"}}, "비밀번호 항목은 8자 이상이어야 합니다."},
+		{"bad email", "/users", url.Values{"email": {"kim"}, "role": {"staff"}, "password": {"password1"}}, "이메일 항목은 name@example.com 형식이어야 합니다(최대 254자)."},
+		{"bad role", "/users", url.Values{"email": {"kim@example.com"}, "role": {"root"}, "password": {"password1"}}, "알 수 없는 역할입니다: “root”. 마케터, 운영 담당자, 관리자 중에서 고르세요."},
+		{"self disable", "/users/" + a.userID("boss-ko@example.com") + "/disable", url.Values{}, "본인 계정은 비활성화할 수 없습니다."},
+		{"bad expiry", "/tokens", url.Values{"name": {"bot"}, "role": {"staff"}, "expires": {"tomorrow"}}, "만료는 720h, 30d 같은 기간이나 YYYY-MM-DD 날짜여야 하며 최대 10년 후까지입니다."},
+		{"token name", "/tokens", url.Values{"name": {"a\nb"}, "role": {"staff"}}, "이름 항목은 제어 문자 없이 한 줄이어야 합니다."},
+	} {
+		r := boss.postLang(tc.path, tc.form, ko, "")
+		if got := formError(t, r); got != tc.want {
+			t.Errorf("%s: %d %q, want %q", tc.what, r.status, got, tc.want)
+		}
+	}
+}

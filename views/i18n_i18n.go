@@ -171,6 +171,27 @@ var i18nMessages = map[string][2]string{
 	"err.too_large":           {"The request is too large.", "요청이 너무 큽니다."},
 	"field.cursor":            {"Page link", "페이지 링크"},
 
+	"err.field.email":          {"%s must look like name@example.com (at most %d characters).", "%s 항목은 name@example.com 형식이어야 합니다(최대 %d자)."},
+	"err.field.password_short": {"%s must be at least %d characters.", "%s 항목은 %d자 이상이어야 합니다."},
+	"err.field.password_long":  {"%s must be at most %d bytes.", "%s 항목은 최대 %d바이트입니다."},
+	"err.field.token_name":     {"%s must be 1 to 100 characters.", "%s 항목은 1~100자여야 합니다."},
+	"err.field.lang":           {"%s must be Korean or English.", "%s 항목은 한국어 또는 English여야 합니다."},
+	"err.email_service":        {"Emails starting with “%s” name service accounts; choose another.", "“%s”(으)로 시작하는 이메일은 서비스 계정용입니다. 다른 이메일을 사용하세요."},
+	"err.disable_self":         {"You cannot disable your own account.", "본인 계정은 비활성화할 수 없습니다."},
+	"err.expiry":               {"The expiry must be a duration such as 720h or 30d, or a date YYYY-MM-DD, at most 10 years ahead.", "만료는 720h, 30d 같은 기간이나 YYYY-MM-DD 날짜여야 하며 최대 10년 후까지입니다."},
+	"err.expiry_past":          {"The expiry must lie in the future.", "만료일은 미래여야 합니다."},
+	"err.user_not_found":       {"User not found.", "사용자를 찾을 수 없습니다."},
+	"err.user_exists":          {"A user with email “%s” already exists.", "“%s” 이메일의 사용자가 이미 있습니다."},
+	"err.user_invalid":         {"Invalid user: the email must be 3 to 254 characters and the role marketer, staff or manager.", "올바르지 않은 사용자입니다. 이메일은 3~254자, 역할은 마케터, 운영 담당자, 관리자 중 하나여야 합니다."},
+	"err.service_account":      {"%s is a service account: it has no password and never logs in.", "%s 계정은 서비스 계정입니다. 비밀번호가 없으며 로그인하지 않습니다."},
+	"err.last_manager":         {"%s is the last enabled manager; make someone else a manager first.", "%s 계정은 마지막 활성 관리자입니다. 먼저 다른 사람을 관리자로 지정하세요."},
+	"err.token_not_found":      {"Token not found.", "토큰을 찾을 수 없습니다."},
+	"err.token_invalid":        {"Invalid token: the name must be 1 to 100 characters and the role marketer, staff or manager.", "올바르지 않은 토큰입니다. 이름은 1~100자, 역할은 마케터, 운영 담당자, 관리자 중 하나여야 합니다."},
+	"err.token_owner_person":   {"%s is a person's account, not a service account; choose another token name.", "%s 계정은 서비스 계정이 아닌 개인 계정입니다. 다른 토큰 이름을 선택하세요."},
+	"err.token_owner_disabled": {"%s is disabled: enable it on the users page before giving it a token.", "%s 계정은 비활성 상태입니다. 토큰을 주기 전에 사용자 페이지에서 활성화하세요."},
+	"err.token_owner_role":     {"%s has the %s role, below the token's role %s: change its role on the users page first.", "%s 계정의 역할(%s)이 토큰의 역할(%s)보다 낮습니다. 먼저 사용자 페이지에서 역할을 변경하세요."},
+	"err.filter_long":          {"The filter text is too long.", "필터 텍스트가 너무 깁니다."},
+
 	"trigger.system":     {"Automatic", "자동"},
 	"trigger.auto-retry": {"Automatic retry", "자동 재시도"},
 	"trigger.rescue":     {"Automatic recovery", "자동 복구"},
@@ -203,6 +224,7 @@ var fieldLabels = map[string]string{
 	"email":          "login.email",
 	"password":       "login.password",
 	"lang":           "lang.label",
+	"token name":     "tokens.name",
 }
 
 // FieldLabel is the label of an input (by its JSON or form name) in lang.
