@@ -6,6 +6,8 @@ package views
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +194,39 @@ var i18nMessages = map[string][2]string{
 	"err.token_owner_role":     {"%s has the %s role, below the token's role %s: change its role on the users page first.", "%s 계정의 역할(%s)이 토큰의 역할(%s)보다 낮습니다. 먼저 사용자 페이지에서 역할을 변경하세요."},
 	"err.filter_long":          {"The filter text is too long.", "필터 텍스트가 너무 깁니다."},
 
+	"atterr.failed_after":      {"failed after %s attempts: ", "%s회 시도 후 실패: "},
+	"atterr.attempt_of":        {"attempt %s of %s failed: %s; retrying automatically", "%s/%s번째 시도 실패: %s. 자동으로 재시도합니다"},
+	"atterr.cancelled_by":      {"cancelled by %s", "취소됨(%s)"},
+	"atterr.cancelled":         {"cancelled", "취소됨"},
+	"atterr.interrupted":       {"interrupted: the worker stopped", "중단됨: 작업자가 멈췄습니다"},
+	"atterr.worker_lost_n":     {"worker lost: the work on this channel was interrupted %s times; retry it when the service is stable", "작업자 유실: 이 채널의 작업이 %s번 중단되었습니다. 서비스가 안정되면 재시도하세요"},
+	"atterr.worker_lost":       {"worker lost", "작업자 유실"},
+	"atterr.answered":          {"the channel answered: ", "채널 응답: "},
+	"atterr.rate_limited":      {"the channel is rate limiting requests; trying again in %s", "채널이 요청을 제한하고 있습니다. %s 후 다시 시도합니다"},
+	"atterr.problems":          {"the channel is having problems", "채널에 장애가 있습니다"},
+	"atterr.rejected":          {"the channel rejected the post", "채널이 게시를 거부했습니다"},
+	"atterr.could_not_publish": {"the channel could not publish the post", "채널이 게시하지 못했습니다"},
+	"atterr.timeout":           {"the channel did not answer in time", "채널이 제시간에 응답하지 않았습니다"},
+	"atterr.unexpected":        {"the channel gave an unexpected answer", "채널이 예상하지 못한 응답을 보냈습니다"},
+	"atterr.redirect":          {"the channel endpoint redirected; redirects are not followed", "채널 주소가 다른 곳으로 안내했습니다. 리디렉션은 따르지 않습니다"},
+	"atterr.private":           {"the channel endpoint points to a private or local network address, which is not allowed", "채널 주소가 사설 또는 로컬 네트워크를 가리킵니다. 허용되지 않습니다"},
+	"atterr.conn_interrupted":  {"the connection to the channel was interrupted", "채널과의 연결이 끊겼습니다"},
+	"atterr.refused":           {"could not reach the channel (connection refused)", "채널에 연결할 수 없습니다(연결 거부)"},
+	"atterr.no_name":           {"could not reach the channel (name not found)", "채널에 연결할 수 없습니다(주소를 찾을 수 없음)"},
+	"atterr.unreachable":       {"could not reach the channel", "채널에 연결할 수 없습니다"},
+	"atterr.unreadable":        {"the channel sent an unreadable answer", "채널이 읽을 수 없는 응답을 보냈습니다"},
+	"atterr.lost_track":        {"the channel lost track of the publication", "채널이 게시 작업을 찾지 못했습니다"},
+	"atterr.pub_interrupted":   {"the publication was interrupted", "게시가 중단되었습니다"},
+	"atterr.pub_timeout":       {"the channel did not finish the publication in time", "채널이 제시간에 게시를 마치지 못했습니다"},
+	"atterr.misconfigured":     {"the channel endpoint is misconfigured", "채널 주소 설정이 잘못되었습니다"},
+	"atterr.too_large":         {"the channel's response was too large", "채널의 응답이 너무 큽니다"},
+	"atterr.incomplete":        {"the channel returned an incomplete result", "채널이 불완전한 결과를 돌려주었습니다"},
+	"atterr.invalid_result":    {"the channel returned an invalid result", "채널이 올바르지 않은 결과를 돌려주었습니다"},
+	"atterr.unsupported":       {"the channel is not supported", "지원하지 않는 채널입니다"},
+	"atterr.job_cancelled":     {"the job was cancelled by an operator", "운영자가 작업을 취소했습니다"},
+	"atterr.unexpected_error":  {"unexpected error while publishing", "게시 중 예상하지 못한 오류가 발생했습니다"},
+	"atterr.failed":            {"the channel failed", "채널 작업이 실패했습니다"},
+
 	"trigger.system":     {"Automatic", "자동"},
 	"trigger.auto-retry": {"Automatic retry", "자동 재시도"},
 	"trigger.rescue":     {"Automatic recovery", "자동 복구"},
@@ -332,4 +367,78 @@ func attemptStatus(a model.Attempt) string {
 		return ""
 	}
 	return st
+}
+
+// attemptPhrases are the engine's and the channel adapters' English phrases in attempt errors
+// (internal/channels, internal/engine) with their catalogue keys, longest first where one
+// starts another. The channel's own words and the technical detail in brackets stay as sent.
+var attemptPhrases = []struct {
+	re  *regexp.Regexp
+	key string
+}{
+	{regexp.MustCompile(`^failed after (\d+) attempts?: `), "atterr.failed_after"},
+	{regexp.MustCompile(`^attempt (\d+) of (\d+) failed: (.*); retrying automatically`), "atterr.attempt_of"},
+	{regexp.MustCompile(`^cancelled by (.+)$`), "atterr.cancelled_by"},
+	{regexp.MustCompile(`^cancelled$`), "atterr.cancelled"},
+	{regexp.MustCompile(`^interrupted: the worker stopped`), "atterr.interrupted"},
+	{regexp.MustCompile(`^worker lost: the work on this channel was interrupted (\d+) times; retry it when the service is stable`), "atterr.worker_lost_n"},
+	{regexp.MustCompile(`^worker lost`), "atterr.worker_lost"},
+	{regexp.MustCompile(`the channel answered: `), "atterr.answered"},
+	{regexp.MustCompile(`the channel is rate limiting requests; trying again in (\S+)`), "atterr.rate_limited"},
+	{regexp.MustCompile(`rate limited by the channel; trying again in (\S+)`), "atterr.rate_limited"},
+	{regexp.MustCompile(`the channel is having problems`), "atterr.problems"},
+	{regexp.MustCompile(`the channel rejected the post`), "atterr.rejected"},
+	{regexp.MustCompile(`the channel could not publish the post`), "atterr.could_not_publish"},
+	{regexp.MustCompile(`the channel did not answer in time`), "atterr.timeout"},
+	{regexp.MustCompile(`the channel gave an unexpected answer`), "atterr.unexpected"},
+	{regexp.MustCompile(`the channel endpoint redirected; redirects are not followed`), "atterr.redirect"},
+	{regexp.MustCompile(`the channel endpoint points to a private or local network address, which is not allowed`), "atterr.private"},
+	{regexp.MustCompile(`the connection to the channel was interrupted`), "atterr.conn_interrupted"},
+	{regexp.MustCompile(`could not reach the channel \(connection refused\)`), "atterr.refused"},
+	{regexp.MustCompile(`could not reach the channel \(name not found\)`), "atterr.no_name"},
+	{regexp.MustCompile(`could not reach the channel`), "atterr.unreachable"},
+	{regexp.MustCompile(`the channel sent an unreadable answer`), "atterr.unreadable"},
+	{regexp.MustCompile(`the channel lost track of the publication`), "atterr.lost_track"},
+	{regexp.MustCompile(`the publication was interrupted`), "atterr.pub_interrupted"},
+	{regexp.MustCompile(`the channel did not finish the publication in time`), "atterr.pub_timeout"},
+	{regexp.MustCompile(`the channel endpoint is misconfigured`), "atterr.misconfigured"},
+	{regexp.MustCompile(`the channel's response was too large`), "atterr.too_large"},
+	{regexp.MustCompile(`the channel returned an incomplete result`), "atterr.incomplete"},
+	{regexp.MustCompile(`the channel returned an invalid result`), "atterr.invalid_result"},
+	{regexp.MustCompile(`the channel is not supported`), "atterr.unsupported"},
+	{regexp.MustCompile(`the job was cancelled by an operator`), "atterr.job_cancelled"},
+	{regexp.MustCompile(`unexpected error while publishing`), "atterr.unexpected_error"},
+	{regexp.MustCompile(`the channel failed`), "atterr.failed"},
+}
+
+// AttemptErrorText is an attempt's (or a channel's) error as stored, in lang: the engine's and
+// adapters' phrases from the catalogue, each at most once, with the channel's own words and the
+// technical detail kept as they came. English is the stored text itself.
+func AttemptErrorText(lang, text string) string {
+	if lang == LangEN {
+		return text
+	}
+	for _, ph := range attemptPhrases {
+		text = replaceOnce(ph.re, text, func(groups []string) string {
+			args := make([]any, len(groups))
+			for i, g := range groups {
+				args[i] = AttemptErrorText(lang, g) // a quoted reason may hold phrases too
+			}
+			return fmt.Sprintf(T(lang, ph.key), args...)
+		})
+	}
+	return text
+}
+
+// replaceOnce replaces the first match of re in s by repl of its groups.
+func replaceOnce(re *regexp.Regexp, s string, repl func(groups []string) string) string {
+	m := re.FindStringSubmatchIndex(s)
+	if m == nil {
+		return s
+	}
+	groups := make([]string, 0, len(m)/2-1)
+	for i := 2; i < len(m); i += 2 {
+		groups = append(groups, s[m[i]:m[i+1]])
+	}
+	return s[:m[0]] + repl(groups) + s[m[1]:]
 }

@@ -176,4 +176,30 @@ func TestAttemptHistoryPeopleAndStatusOnce(t *testing.T) {
 	if got := rows.Eq(1).Text(); strings.Count(got, "400") != 1 {
 		t.Errorf("row 2 says 400 %d times: %q", strings.Count(got, "400"), got)
 	}
+	if got := strings.TrimSpace(rows.Eq(0).Find("[data-attempt-error]").Text()); got != "채널에 장애가 있습니다 (HTTP 503: maintenance)" {
+		t.Errorf("row 1 error %q", got)
+	}
+}
+
+// TestAttemptErrorText: the engine's and adapters' phrases read in Korean; the channel's own
+// words and the technical detail stay; English is the stored text.
+func TestAttemptErrorText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"failed after 3 attempts: the channel is having problems (HTTP 503)":                              "3회 시도 후 실패: 채널에 장애가 있습니다 (HTTP 503)",
+		"attempt 1 of 3 failed: could not reach the channel (connection refused); retrying automatically": "1/3번째 시도 실패: 채널에 연결할 수 없습니다(연결 거부). 자동으로 재시도합니다",
+		"the channel rejected the post: 이미지 크기가 너무 작습니다 (HTTP 400)":                                       "채널이 게시를 거부했습니다: 이미지 크기가 너무 작습니다 (HTTP 400)",
+		"the channel answered: cancelled: the account is suspended (HTTP 400)":                            "채널 응답: cancelled: the account is suspended (HTTP 400)",
+		"cancelled by kim@example.com":    "취소됨(kim@example.com)",
+		"interrupted: the worker stopped": "중단됨: 작업자가 멈췄습니다",
+		"the channel is rate limiting requests; trying again in 30s (HTTP 429: slow down)": "채널이 요청을 제한하고 있습니다. 30s 후 다시 시도합니다 (HTTP 429: slow down)",
+		"something the channel said\x00 <b>":                                               "something the channel said\x00 <b>",
+	} {
+		if got := views.AttemptErrorText("ko", in); got != want {
+			t.Errorf("ko %q = %q, want %q", in, got, want)
+		}
+		if got := views.AttemptErrorText("en", in); got != in {
+			t.Errorf("en %q = %q", in, got)
+		}
+	}
 }
