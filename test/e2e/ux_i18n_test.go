@@ -35,6 +35,7 @@ func TestUXI18nKoreanErrors(t *testing.T) {
 		chromedp.Click(chromedp.CSS(submit)),
 		chromedp.WaitVisible(chromedp.CSS(`#event-form-error`)),
 	)
+	m.waitLive() // the answer page has loaded and runs (its nodes are settled)
 	if got := formError(); got != "제목 항목을 입력하세요." {
 		t.Errorf("empty title: form error %q", got)
 	}
@@ -51,6 +52,7 @@ func TestUXI18nKoreanErrors(t *testing.T) {
 		chromedp.Click(chromedp.CSS(submit)),
 		chromedp.WaitVisible(chromedp.CSS(`#event-form-error`)),
 	)
+	m.waitLive()
 	if got := formError(); got != "이미지 URL 항목은 http:// 또는 https://로 시작하는 웹 주소여야 합니다." || strings.Contains(got, "imageUrl") {
 		t.Errorf("bad image URL: form error %q", got)
 	}
