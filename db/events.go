@@ -72,6 +72,8 @@ func normalizeEvent(e *model.Event) error {
 	e.Description = strings.TrimSpace(model.NormalizeText(e.Description))
 	e.ImageURL = strings.TrimSpace(e.ImageURL)
 	e.StoreName = strings.TrimSpace(e.StoreName)
+	var errs []error
+	badLine := map[string]bool{}
 	for _, f := range []struct {
 		name, value string
 		max         int
@@ -81,22 +83,24 @@ func normalizeEvent(e *model.Event) error {
 		{"storeName", e.StoreName, maxStoreName},
 	} {
 		if err := model.CheckLine(f.name, f.value, f.max); err != nil {
-			return err
+			errs = append(errs, err)
+			badLine[f.name] = true
 		}
 	}
 	if err := model.CheckText("description", e.Description, maxDescription); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if e.Title == "" {
-		return model.FieldErrorf("title", "err.field.required", "%s is required")
+		errs = append(errs, model.FieldErrorf("title", "err.field.required", "%s is required"))
 	}
-	if e.ImageURL != "" {
+	if e.ImageURL != "" && !badLine["imageUrl"] {
 		u, err := url.Parse(e.ImageURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Contains(e.ImageURL, " ") {
-			return model.FieldErrorf("imageUrl", "err.field.url", "%s must be an http or https URL")
+			errs = append(errs, model.FieldErrorf("imageUrl", "err.field.url", "%s must be an http or https URL"))
 		}
 	}
-	return nil
+	// Every problem at once, so a form shows them together; the first is the API's answer.
+	return model.JoinErrors(errs)
 }
 
 // newEventID returns a random UUID v4 (RFC 9562) in its canonical text form.

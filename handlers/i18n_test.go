@@ -75,6 +75,7 @@ func TestI18nFormErrorsInViewersLanguage(t *testing.T) {
 		{"line break ko", url.Values{"title": {"x"}, "storeName": {"a\r\nb"}}, "ko", "", []string{"매장명 항목은 제어 문자 없이 한 줄이어야 합니다."}, []string{"storeName"}},
 		{"invalid UTF-8 ko", url.Values{"title": {"a\xffb"}}, "ko", "", []string{"제목 항목이 올바른 UTF-8 텍스트가 아닙니다."}, nil},
 		{"too long ko", url.Values{"title": {long}}, "ko", "", []string{"제목 항목은 최대 500자까지 입력할 수 있습니다(현재 501자)."}, nil},
+		{"all problems at once ko", url.Values{"title": {" "}, "imageUrl": {"nope"}, "storeName": {"a\tb"}}, "ko", "", []string{"매장명 항목은 제어 문자 없이 한 줄이어야 합니다. 제목 항목을 입력하세요. 이미지 URL 항목은"}, nil},
 		{"too long en", url.Values{"title": {"x"}, "description": {strings.Repeat("d", 5001)}}, "en", "", []string{"Description must be at most"}, []string{"description must"}},
 	} {
 		r := c.postLang("/events", tc.form, tc.accept, tc.cookie)
@@ -138,6 +139,11 @@ func TestI18nAPIKeepsEnglish(t *testing.T) {
 		if e["field"] != want[0] || e["message"] != want[1] {
 			t.Errorf("%s: error %v, want field %q and message %q exactly", body, e, want[0], want[1])
 		}
+	}
+	// Several problems: the API reports the first, exactly as before.
+	e := wantError(t, call(model.RoleMarketer, http.MethodPost, "/api/v1/events", map[string]any{"title": "", "imageUrl": "nope"}), 400, model.EINVALID)["error"].(map[string]any)
+	if e["message"] != "title is required" || e["field"] != "title" {
+		t.Errorf("two problems: error %v, want the title's alone", e)
 	}
 	if e := wantError(t, call(model.RoleMarketer, http.MethodGet, "/api/v1/events/nope", nil), 404, model.ENOTFOUND)["error"].(map[string]any); e["field"] != nil {
 		t.Errorf("a not-found error names a field: %v", e)

@@ -279,6 +279,15 @@ func ErrorText(lang string, err error) string {
 	if !errors.As(err, &e) {
 		return ErrorInfo{Status: 500}.Heading(lang)
 	}
+	text := errorText(lang, e)
+	for _, also := range e.Also {
+		text += " " + errorText(lang, also)
+	}
+	return text
+}
+
+// errorText is one application error in lang (ErrorText).
+func errorText(lang string, e *model.Error) string {
 	if _, ok := lookup(e.Key); ok && e.Key != "" {
 		args := make([]any, 0, len(e.Args)+1)
 		if e.Field != "" {

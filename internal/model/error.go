@@ -67,6 +67,28 @@ type Error struct {
 	// Field is the input the error is about (its JSON or form name), "" when none: a page names
 	// it by its label, before Args.
 	Field string
+	// Also are further problems found in the same input (a form's other fields): pages show
+	// them after this one, the API answers with this one alone.
+	Also []*Error
+}
+
+// JoinErrors returns nil for no errors, else the first with the other application errors in
+// its Also (the first error of a request is what the API reports, unchanged).
+func JoinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	first, ok := errs[0].(*Error)
+	if !ok {
+		return errs[0]
+	}
+	joined := *first
+	for _, err := range errs[1:] {
+		if e, ok := err.(*Error); ok {
+			joined.Also = append(joined.Also, e)
+		}
+	}
+	return &joined
 }
 
 // Field is an input's JSON or form name as an error argument: pages show its label.

@@ -9,9 +9,9 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// TestUXI18nKoreanErrors: a marketer reading Korean submits the create form with an empty title,
-// then with an image URL that is not a web address, and reads each problem in Korean naming the
-// field by its label; an unknown event is a Korean 404 page.
+// TestUXI18nKoreanErrors: a marketer reading Korean submits the create form with an empty title
+// and an image URL that is not a web address, and reads both problems in Korean naming each field
+// by its label (then the one left once the title is fixed); an unknown event is a Korean 404 page.
 func TestUXI18nKoreanErrors(t *testing.T) {
 	a := newApp(t)
 	b := newBrowser(t)
@@ -28,27 +28,30 @@ func TestUXI18nKoreanErrors(t *testing.T) {
 	submit := `form[data-action="create-event"] button[type="submit"]`
 
 	// Spaces satisfy the browser's "required" but not the server: the title is empty once trimmed.
-	m.do("submit an empty title",
+	m.do("submit an empty title and a bad image URL",
 		chromedp.Click(chromedp.CSS(`details summary`)),
 		chromedp.WaitVisible(chromedp.CSS(title)),
 		chromedp.SetValue(chromedp.CSS(title), "   "),
+		chromedp.SetValue(chromedp.CSS(image), "ftp://example.com/a.png"),
 		chromedp.Click(chromedp.CSS(submit)),
 		chromedp.WaitVisible(chromedp.CSS(`#event-form-error`)),
 	)
 	m.waitLive() // the answer page has loaded and runs (its nodes are settled)
-	if got := formError(); got != "제목 항목을 입력하세요." {
-		t.Errorf("empty title: form error %q", got)
+	if got, want := formError(), "제목 항목을 입력하세요. 이미지 URL 항목은 http:// 또는 https://로 시작하는 웹 주소여야 합니다."; got != want {
+		t.Errorf("form error %q, want %q", got, want)
 	}
 	if lang := eval[string](m, `document.documentElement.lang`); lang != "ko" {
 		t.Errorf("page in %q after the error, want ko", lang)
 	}
+	if v := eval[string](m, `document.querySelector('`+sel(image)+`').value`); v != "ftp://example.com/a.png" {
+		t.Errorf("image URL not kept: %q", v)
+	}
 
-	// The answer is a new page: the old error goes first, so the one waited for is the new one.
+	// The title fixed, the image URL is the one problem left. The answer is a new page: the old
+	// error goes first, so the one waited for is the new one.
 	eval[bool](m, `(document.querySelector('#event-form-error').remove(), true)`)
 	m.do("submit a bad image URL",
-		chromedp.WaitVisible(chromedp.CSS(title)),
 		chromedp.SetValue(chromedp.CSS(title), "봄맞이 세일"),
-		chromedp.SetValue(chromedp.CSS(image), "ftp://example.com/a.png"),
 		chromedp.Click(chromedp.CSS(submit)),
 		chromedp.WaitVisible(chromedp.CSS(`#event-form-error`)),
 	)
