@@ -54,10 +54,10 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, role m
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "uk_users_email" {
-			return model.User{}, model.Errorf(model.ECONFLICT, "a user with email %q already exists", email)
+			return model.User{}, model.Errork(model.ECONFLICT, "err.user_exists", "a user with email %q already exists", email)
 		}
 		if errors.As(err, &pgErr) && pgErr.Code == "23514" { // check_violation: role or email shape
-			return model.User{}, model.Errorf(model.EINVALID, "invalid user (email must be 3 to 254 characters, role marketer, staff or manager)")
+			return model.User{}, model.Errork(model.EINVALID, "err.user_invalid", "invalid user (email must be 3 to 254 characters, role marketer, staff or manager)")
 		}
 		return model.User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -69,7 +69,7 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, role m
 func (db *DB) FindUserByEmail(ctx context.Context, email string) (model.User, error) {
 	u, err := scanUser(db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1 AND kind = 'user'`, NormalizeEmail(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.User{}, model.Errorf(model.ENOTFOUND, "user not found")
+		return model.User{}, model.Errork(model.ENOTFOUND, "err.user_not_found", "user not found")
 	}
 	if err != nil {
 		return model.User{}, fmt.Errorf("find user by email: %w", err)
@@ -81,7 +81,7 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (model.User, er
 func (db *DB) FindUserByID(ctx context.Context, id int64) (model.User, error) {
 	u, err := scanUser(db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.User{}, model.Errorf(model.ENOTFOUND, "user not found")
+		return model.User{}, model.Errork(model.ENOTFOUND, "err.user_not_found", "user not found")
 	}
 	if err != nil {
 		return model.User{}, fmt.Errorf("find user by id: %w", err)
@@ -97,7 +97,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, id int64, disabled bool) erro
 			return fmt.Errorf("set user disabled: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return model.Errorf(model.ENOTFOUND, "user not found")
+			return model.Errork(model.ENOTFOUND, "err.user_not_found", "user not found")
 		}
 		if disabled {
 			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
@@ -300,7 +300,7 @@ func (db *DB) ClearLockout(ctx context.Context, id int64, audit model.AuditEntry
 		var err error
 		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return model.Errorf(model.ENOTFOUND, "user not found")
+			return model.Errork(model.ENOTFOUND, "err.user_not_found", "user not found")
 		}
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)

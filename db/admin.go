@@ -71,18 +71,18 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, ch UserChange, audit mod
 		}
 		before, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return model.Errorf(model.ENOTFOUND, "user not found")
+			return model.Errork(model.ENOTFOUND, "err.user_not_found", "user not found")
 		}
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)
 		}
 		if before.Service && ch.PasswordHash != "" {
-			return model.Errorf(model.ECONFLICT, "%s is a service account: it has no password and never logs in", before.Email)
+			return model.Errork(model.ECONFLICT, "err.service_account", "%s is a service account: it has no password and never logs in", before.Email)
 		}
 		losesManager := !before.Service && before.Role == model.RoleManager && !before.Disabled &&
 			((ch.Role != "" && ch.Role != model.RoleManager) || (ch.Disabled != nil && *ch.Disabled))
 		if losesManager && len(managers) <= 1 {
-			return model.Errorf(model.ECONFLICT, "%s is the last enabled manager; make someone else a manager first", before.Email)
+			return model.Errork(model.ECONFLICT, "err.last_manager", "%s is the last enabled manager; make someone else a manager first", before.Email)
 		}
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET
 				role = COALESCE(NULLIF($2, ''), role),
@@ -200,7 +200,7 @@ func (db *DB) RevokeTokenAudited(ctx context.Context, id int64, audit model.Audi
 		var err error
 		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE t.id = $1 FOR UPDATE OF t`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return model.Errorf(model.ENOTFOUND, "token not found")
+			return model.Errork(model.ENOTFOUND, "err.token_not_found", "token not found")
 		}
 		if err != nil {
 			return fmt.Errorf("read token: %w", err)
@@ -252,10 +252,10 @@ func (db *DB) FindAudit(ctx context.Context, f model.AuditFilter) (model.AuditPa
 		limit = MaxAuditLimit
 	}
 	if f.EventID != "" && !model.ValidEventID(f.EventID) {
-		return model.AuditPage{}, model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+		return model.AuditPage{}, model.Errork(model.EINVALID, "err.event_id", "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
 	}
 	if len(f.Actor) > 254 || len(f.Action) > 100 {
-		return model.AuditPage{}, model.Errorf(model.EINVALID, "filter text is too long")
+		return model.AuditPage{}, model.Errork(model.EINVALID, "err.filter_long", "filter text is too long")
 	}
 	var (
 		afterAt *time.Time

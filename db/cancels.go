@@ -36,7 +36,7 @@ func (db *DB) CancelDistribution(ctx context.Context, eventID, actor string, can
 // PENDING or IN_PROGRESS; EINVALID for an unknown channel.
 func (db *DB) CancelChannel(ctx context.Context, eventID string, ch model.Channel, actor string, cancelJobs CancelJobsFunc) (model.Distribution, error) {
 	if !ch.Valid() {
-		return model.Distribution{}, model.Errorf(model.EINVALID, "unknown channel %q", ch)
+		return model.Distribution{}, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", string(ch))
 	}
 	d, _, err := db.cancel(ctx, eventID, ch, actor, cancelJobs)
 	if err != nil {
@@ -72,18 +72,18 @@ func (db *DB) cancel(ctx context.Context, eventID string, ch model.Channel, acto
 		}
 		if len(rows) == 0 {
 			if ch == "" {
-				return model.Errorf(model.ECONFLICT, "nothing left to cancel: no channel of this distribution is PENDING or IN_PROGRESS")
+				return model.Errork(model.ECONFLICT, "action.nothing_to_cancel", "nothing left to cancel: no channel of this distribution is PENDING or IN_PROGRESS")
 			}
 			var status string
 			err := tx.QueryRow(ctx, `SELECT status FROM channel_status WHERE distribution_status_id = $1 AND channel = $2`,
 				parent.ID, string(ch)).Scan(&status)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return model.Errorf(model.ENOTFOUND, "%s is not part of this distribution", ch)
+				return model.Errork(model.ENOTFOUND, "err.not_in_distribution", "%s is not part of this distribution", ch)
 			}
 			if err != nil {
 				return fmt.Errorf("read channel: %w", err)
 			}
-			return model.Errorf(model.ECONFLICT, "%s is %s; only PENDING or IN_PROGRESS channels can be cancelled", ch, status)
+			return model.Errork(model.ECONFLICT, "action.not_cancellable", "%s is %s; only PENDING or IN_PROGRESS channels can be cancelled", ch, model.ChannelStatus(status))
 		}
 		ids := make([]int64, len(rows))
 		names := make([]string, len(rows))

@@ -129,7 +129,7 @@ func findDistribution(ctx context.Context, q querier, eventID string) (model.Dis
 	d, err := scanDistribution(q.QueryRow(ctx, `SELECT `+distributionColumns+`
 		FROM distribution_status d WHERE d.event_id = $1`, eventID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Distribution{}, model.Errorf(model.ENOTFOUND, "event %s has no distribution", eventID)
+		return model.Distribution{}, model.Errork(model.ENOTFOUND, "action.no_distribution", "event %s has no distribution", eventID)
 	}
 	if err != nil {
 		return model.Distribution{}, fmt.Errorf("find distribution of event %s: %w", eventID, err)
@@ -148,7 +148,7 @@ func findDistribution(ctx context.Context, q querier, eventID string) (model.Dis
 // checkEventID rejects ids that cannot name an event before they reach SQL or Redis.
 func checkEventID(id string) error {
 	if !model.ValidEventID(id) {
-		return model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+		return model.Errork(model.EINVALID, "err.event_id", "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
 	}
 	return nil
 }
@@ -197,7 +197,7 @@ func (db *DB) FindAttempts(ctx context.Context, eventID string) ([]model.Attempt
 			return nil, fmt.Errorf("find attempts of event %s: %w", eventID, err)
 		}
 		if !exists {
-			return nil, model.Errorf(model.ENOTFOUND, "event %s has no distribution", eventID)
+			return nil, model.Errork(model.ENOTFOUND, "action.no_distribution", "event %s has no distribution", eventID)
 		}
 		return []model.Attempt{}, nil
 	}
@@ -298,5 +298,5 @@ func auditTx(ctx context.Context, tx pgx.Tx, actor, action, eventID, channel, de
 
 // eventNotFound is the error for an unknown (or malformed) event id.
 func eventNotFound(eventID string) error {
-	return model.Errorf(model.ENOTFOUND, "event %q not found", model.Truncate(eventID, 40))
+	return model.Errork(model.ENOTFOUND, "err.event_not_found", "event %q not found", model.Truncate(eventID, 40))
 }

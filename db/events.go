@@ -60,7 +60,7 @@ func createEventTx(ctx context.Context, q querier, e model.Event, actor string) 
 	}
 	created, err := pgx.CollectExactlyOneRow(rows, collectEvent)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Event{}, model.Errorf(model.ECONFLICT, "event %s already exists", e.ID)
+		return model.Event{}, model.Errork(model.ECONFLICT, "err.event_exists", "event %s already exists", e.ID)
 	}
 	if err != nil {
 		return model.Event{}, fmt.Errorf("create event %s: %w", e.ID, err)
@@ -73,12 +73,14 @@ func createEventTx(ctx context.Context, q querier, e model.Event, actor string) 
 // description is multi-line text with CRLF and CR stored as LF.
 func normalizeEvent(e *model.Event) error {
 	if e.ID != "" && !model.ValidEventID(e.ID) {
-		return model.Errorf(model.EINVALID, "id must be 1 to 36 letters, digits, '_' or '-'")
+		return model.FieldErrorf("id", "err.field.event_id", "%s must be 1 to 36 letters, digits, '_' or '-'")
 	}
 	e.Title = strings.TrimSpace(e.Title)
 	e.Description = strings.TrimSpace(model.NormalizeText(e.Description))
 	e.ImageURL = strings.TrimSpace(e.ImageURL)
 	e.StoreName = strings.TrimSpace(e.StoreName)
+	var errs []error
+	badLine := map[string]bool{}
 	for _, f := range []struct {
 		name, value string
 		max         int
@@ -88,22 +90,24 @@ func normalizeEvent(e *model.Event) error {
 		{"storeName", e.StoreName, maxStoreName},
 	} {
 		if err := model.CheckLine(f.name, f.value, f.max); err != nil {
-			return err
+			errs = append(errs, err)
+			badLine[f.name] = true
 		}
 	}
 	if err := model.CheckText("description", e.Description, maxDescription); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if e.Title == "" {
-		return model.Errorf(model.EINVALID, "title is required")
+		errs = append(errs, model.FieldErrorf("title", "err.field.required", "%s is required"))
 	}
-	if e.ImageURL != "" {
+	if e.ImageURL != "" && !badLine["imageUrl"] {
 		u, err := url.Parse(e.ImageURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Contains(e.ImageURL, " ") {
-			return model.Errorf(model.EINVALID, "imageUrl must be an http or https URL")
+			errs = append(errs, model.FieldErrorf("imageUrl", "err.field.url", "%s must be an http or https URL"))
 		}
 	}
-	return nil
+	// Every problem at once, so a form shows them together; the first is the API's answer.
+	return model.JoinErrors(errs)
 }
 
 // newEventID returns a random UUID v4 (RFC 9562) in its canonical text form.
@@ -189,7 +193,7 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 	}
 	e, err := pgx.CollectExactlyOneRow(rows, collectEventWithDistribution)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Event{}, model.Errorf(model.ENOTFOUND, "event %s not found", id)
+		return model.Event{}, model.Errork(model.ENOTFOUND, "err.event_not_found", "event %s not found", id)
 	}
 	if err != nil {
 		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
@@ -377,15 +381,15 @@ func (db *DB) listQuery(ctx context.Context, f model.EventFilter) (*listQuery, e
 		lq.where = append(lq.where, "(SELECT true FROM distribution_status ns WHERE ns.event_id = e.id) IS NULL")
 	case f.Status != "":
 		if !f.Status.Valid() {
-			return nil, model.Errorf(model.EINVALID, "unknown status %q", model.Truncate(string(f.Status), 40))
+			return nil, model.Errork(model.EINVALID, "err.unknown_value", "unknown status %q", model.Truncate(string(f.Status), 40))
 		}
 		lq.where = append(lq.where, "d.overall_status = "+lq.arg(string(f.Status)))
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return nil, model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
+		return nil, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	if f.ChannelStatus != "" && !f.ChannelStatus.Valid() {
-		return nil, model.Errorf(model.EINVALID, "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
+		return nil, model.Errork(model.EINVALID, "err.unknown_value", "unknown channel status %q", model.Truncate(string(f.ChannelStatus), 40))
 	}
 	if f.Channel != "" || f.ChannelStatus != "" {
 		var conds []string
@@ -503,7 +507,7 @@ func encodeCursor(at time.Time, id string) string {
 }
 
 func decodeCursor(s string) (time.Time, string, error) {
-	bad := model.Errorf(model.EINVALID, "malformed cursor")
+	bad := model.Errork(model.EINVALID, "reports.bad_cursor", "malformed cursor")
 	if len(s) > 100 {
 		return time.Time{}, "", bad
 	}

@@ -44,10 +44,10 @@ var reportRowColumns = channelColumns + `, COALESCE(e.title, ''), d.overall_stat
 
 func checkReportFilter(f model.ReportFilter) error {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
-		return model.Errorf(model.EINVALID, "the report needs a date range whose start is before its end")
+		return model.Errork(model.EINVALID, "reports.bad_range", "the report needs a date range whose start is before its end")
 	}
 	if f.Channel != "" && !f.Channel.Valid() {
-		return model.Errorf(model.EINVALID, "unknown channel %q", model.Truncate(string(f.Channel), 40))
+		return model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", model.Truncate(string(f.Channel), 40))
 	}
 	return nil
 }
@@ -356,7 +356,7 @@ func encodeKeys(at time.Time, ints ...int64) string {
 }
 
 func decodeKeys(s string, n int) (time.Time, []int64, error) {
-	bad := model.Errorf(model.EINVALID, "malformed cursor")
+	bad := model.Errork(model.EINVALID, "reports.bad_cursor", "malformed cursor")
 	if len(s) > 120 {
 		return time.Time{}, nil, bad
 	}

@@ -38,7 +38,7 @@ const retrySet = `status = 'PENDING', progress = 0, retries = COALESCE(cs.retrie
 // ECONFLICT (nothing written) unless the channel is FAILED.
 func (db *DB) RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string, enqueue EnqueueFunc) (model.Distribution, error) {
 	if !ch.Valid() {
-		return model.Distribution{}, model.Errorf(model.EINVALID, "unknown channel %q", ch)
+		return model.Distribution{}, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", string(ch))
 	}
 	var d model.Distribution
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
@@ -57,12 +57,12 @@ func (db *DB) RetryChannel(ctx context.Context, eventID string, ch model.Channel
 			err := tx.QueryRow(ctx, `SELECT status FROM channel_status WHERE distribution_status_id = $1 AND channel = $2`,
 				parent.ID, string(ch)).Scan(&status)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return model.Errorf(model.ENOTFOUND, "%s is not part of this distribution", ch)
+				return model.Errork(model.ENOTFOUND, "err.not_in_distribution", "%s is not part of this distribution", ch)
 			}
 			if err != nil {
 				return fmt.Errorf("read channel: %w", err)
 			}
-			return model.Errorf(model.ECONFLICT, "%s is %s; only FAILED channels can be retried", ch, status)
+			return model.Errork(model.ECONFLICT, "action.not_failed", "%s is %s; only FAILED channels can be retried", ch, model.ChannelStatus(status))
 		}
 		trigger := "retry:" + actor
 		if err := enqueue(ctx, tx, rows, trigger); err != nil {
@@ -100,7 +100,7 @@ func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue En
 			return fmt.Errorf("reset channels: %w", err)
 		}
 		if len(rows) == 0 {
-			return model.Errorf(model.ECONFLICT, "no channel of this distribution is FAILED; only FAILED channels can be retried")
+			return model.Errork(model.ECONFLICT, "action.no_failed", "no channel of this distribution is FAILED; only FAILED channels can be retried")
 		}
 		if err := enqueue(ctx, tx, rows, "retry:"+actor); err != nil {
 			return fmt.Errorf("enqueue retry jobs: %w", err)
@@ -125,7 +125,7 @@ func lockParentByEventTx(ctx context.Context, tx pgx.Tx, eventID string) (model.
 	}
 	d, err := lockDistributionTx(ctx, tx, "d.event_id = $1", eventID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return d, model.Errorf(model.ENOTFOUND, "event %q has no distribution", eventID)
+		return d, model.Errork(model.ENOTFOUND, "action.no_distribution", "event %q has no distribution", eventID)
 	}
 	if err != nil {
 		return d, fmt.Errorf("lock distribution: %w", err)

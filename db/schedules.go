@@ -70,9 +70,9 @@ func (db *DB) ScheduleDistribution(ctx context.Context, eventID string, chans []
 		case err != nil:
 			return fmt.Errorf("lock event: %w", err)
 		case tooEarly:
-			return model.Errorf(model.EINVALID, "startAt is more than a minute in the past")
+			return model.Errork(model.EINVALID, "action.schedule_past", "startAt is more than a minute in the past")
 		case tooLate:
-			return model.Errorf(model.EINVALID, "startAt is more than 90 days ahead")
+			return model.Errork(model.EINVALID, "action.schedule_far", "startAt is more than 90 days ahead")
 		}
 		// A statement of its own, after the lock: a start that committed while this waited is seen.
 		var started bool
@@ -80,7 +80,7 @@ func (db *DB) ScheduleDistribution(ctx context.Context, eventID string, chans []
 			return fmt.Errorf("check distribution: %w", err)
 		}
 		if started {
-			return model.Errorf(model.ECONFLICT, "this event's distribution has already started")
+			return model.Errork(model.ECONFLICT, "action.already_started", "this event's distribution has already started")
 		}
 		s, err = scanScheduleInserted(tx.QueryRow(ctx, `INSERT INTO distribution_schedules AS s (event_id, channels, start_at, created_by)
 			VALUES ($1, $2, $3, $4)
@@ -135,7 +135,7 @@ func (db *DB) FindSchedule(ctx context.Context, eventID string) (model.Schedule,
 	}
 	s, err := scanSchedule(db.Pool.QueryRow(ctx, `SELECT `+scheduleColumns+` FROM distribution_schedules s WHERE s.event_id = $1`, eventID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Schedule{}, model.Errorf(model.ENOTFOUND, "event %s has no schedule", eventID)
+		return model.Schedule{}, model.Errork(model.ENOTFOUND, "action.no_schedule", "event %s has no schedule", eventID)
 	}
 	if err != nil {
 		return model.Schedule{}, fmt.Errorf("find schedule of %s: %w", eventID, err)
@@ -158,7 +158,7 @@ func (db *DB) DeleteSchedule(ctx context.Context, eventID, actor string) error {
 		return fmt.Errorf("unschedule %s: %w", eventID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return model.Errorf(model.ENOTFOUND, "event %s has no schedule", eventID)
+		return model.Errork(model.ENOTFOUND, "action.no_schedule", "event %s has no schedule", eventID)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (db *DB) CreateOwnedToken(ctx context.Context, spec TokenSpec, hash []byte)
 		return APIToken{}, err
 	}
 	if spec.ExpiresIn < 0 {
-		return APIToken{}, model.Errorf(model.EINVALID, "the expiry must lie in the future")
+		return APIToken{}, model.Errork(model.EINVALID, "err.expiry_past", "the expiry must lie in the future")
 	}
 	var t APIToken
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
@@ -92,18 +92,18 @@ func (db *DB) CreateOwnedToken(ctx context.Context, spec TokenSpec, hash []byte)
 			owner, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR SHARE`, spec.OwnerID))
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
-			return model.Errorf(model.ENOTFOUND, "token owner not found")
+			return model.Errork(model.ENOTFOUND, "err.user_not_found", "token owner not found")
 		}
 		if err != nil {
 			return fmt.Errorf("read token owner: %w", err)
 		}
 		switch {
 		case spec.OwnerID == 0 && !owner.Service:
-			return model.Errorf(model.ECONFLICT, "%s is a person's account, not a service account; choose another token name", owner.Email)
+			return model.Errork(model.ECONFLICT, "err.token_owner_person", "%s is a person's account, not a service account; choose another token name", owner.Email)
 		case owner.Disabled:
-			return model.Errorf(model.ECONFLICT, "%s is disabled: enable it on /users before giving it a token", owner.Email)
+			return model.Errork(model.ECONFLICT, "err.token_owner_disabled", "%s is disabled: enable it on /users before giving it a token", owner.Email)
 		case !owner.Role.AtLeast(spec.Role):
-			return model.Errorf(model.ECONFLICT, "%s has role %s, below the token's role %s: change its role on /users first",
+			return model.Errork(model.ECONFLICT, "err.token_owner_role", "%s has role %s, below the token's role %s: change its role on /users first",
 				owner.Email, owner.Role, spec.Role)
 		}
 		var id int64
@@ -116,12 +116,12 @@ func (db *DB) CreateOwnedToken(ctx context.Context, spec TokenSpec, hash []byte)
 			RETURNING id`, spec.Name, string(spec.Role), hash, spec.CreatedBy, owner.ID,
 			spec.ExpiresIn.Seconds(), spec.ExpiresAt).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return model.Errorf(model.EINVALID, "the expiry must lie in the future")
+			return model.Errork(model.EINVALID, "err.expiry_past", "the expiry must lie in the future")
 		}
 		if err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23514" {
-				return model.Errorf(model.EINVALID, "invalid token (name must be 1 to 100 characters, role marketer, staff or manager)")
+				return model.Errork(model.EINVALID, "err.token_invalid", "invalid token (name must be 1 to 100 characters, role marketer, staff or manager)")
 			}
 			return fmt.Errorf("create token: %w", err)
 		}
@@ -168,7 +168,7 @@ func (db *DB) RevokeToken(ctx context.Context, id int64) error {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return model.Errorf(model.ENOTFOUND, "token not found")
+		return model.Errork(model.ENOTFOUND, "err.token_not_found", "token not found")
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func (h *Handlers) Audit(c echo.Context) error {
 	}{{"actor", maxFilterLen}, {"action", maxIDLen}, {"event", maxIDLen}, {"from", maxIDLen}, {"to", maxIDLen}, {"cursor", maxCursorLen}} {
 		s, err := queryLine(c, q.name, q.max)
 		if err != nil {
-			return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", model.ErrorMessage(err), 1))
+			return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", userMessage(c, err), 1))
 		}
 		in[q.name] = s
 	}
@@ -89,7 +89,7 @@ func (h *Handlers) Audit(c echo.Context) error {
 	}
 	page, err := store.FindAudit(c.Request().Context(), f)
 	if model.ErrorCode(err) == model.EINVALID {
-		return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", model.ErrorMessage(err), 1))
+		return bad(strings.Replace(views.T(p.Lang, "audit.bad_filter"), "%s", userMessage(c, err), 1))
 	}
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (h *Handlers) CreateUser(c echo.Context) error {
 	email, role := strings.TrimSpace(c.FormValue("email")), model.Role(c.FormValue("role"))
 	_, err = acc.CreateUser(c.Request().Context(), email, c.FormValue("password"), role, actor.Name)
 	if userFacing(err) {
-		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: model.ErrorMessage(err), NewEmail: email, NewRole: role})
+		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: userMessage(c, err), NewEmail: email, NewRole: role})
 	}
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func (h *Handlers) userAction(c echo.Context, done string, do func(ctx context.C
 	actor, _ := Principal(c)
 	err = do(c.Request().Context(), acc, actor, c.RealIP(), id)
 	if userFacing(err) {
-		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: model.ErrorMessage(err)})
+		return h.renderUsers(c, model.HTTPStatus(model.ErrorCode(err)), views.UsersView{Error: userMessage(c, err)})
 	}
 	if err != nil {
 		return err
@@ -299,7 +299,7 @@ func (h *Handlers) CreateToken(c echo.Context) error {
 		secret, _, err = acc.IssueToken(c.Request().Context(), spec)
 	}
 	if userFacing(err) {
-		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: model.ErrorMessage(err),
+		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: userMessage(c, err),
 			NewName: spec.Name, NewRole: spec.Role, NewExpires: expires})
 	}
 	if err != nil {
@@ -316,12 +316,12 @@ func (h *Handlers) RevokeToken(c echo.Context) error {
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return model.Errorf(model.ENOTFOUND, "token not found")
+		return model.Errork(model.ENOTFOUND, "err.token_not_found", "token not found")
 	}
 	actor, _ := Principal(c)
 	_, err = acc.RevokeToken(c.Request().Context(), actor, c.RealIP(), id)
 	if userFacing(err) {
-		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: model.ErrorMessage(err)})
+		return h.renderTokens(c, model.HTTPStatus(model.ErrorCode(err)), views.TokensView{Error: userMessage(c, err)})
 	}
 	if err != nil {
 		return err

@@ -89,16 +89,16 @@ func TestUserAdministration(t *testing.T) {
 		status     int
 		msg        string
 	}{
-		{"duplicate", "/users", url.Values{"email": {"ann@example.com"}, "role": {"staff"}, "password": {"password1"}}, 409, `a user with email "ann@example.com" already exists`},
-		{"short password", "/users", url.Values{"email": {"bob@example.com"}, "role": {"staff"}, "password": {"short"}}, 400, "password must be at least 8 characters"},
-		{"bad role", "/users", url.Values{"email": {"bob@example.com"}, "role": {"root"}, "password": {"password1"}}, 400, `unknown role "root" (want marketer, staff or manager)`},
-		{"bad email", "/users", url.Values{"email": {"bob"}, "role": {"staff"}, "password": {"password1"}}, 400, "email must look like name@example.com (at most 254 characters)"},
-		{"self disable", "/users/" + a.userID("boss@example.com") + "/disable", nil, 409, "you cannot disable your own account"},
-		{"last manager", "/users/" + a.userID("boss@example.com") + "/role", url.Values{"role": {"staff"}}, 409, "boss@example.com is the last enabled manager; make someone else a manager first"},
-		{"unknown user", "/users/99999/role", url.Values{"role": {"staff"}}, 404, "user not found"},
+		{"duplicate", "/users", url.Values{"email": {"ann@example.com"}, "role": {"staff"}, "password": {"password1"}}, 409, "A user with email “ann@example.com” already exists."},
+		{"short password", "/users", url.Values{"email": {"bob@example.com"}, "role": {"staff"}, "password": {"short"}}, 400, "Password must be at least 8 characters."},
+		{"bad role", "/users", url.Values{"email": {"bob@example.com"}, "role": {"root"}, "password": {"password1"}}, 400, "Unknown role “root”: choose marketer, staff or manager."},
+		{"bad email", "/users", url.Values{"email": {"bob"}, "role": {"staff"}, "password": {"password1"}}, 400, "Email must look like name@example.com (at most 254 characters)."},
+		{"self disable", "/users/" + a.userID("boss@example.com") + "/disable", nil, 409, "You cannot disable your own account."},
+		{"last manager", "/users/" + a.userID("boss@example.com") + "/role", url.Values{"role": {"staff"}}, 409, "boss@example.com is the last enabled manager; make someone else a manager first."},
+		{"unknown user", "/users/99999/role", url.Values{"role": {"staff"}}, 404, "User not found."},
 		{"bad id", "/users/abc/role", url.Values{"role": {"staff"}}, 404, "Unknown user."},
-		{"bad role change", "/users/" + id + "/role", url.Values{"role": {"root"}}, 400, `unknown role "root" (want marketer, staff or manager)`},
-		{"short reset", "/users/" + id + "/password", url.Values{"password": {"x"}}, 400, "password must be at least 8 characters"},
+		{"bad role change", "/users/" + id + "/role", url.Values{"role": {"root"}}, 400, "Unknown role “root”: choose marketer, staff or manager."},
+		{"short reset", "/users/" + id + "/password", url.Values{"password": {"x"}}, 400, "Password must be at least 8 characters."},
 	} {
 		r := mgr.post(tc.path, tc.form, false)
 		wantCode(t, tc.what, r, tc.status)

@@ -185,7 +185,7 @@ func (h *Handlers) apiSchedule(eventID string, c model.ChannelState) json.RawMes
 func apiEventID(c echo.Context) (string, error) {
 	id := c.Param("id")
 	if !model.ValidEventID(id) {
-		return "", model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+		return "", model.Errork(model.EINVALID, "err.event_id", "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
 	}
 	return id, nil
 }
@@ -612,7 +612,7 @@ func apiRetryFilter(c echo.Context) (db.RetryFilter, error) {
 		*t.dst = v
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return f, model.Errorf(model.EINVALID, "the time range is empty: from must be before to")
+		return f, model.Errork(model.EINVALID, "err.time_range_empty", "the time range is empty: from must be before to")
 	}
 	return f, nil
 }

@@ -36,7 +36,7 @@ func (h *Handlers) Login(c echo.Context) error {
 	next := SafeNext(c.FormValue("next"))
 	email, err := formLine(c, "email", maxEmailLen)
 	if err != nil {
-		return h.renderLogin(c, http.StatusBadRequest, views.LoginForm{Next: next, Error: model.ErrorMessage(err)})
+		return h.renderLogin(c, http.StatusBadRequest, views.LoginForm{Next: next, Error: userMessage(c, err)})
 	}
 	name := SessionCookieName(h.deps.SecureCookies)
 	if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
@@ -96,7 +96,7 @@ func (h *Handlers) Logout(c echo.Context) error {
 func (h *Handlers) SetLang(c echo.Context) error {
 	lang := views.ParseLang(c.FormValue("lang"))
 	if lang == "" {
-		return model.Errorf(model.EINVALID, "lang must be ko or en")
+		return model.FieldErrorf("lang", "err.field.lang", "%s must be ko or en")
 	}
 	SetCookie(c, h.deps.SecureCookies, LangCookie, lang, langCookieMaxAge, http.SameSiteLaxMode)
 	return c.Redirect(http.StatusSeeOther, cmp.Or(SafeNext(c.FormValue("next")), "/"))

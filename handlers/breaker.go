@@ -75,7 +75,7 @@ func (h *Handlers) ProbeChannelCardForm(c echo.Context) error {
 	}
 	pr, _ := Principal(c)
 	if _, err := h.deps.Engine.ProbeChannel(c.Request().Context(), ch, pr.Name, c.RealIP()); err != nil {
-		return h.actionFailed(c, id, err, model.ErrorMessage(err))
+		return h.actionFailed(c, id, err, userMessage(c, err))
 	}
 	return h.actionDone(c, id, flashProbed, string(ch))
 }

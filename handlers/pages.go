@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -115,7 +114,7 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 		if !ok {
 			return ferr
 		}
-		v.Error = model.ErrorMessage(ferr)
+		v.Error = userMessage(c, ferr)
 		if status == http.StatusOK {
 			status = st
 		}
@@ -200,7 +199,7 @@ func (h *Handlers) CreateEventForm(c echo.Context) error {
 		if !ok {
 			return err
 		}
-		form.Error = model.ErrorMessage(err)
+		form.Error = userMessage(c, err)
 		return h.renderList(c, status, form, views.Flash{})
 	}
 	h.setFlash(c, flashCreated, "")
@@ -240,7 +239,7 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 func eventIDParam(c echo.Context) (string, error) {
 	id := c.Param("id")
 	if !model.ValidEventID(id) {
-		return "", model.Errorf(model.EINVALID, "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
+		return "", model.Errork(model.EINVALID, "err.event_id", "invalid event id: use 1 to 36 letters, digits, '_' or '-'")
 	}
 	return id, nil
 }
@@ -256,15 +255,11 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	lang := Lang(c)
 	params, err := c.FormParams()
 	if err != nil {
-		return model.Errorf(model.EINVALID, "unreadable form")
+		return model.Errork(model.EINVALID, "err.unreadable_form", "unreadable form")
 	}
 	chans, err := model.ParseChannels(params["channels"])
 	if err != nil {
-		msg := model.ErrorMessage(err)
-		if len(params["channels"]) == 0 {
-			msg = views.T(lang, "action.no_channels")
-		}
-		return h.actionFailed(c, id, err, msg)
+		return h.actionFailed(c, id, err, userMessage(c, err))
 	}
 	when, err := formLine(c, "when", maxIDLen)
 	if err != nil {
@@ -277,31 +272,18 @@ func (h *Handlers) StartDistributionForm(c echo.Context) error {
 	case "at":
 		at, err := formStartAt(c, lang)
 		if err != nil {
-			return h.actionFailed(c, id, err, model.ErrorMessage(err))
+			return h.actionFailed(c, id, err, userMessage(c, err))
 		}
 		if _, _, err := h.deps.Store.ScheduleDistribution(ctx, id, chans, at, pr.Name); err != nil {
-			msg := model.ErrorMessage(err)
-			switch {
-			case model.ErrorCode(err) == model.ECONFLICT:
-				msg = views.T(lang, "action.already_started")
-			case strings.Contains(msg, "in the past"):
-				msg = views.T(lang, "action.schedule_past")
-			case strings.Contains(msg, "days ahead"):
-				msg = views.T(lang, "action.schedule_far")
-			}
-			return h.actionFailed(c, id, err, msg)
+			return h.actionFailed(c, id, err, userMessage(c, err))
 		}
 		h.announceSchedule(ctx, id)
 		return h.actionDone(c, id, flashScheduled, "")
 	default:
-		return model.Errorf(model.EINVALID, "when must be now or at")
+		return model.FieldErrorf("when", "err.field.when", "%s must be now or at")
 	}
 	if _, err := h.deps.Engine.StartDistribution(ctx, id, chans, pr.Name); err != nil {
-		msg := model.ErrorMessage(err)
-		if ase := (*model.AlreadyStartedError)(nil); errors.As(err, &ase) {
-			msg = views.T(lang, "action.already_started")
-		}
-		return h.actionFailed(c, id, err, msg)
+		return h.actionFailed(c, id, err, userMessage(c, err))
 	}
 	return h.actionDone(c, id, flashStarted, "")
 }
@@ -318,7 +300,7 @@ func formStartAt(c echo.Context, lang string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, model.Errorf(model.EINVALID, "%s", views.T(lang, "action.schedule_when"))
+	return time.Time{}, model.Errork(model.EINVALID, "action.schedule_when", "enter the date and time to start at")
 }
 
 // UnscheduleForm serves POST /events/{id}/unschedule (staff and managers): the event's schedule
@@ -331,7 +313,7 @@ func (h *Handlers) UnscheduleForm(c echo.Context) error {
 	pr, _ := Principal(c)
 	ctx := c.Request().Context()
 	if err := h.deps.Store.DeleteSchedule(ctx, id, pr.Name); err != nil {
-		msg := model.ErrorMessage(err)
+		msg := userMessage(c, err)
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			if _, ferr := h.deps.Store.FindEventByID(ctx, id); ferr != nil {
 				return ferr // no such event: the error page's 404
@@ -367,7 +349,7 @@ func (h *Handlers) channelActionForm(c echo.Context, act channelAction, conflict
 	pr, _ := Principal(c)
 	if _, err := act(ctx, id, ch, pr.Name); err != nil {
 		lang := Lang(c)
-		msg := model.ErrorMessage(err)
+		msg := userMessage(c, err)
 		switch model.ErrorCode(err) {
 		case model.ECONFLICT:
 			if d, rerr := h.deps.Status.Distribution(ctx, id); rerr == nil {
@@ -395,7 +377,7 @@ func (h *Handlers) RetryFailedForm(c echo.Context) error {
 	chans, err := h.deps.Engine.RetryFailed(c.Request().Context(), id, pr.Name)
 	if err != nil {
 		lang := Lang(c)
-		msg := model.ErrorMessage(err)
+		msg := userMessage(c, err)
 		switch model.ErrorCode(err) {
 		case model.ECONFLICT:
 			msg = views.T(lang, "action.no_failed")
@@ -423,7 +405,7 @@ func (h *Handlers) CancelDistributionForm(c echo.Context) error {
 	pr, _ := Principal(c)
 	if _, err := h.deps.Engine.CancelDistribution(c.Request().Context(), id, pr.Name); err != nil {
 		lang := Lang(c)
-		msg := model.ErrorMessage(err)
+		msg := userMessage(c, err)
 		switch model.ErrorCode(err) {
 		case model.ECONFLICT:
 			msg = views.T(lang, "action.nothing_to_cancel")
@@ -539,7 +521,7 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 		if err != nil || n < 0 {
 			return views.Flash{}, false
 		}
-		ok.Text = fmt.Sprintf(views.T(lang, "flash."+key), n)
+		ok.Text = views.Tn(lang, "flash."+key, n)
 	default:
 		return views.Flash{}, false
 	}

@@ -360,7 +360,7 @@ func TestCreateEventForm(t *testing.T) {
 	r = c.post("/events", url.Values{"title": {"   "}, "storeName": {"kept"}}, false)
 	wantCode(t, "empty title", r, http.StatusBadRequest)
 	d = r.doc(t)
-	if !strings.Contains(d.Find("#event-form-error").Text(), "title") {
+	if !strings.Contains(d.Find("#event-form-error").Text(), "Title is required.") {
 		t.Error("no form error")
 	}
 	if d.Find(`details[open] form[data-action="create-event"]`).Length() != 1 {
@@ -606,7 +606,7 @@ func TestRetryForms(t *testing.T) {
 	// Retry all failed via Datastar: SSE with a toast (NAVER now PENDING; the stream shows it).
 	r = staff.post("/events/ev1/retry-failed", nil, true)
 	wantCode(t, "retry-failed", r, http.StatusOK)
-	if !strings.Contains(r.body, "Retrying 1 failed channels") || strings.Contains(r.body, "data-channel=") {
+	if !strings.Contains(r.body, "Retrying 1 failed channel.") || strings.Contains(r.body, "data-channel=") {
 		t.Errorf("retry-failed answer: %s", r.body)
 	}
 	if c := a.channel("ev1", model.ChannelNaver); c.Status != model.StatusPending {

@@ -78,35 +78,35 @@ func parseReportQuery(c echo.Context, lang string) (reportQuery, error) {
 	}
 	to, err := time.ParseInLocation(dateLayout, q.to, loc)
 	if err != nil {
-		return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_date"))
+		return q, model.Errork(model.EINVALID, "reports.bad_date", "dates must look like 2025-01-31")
 	}
 	if q.from == "" {
 		q.from = to.AddDate(0, 0, -(DefaultReportDays - 1)).Format(dateLayout)
 	}
 	from, err := time.ParseInLocation(dateLayout, q.from, loc)
 	if err != nil {
-		return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_date"))
+		return q, model.Errork(model.EINVALID, "reports.bad_date", "dates must look like 2025-01-31")
 	}
 	if from.After(to) {
-		return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_range"))
+		return q, model.Errork(model.EINVALID, "reports.bad_range", "the start date must not be after the end date")
 	}
 	end := to.AddDate(0, 0, 1)
 	if end.Sub(from) > MaxReportDays*24*time.Hour+time.Hour {
-		return q, model.Errorf(model.EINVALID, views.T(lang, "reports.long_range"), MaxReportDays)
+		return q, model.Errork(model.EINVALID, "reports.long_range", "a report covers at most %d days; choose a shorter range", MaxReportDays)
 	}
 	if ch := c.QueryParam("channel"); ch != "" {
 		if !model.Channel(ch).Valid() {
-			return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_channel"))
+			return q, model.Errork(model.EINVALID, "reports.bad_channel", "unknown channel")
 		}
 		q.channel = model.Channel(ch)
 	}
 	if len(q.cursor) > 200 || len(q.before) > 200 || (q.cursor != "" && q.before != "") {
-		return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_cursor"))
+		return q, model.Errork(model.EINVALID, "reports.bad_cursor", "that page link is no longer valid; start from the first page")
 	}
 	if s := c.QueryParam("size"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || !slices.Contains(ReportPageSizes, n) {
-			return q, model.Errorf(model.EINVALID, "%s", views.T(lang, "reports.bad_size"))
+			return q, model.Errork(model.EINVALID, "reports.bad_size", "choose 25, 50, 100 or 200 rows per page")
 		}
 		if n != DefaultReportPageSize {
 			q.size = n
@@ -161,7 +161,7 @@ func (h *Handlers) Reports(c echo.Context) error {
 	v := views.ReportView{From: q.from, To: q.to, Channel: q.channel, HealthHours: ReportHealthHours,
 		PageSize: cmp.Or(q.size, DefaultReportPageSize), PageSizes: ReportPageSizes}
 	if err != nil {
-		v.Error = model.ErrorMessage(err)
+		v.Error = userMessage(c, err)
 		return Render(c, http.StatusBadRequest, views.Reports(p, v))
 	}
 	page, err := store.FindReportRows(ctx, q.filter)

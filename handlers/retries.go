@@ -37,7 +37,7 @@ func bulkFilter(c echo.Context, lang string) (views.BulkRetryView, db.RetryFilte
 		}
 		t, err := time.ParseInLocation(time.DateOnly, s, loc)
 		if err != nil {
-			return time.Time{}, model.Errorf(model.EINVALID, "%s", views.T(lang, "retries.bad_date"))
+			return time.Time{}, model.Errork(model.EINVALID, "retries.bad_date", "dates must look like 2025-01-31")
 		}
 		return t, nil
 	}
@@ -78,7 +78,7 @@ func (h *Handlers) renderBulk(c echo.Context, status int, flash views.Flash) err
 		if !ok {
 			return err
 		}
-		v.Error = model.ErrorMessage(err)
+		v.Error = userMessage(c, err)
 		if status == http.StatusOK {
 			status = st
 		}

@@ -310,7 +310,7 @@ func TestBulkRetryView(t *testing.T) {
 	if confirm.Find(`input[name="channel"][value="KAKAO"]`).Length() != 1 || confirm.Find(`input[name="from"][value="2025-01-01"]`).Length() != 1 {
 		t.Error("confirmation does not carry the filter")
 	}
-	if !strings.Contains(confirm.Find(`button[data-action="bulk-retry-confirm"]`).Text(), "Retry 1000 channels") {
+	if !strings.Contains(confirm.Find(`button[data-action="bulk-retry-confirm"]`).Text(), "Retry 1,000 channels") {
 		t.Errorf("confirm text %q", confirm.Text())
 	}
 	doc = render(t, views.BulkRetry(page("en", model.RoleStaff), views.BulkRetryView{}))

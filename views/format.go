@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
@@ -73,26 +72,6 @@ func UnixMilli(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10)
 // fmtDate formats a report day (already in the reader's zone) as YYYY-MM-DD.
 func fmtDate(t time.Time) string { return t.Format("2006-01-02") }
 
-// FormatInt formats n with the thousands separator both Korean and English readers expect
-// (1234567 → 1,234,567).
-func FormatInt(lang string, n int64) string {
-	_ = lang // ko-KR and en-US both group by three with ","
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 func fmtInt(lang string, n int) string { return FormatInt(lang, int64(n)) }
 
 // FormatPercent formats a rate in [0,1] as "95.2%".
@@ -149,5 +128,5 @@ func slotTime(loc *time.Location, s string) string {
 
 // fmtSchedule summarises an impression schedule: "3 slots · 12 spots".
 func fmtSchedule(lang string, slots []model.ImpressionSlot) string {
-	return plural(lang, "reports.slots_n", len(slots)) + " · " + plural(lang, "reports.spots_n", scheduleSpots(slots))
+	return Tn(lang, "reports.slots_n", len(slots)) + " · " + Tn(lang, "reports.spots_n", scheduleSpots(slots))
 }

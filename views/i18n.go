@@ -6,7 +6,6 @@ package views
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,6 +215,7 @@ var messages = map[string][2]string{
 var catalogues = []map[string][2]string{
 	messages,
 	managerMessages, // i18n_manager.go
+	i18nMessages,    // i18n_i18n.go
 	waitingMessages, // waiting.go
 	excelMessages,   // i18n_excel.go
 	mobileMessages,  // i18n_mobile.go
@@ -248,9 +248,6 @@ func T(lang, key string) string {
 	return m[0]
 }
 
-// Tn is the text of key in lang for the count n; the text holds one %d.
-func Tn(lang, key string, n int) string { return fmt.Sprintf(T(lang, key), n) }
-
 // Keys lists every catalogue key (tests check each has both languages).
 func Keys() []string {
 	var keys []string
@@ -272,35 +269,6 @@ func ParseLang(lang string) string {
 		return LangEN
 	}
 	return ""
-}
-
-// ResolveLang picks the UI language: the preference cookie when valid, else the Accept-Language
-// entry with the highest q among Korean and English, else English.
-func ResolveLang(cookie, acceptLanguage string) string {
-	if l := ParseLang(cookie); l != "" {
-		return l
-	}
-	best, bestQ := LangEN, -1.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		l := ParseLang(primary)
-		if l == "" {
-			continue
-		}
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				continue
-			}
-			q = f
-		}
-		if q > 0 && q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
 }
 
 // Page is what every full page needs besides its own data.

@@ -4,7 +4,6 @@ package views
 // users and API tokens. The charts are plain SVG computed here, so no chart library is loaded.
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -299,8 +298,6 @@ func healthRate(lang string, ok, bad int) string {
 func RetryChannelURL(ch model.Channel) string { return "/retries?check=1&channel=" + string(ch) }
 
 func viewBox(h float64) string { return "0 0 " + f1(chartW) + " " + f1(h) }
-
-func plural(lang, key string, n int) string { return fmt.Sprintf(T(lang, key), n) }
 
 // auditActionName is the display name of an audit action (unknown actions as stored).
 func auditActionName(lang, action string) string {

@@ -40,6 +40,9 @@ type apiError struct {
 type apiErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field names the request field an invalid-input error is about (its JSON name), when the
+	// error is about one.
+	Field string `json:"field,omitempty"`
 }
 
 // classify returns the status, code and user-safe message of err. Only *model.Error messages and
@@ -67,6 +70,23 @@ func classify(err error) (status int, code, msg string) {
 		return status, codeOf(status), msg
 	}
 	return http.StatusInternalServerError, model.EINTERNAL, "internal error"
+}
+
+// pageMessage is err as the person reading lang sees it under the heading of an error page or in
+// a Datastar answer: the catalogue text of an application error, never an internal error's text
+// ("" when the heading says all). msg is the API's English message of errors raised outside the
+// vocabulary (echo's routing, body limit), shown to English readers only.
+func pageMessage(lang string, err error, status int, msg string) string {
+	if status >= 500 {
+		return ""
+	}
+	if me := (*model.Error)(nil); errors.As(err, &me) {
+		return views.ErrorText(lang, err)
+	}
+	if lang == views.LangEN {
+		return msg
+	}
+	return ""
 }
 
 const errorHandledKey = "web.error_handled"
@@ -107,16 +127,22 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if status == http.StatusUnauthorized {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="distribution"`)
 		}
-		werr = c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg}})
+		body := apiErrorBody{Code: code, Message: msg}
+		if me := (*model.Error)(nil); errors.As(err, &me) {
+			body.Field = me.Field
+		}
+		werr = c.JSON(status, apiError{Error: body})
 	case isDatastar(c):
 		// A toast patch is future work; a plain status line is enough for fetch() to report.
-		werr = c.String(status, msg)
+		lang := handlers.Lang(c)
+		text := pageMessage(lang, err, status, msg)
+		if text == "" {
+			text = views.ErrorInfo{Status: status}.Heading(lang)
+		}
+		werr = c.String(status, text)
 	default:
 		p := handlers.NewPage(c, "error.title")
-		info := views.ErrorInfo{Status: status, Message: msg}
-		if status >= 500 {
-			info.Message = ""
-		}
+		info := views.ErrorInfo{Status: status, Message: pageMessage(p.Lang, err, status, msg)}
 		p.Title = info.Heading(p.Lang)
 		werr = handlers.Render(c, status, views.ErrorPage(p, info))
 	}

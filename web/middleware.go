@@ -59,7 +59,7 @@ func (s *Server) use() {
 			CookieSecure:   s.cfg.SecureCookies,
 			CookieSameSite: http.SameSiteStrictMode,
 			ErrorHandler: func(error, echo.Context) error {
-				return model.Errorf(model.EFORBIDDEN, "missing or invalid CSRF token; reload the page and try again")
+				return model.Errork(model.EFORBIDDEN, "err.csrf", "missing or invalid CSRF token; reload the page and try again")
 			},
 		}),
 	)
@@ -166,7 +166,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if isMachine(req.URL.Path) || isDatastar(c) {
-			return model.Errorf(model.EUNAUTHORIZED, "authentication required: log in or send an API token")
+			return model.Errork(model.EUNAUTHORIZED, "error.401", "authentication required: log in or send an API token")
 		}
 		if req.Method == http.MethodGet || req.Method == http.MethodHead {
 			return c.Redirect(http.StatusSeeOther, handlers.LoginURL(req.URL.RequestURI()))
@@ -227,7 +227,7 @@ func (s *Server) csrfNotInURL(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if !s.skipCSRF(c) && c.Request().URL.Query().Has("_csrf") {
-			return model.Errorf(model.EFORBIDDEN, "the CSRF token goes in the X-CSRF-Token header or the _csrf form field, never in the URL")
+			return model.Errork(model.EFORBIDDEN, "err.csrf", "the CSRF token goes in the X-CSRF-Token header or the _csrf form field, never in the URL")
 		}
 		return next(c)
 	}
@@ -240,10 +240,10 @@ func RequireRole(min model.Role) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			p, ok := auth.FromContext(c.Request().Context())
 			if !ok {
-				return model.Errorf(model.EUNAUTHORIZED, "authentication required")
+				return model.Errork(model.EUNAUTHORIZED, "error.401", "authentication required")
 			}
 			if !p.Role.AtLeast(min) {
-				return model.Errorf(model.EFORBIDDEN, "this needs the %s role", min)
+				return model.Errork(model.EFORBIDDEN, "err.needs_role", "this needs the %s role", min)
 			}
 			return next(c)
 		}

@@ -38,7 +38,7 @@ func (s *Service) ChangeRole(ctx context.Context, actor model.Principal, ip stri
 // disable their own account, and the last manager cannot be disabled (ECONFLICT).
 func (s *Service) SetDisabled(ctx context.Context, actor model.Principal, ip string, id int64, disabled bool) (model.User, error) {
 	if disabled && actor.UserID == id {
-		return model.User{}, model.Errorf(model.ECONFLICT, "you cannot disable your own account")
+		return model.User{}, model.Errork(model.ECONFLICT, "err.disable_self", "you cannot disable your own account")
 	}
 	action := model.AuditUserEnable
 	if disabled {
@@ -100,10 +100,10 @@ func (s *Service) Revalidate(ctx context.Context, p model.Principal) (model.Prin
 // checkPassword applies the password rules of CreateUser.
 func checkPassword(password string) error {
 	if utf8.RuneCountInString(password) < MinPasswordLen {
-		return model.Errorf(model.EINVALID, "password must be at least %d characters", MinPasswordLen)
+		return model.FieldErrorf("password", "err.field.password_short", "%s must be at least %d characters", MinPasswordLen)
 	}
 	if len(password) > maxPasswordLen {
-		return model.Errorf(model.EINVALID, "password must be at most %d bytes", maxPasswordLen)
+		return model.FieldErrorf("password", "err.field.password_long", "%s must be at most %d bytes", maxPasswordLen)
 	}
 	return nil
 }

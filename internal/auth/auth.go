@@ -363,16 +363,16 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role m
 	bad := model.CheckLine("email", email, 0) != nil // before lower-casing turns bad bytes into U+FFFD
 	email = db.NormalizeEmail(email)
 	if bad || len(email) < 3 || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.Contains(email, " ") {
-		return model.User{}, model.Errorf(model.EINVALID, "email must look like name@example.com (at most %d characters)", maxEmailLen)
+		return model.User{}, model.FieldErrorf("email", "err.field.email", "%s must look like name@example.com (at most %d characters)", maxEmailLen)
 	}
 	if strings.HasPrefix(email, ServiceAccountPrefix) {
-		return model.User{}, model.Errorf(model.EINVALID, "emails starting with %q name service accounts", ServiceAccountPrefix)
+		return model.User{}, model.Errork(model.EINVALID, "err.email_service", "emails starting with %q name service accounts", ServiceAccountPrefix)
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {
-		return model.User{}, model.Errorf(model.EINVALID, "password must be at least %d characters", MinPasswordLen)
+		return model.User{}, model.FieldErrorf("password", "err.field.password_short", "%s must be at least %d characters", MinPasswordLen)
 	}
 	if len(password) > maxPasswordLen {
-		return model.User{}, model.Errorf(model.EINVALID, "password must be at most %d bytes", maxPasswordLen)
+		return model.User{}, model.FieldErrorf("password", "err.field.password_long", "%s must be at most %d bytes", maxPasswordLen)
 	}
 	if _, err := model.ParseRole(string(role)); err != nil {
 		return model.User{}, err

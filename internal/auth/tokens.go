@@ -63,7 +63,7 @@ func (s *Service) IssueToken(ctx context.Context, spec db.TokenSpec) (string, db
 		return "", db.APIToken{}, err
 	}
 	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 {
-		return "", db.APIToken{}, model.Errorf(model.EINVALID, "token name must be 1 to 100 characters")
+		return "", db.APIToken{}, model.FieldErrorf("token name", "err.field.token_name", "%s must be 1 to 100 characters")
 	}
 	if _, err := model.ParseRole(string(spec.Role)); err != nil {
 		return "", db.APIToken{}, err
@@ -93,7 +93,7 @@ const MaxTokenLifetime = 10 * 365 * 24 * time.Hour
 // It returns the duration or the instant (one of them set), or EINVALID.
 func ParseExpiry(s string, loc *time.Location) (in time.Duration, at *time.Time, err error) {
 	s = strings.TrimSpace(s)
-	bad := model.Errorf(model.EINVALID, "expiry must be a duration such as 720h or 30d, or a date YYYY-MM-DD, at most 10 years ahead")
+	bad := model.Errork(model.EINVALID, "err.expiry", "expiry must be a duration such as 720h or 30d, or a date YYYY-MM-DD, at most 10 years ahead")
 	switch {
 	case s == "":
 		return 0, nil, nil

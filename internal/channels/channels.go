@@ -7,6 +7,7 @@ package channels
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
@@ -69,11 +70,24 @@ type Error struct {
 	cause error
 }
 
+// Error is the message with its detail in brackets, saying each thing once: the detail of an
+// HTTP answer ("HTTP 503: maintenance") replaces the status the message already ends with
+// ("… (HTTP 503)"), and the channel's own words are not repeated when the message quotes them.
 func (e *Error) Error() string {
-	if e.Detail != "" {
-		return fmt.Sprintf("%s (%s)", e.Message, e.Detail)
+	msg, detail := e.Message, e.Detail
+	if detail == "" || strings.Contains(msg, detail) {
+		return msg
 	}
-	return e.Message
+	if e.HTTPStatus != 0 {
+		status := fmt.Sprintf("HTTP %d", e.HTTPStatus)
+		if strings.HasPrefix(detail, status) {
+			msg = strings.TrimSuffix(msg, " ("+status+")")
+			if words, ok := strings.CutPrefix(detail, status+": "); ok && strings.Contains(msg, words) {
+				detail = status
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s)", msg, detail)
 }
 
 // Unwrap returns the underlying cause, if any (context.Canceled / context.DeadlineExceeded when

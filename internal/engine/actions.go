@@ -70,10 +70,10 @@ func (e *Engine) RetryFailed(ctx context.Context, eventID, actor string) ([]mode
 // preview it writes nothing and returns how many channels match (which may exceed the limit).
 func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string, preview bool) (int, error) {
 	if f.Channel != "" && !f.Channel.Valid() {
-		return 0, model.Errorf(model.EINVALID, "unknown channel %q", f.Channel)
+		return 0, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", string(f.Channel))
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return 0, model.Errorf(model.EINVALID, "the time range is empty: from must be before to")
+		return 0, model.Errork(model.EINVALID, "err.time_range_empty", "the time range is empty: from must be before to")
 	}
 	if preview {
 		return e.store.CountRetryMatching(ctx, f)
@@ -154,13 +154,13 @@ func (e *Engine) CancelChannel(ctx context.Context, eventID string, ch model.Cha
 // ECONFLICT when the channel's breaker is not open.
 func (e *Engine) ProbeChannel(ctx context.Context, ch model.Channel, actor, ip string) (model.BreakerStatus, error) {
 	if !ch.Valid() {
-		return model.BreakerStatus{}, model.Errorf(model.EINVALID, "unknown channel %q", ch)
+		return model.BreakerStatus{}, model.Errork(model.EINVALID, "err.unknown_channel", "unknown channel %q", string(ch))
 	}
 	if e.breaker == nil || !e.breaker.Rules().Enabled() {
-		return model.BreakerStatus{}, model.Errorf(model.ECONFLICT, "%s is not paused", ch)
+		return model.BreakerStatus{}, model.Errork(model.ECONFLICT, "err.not_paused", "%s is not paused", ch)
 	}
 	if st := e.breaker.Status(ctx, ch); !st.Paused() {
-		return st, model.Errorf(model.ECONFLICT, "%s is not paused", ch)
+		return st, model.Errork(model.ECONFLICT, "err.not_paused", "%s is not paused", ch)
 	}
 	st, err := e.breaker.ProbeNow(ctx, ch)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error codes: the one vocabulary every layer speaks. HTTPStatus maps them to HTTP statuses.
@@ -61,7 +62,61 @@ func CodeOfHTTPStatus(status int) (code string, ok bool) {
 // Error is an application error whose Message is safe to show to the user.
 type Error struct {
 	Code    string
-	Message string
+	Message string // English: the JSON API's message, logs
+	// Key names the error's text in the UI catalogue and Args are that text's arguments, so a
+	// page shows the error in its reader's language ("" when the error has no text of its own:
+	// pages then show the generic text of its code). An argument of a model type (Channel, Role,
+	// ChannelStatus, Field...) is shown by its display name.
+	Key  string
+	Args []any
+	// Field is the input the error is about (its JSON or form name), "" when none: a page names
+	// it by its label, before Args.
+	Field string
+	// Also are further problems found in the same input (a form's other fields): pages show
+	// them after this one, the API answers with this one alone.
+	Also []*Error
+}
+
+// JoinErrors returns nil for no errors, else the first with the other application errors in
+// its Also (the first error of a request is what the API reports, unchanged).
+func JoinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	first, ok := errs[0].(*Error)
+	if !ok {
+		return errs[0]
+	}
+	joined := *first
+	for _, err := range errs[1:] {
+		if e, ok := err.(*Error); ok {
+			joined.Also = append(joined.Also, e)
+		}
+	}
+	return &joined
+}
+
+// Field is an input's JSON or form name as an error argument: pages show its label.
+type Field string
+
+// Fields are several inputs' names as one error argument ("status, channel"); pages show their
+// labels.
+type Fields []string
+
+func (f Fields) String() string { return strings.Join(f, ", ") }
+
+// Errork returns an *Error with a catalogue key: Message is format with args (English, for the
+// API), a page shows the text of key in its reader's language with the same args.
+func Errork(code, key, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Key: key, Args: args}
+}
+
+// FieldErrorf returns an invalid-input error about field: Message is format with field and then
+// args (so format starts with the field's %s), a page shows the text of key with the field's
+// label and then args.
+func FieldErrorf(field, key, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Message: fmt.Sprintf(format, append([]any{field}, args...)...),
+		Key: key, Args: args, Field: field}
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
@@ -105,5 +160,5 @@ func (e *AlreadyStartedError) Error() string {
 
 // Unwrap lets ErrorCode / ErrorMessage see the conflict.
 func (e *AlreadyStartedError) Unwrap() error {
-	return Errorf(ECONFLICT, "distribution already started")
+	return Errork(ECONFLICT, "action.already_started", "distribution already started")
 }

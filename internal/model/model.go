@@ -62,7 +62,7 @@ func (c Channel) Name(lang string) string {
 func ParseChannel(s string) (Channel, error) {
 	c := Channel(s)
 	if !c.Valid() {
-		return "", Errorf(EINVALID, "unknown channel %q", Truncate(s, 40))
+		return "", Errork(EINVALID, "err.unknown_channel", "unknown channel %q", Truncate(s, 40))
 	}
 	return c, nil
 }
@@ -71,7 +71,7 @@ func ParseChannel(s string) (Channel, error) {
 // form, store): at least one, each known, none twice. It returns the channels in display order.
 func ParseChannels[S ~string](list []S) ([]Channel, error) {
 	if len(list) == 0 {
-		return nil, Errorf(EINVALID, "choose at least one channel")
+		return nil, Errork(EINVALID, "action.no_channels", "choose at least one channel")
 	}
 	seen := make(map[Channel]bool, len(list))
 	for _, s := range list {
@@ -80,7 +80,7 @@ func ParseChannels[S ~string](list []S) ([]Channel, error) {
 			return nil, err
 		}
 		if seen[c] {
-			return nil, Errorf(EINVALID, "channel %s is listed twice", c)
+			return nil, Errork(EINVALID, "err.channel_twice", "channel %s is listed twice", c)
 		}
 		seen[c] = true
 	}
@@ -328,7 +328,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleMarketer, RoleStaff, RoleManager:
 		return r, nil
 	}
-	return "", Errorf(EINVALID, "unknown role %q (want marketer, staff or manager)", Truncate(s, 40))
+	return "", Errork(EINVALID, "err.unknown_role", "unknown role %q (want marketer, staff or manager)", Truncate(s, 40))
 }
 
 func (r Role) rank() int {

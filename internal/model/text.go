@@ -20,9 +20,9 @@ func CheckLine(field, v string, max int) error {
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f {
 			if r == 0 {
-				return Errorf(EINVALID, "%s must not contain NUL characters", field)
+				return FieldErrorf(field, "err.field.nul", "%s must not contain NUL characters")
 			}
-			return Errorf(EINVALID, "%s must be one line without control characters", field)
+			return FieldErrorf(field, "err.field.one_line", "%s must be one line without control characters")
 		}
 	}
 	return checkLength(field, v, max)
@@ -45,9 +45,9 @@ func CheckText(field, v string, max int) error {
 	for _, r := range v {
 		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
 			if r == 0 {
-				return Errorf(EINVALID, "%s must not contain NUL characters", field)
+				return FieldErrorf(field, "err.field.nul", "%s must not contain NUL characters")
 			}
-			return Errorf(EINVALID, "%s must not contain control characters", field)
+			return FieldErrorf(field, "err.field.control", "%s must not contain control characters")
 		}
 	}
 	return checkLength(field, v, max)
@@ -85,7 +85,7 @@ func Truncate(s string, max int) string {
 
 func checkUTF8(field, v string) error {
 	if !utf8.ValidString(v) {
-		return Errorf(EINVALID, "%s is not valid UTF-8", field)
+		return FieldErrorf(field, "err.field.utf8", "%s is not valid UTF-8")
 	}
 	return nil
 }
@@ -93,7 +93,7 @@ func checkUTF8(field, v string) error {
 func checkLength(field, v string, max int) error {
 	if max > 0 {
 		if n := utf8.RuneCountInString(v); n > max {
-			return Errorf(EINVALID, "%s must be at most %d characters (got %d)", field, max, n)
+			return FieldErrorf(field, "err.field.too_long", "%s must be at most %d characters (got %d)", max, n)
 		}
 	}
 	return nil

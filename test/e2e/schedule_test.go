@@ -90,5 +90,5 @@ func TestScheduleFromThePage(t *testing.T) {
 	if started.Before(startAt) {
 		t.Errorf("started at %s, before its startAt %s", started, startAt)
 	}
-	staff.waitJS("the attempts name the schedule", `[...document.querySelectorAll('#attempts-`+soon+` tr[data-attempt]')].some(r => r.textContent.includes('schedule:staff@example.com'))`, 10*time.Second)
+	staff.waitJS("the attempts name the schedule", `[...document.querySelectorAll('#attempts-`+soon+` tr[data-attempt]')].some(r => r.querySelector('[data-trigger]')?.textContent === 'staff@example.com · scheduled')`, 10*time.Second)
 }
