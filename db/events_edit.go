@@ -37,7 +37,7 @@ func (db *DB) CreateEventAudited(ctx context.Context, e model.Event, audit model
 
 // errStarted is the answer to editing or deleting an event whose distribution has started.
 func errStarted(id string) error {
-	return model.Errorf(model.ESTARTED, "event %s has started its distribution and can no longer be changed", id)
+	return model.Errork(model.ESTARTED, "err.already_started", "event %s has started its distribution and can no longer be changed", id)
 }
 
 // lockUnstartedEvent locks event id FOR UPDATE and returns it; ENOTFOUND without it, ESTARTED

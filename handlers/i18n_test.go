@@ -106,7 +106,7 @@ func TestI18nErrorPagesAndMessages(t *testing.T) {
 
 	r = m.getIn("/?status=bogus&channel=TIKTOK", ko, "")
 	wantCode(t, "bad filter", r, http.StatusBadRequest)
-	wantText(t, "bad filter", r.doc(t).Find("[role=alert]").Text(), []string{"전체 상태, 채널 값을 알 수 없습니다."}, "unknown value")
+	wantText(t, "bad filter", r.doc(t).Find("[role=alert]").Text(), []string{"알 수 없는 필터 값은 무시했습니다", "전체 상태", "채널"}, "unknown value")
 
 	r = s.postLang("/events/i18n-ev/channels/TIKTOK/retry", url.Values{}, ko, "")
 	wantCode(t, "unknown channel", r, http.StatusBadRequest)

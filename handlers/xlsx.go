@@ -81,7 +81,7 @@ func (h *Handlers) ExportXLSX(c echo.Context) error {
 		return err
 	}
 	if rep.Total.Distributions > MaxXLSXRows {
-		return model.Errorf(model.EINVALID, views.T(lang, "xlsx.too_many"), MaxXLSXRows)
+		return model.Errork(model.EINVALID, "xlsx.too_many", "this report has more than %d rows, too many for one Excel file: choose a shorter range or a channel, or download the CSV", MaxXLSXRows)
 	}
 	loc := Zone(c)
 

@@ -92,7 +92,7 @@ func (h *Handlers) defaultZone() *time.Location {
 func (h *Handlers) SetZone(c echo.Context) error {
 	name := c.FormValue("tz")
 	if _, err := LoadZone(name); err != nil {
-		return model.Errorf(model.EINVALID, "%s", views.T(Lang(c), "zone.bad"))
+		return model.Errork(model.EINVALID, "zone.bad", "unknown time zone")
 	}
 	p, ok := Principal(c)
 	switch {

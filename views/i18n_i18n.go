@@ -31,6 +31,10 @@ var pluralOne = map[string]string{
 	"retries.limit":        "One confirmation retries at most %d channel; confirm again for the rest.",
 	"retries.confirm":      "Retry %d channel",
 	"reports.events_n":     "%d event",
+	"list.total":           "%d event",
+	"list.total_more":      "More than %d event",
+	"reports.rows_total":   "%d row",
+	"xlsx.too_many":        "This report has more than %d row, too many for one Excel file: choose a shorter range or a channel, or download the CSV.",
 	"reports.retries_n":    "%d manual retry",
 	"reports.slots_n":      "%d slot",
 	"reports.spots_n":      "%d spot",
@@ -146,6 +150,7 @@ func acceptTags(header string) []language.Tag {
 // pages; model.Error keys) and of the attempt history's "triggered by" column. A field error's
 // text gets the field's label first.
 var i18nMessages = map[string][2]string{
+	"err.already_started":     {"Event %s has started its distribution and can no longer be changed.", "%s 이벤트는 배포를 시작해서 더 이상 바꿀 수 없습니다."},
 	"err.field.nul":           {"%s must not contain NUL characters.", "%s 항목에 NUL 문자를 넣을 수 없습니다."},
 	"err.field.one_line":      {"%s must be one line without control characters.", "%s 항목은 제어 문자 없이 한 줄이어야 합니다."},
 	"err.field.control":       {"%s must not contain control characters.", "%s 항목에 제어 문자를 넣을 수 없습니다."},
@@ -155,7 +160,6 @@ var i18nMessages = map[string][2]string{
 	"err.field.url":           {"%s must be a web address starting with http:// or https://.", "%s 항목은 http:// 또는 https://로 시작하는 웹 주소여야 합니다."},
 	"err.field.event_id":      {"%s must be 1 to 36 letters, digits, '_' or '-'.", "%s 항목은 영문자, 숫자, '_', '-'로 된 1~36자여야 합니다."},
 	"err.field.when":          {"%s must be “now” or a start time.", "%s 항목은 ‘지금’ 또는 시작 시간이어야 합니다."},
-	"err.unknown_values":      {"Unknown value in %s: choose one from the list.", "%s 값을 알 수 없습니다. 목록에서 선택하세요."},
 	"err.unknown_value":       {"Unknown value “%s”.", "알 수 없는 값입니다: “%s”"},
 	"err.unknown_channel":     {"Unknown channel “%s”.", "알 수 없는 채널입니다: “%s”"},
 	"err.unknown_role":        {"Unknown role “%s”: choose marketer, staff or manager.", "알 수 없는 역할입니다: “%s”. 마케터, 운영 담당자, 관리자 중에서 고르세요."},
