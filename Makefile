@@ -36,7 +36,7 @@ NPM_STAMP := node_modules/.package-lock.json
 CSS_INPUTS = tailwind.config.js static/src/app.css $(shell find views -name '*.templ' -o -name '*.go' 2>/dev/null)
 
 .PHONY: help generate templ build run test test-deploy test-short test-race lint bench fuzz chaos vuln services services-stop \
-	services-status test-tools image image-local clean
+	services-status test-tools image image-local screenshots clean
 
 help: ## list the targets
 	@echo "usage: make <target>   (DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL))"
@@ -144,6 +144,11 @@ image-local: ## build the runtime image offline with buildah: static binary buil
 	deploy/rootfs.sh $(BIN) .local/image/rootfs
 	sed -n '/^FROM scratch AS runtime/,$$p' deploy/Dockerfile | sed 's#^COPY --from=build /rootfs/ /#COPY rootfs/ /#' >.local/image/Dockerfile
 	buildah bud --layers=false -t $(IMAGE) -f .local/image/Dockerfile .local/image
+
+screenshots: generate services test-tools ## redo the README's screenshots in docs/screenshots (Chromium: ko/en, desktop/phone, reports)
+	mkdir -p docs/screenshots
+	PATH="$$(scripts/services.sh path)" E2E_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 \
+		-run 'TestUXScreenshots|TestUXMobilePages|TestManagerReports' ./test/e2e/
 
 clean: ## remove build output and generated files (keeps node_modules and .local)
 	rm -rf bin static/dist coverage.out coverage.html

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -386,11 +385,6 @@ func TestCreateStartAndWatchLive(t *testing.T) {
 	list.wantNoReload()
 	if got := eval[string](list, `document.querySelector('#announcer').textContent`); !strings.Contains(got, "Completed") {
 		t.Errorf("list announcement %q", got)
-	}
-	// E2E_SCREENSHOTS=dir saves the list and the detail page (the README's screenshots).
-	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
-		list.screenshot(filepath.Join(dir, "list.png"))
-		m.screenshot(filepath.Join(dir, "detail.png"))
 	}
 }
 

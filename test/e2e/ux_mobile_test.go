@@ -147,9 +147,6 @@ func TestUXMobilePages(t *testing.T) {
 	if n := count(m, `tr[data-event-id="`+failed+`"] [data-channel] [role="progressbar"]`); n != 6 {
 		t.Errorf("list: %d bars in the started row", n)
 	}
-	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
-		m.phoneShot(filepath.Join(dir, "mobile-list.png"))
-	}
 
 	// The failed channel comes first on a phone; the desktop keeps the display order.
 	m.visit("/events/" + failed)
@@ -158,11 +155,10 @@ func TestUXMobilePages(t *testing.T) {
 	if !eval[bool](m, order) {
 		t.Error("the FAILED channel is not above the successful ones at 390x844")
 	}
-	// E2E_SCREENSHOTS=dir saves the phone screenshots (README): the detail page, menu closed and open.
+	// E2E_SCREENSHOTS=dir saves the phone's open menu (README; TestUXScreenshots saves the pages).
 	if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
-		m.phoneShot(filepath.Join(dir, "mobile-detail.png"))
 		m.openNavMenu()
-		m.phoneShot(filepath.Join(dir, "mobile-menu.png"))
+		m.phoneShot(filepath.Join(dir, "ko-phone-menu.png"))
 	}
 	m.do("desktop", chromedp.EmulateViewport(1280, 900))
 	if eval[bool](m, order) || eval[bool](m, `document.querySelector('[data-channel="KAKAO"]').getBoundingClientRect().top <= document.querySelector('[data-channel="URIDONGNETV"]').getBoundingClientRect().top`) {

@@ -69,6 +69,11 @@ func TestUXScreenshots(t *testing.T) {
 				if problems := eval[[]string](s, mobileProblemsJS); len(problems) > 0 {
 					t.Errorf("%s:\n  %s", where, strings.Join(problems, "\n  "))
 				}
+				// Every event's title has room (a wide status chip beside it squeezed it to "연…").
+				if narrow := eval[[]string](s, `[...document.querySelectorAll('tr[data-event-id] > td:first-child')]
+						.filter(td => td.getBoundingClientRect().width < 128).map(td => td.textContent.trim().slice(0, 20))`); len(narrow) > 0 {
+					t.Errorf("%s: title cells under 8rem wide: %q", where, narrow)
+				}
 				if dir != "" {
 					s.phoneShot(filepath.Join(dir, where+".png"))
 				}
