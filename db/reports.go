@@ -161,21 +161,10 @@ func (db *DB) FindReportRows(ctx context.Context, f model.ReportFilter) (model.R
 	if err != nil {
 		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
 	}
-	defer rows.Close()
-	var (
-		page model.ReportPage
-		keys []reportKey
-	)
-	for rows.Next() {
-		r, k, err := scanReportRow(rows)
-		if err != nil {
-			return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
-		}
-		page.Rows = append(page.Rows, r)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
+	var page model.ReportPage
+	var keys []reportKey
+	if page.Rows, keys, err = collectReportRows(rows); err != nil {
+		return model.ReportPage{}, err
 	}
 	if len(page.Rows) > limit {
 		page.Rows = page.Rows[:limit]
@@ -185,6 +174,27 @@ func (db *DB) FindReportRows(ctx context.Context, f model.ReportFilter) (model.R
 		page.PrevCursor = encodeReportCursor(keys[0])
 	}
 	return page, nil
+}
+
+// collectReportRows reads (and closes) report rows with their keyset keys.
+func collectReportRows(rows pgx.Rows) ([]model.ReportRow, []reportKey, error) {
+	defer rows.Close()
+	var (
+		out  []model.ReportRow
+		keys []reportKey
+	)
+	for rows.Next() {
+		r, k, err := scanReportRow(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("report rows: %w", err)
+		}
+		out = append(out, r)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("report rows: %w", err)
+	}
+	return out, keys, nil
 }
 
 func reportLimit(n int) int {
@@ -212,21 +222,10 @@ func (db *DB) findReportRowsBefore(ctx context.Context, f model.ReportFilter) (m
 	if err != nil {
 		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
 	}
-	defer rows.Close()
-	var (
-		page model.ReportPage
-		keys []reportKey
-	)
-	for rows.Next() {
-		r, k, err := scanReportRow(rows)
-		if err != nil {
-			return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
-		}
-		page.Rows = append(page.Rows, r)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return model.ReportPage{}, fmt.Errorf("report rows: %w", err)
+	var page model.ReportPage
+	var keys []reportKey
+	if page.Rows, keys, err = collectReportRows(rows); err != nil {
+		return model.ReportPage{}, err
 	}
 	more := len(page.Rows) > limit
 	if more {

@@ -223,21 +223,30 @@ func csvStr(s *string) string {
 	return csvCell(*s)
 }
 
+// exportQuery is the report store and the filter of an export: the page's query (from, to,
+// channel) without its paging, since an export holds every row.
+func (h *Handlers) exportQuery(c echo.Context) (ReportStore, reportQuery, error) {
+	store, err := h.reportStore()
+	if err != nil {
+		return nil, reportQuery{}, err
+	}
+	q, err := parseReportQuery(c, Lang(c))
+	if err != nil {
+		return nil, reportQuery{}, err
+	}
+	q.filter.Cursor, q.filter.Before = "", ""
+	return store, q, nil
+}
+
 // ExportCSV serves GET /reports/export.csv (managers): every row of the report with the same
 // filter (from, to, channel; no paging), streamed as the database yields it (constant memory),
 // UTF-8 with a BOM so Excel reads Korean text, formulas neutralised. Times are RFC 3339 in the
 // reader's zone.
 func (h *Handlers) ExportCSV(c echo.Context) error {
-	store, err := h.reportStore()
+	store, q, err := h.exportQuery(c)
 	if err != nil {
 		return err
 	}
-	lang := Lang(c)
-	q, err := parseReportQuery(c, lang)
-	if err != nil {
-		return err
-	}
-	q.filter.Cursor, q.filter.Before = "", ""
 	loc := Zone(c)
 	name := "distribution-report_" + q.from + "_" + q.to
 	if q.channel != "" {

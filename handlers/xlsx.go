@@ -65,16 +65,11 @@ func xlsxStr(s *string) any {
 // filter as the CSV (from, to, channel), as an Excel workbook built with excelize's stream writer.
 // A report of more than MaxXLSXRows rows is refused (400) with a pointer to the CSV.
 func (h *Handlers) ExportXLSX(c echo.Context) error {
-	store, err := h.reportStore()
+	store, q, err := h.exportQuery(c)
 	if err != nil {
 		return err
 	}
 	lang := Lang(c)
-	q, err := parseReportQuery(c, lang)
-	if err != nil {
-		return err
-	}
-	q.filter.Cursor, q.filter.Before = "", ""
 	ctx := c.Request().Context()
 	rep, err := store.FindReport(ctx, q.filter)
 	if err != nil {
