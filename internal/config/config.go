@@ -34,6 +34,10 @@ type Config struct {
 	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
 	SimulatorStep  time.Duration
 	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// SimulatorSecretFile (SIMULATOR_SECRET_FILE) is the partner v1 shared secret `distribution
+	// simulator` checks every channel's signatures with; "" = it accepts unsigned requests. The
+	// embedded simulator ignores it (it generates its own secrets at start).
+	SimulatorSecretFile string
 	// RedisNotifications is how keyspace notifications are set up (REDIS_NOTIFICATIONS):
 	// "config" (default) applies notify-keyspace-events with CONFIG SET on every connection;
 	// "managed" never sends CONFIG (a managed Redis where the operator sets it) and checks with a
@@ -162,18 +166,19 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		DatabaseURL:    or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		RedisURL:       or(getenv("REDIS_URL"), DefaultRedisURL),
-		Addr:           or(getenv("ADDR"), DefaultAddr),
-		Role:           or(getenv("ROLE"), RoleAll),
-		ChannelsConfig: getenv("CHANNELS_CONFIG"),
-		SimulatorFail:  getenv("SIMULATOR_FAIL"),
-		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
-		WebhookURL:     getenv("WEBHOOK_URL"),
-		PublicURL:      getenv("PUBLIC_URL"),
-		DebugAddr:      getenv("DEBUG_ADDR"),
-		OpsAddr:        getenv("OPS_ADDR"),
-		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		DatabaseURL:         or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		RedisURL:            or(getenv("REDIS_URL"), DefaultRedisURL),
+		Addr:                or(getenv("ADDR"), DefaultAddr),
+		Role:                or(getenv("ROLE"), RoleAll),
+		ChannelsConfig:      getenv("CHANNELS_CONFIG"),
+		SimulatorFail:       getenv("SIMULATOR_FAIL"),
+		SimulatorAddr:       or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
+		SimulatorSecretFile: getenv("SIMULATOR_SECRET_FILE"),
+		WebhookURL:          getenv("WEBHOOK_URL"),
+		PublicURL:           getenv("PUBLIC_URL"),
+		DebugAddr:           getenv("DEBUG_ADDR"),
+		OpsAddr:             getenv("OPS_ADDR"),
+		LogLevel:            or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -356,6 +361,11 @@ func (c Config) Validate() error {
 	if c.ChannelsConfig != "" {
 		if _, err := os.Stat(c.ChannelsConfig); err != nil {
 			return fmt.Errorf("CHANNELS_CONFIG: cannot read %q: %v", c.ChannelsConfig, err)
+		}
+	}
+	if c.SimulatorSecretFile != "" {
+		if _, err := os.Stat(c.SimulatorSecretFile); err != nil {
+			return fmt.Errorf("SIMULATOR_SECRET_FILE: cannot read %q: %v", c.SimulatorSecretFile, err)
 		}
 	}
 	return nil
