@@ -3,7 +3,6 @@ package simulator_test
 // Partner protocol v1 signature checks of the simulator, with raw signed HTTP requests.
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,30 +109,5 @@ func TestPartnerSignatureChecks(t *testing.T) {
 	}
 	if sim.Posts(model.ChannelUridongneTV, "evt-sig2") != 0 {
 		t.Error("a tampered body published")
-	}
-}
-
-func TestPartnerSigRoundTrip(t *testing.T) {
-	t.Parallel()
-	sec := partnersig.NewSecret()
-	if len(sec) != 64 || fmt.Sprint(sec) != "[redacted]" || string(partnersig.NewSecret()) == string(sec) {
-		t.Fatalf("NewSecret: %d bytes, prints %v", len(sec), sec)
-	}
-	now := time.Unix(1_700_000_000, 0)
-	ts, sig := partnersig.Sign(sec, now, "POST", "/p", []byte("b"))
-	if ts != "1700000000" || !strings.HasPrefix(sig, "v1=") || len(sig) != 3+64 {
-		t.Fatalf("Sign = %q %q", ts, sig)
-	}
-	if err := partnersig.Verify(sec, now, "POST", "/p", []byte("b"), ts, sig); err != nil {
-		t.Fatal(err)
-	}
-	// Method, path and body are all covered: "POST /p\nb" must not verify as "POST /p\n" + "b" moved.
-	for _, c := range [][3]string{{"GET", "/p", "b"}, {"POST", "/q", "b"}, {"POST", "/p", "c"}, {"POST", "/p\nb", ""}} {
-		if err := partnersig.Verify(sec, now, c[0], c[1], []byte(c[2]), ts, sig); err == nil {
-			t.Errorf("Verify accepted %q", c)
-		}
-	}
-	if _, err := partnersig.CheckSecret([]byte(" \n" + strings.Repeat("a", 31) + "\n")); err == nil {
-		t.Error("CheckSecret accepted 31 bytes")
 	}
 }
