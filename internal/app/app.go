@@ -150,7 +150,20 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 func (a *App) build(o options) error {
 	cfg, logger := a.Config, a.log
 	var err error
-	// The channels first: a bad CHANNELS_CONFIG is refused before anything is opened.
+	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger, a.pgxTracer()); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	mode := cache.WithNotificationsMode(cache.NotificationsMode(cfg.RedisNotifications))
+	if a.Redis, err = cache.NewClient(cfg.RedisURL, mode); err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if err := a.instrumentRedis(); err != nil {
+		return fmt.Errorf("REDIS_URL: tracing: %w", err)
+	}
+	a.Cache = cache.New(a.Redis, logger, mode)
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	adapters := func(ch model.Channel) channels.Adapter {
 		// The embedded simulator's registry exists once Start has it listening, before the workers run.
 		if a.channels == nil {
@@ -178,20 +191,6 @@ func (a *App) build(o options) error {
 		}
 		a.Simulator = simulator.New(simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger, Secrets: a.simSecrets})
 	}
-
-	if a.Store, err = db.OpenWithDirect(context.Background(), cfg.DatabaseURL, cfg.DatabaseDirectURL, logger, a.pgxTracer()); err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	mode := cache.WithNotificationsMode(cache.NotificationsMode(cfg.RedisNotifications))
-	if a.Redis, err = cache.NewClient(cfg.RedisURL, mode); err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if err := a.instrumentRedis(); err != nil {
-		return fmt.Errorf("REDIS_URL: tracing: %w", err)
-	}
-	a.Cache = cache.New(a.Redis, logger, mode)
-	a.Metrics = prometheus.NewRegistry()
-	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var notifier *alerts.Notifier
 	if cfg.WebhookURL != "" {

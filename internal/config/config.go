@@ -166,21 +166,21 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		DatabaseURL:         or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		RedisURL:            or(getenv("REDIS_URL"), DefaultRedisURL),
-		Addr:                or(getenv("ADDR"), DefaultAddr),
-		Role:                or(getenv("ROLE"), RoleAll),
-		ChannelsConfig:      getenv("CHANNELS_CONFIG"),
-		SimulatorFail:       getenv("SIMULATOR_FAIL"),
-		SimulatorAddr:       or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
-		SimulatorSecretFile: getenv("SIMULATOR_SECRET_FILE"),
-		WebhookURL:          getenv("WEBHOOK_URL"),
-		PublicURL:           getenv("PUBLIC_URL"),
-		DebugAddr:           getenv("DEBUG_ADDR"),
-		OpsAddr:             getenv("OPS_ADDR"),
-		LogLevel:            or(getenv("LOG_LEVEL"), "info"),
+		DatabaseURL:    or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		RedisURL:       or(getenv("REDIS_URL"), DefaultRedisURL),
+		Addr:           or(getenv("ADDR"), DefaultAddr),
+		Role:           or(getenv("ROLE"), RoleAll),
+		ChannelsConfig: getenv("CHANNELS_CONFIG"),
+		SimulatorFail:  getenv("SIMULATOR_FAIL"),
+		SimulatorAddr:  or(getenv("SIMULATOR_ADDR"), "127.0.0.1:8081"),
+		WebhookURL:     getenv("WEBHOOK_URL"),
+		PublicURL:      getenv("PUBLIC_URL"),
+		DebugAddr:      getenv("DEBUG_ADDR"),
+		OpsAddr:        getenv("OPS_ADDR"),
+		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
+	c.SimulatorSecretFile = getenv("SIMULATOR_SECRET_FILE")
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	c.ServiceName = or(getenv("OTEL_SERVICE_NAME"), "distribution")
 	c.RedisNotifications = or(getenv("REDIS_NOTIFICATIONS"), RedisNotificationsConfig)

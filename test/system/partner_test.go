@@ -74,6 +74,7 @@ func TestPartnerSimulatorProcessChecksSignatures(t *testing.T) {
 func TestPartnerServeRefusesUnsignedOrUnimplementedConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	env := newEnv(t, nil)
 	for i, tc := range []struct{ config, want string }{
 		{`{"channels":{"GINITV":{"url":"https://gtv.example.com"}}}`, "channel GINITV: secretFile is required for protocol partner-v1"},
 		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: protocol naver-cafe is not implemented yet"},
@@ -85,7 +86,7 @@ func TestPartnerServeRefusesUnsignedOrUnimplementedConfig(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, binary, "serve")
 		cmd.Env = []string{"ADDR=" + proctest.FreeAddr(t), "CHANNELS_CONFIG=" + path, "LOG_LEVEL=error",
-			"DATABASE_URL=postgres://postgres@127.0.0.1:1/none?connect_timeout=1"}
+			"DATABASE_URL=" + env["DATABASE_URL"], "REDIS_URL=" + env["REDIS_URL"]}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
