@@ -37,12 +37,15 @@ const (
 	CodeTimestamp = "timestamp_out_of_window" // the timestamp is unreadable or more than Window away
 )
 
-// Secret is a shared secret. It formats and logs as "[redacted]" so it cannot leak through a
-// %v, a %+v of a struct holding it, or slog.
+// Secret is a shared secret. It formats, logs and marshals as "[redacted]" so it cannot leak
+// through a %v, a %+v of a struct holding it, slog or encoding/json.
 type Secret []byte
 
 // Format implements fmt.Formatter: every verb prints "[redacted]".
 func (Secret) Format(f fmt.State, _ rune) { io.WriteString(f, "[redacted]") }
+
+// MarshalJSON implements json.Marshaler: a secret never reaches a JSON document either.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
 // LogValue implements slog.LogValuer.
 func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }

@@ -1,6 +1,7 @@
 package partnersig
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,9 @@ import (
 func TestSignVerify(t *testing.T) {
 	t.Parallel()
 	sec := NewSecret()
+	if j, err := json.Marshal(struct{ S Secret }{sec}); err != nil || string(j) != `{"S":"[redacted]"}` {
+		t.Errorf("json: %s %v", j, err)
+	}
 	if len(sec) != 64 || fmt.Sprint(sec) != "[redacted]" || string(NewSecret()) == string(sec) {
 		t.Fatalf("NewSecret: %d bytes, prints %v", len(sec), sec)
 	}
