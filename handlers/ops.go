@@ -28,6 +28,10 @@ type ProbeDeps struct {
 	// Draining reports that the process is shutting down: /readyz answers 503 at once so the
 	// load balancer stops sending; nil = never.
 	Draining func() bool
+	// Channels says where this process publishes, reported as "channels" by /readyz:
+	// "simulator" (no CHANNELS_CONFIG: nothing reaches a real channel) or "configured"; "" = not
+	// reported. It never changes readiness.
+	Channels string
 	Logger   *slog.Logger
 }
 
@@ -59,7 +63,7 @@ func (p *Probes) Healthz(c echo.Context) error {
 }
 
 // Readyz serves GET /readyz: {"status","postgres","migrations","redis","notifications"}, each
-// check "ok" or "error: ...". 503 only when this process cannot serve: PostgreSQL unreachable,
+// check "ok" or "error: ...", and "channels" (ProbeDeps.Channels) when set. 503 only when this process cannot serve: PostgreSQL unreachable,
 // migrations not applied, or draining (status "unavailable" or "draining"). Redis down or
 // notifications not flowing leave it at 200 with status "degraded": pages and the API work from
 // PostgreSQL. Details of failures go to the log, not the response.
@@ -109,7 +113,11 @@ func (p *Probes) Readyz(c echo.Context) error {
 	case redis != "ok" || notifications != "ok":
 		status = "degraded"
 	}
-	return c.JSON(code, map[string]string{"status": status, "postgres": pg, "migrations": migr, "redis": redis, "notifications": notifications})
+	body := map[string]string{"status": status, "postgres": pg, "migrations": migr, "redis": redis, "notifications": notifications}
+	if p.d.Channels != "" {
+		body["channels"] = p.d.Channels
+	}
+	return c.JSON(code, body)
 }
 
 func (p *Probes) checkMigrations(ctx context.Context) string {

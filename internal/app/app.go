@@ -34,6 +34,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/logctx"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/static"
 	"github.com/marketing-platform/distribution/web"
@@ -88,6 +89,8 @@ type App struct {
 	// Simulator is the embedded channel simulator (nil with CHANNELS_CONFIG or WithChannelAdapters);
 	// it listens after Start.
 	Simulator *simulator.Server
+	// simSecrets are the partner v1 secrets shared by the embedded simulator and the adapters.
+	simSecrets map[model.Channel]partnersig.Secret
 
 	log      *slog.Logger
 	listener net.Listener
@@ -180,7 +183,13 @@ func (a *App) build(o options) error {
 		if err != nil {
 			return err
 		}
-		a.Simulator = simulator.New(simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger})
+		// Fresh secrets at every start, given to both sides: the embedded simulator checks partner
+		// v1 signatures exactly as a partner would.
+		a.simSecrets = map[model.Channel]partnersig.Secret{}
+		for _, ch := range model.AllChannels {
+			a.simSecrets[ch] = partnersig.NewSecret()
+		}
+		a.Simulator = simulator.New(simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger, Secrets: a.simSecrets})
 	}
 
 	var notifier *alerts.Notifier
@@ -221,6 +230,7 @@ func (a *App) build(o options) error {
 	a.Auth = auth.NewService(a.Store, authCfg, logger)
 	a.probes = handlers.NewProbes(handlers.ProbeDeps{
 		DB: a.Store, Migrations: a.Store, Redis: a.Cache, Draining: a.draining.Load, Logger: logger,
+		Channels: a.channelsMode(),
 	})
 
 	if !cfg.Runs(config.RoleWeb) {
@@ -295,6 +305,17 @@ func (r statusReader) Distribution(ctx context.Context, eventID string) (model.D
 	return r.cache.Distribution(ctx, eventID, r.store)
 }
 
+// channelsMode is what /readyz reports as "channels": where this process publishes.
+func (a *App) channelsMode() string {
+	switch {
+	case a.Simulator != nil:
+		return "simulator"
+	case a.Config.ChannelsConfig != "":
+		return "configured"
+	}
+	return "custom" // WithChannelAdapters (tests)
+}
+
 // Start migrates the database, then starts the embedded simulator, the engine, the hub, the
 // principal-change listener and the HTTP server, in that order. The parts run until Stop (ctx
 // only bounds the start); a part that fails while running is reported on Err. After a failed
@@ -323,8 +344,9 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("start embedded simulator: %w", err)
 		}
 		a.stopSim = stop
-		a.channels = channels.NewSimulatorRegistry(base, a.channelOptions())
-		a.log.Info("embedded channel simulator", slog.String("url", base), slog.String("fail", cfg.SimulatorFail))
+		a.channels = channels.NewSignedSimulatorRegistry(base, a.simSecrets, a.channelOptions())
+		a.log.Warn("CHANNELS_CONFIG is not set: every channel publishes to the embedded simulator; nothing reaches a real channel",
+			slog.String("url", base), slog.String("fail", cfg.SimulatorFail))
 	}
 	if err := a.Engine.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
 )
@@ -510,7 +511,7 @@ func TestDialerRefusesPrivateAddresses(t *testing.T) {
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	for _, target := range []string{ts.URL, "https://localhost:" + ts.URL[strings.LastIndex(ts.URL, ":")+1:], "https://10.1.2.3:443", "https://169.254.169.254"} {
-		reg := NewRegistry(map[model.Channel]string{model.ChannelKakao: "https://kakao.example.com"}, Options{DialTimeout: 500 * time.Millisecond})
+		reg := NewRegistry(map[model.Channel]Endpoint{model.ChannelKakao: {URL: "https://kakao.example.com"}}, Options{DialTimeout: 500 * time.Millisecond})
 		reg.adapters[model.ChannelKakao].base = target // bypass validation to reach the dialer
 		start := time.Now()
 		_, err := reg.Adapter(model.ChannelKakao).Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
@@ -526,7 +527,7 @@ func TestDialerRefusesPrivateAddresses(t *testing.T) {
 	}
 	// Validation catches literal addresses before any dial.
 	for _, ep := range []string{"https://127.0.0.1:8443", "https://10.0.0.8", "http://kakao.example.com", "https://169.254.169.254/"} {
-		reg := NewRegistry(map[model.Channel]string{model.ChannelKakao: ep}, Options{})
+		reg := NewRegistry(map[model.Channel]Endpoint{model.ChannelKakao: {URL: ep}}, Options{})
 		_, err := reg.Adapter(model.ChannelKakao).Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
 		wantErr(t, err, Permanent, "misconfigured")
 		reg.Close()
@@ -535,7 +536,7 @@ func TestDialerRefusesPrivateAddresses(t *testing.T) {
 
 func TestUnconfiguredChannelAndMissingKey(t *testing.T) {
 	t.Parallel()
-	reg := NewRegistry(map[model.Channel]string{}, Options{})
+	reg := NewRegistry(map[model.Channel]Endpoint{}, Options{})
 	defer reg.Close()
 	_, err := reg.Adapter(model.ChannelKakao).Publish(context.Background(), request("e", model.ChannelKakao, "k"), nil)
 	wantErr(t, err, Permanent, "not configured")
@@ -555,7 +556,8 @@ func writeFile(t *testing.T, content string) string {
 
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
-	p := writeFile(t, `{"channels":{"KAKAO":{"url":"https://kakao-gw.example.com/"},"NAVER":{"url":"https://gw.example.com/naver"}}}`)
+	sf := secretFile(t, testSecret)
+	p := writeFile(t, fmt.Sprintf(`{"channels":{"KAKAO":{"url":"https://kakao-gw.example.com/","secretFile":%q},"NAVER":{"url":"https://gw.example.com/naver","secretFile":%[1]q}}}`, sf))
 	fc, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
@@ -563,7 +565,7 @@ func TestLoadConfig(t *testing.T) {
 	if fc.Endpoints[model.ChannelKakao] != "https://kakao-gw.example.com" || fc.Endpoints[model.ChannelNaver] != "https://gw.example.com/naver" || len(fc.Endpoints) != 2 || fc.AllowInsecureLoopback {
 		t.Errorf("parsed %+v", fc)
 	}
-	fc, err = LoadConfig(writeFile(t, `{"allowInsecureLoopback":true,"channels":{"GINITV":{"url":"http://127.0.0.1:8081"},"KAKAO":{"url":"http://localhost:8081"}}}`))
+	fc, err = LoadConfig(writeFile(t, fmt.Sprintf(`{"allowInsecureLoopback":true,"channels":{"GINITV":{"url":"http://127.0.0.1:8081","secretFile":%q},"KAKAO":{"url":"http://localhost:8081","secretFile":%[1]q}}}`, sf)))
 	if err != nil || !fc.AllowInsecureLoopback || fc.Endpoints[model.ChannelGiniTV] != "http://127.0.0.1:8081" {
 		t.Errorf("loopback simulator config: %+v %v", fc, err)
 	}
@@ -606,8 +608,8 @@ func TestLoadConfig(t *testing.T) {
 
 func TestRegistryFromConfigTalksToASimulatorProcess(t *testing.T) {
 	t.Parallel()
-	sim, base := startSim(t, simulator.Config{})
-	reg, err := NewRegistryFromConfig(writeFile(t, fmt.Sprintf(`{"allowInsecureLoopback":true,"channels":{"RINGOBIZ":{"url":%q}}}`, base)), fastOpts())
+	sim, base := startSim(t, simulator.Config{Secrets: map[model.Channel]partnersig.Secret{model.ChannelRingoBiz: partnersig.Secret(testSecret)}})
+	reg, err := NewRegistryFromConfig(writeFile(t, fmt.Sprintf(`{"allowInsecureLoopback":true,"channels":{"RINGOBIZ":{"url":%q,"secretFile":%q}}}`, base, secretFile(t, testSecret))), fastOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,8 +627,10 @@ func TestRegistryFromConfigTalksToASimulatorProcess(t *testing.T) {
 func FuzzLoadConfig(f *testing.F) {
 	for _, s := range []string{
 		``, `{}`, `null`, `[]`, `{"channels":{}}`,
-		`{"channels":{"KAKAO":{"url":"https://kakao.example.com"}}}`,
-		`{"allowInsecureLoopback":true,"channels":{"NAVER":{"url":"http://127.0.0.1:8081/"}}}`,
+		`{"channels":{"KAKAO":{"url":"https://kakao.example.com","secretFile":"k.secret"}}}`,
+		`{"allowInsecureLoopback":true,"channels":{"NAVER":{"url":"http://127.0.0.1:8081/","secretFile":"/run/n"}}}`,
+		`{"channels":{"GINITV":{"protocol":"partner-v1","url":"https://g.example","secretFile":"g"}}}`,
+		`{"channels":{"INSTAGRAM":{"protocol":"instagram-graph","url":"https://graph.instagram.com","version":"v23.0"}}}`,
 		`{"channels":{"KAKAO":{"url":"https://[::1]:99999"}}}`,
 		`{"channels":{"KAKAO":{"url":"https://%zz"}}}`,
 		`{"channels":{"KAKAO":{"url":"https://x.example"}}} trailing`,
@@ -638,6 +642,11 @@ func FuzzLoadConfig(f *testing.F) {
 		fc, err := ParseConfig(data)
 		if err != nil {
 			return
+		}
+		for ch, cc := range fc.Channels {
+			if cc.Protocol != ProtocolPartnerV1 || strings.TrimSpace(cc.SecretFile) == "" || cc.Secret != nil {
+				t.Fatalf("accepted %s as %q without a secretFile (or read a secret while parsing)", ch, cc.Protocol)
+			}
 		}
 		for ch, ep := range fc.Endpoints {
 			if !ch.Valid() {

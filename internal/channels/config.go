@@ -9,41 +9,80 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
 // maxConfigSize bounds CHANNELS_CONFIG.
 const maxConfigSize = 1 << 20
 
+// Protocol is the wire protocol a channel's endpoint speaks.
+type Protocol string
+
+// Protocols. Only ProtocolPartnerV1 is implemented; the others are recognised names reserved for
+// the platforms' own APIs, and a config naming them is refused so nobody believes they publish.
+const (
+	ProtocolPartnerV1      Protocol = "partner-v1"      // docs/partner-v1.openapi.yaml; the default
+	ProtocolInstagramGraph Protocol = "instagram-graph" // Instagram Graph API content publishing (reserved)
+	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (reserved)
+	protocolKakaoPrefix             = "kakao-"          // kakao-<dealer>, e.g. kakao-nhn (reserved)
+)
+
 // FileConfig is the content of CHANNELS_CONFIG:
 //
 //	{
 //	  "channels": {
-//	    "KAKAO":     {"url": "https://kakao-gateway.example.com"},
-//	    "INSTAGRAM": {"url": "https://ig-gateway.example.com/api"}
+//	    "URIDONGNETV": {"protocol": "partner-v1", "url": "https://udtv-gw.example.com",
+//	                    "secretFile": "/run/secrets/udtv"},
+//	    "KAKAO":       {"url": "https://kakao-gateway.example.com", "secretFile": "kakao.secret"}
 //	  },
 //	  "allowInsecureLoopback": false
 //	}
 //
-// Each url is the root of a service speaking the channel protocol (package simulator). Only
-// https is accepted, except that allowInsecureLoopback permits http:// and loopback hosts (a
-// simulator run as its own process, e.g. "http://127.0.0.1:8081"). Channels not listed are
-// unavailable.
+// protocol defaults to partner-v1, so the old {"url": ...} form keeps its meaning, except that
+// partner-v1 now requires secretFile: the file holding the channel's shared secret (trimmed, at
+// least 32 bytes; relative paths are relative to the config file's directory), with which every
+// request is signed. instagram-graph (with "version", e.g. "v23.0"), naver-cafe and
+// kakao-<dealer> are recognised but not implemented yet: a config naming them is refused.
+//
+// Each url is the root of a service speaking the channel's protocol. Only https is accepted,
+// except that allowInsecureLoopback permits http:// and loopback hosts (a simulator run as its
+// own process, e.g. "http://127.0.0.1:8081"). Channels not listed are unavailable.
 type FileConfig struct {
+	Channels map[model.Channel]ChannelConfig
+	// Endpoints is the url of each configured channel (the same as Channels[ch].URL).
 	Endpoints             map[model.Channel]string
 	AllowInsecureLoopback bool
 }
 
-type fileJSON struct {
-	Channels map[string]*struct {
-		URL string `json:"url"`
-	} `json:"channels"`
-	AllowInsecureLoopback bool `json:"allowInsecureLoopback"`
+// ChannelConfig is one channel's entry.
+type ChannelConfig struct {
+	Protocol   Protocol
+	URL        string // normalised: no trailing slash
+	Version    string // instagram-graph API version
+	SecretFile string // partner-v1: path of the shared secret, as written in the file
+	// Secret is the content of SecretFile, set by LoadConfig (not ParseConfig). It prints as
+	// "[redacted]".
+	Secret partnersig.Secret
 }
 
-// LoadConfig reads and validates a CHANNELS_CONFIG file. Errors name the file and the problem.
+type channelJSON struct {
+	Protocol   string `json:"protocol"`
+	URL        string `json:"url"`
+	Version    string `json:"version"`
+	SecretFile string `json:"secretFile"`
+}
+
+type fileJSON struct {
+	Channels              map[string]*channelJSON `json:"channels"`
+	AllowInsecureLoopback bool                    `json:"allowInsecureLoopback"`
+}
+
+// LoadConfig reads and validates a CHANNELS_CONFIG file and reads the secret files it names.
+// Errors name the file and the problem, never a secret.
 func LoadConfig(path string) (FileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -61,24 +100,39 @@ func LoadConfig(path string) (FileConfig, error) {
 	if err != nil {
 		return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: %w", path, err)
 	}
+	for _, ch := range model.AllChannels {
+		cc, ok := fc.Channels[ch]
+		if !ok || cc.SecretFile == "" {
+			continue
+		}
+		sf := cc.SecretFile
+		if !filepath.IsAbs(sf) {
+			sf = filepath.Join(filepath.Dir(path), sf)
+		}
+		if cc.Secret, err = partnersig.ReadSecretFile(sf); err != nil {
+			return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: channel %s: secretFile: %w", path, ch, err)
+		}
+		fc.Channels[ch] = cc
+	}
 	return fc, nil
 }
 
-// ParseConfig validates the JSON of a CHANNELS_CONFIG file.
+// ParseConfig validates the JSON of a CHANNELS_CONFIG file. It does not read the secret files
+// (LoadConfig does).
 func ParseConfig(data []byte) (FileConfig, error) {
 	var raw fileJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return FileConfig{}, fmt.Errorf("not valid JSON of the form {\"channels\":{\"KAKAO\":{\"url\":\"https://...\"}}}: %v", err)
+		return FileConfig{}, fmt.Errorf("not valid JSON of the form {\"channels\":{\"KAKAO\":{\"url\":\"https://...\",\"secretFile\":\"...\"}}}: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return FileConfig{}, errors.New("unexpected data after the JSON object")
 	}
 	if len(raw.Channels) == 0 {
-		return FileConfig{}, errors.New(`no channels configured (want "channels": {"KAKAO": {"url": "https://..."}, ...})`)
+		return FileConfig{}, errors.New(`no channels configured (want "channels": {"KAKAO": {"url": "https://...", "secretFile": "..."}, ...})`)
 	}
-	fc := FileConfig{Endpoints: map[model.Channel]string{}, AllowInsecureLoopback: raw.AllowInsecureLoopback}
+	fc := FileConfig{Channels: map[model.Channel]ChannelConfig{}, Endpoints: map[model.Channel]string{}, AllowInsecureLoopback: raw.AllowInsecureLoopback}
 	for name, ep := range raw.Channels {
 		ch := model.Channel(name)
 		if !ch.Valid() {
@@ -88,16 +142,61 @@ func ParseConfig(data []byte) (FileConfig, error) {
 			}
 			return FileConfig{}, fmt.Errorf("unknown channel %q (want one of %s)%s", model.Truncate(name, 80), channelNames(), hint)
 		}
-		if ep == nil || ep.URL == "" {
-			return FileConfig{}, fmt.Errorf("channel %s: url is required", ch)
+		if ep == nil {
+			ep = &channelJSON{}
 		}
-		base, err := checkEndpoint(ep.URL, raw.AllowInsecureLoopback)
+		cc, err := parseChannel(ch, *ep, raw.AllowInsecureLoopback)
 		if err != nil {
 			return FileConfig{}, fmt.Errorf("channel %s: %w", ch, err)
 		}
-		fc.Endpoints[ch] = base
+		fc.Channels[ch] = cc
+		fc.Endpoints[ch] = cc.URL
 	}
 	return fc, nil
+}
+
+// parseChannel validates one channel's entry: protocol first (an unimplemented one is refused
+// whatever else the entry says), then url, then the protocol's own fields.
+func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) (ChannelConfig, error) {
+	p := Protocol(ep.Protocol)
+	if p == "" {
+		p = ProtocolPartnerV1
+	}
+	switch {
+	case p == ProtocolPartnerV1:
+	case p == ProtocolInstagramGraph || p == ProtocolNaverCafe || isKakaoDealer(string(p)):
+		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1", p)
+	default:
+		return ChannelConfig{}, fmt.Errorf("unknown protocol %q (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)", model.Truncate(string(p), 80))
+	}
+	if ep.URL == "" {
+		return ChannelConfig{}, errors.New("url is required")
+	}
+	base, err := checkEndpoint(ep.URL, allowInsecureLoopback)
+	if err != nil {
+		return ChannelConfig{}, err
+	}
+	if ep.Version != "" {
+		return ChannelConfig{}, fmt.Errorf("version applies to protocol instagram-graph, not %s", p)
+	}
+	if strings.TrimSpace(ep.SecretFile) == "" {
+		return ChannelConfig{}, errors.New("secretFile is required for protocol partner-v1 (the file holding the shared secret every request is signed with; unsigned requests are no longer sent)")
+	}
+	return ChannelConfig{Protocol: p, URL: base, SecretFile: ep.SecretFile}, nil
+}
+
+// isKakaoDealer reports whether p is kakao-<dealer> with a dealer of lowercase letters and digits.
+func isKakaoDealer(p string) bool {
+	dealer, ok := strings.CutPrefix(p, protocolKakaoPrefix)
+	if !ok || dealer == "" || len(dealer) > 40 {
+		return false
+	}
+	for _, r := range dealer {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkEndpoint validates an endpoint root URL and returns it without a trailing slash.

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
 // Retry-After bounds for 429 answers.
@@ -90,6 +91,9 @@ func statusError(status int, hdr http.Header, body []byte, now time.Time) *Error
 		e := &Error{Kind: RateLimited, HTTPStatus: status, RetryAfter: retryAfter(hdr.Get("Retry-After"), now), Detail: detail}
 		e.Message = fmt.Sprintf("the channel is rate limiting requests; trying again in %s", e.RetryAfter)
 		return e
+	case status == http.StatusUnauthorized && signatureRejected(body):
+		// Retrying cannot help: the configuration (the secret) or this host's clock must change.
+		return permanent(status, "the channel refused our request signature: the shared secret (secretFile in CHANNELS_CONFIG) does not match the channel's, or this server's clock is wrong", detail)
 	case status == http.StatusRequestTimeout:
 		return temporary(status, "the channel did not answer in time", detail)
 	case status >= 400 && status < 500:
@@ -104,6 +108,21 @@ func statusError(status int, hdr http.Header, body []byte, now time.Time) *Error
 		return temporary(status, fmt.Sprintf("the channel is having problems (HTTP %d)", status), detail)
 	}
 	return temporary(status, fmt.Sprintf("the channel gave an unexpected answer (HTTP %d)", status), detail)
+}
+
+// signatureRejected reports whether a 401 body is a partner v1 signature or timestamp rejection.
+func signatureRejected(body []byte) bool {
+	var v struct {
+		Error apiError `json:"error"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	switch v.Error.Code {
+	case partnersig.CodeMissing, partnersig.CodeInvalid, partnersig.CodeTimestamp:
+		return true
+	}
+	return false
 }
 
 // retryAfter parses a Retry-After header (delay-seconds or HTTP-date), defaulting to 30 s and

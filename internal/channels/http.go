@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
 // Publication statuses of the protocol (see package simulator for the protocol).
@@ -45,8 +46,9 @@ const maxPublicationIDLen = 200
 // their differences are the result fields (channelFields).
 type HTTPAdapter struct {
 	ch     model.Channel
-	base   string // endpoint root without trailing slash
-	badCfg *Error // set when the endpoint is unusable: every Publish fails with it
+	base   string            // endpoint root without trailing slash
+	badCfg *Error            // set when the endpoint is unusable: every Publish fails with it
+	secret partnersig.Secret // partner v1 shared secret; nil = unsigned (tests only)
 	client *http.Client
 	opts   Options
 	logger *slog.Logger
@@ -212,6 +214,12 @@ func (c *call) exchange(method, u string, hdr http.Header, body []byte) (wirePub
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.a.opts.UserAgent)
+	if c.a.secret != nil {
+		// Signed per exchange, so a retried poll carries a fresh timestamp.
+		ts, sig := partnersig.Sign(c.a.secret, c.a.opts.Now(), method, req.URL.EscapedPath(), body)
+		req.Header.Set(partnersig.HeaderTimestamp, ts)
+		req.Header.Set(partnersig.HeaderSignature, sig)
+	}
 
 	resp, err := c.a.client.Do(req)
 	if err != nil {

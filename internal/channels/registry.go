@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
 // Options tunes the adapters. Zero fields take the defaults in brackets.
@@ -72,10 +73,17 @@ type Registry struct {
 	transport *http.Transport
 }
 
-// NewRegistry builds adapters for the given endpoints (channel → endpoint root URL; the
-// adapter appends /v1/channels/{CHANNEL}/...). Channels without an endpoint, or with an
+// Endpoint is where a channel publishes (partner protocol v1) and the secret it signs with.
+type Endpoint struct {
+	URL string // endpoint root; the adapter appends /v1/channels/{CHANNEL}/...
+	// Secret is the channel's shared secret. Nil sends unsigned requests, which only a simulator
+	// without secrets accepts (tests); CHANNELS_CONFIG and the embedded simulator always set it.
+	Secret partnersig.Secret
+}
+
+// NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
 // unusable one, get an adapter whose every Publish fails with a Permanent error saying so.
-func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
+func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 	opts = opts.WithDefaults()
 	logger := opts.Logger.With(slog.String("component", "channels"))
 	dialer := &net.Dialer{
@@ -108,12 +116,12 @@ func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
 	}
 	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, transport: tr}
 	for _, ch := range model.AllChannels {
-		raw, ok := endpoints[ch]
+		ep, ok := endpoints[ch]
 		if !ok {
 			continue
 		}
-		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger}
-		base, err := checkEndpoint(raw, opts.AllowInsecureLoopback)
+		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger, secret: ep.Secret}
+		base, err := checkEndpoint(ep.URL, opts.AllowInsecureLoopback)
 		if err != nil {
 			a.badCfg = permanent(0, "the channel endpoint is misconfigured", err.Error())
 		}
@@ -124,12 +132,19 @@ func NewRegistry(endpoints map[model.Channel]string, opts Options) *Registry {
 }
 
 // NewSimulatorRegistry points every channel at the simulator at baseURL (e.g.
-// "http://127.0.0.1:43121") and permits loopback connections.
+// "http://127.0.0.1:43121") and permits loopback connections. Its requests are unsigned: for
+// tests against a simulator configured without secrets.
 func NewSimulatorRegistry(baseURL string, opts Options) *Registry {
+	return NewSignedSimulatorRegistry(baseURL, nil, opts)
+}
+
+// NewSignedSimulatorRegistry is NewSimulatorRegistry signing each channel's requests with its
+// secret in secrets (the embedded simulator: the same secrets are given to both sides).
+func NewSignedSimulatorRegistry(baseURL string, secrets map[model.Channel]partnersig.Secret, opts Options) *Registry {
 	opts.AllowInsecureLoopback = true
-	endpoints := map[model.Channel]string{}
+	endpoints := map[model.Channel]Endpoint{}
 	for _, ch := range model.AllChannels {
-		endpoints[ch] = baseURL
+		endpoints[ch] = Endpoint{URL: baseURL, Secret: secrets[ch]}
 	}
 	return NewRegistry(endpoints, opts)
 }
@@ -142,7 +157,11 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 		return nil, err
 	}
 	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
-	return NewRegistry(fc.Endpoints, opts), nil
+	endpoints := map[model.Channel]Endpoint{}
+	for ch, cc := range fc.Channels {
+		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret}
+	}
+	return NewRegistry(endpoints, opts), nil
 }
 
 // Adapter returns the adapter of ch; it is never nil.

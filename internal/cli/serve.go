@@ -11,6 +11,8 @@ import (
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
+	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 	"github.com/marketing-platform/distribution/internal/simulator"
 )
 
@@ -65,8 +67,21 @@ func runSimulator(ctx context.Context, cfg config.Config, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	logger.Info("channel simulator", slog.String("addr", cfg.SimulatorAddr))
-	return simulator.Run(ctx, cfg.SimulatorAddr, simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger})
+	simCfg := simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger}
+	if cfg.SimulatorSecretFile == "" {
+		logger.Warn("SIMULATOR_SECRET_FILE is not set: the simulator accepts unsigned partner v1 requests")
+	} else {
+		sec, err := partnersig.ReadSecretFile(cfg.SimulatorSecretFile)
+		if err != nil {
+			return fmt.Errorf("SIMULATOR_SECRET_FILE: %w", err)
+		}
+		simCfg.Secrets = map[model.Channel]partnersig.Secret{}
+		for _, ch := range model.AllChannels {
+			simCfg.Secrets[ch] = sec
+		}
+	}
+	logger.Info("channel simulator", slog.String("addr", cfg.SimulatorAddr), slog.Bool("signatures_checked", simCfg.Secrets != nil))
+	return simulator.Run(ctx, cfg.SimulatorAddr, simCfg)
 }
 
 // redisLog routes go-redis's own log lines (dial failures during an outage) into slog.

@@ -34,6 +34,10 @@ type Config struct {
 	SimulatorFail  string // e.g. "KAKAO=3,NAVER=always"
 	SimulatorStep  time.Duration
 	SimulatorAddr  string // listen address of `distribution simulator` (default 127.0.0.1:8081)
+	// SimulatorSecretFile (SIMULATOR_SECRET_FILE) is the partner v1 shared secret `distribution
+	// simulator` checks every channel's signatures with; "" = it accepts unsigned requests. The
+	// embedded simulator ignores it (it generates its own secrets at start).
+	SimulatorSecretFile string
 	// RedisNotifications is how keyspace notifications are set up (REDIS_NOTIFICATIONS):
 	// "config" (default) applies notify-keyspace-events with CONFIG SET on every connection;
 	// "managed" never sends CONFIG (a managed Redis where the operator sets it) and checks with a
@@ -176,6 +180,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 	}
 	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL")
+	c.SimulatorSecretFile = getenv("SIMULATOR_SECRET_FILE")
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	c.ServiceName = or(getenv("OTEL_SERVICE_NAME"), "distribution")
 	c.RedisNotifications = or(getenv("REDIS_NOTIFICATIONS"), RedisNotificationsConfig)
@@ -356,6 +361,11 @@ func (c Config) Validate() error {
 	if c.ChannelsConfig != "" {
 		if _, err := os.Stat(c.ChannelsConfig); err != nil {
 			return fmt.Errorf("CHANNELS_CONFIG: cannot read %q: %v", c.ChannelsConfig, err)
+		}
+	}
+	if c.SimulatorSecretFile != "" {
+		if _, err := os.Stat(c.SimulatorSecretFile); err != nil {
+			return fmt.Errorf("SIMULATOR_SECRET_FILE: cannot read %q: %v", c.SimulatorSecretFile, err)
 		}
 	}
 	return nil

@@ -5,7 +5,14 @@
 // default endpoint when CHANNELS_CONFIG is absent, and `distribution simulator` runs it as its
 // own process so fault tests can stop or slow it.
 //
-// # Protocol (version 1)
+// # Protocol (partner protocol v1, docs/partner-v1.openapi.yaml)
+//
+// A channel given a secret (Config.Secrets) answers only requests signed with it (package
+// partnersig: headers X-Partner-Timestamp and X-Partner-Signature, HMAC-SHA256 over
+// "<timestamp>.<METHOD> <path>\n<body>", 5-minute window on Config.Now); others get 401
+// signature_missing, signature_invalid or timestamp_out_of_window, counted in Unauthorized. The
+// embedded simulator gets fresh secrets at every start, shared with the adapters; `distribution
+// simulator` checks every channel with SIMULATOR_SECRET_FILE, or nothing when it is unset.
 //
 // Submit a publication:
 //
@@ -49,7 +56,7 @@
 // are a pure function of (eventId, channel) and, for the schedule, the KST day of the submit.
 //
 // Every error answer has the body {"error":{"code":"...","message":"...","retryable":bool}}:
-// 400 invalid_request, 404 not_found, 409 idempotency_conflict, 413 too_large, 429
+// 400 invalid_request, 401 (signatures, above), 404 not_found, 409 idempotency_conflict, 413 too_large, 429
 // rate_limited (with Retry-After), 503 unavailable.
 //
 // # Fault injection
@@ -69,5 +76,5 @@
 //	POST   /_admin/faults/{CHANNEL}   {"faults":[{"kind":"status","status":503}, ...]} append faults
 //	DELETE /_admin/faults             clear every queue
 //	PUT    /_admin/fail               body in SIMULATOR_FAIL syntax; replaces the rules
-//	GET    /_admin/stats              counters: submits, polls, posts per channel and per event
+//	GET    /_admin/stats              counters: submits, polls, posts, unauthorized per channel; posts per event
 package simulator

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
 // Publication statuses of the protocol.
@@ -46,9 +47,15 @@ type Config struct {
 	Step time.Duration
 	// Fail holds SIMULATOR_FAIL rules (see ParseFail).
 	Fail map[model.Channel]FailRule
-	// Now is the clock progress is computed from; nil means time.Now.
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Now is the clock progress and the signature replay window are computed from; nil means
+	// time.Now.
+	Now func() time.Time
+	// Secrets are the partner v1 shared secrets: a channel with one answers only requests signed
+	// with it (401 otherwise, see package partnersig); a channel without one accepts unsigned
+	// requests (tests of other behaviours, and `distribution simulator` without
+	// SIMULATOR_SECRET_FILE).
+	Secrets map[model.Channel]partnersig.Secret
+	Logger  *slog.Logger
 }
 
 // ChannelStats are counters of one channel, for tests and the admin endpoint.
@@ -56,6 +63,9 @@ type ChannelStats struct {
 	Submits int `json:"submits"` // every submit request received
 	Polls   int `json:"polls"`   // every status request received
 	Posts   int `json:"posts"`   // publications created that did not fail (i.e. real posts)
+	// Unauthorized counts requests refused for a missing or bad signature or timestamp (not
+	// counted in Submits or Polls).
+	Unauthorized int `json:"unauthorized"`
 }
 
 type evCh struct {
@@ -80,9 +90,10 @@ type publication struct {
 
 // Server is the simulator. Create it with New; it is safe for concurrent use.
 type Server struct {
-	step   time.Duration
-	now    func() time.Time
-	logger *slog.Logger
+	step    time.Duration
+	now     func() time.Time
+	logger  *slog.Logger
+	secrets map[model.Channel]partnersig.Secret
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -120,6 +131,12 @@ func New(cfg Config) *Server {
 		stats:    map[model.Channel]*ChannelStats{},
 		faults:   map[model.Channel]map[Op][]Fault{},
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		secrets:  map[model.Channel]partnersig.Secret{},
+	}
+	for ch, sec := range cfg.Secrets {
+		if len(sec) > 0 {
+			s.secrets[ch] = sec
+		}
 	}
 	for ch, r := range cfg.Fail {
 		s.fail[ch] = r
@@ -265,6 +282,32 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) (model.Channel,
 	return ch, true
 }
 
+// authorized checks the request's partner v1 signature when the channel has a secret, answering
+// 401 with the partnersig error code when it is missing or wrong. body is the exact request body
+// (nil for a poll).
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, ch model.Channel, body []byte) bool {
+	sec, ok := s.secrets[ch]
+	if !ok {
+		return true
+	}
+	err := partnersig.Verify(sec, s.now(), r.Method, r.URL.EscapedPath(), body,
+		r.Header.Get(partnersig.HeaderTimestamp), r.Header.Get(partnersig.HeaderSignature))
+	if err == nil {
+		return true
+	}
+	s.mu.Lock()
+	s.stats[ch].Unauthorized++
+	s.mu.Unlock()
+	code, msg := partnersig.CodeInvalid, err.Error()
+	var ve *partnersig.VerifyError
+	if errors.As(err, &ve) {
+		code = ve.Code
+	}
+	s.logger.Debug("request refused", slog.String("channel", string(ch)), slog.String("code", code))
+	writeError(w, http.StatusUnauthorized, code, msg, false)
+	return false
+}
+
 // nextFault pops the next scripted fault of (ch, op) and counts the request.
 func (s *Server) nextFault(ch model.Channel, op Op) (Fault, bool) {
 	s.mu.Lock()
@@ -359,11 +402,14 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	// Read the body first: the server notices a client hanging up only once the body is consumed,
 	// and FaultHang relies on that to end when the client gives up.
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
+	var tooBig *http.MaxBytesError
+	if !errors.As(readErr, &tooBig) && !s.authorized(w, r, ch, body) {
+		return
+	}
 	fault, faulted := s.nextFault(ch, OpSubmit)
 	if faulted && s.applyFault(w, r, fault) {
 		return
 	}
-	var tooBig *http.MaxBytesError
 	if errors.As(readErr, &tooBig) {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "request body is too large", false)
 		return
@@ -449,7 +495,7 @@ func (s *Server) answerSubmit(w http.ResponseWriter, fault Fault, faulted bool, 
 
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	ch, ok := s.channel(w, r)
-	if !ok {
+	if !ok || !s.authorized(w, r, ch, nil) {
 		return
 	}
 	fault, faulted := s.nextFault(ch, OpPoll)

@@ -25,6 +25,7 @@ func startSimulatorProc(t testing.TB, env map[string]string) (string, *proctest.
 	t.Helper()
 	env = maps.Clone(env)
 	env["SIMULATOR_ADDR"] = proctest.FreeAddr(t)
+	env["SIMULATOR_SECRET_FILE"] = writeSecretFile(t)
 	base := "http://" + env["SIMULATOR_ADDR"]
 	p := proctest.Start(t, binary, "simulator", env, "simulator")
 	proctest.WaitFor(t, time.Now().Add(20*time.Second), "simulator stats", func() (bool, string) {
@@ -38,12 +39,14 @@ func startSimulatorProc(t testing.TB, env map[string]string) (string, *proctest.
 	return base, p
 }
 
-// channelsConfigFor writes a CHANNELS_CONFIG pointing every channel at base.
+// channelsConfigFor writes a CHANNELS_CONFIG pointing every channel at base (signed with
+// chaosSecret).
 func channelsConfigFor(t testing.TB, base string) string {
 	t.Helper()
 	chans := map[model.Channel]map[string]string{}
+	secret := writeSecretFile(t)
 	for _, ch := range model.AllChannels {
-		chans[ch] = map[string]string{"url": base}
+		chans[ch] = map[string]string{"url": base, "secretFile": secret}
 	}
 	b, err := json.Marshal(map[string]any{"channels": chans, "allowInsecureLoopback": true})
 	if err != nil {

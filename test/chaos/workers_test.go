@@ -36,6 +36,7 @@ func startSimulator(t testing.TB, env map[string]string) *simProc {
 	t.Helper()
 	env = maps.Clone(env)
 	env["SIMULATOR_ADDR"] = proctest.FreeAddr(t)
+	env["SIMULATOR_SECRET_FILE"] = writeSecretFile(t)
 	s := &simProc{Proc: proctest.Start(t, binary, "simulator", env, "simulator"), base: "http://" + env["SIMULATOR_ADDR"]}
 	proctest.WaitFor(t, time.Now().Add(20*time.Second), "simulator stats", func() (bool, string) {
 		_, err := s.stats()
@@ -61,8 +62,9 @@ func (s *simProc) stats() (simulator.StatsView, error) {
 func (s *simProc) channelsConfig(t testing.TB) string {
 	t.Helper()
 	chans := map[model.Channel]map[string]string{}
+	secret := writeSecretFile(t)
 	for _, ch := range model.AllChannels {
-		chans[ch] = map[string]string{"url": s.base}
+		chans[ch] = map[string]string{"url": s.base, "secretFile": secret}
 	}
 	b, err := json.Marshal(map[string]any{"channels": chans, "allowInsecureLoopback": true})
 	if err != nil {

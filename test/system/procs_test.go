@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit/proctest"
 )
@@ -113,16 +114,22 @@ func doHTTP(req *http.Request) (int, []byte, error) {
 // simProc is `distribution simulator` run as its own process.
 type simProc struct {
 	*proctest.Proc
-	base string
+	base       string
+	secretFile string // the partner v1 shared secret it checks signatures with
 }
 
 // startSimulator runs the channel simulator on a free port with env (SIMULATOR_STEP,
-// SIMULATOR_FAIL) and waits until its admin endpoint answers.
+// SIMULATOR_FAIL) and a fresh shared secret, and waits until its admin endpoint answers.
 func startSimulator(t testing.TB, name string, env map[string]string) *simProc {
 	t.Helper()
 	env = maps.Clone(env)
 	env["SIMULATOR_ADDR"] = proctest.FreeAddr(t)
-	s := &simProc{Proc: proctest.Start(t, binary, name, env, "simulator"), base: "http://" + env["SIMULATOR_ADDR"]}
+	secretFile := filepath.Join(t.TempDir(), name+".secret")
+	if err := os.WriteFile(secretFile, []byte(partnersig.NewSecret()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["SIMULATOR_SECRET_FILE"] = secretFile
+	s := &simProc{Proc: proctest.Start(t, binary, name, env, "simulator"), base: "http://" + env["SIMULATOR_ADDR"], secretFile: secretFile}
 	proctest.WaitFor(t, time.Now().Add(20*time.Second), name+" stats", func() (bool, string) {
 		code, body, err := httpGet(s.base+"/_admin/stats", "")
 		if err != nil {
@@ -147,19 +154,20 @@ func (s *simProc) stats(t testing.TB) simulator.StatsView {
 	return v
 }
 
-// channelsConfig writes a CHANNELS_CONFIG file pointing each channel at its simulator and
-// returns its path.
+// channelsConfig writes a CHANNELS_CONFIG file pointing each channel at its simulator (partner
+// v1, signed with that simulator's secret) and returns its path.
 func channelsConfig(t testing.TB, endpoints map[model.Channel]*simProc) string {
 	t.Helper()
 	type ep struct {
-		URL string `json:"url"`
+		URL        string `json:"url"`
+		SecretFile string `json:"secretFile"`
 	}
 	cfg := struct {
 		Channels              map[model.Channel]ep `json:"channels"`
 		AllowInsecureLoopback bool                 `json:"allowInsecureLoopback"`
 	}{Channels: map[model.Channel]ep{}, AllowInsecureLoopback: true}
 	for ch, s := range endpoints {
-		cfg.Channels[ch] = ep{URL: s.base}
+		cfg.Channels[ch] = ep{URL: s.base, SecretFile: s.secretFile}
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
