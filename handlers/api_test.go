@@ -259,7 +259,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 var (
-	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution", "schedule"}
+	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "storeId", "createdAt", "distribution", "schedule"}
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
 		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt",
