@@ -274,7 +274,11 @@ func (db *DB) RotateAccountCredentials(ctx context.Context, s Sealer) (int, erro
 		store   string
 		channel model.Channel
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rowKey])
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rowKey, error) {
+		var k rowKey
+		err := row.Scan(&k.store, &k.channel)
+		return k, err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("find credentials to rotate: %w", err)
 	}
