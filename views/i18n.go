@@ -215,11 +215,11 @@ var messages = map[string][2]string{
 // appears in one catalogue only (TestCatalogueKeysAreUnique).
 var catalogues = []map[string][2]string{
 	messages,
-	managerMessages, // i18n_manager.go
-	waitingMessages, // waiting.go
-	excelMessages,   // i18n_excel.go
-	mobileMessages,  // i18n_mobile.go
-	listMessages,    // i18n_list.go
+	managerMessages,   // i18n_manager.go
+	waitingMessages,   // waiting.go
+	excelMessages,     // i18n_excel.go
+	mobileMessages,    // i18n_mobile.go
+	listMessages,      // i18n_list.go
 	eventEditMessages, // i18n_events.go
 	tokenCopyMessages, // i18n_events.go
 	bulkPickMessages,  // i18n_events.go
