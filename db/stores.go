@@ -319,3 +319,15 @@ func (db *DB) RotateAccountCredentials(ctx context.Context, s Sealer) (int, erro
 	}
 	return moved, nil
 }
+
+// AttachEventToStore puts event id, when it has no store yet, in store storeID (its store_name
+// becomes the store's name), started or not: `seed` uses it to bring demo events created before
+// stores existed into their stores. It reports whether the event changed.
+func (db *DB) AttachEventToStore(ctx context.Context, id, storeID string) (bool, error) {
+	tag, err := db.Pool.Exec(ctx, `UPDATE events e SET store_id = s.id, store_name = s.name, updated_at = now()
+		FROM stores s WHERE e.id = $1 AND s.id = $2 AND e.store_id IS NULL`, id, storeID)
+	if err != nil {
+		return false, fmt.Errorf("attach event %s to store %s: %w", id, storeID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

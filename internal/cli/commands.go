@@ -174,7 +174,11 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 	for i, e := range demoEvents {
 		if _, err := store.CreateEvent(ctx, e, "seed"); err != nil {
 			if model.ErrorCode(err) == model.ECONFLICT {
-				continue // seeded before
+				// Seeded before, perhaps before stores existed: bring it into its store.
+				if _, err := store.AttachEventToStore(ctx, e.ID, e.StoreID); err != nil {
+					return err
+				}
+				continue
 			}
 			return fmt.Errorf("seed event %s: %w", e.ID, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/secrets"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
@@ -137,20 +138,25 @@ func TestCLIAccountSetListRotate(t *testing.T) {
 }
 
 // `seed` with no configuration (make run) makes demo stores with connected demo accounts on
-// INSTAGRAM, NAVER and KAKAO (under the development key) and attaches the demo events; a second
-// seed changes nothing.
+// INSTAGRAM, NAVER and KAKAO (under the development key) and attaches the demo events (also
+// those of a database seeded before stores existed); a second seed adds nothing.
 func TestCLISeedDemoStores(t *testing.T) {
 	t.Parallel()
 	url := dbtest.NewURL(t)
 	env := []string{"DATABASE_URL=" + url, "LOG_LEVEL=error"}
+	store := openStore(t, url)
+	ctx, cancel := qctx()
+	defer cancel()
 	for i := 0; i < 2; i++ {
 		if code, _, errOut := runCLI(t, env, "", "seed"); code != 0 {
 			t.Fatalf("seed %d: exit %d: %s", i+1, code, errOut)
 		}
+		if i == 0 { // as a database seeded before stores existed: the next seed attaches its events
+			if _, err := store.Pool.Exec(ctx, `UPDATE events SET store_id = NULL`); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	store := openStore(t, url)
-	ctx, cancel := qctx()
-	defer cancel()
 	var stores, accounts, connected, eventsWithout, audits int
 	if err := store.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM stores), (SELECT count(*) FROM channel_accounts),
 		(SELECT count(*) FROM channel_accounts WHERE status = 'connected' AND channel IN ('INSTAGRAM', 'NAVER', 'KAKAO')),
@@ -161,6 +167,18 @@ func TestCLISeedDemoStores(t *testing.T) {
 	if stores == 0 || accounts != 3*stores || connected != accounts || eventsWithout != 0 || audits != accounts {
 		t.Errorf("after two seeds: %d stores, %d accounts (%d connected), %d events without a store, %d account audits",
 			stores, accounts, connected, eventsWithout, audits)
+	}
+	// The demo credentials are sealed with the development key, which works only without CHANNELS_CONFIG.
+	keys, dev, err := config.Default().SecretsKeysOrDev()
+	if err != nil || !dev {
+		t.Fatalf("development key: %v, %v", dev, err)
+	}
+	ring, err := secrets.New(keys.Current, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := store.AccountCredentials(ctx, "demo-happy-bakery", model.ChannelKakao, ring); err != nil || !strings.Contains(string(got), "senderKey") {
+		t.Errorf("demo KAKAO credentials: %q, %v", got, err)
 	}
 	code, list, _ := runCLI(t, env, "", "account", "list")
 	if code != 0 || strings.Count(list, "connected") != accounts || strings.Contains(list, "demo-ig-token") {
