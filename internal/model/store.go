@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is a shop that events belong to and that owns one account per channel (issue 14).
@@ -83,6 +84,9 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 	}
 	if len(raw) > maxCredentials {
 		return Credentials{}, Errorf(EINVALID, "credentials must be at most %d bytes", maxCredentials)
+	}
+	if !utf8.Valid(raw) { // the decoder would silently store U+FFFD instead of what was sent
+		return Credentials{}, Errorf(EINVALID, "credentials are not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
