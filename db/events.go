@@ -50,11 +50,14 @@ func createEventTx(ctx context.Context, q querier, e model.Event, actor string) 
 	if e.ID == "" {
 		e.ID = newEventID()
 	}
-	rows, err := q.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	if err := fillStoreName(ctx, q, &e); err != nil {
+		return model.Event{}, err
+	}
+	rows, err := q.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by, store_id)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''))
 		ON CONFLICT (id) DO NOTHING
 		RETURNING `+eventColumns,
-		e.ID, e.Title, e.Description, e.ImageURL, e.StoreName, actor)
+		e.ID, e.Title, e.Description, e.ImageURL, e.StoreName, actor, e.StoreID)
 	if err != nil {
 		return model.Event{}, fmt.Errorf("create event %s: %w", e.ID, err)
 	}
@@ -74,6 +77,9 @@ func createEventTx(ctx context.Context, q querier, e model.Event, actor string) 
 func normalizeEvent(e *model.Event) error {
 	if e.ID != "" && !model.ValidEventID(e.ID) {
 		return model.FieldErrorf("id", "err.field.event_id", "%s must be 1 to 36 letters, digits, '_' or '-'")
+	}
+	if e.StoreID != "" && !model.ValidEventID(e.StoreID) {
+		return model.Errorf(model.EINVALID, "storeId must be 1 to 36 letters, digits, '_' or '-'")
 	}
 	e.Title = strings.TrimSpace(e.Title)
 	e.Description = strings.TrimSpace(model.NormalizeText(e.Description))
@@ -120,11 +126,11 @@ func newEventID() string {
 }
 
 // eventColumns is the select list of collectEvent; the table must be aliased e.
-const eventColumns = `e.id, e.title, e.description, e.image_url, e.store_name, e.created_at`
+const eventColumns = `e.id, e.title, e.description, e.image_url, e.store_name, e.created_at, COALESCE(e.store_id, '')`
 
 func collectEvent(row pgx.CollectableRow) (model.Event, error) {
 	var e model.Event
-	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt)
+	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt, &e.StoreID)
 	return e, err
 }
 
@@ -146,7 +152,7 @@ func collectEventWithDistribution(row pgx.CollectableRow) (model.Event, error) {
 		dUpdated                       *time.Time
 		dVersion                       *int64
 	)
-	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt,
+	err := row.Scan(&e.ID, &e.Title, &e.Description, &e.ImageURL, &e.StoreName, &e.CreatedAt, &e.StoreID,
 		&dID, &dEventID, &dStatus, &dStarted, &dCompleted, &dCreated, &dUpdated, &dVersion)
 	if err != nil || dID == nil {
 		return e, err

@@ -82,8 +82,12 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, patch model.EventPatch
 		if err := normalizeEvent(&after); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `UPDATE events AS e SET title = $2, description = $3, image_url = $4, store_name = $5
-			WHERE e.id = $1 RETURNING `+eventColumns, id, after.Title, after.Description, after.ImageURL, after.StoreName)
+		if err := fillStoreName(ctx, tx, &after); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `UPDATE events AS e SET title = $2, description = $3, image_url = $4, store_name = $5,
+				store_id = NULLIF($6, '')
+			WHERE e.id = $1 RETURNING `+eventColumns, id, after.Title, after.Description, after.ImageURL, after.StoreName, after.StoreID)
 		if err != nil {
 			return fmt.Errorf("update event: %w", err)
 		}
@@ -108,7 +112,8 @@ func changedFields(a, b model.Event) string {
 		name string
 		same bool
 	}{{"title", a.Title == b.Title}, {"description", a.Description == b.Description},
-		{"imageUrl", a.ImageURL == b.ImageURL}, {"storeName", a.StoreName == b.StoreName}} {
+		{"imageUrl", a.ImageURL == b.ImageURL}, {"storeName", a.StoreName == b.StoreName},
+		{"storeId", a.StoreID == b.StoreID}} {
 		if !f.same {
 			if out != "" {
 				out += ", "
@@ -132,8 +137,8 @@ func (db *DB) DuplicateEvent(ctx context.Context, id string, audit model.AuditEn
 	}
 	var out model.Event
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by)
-			SELECT $2, title, description, image_url, store_name, $3 FROM events WHERE id = $1
+		rows, err := tx.Query(ctx, `INSERT INTO events AS e (id, title, description, image_url, store_name, created_by, store_id)
+			SELECT $2, title, description, image_url, store_name, $3, store_id FROM events WHERE id = $1
 			RETURNING `+eventColumns, id, newEventID(), audit.Actor)
 		if err != nil {
 			return fmt.Errorf("copy event: %w", err)

@@ -46,6 +46,7 @@ type apiEvent struct {
 	Description  string           `json:"description"`
 	ImageURL     string           `json:"imageUrl"`
 	StoreName    string           `json:"storeName"`
+	StoreID      *string          `json:"storeId"` // null: the event belongs to no store
 	CreatedAt    time.Time        `json:"createdAt"`
 	Distribution *apiDistribution `json:"distribution"`
 	// Schedule is the planned start while the event has no distribution, else null.
@@ -133,6 +134,9 @@ func (h *Handlers) apiEventOf(e model.Event) apiEvent {
 	out := apiEvent{
 		ID: e.ID, Title: e.Title, Description: e.Description, ImageURL: e.ImageURL, StoreName: e.StoreName,
 		CreatedAt: e.CreatedAt.UTC(),
+	}
+	if e.StoreID != "" {
+		out.StoreID = &e.StoreID
 	}
 	if e.Distribution != nil {
 		d := h.apiDistributionOf(*e.Distribution)
@@ -276,6 +280,8 @@ type apiEventInput struct {
 	Description string `json:"description"`
 	ImageURL    string `json:"imageUrl"`
 	StoreName   string `json:"storeName"`
+	// StoreID (optional) attaches the event to a store; storeName is then the store's name.
+	StoreID string `json:"storeId"`
 }
 
 // APICreateEvent serves POST /api/v1/events → 201 with the event (a client's valid id is kept).
@@ -288,6 +294,7 @@ func (h *Handlers) APICreateEvent(c echo.Context) error {
 	actor := apiActor(c)
 	e, err := h.createEvent(ctx, model.Event{
 		ID: in.ID, Title: in.Title, Description: in.Description, ImageURL: in.ImageURL, StoreName: in.StoreName,
+		StoreID: in.StoreID,
 	}, actor, c.RealIP())
 	if err != nil {
 		return err

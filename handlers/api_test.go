@@ -259,7 +259,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 var (
-	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "createdAt", "distribution", "schedule"}
+	eventKeys        = []string{"id", "title", "description", "imageUrl", "storeName", "storeId", "createdAt", "distribution", "schedule"}
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
 		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt",
@@ -817,6 +817,9 @@ var apiRoutes = []struct {
 	{http.MethodPost, "/api/v1/retries/preview", "/api/v1/retries/preview", map[string]any{}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/retries", "/api/v1/retries", map[string]any{"channel": "NAVER"}, model.RoleStaff},
 	{http.MethodPost, "/api/v1/channels/:ch/probe", "/api/v1/channels/KAKAO/probe", nil, model.RoleStaff},
+	{http.MethodPost, "/api/v1/stores", "/api/v1/stores", map[string]any{"id": "st", "name": "Store"}, model.RoleManager},
+	{http.MethodGet, "/api/v1/stores", "/api/v1/stores", nil, ""},
+	{http.MethodGet, "/api/v1/stores/:id", "/api/v1/stores/st", nil, ""},
 }
 
 func TestAPIRoleMatrix(t *testing.T) {

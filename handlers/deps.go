@@ -29,6 +29,10 @@ type Store interface {
 	ScheduleDistribution(ctx context.Context, eventID string, chans []model.Channel, startAt time.Time, actor string) (model.Schedule, bool, error)
 	FindSchedule(ctx context.Context, eventID string) (model.Schedule, error)
 	DeleteSchedule(ctx context.Context, eventID, actor string) error
+	// Stores and their channel accounts' public fields (db/stores.go).
+	CreateStore(ctx context.Context, s model.Store, audit model.AuditEntry) (model.Store, error)
+	FindStores(ctx context.Context) ([]model.Store, error)
+	FindStoreByID(ctx context.Context, id string) (model.Store, error)
 }
 
 // Distributor starts, retries and cancels distributions (engine.Engine). Errors: *model.Error codes, and

@@ -30,6 +30,8 @@ type apiEventPatch struct {
 	Description *string `json:"description"`
 	ImageURL    *string `json:"imageUrl"`
 	StoreName   *string `json:"storeName"`
+	// StoreID moves the event to a store (its name becomes storeName); "" detaches it.
+	StoreID *string `json:"storeId"`
 }
 
 // announce tells open list pages to re-read (a hint, like a new event's); failures are logged.
@@ -52,9 +54,9 @@ func (h *Handlers) APIUpdateEvent(c echo.Context) error {
 	if err := decodeAPIBody(c, &in); err != nil {
 		return err
 	}
-	patch := model.EventPatch{Title: in.Title, Description: in.Description, ImageURL: in.ImageURL, StoreName: in.StoreName}
+	patch := model.EventPatch{Title: in.Title, Description: in.Description, ImageURL: in.ImageURL, StoreName: in.StoreName, StoreID: in.StoreID}
 	if patch.Empty() {
-		return model.Errorf(model.EINVALID, "nothing to change: send title, description, imageUrl or storeName")
+		return model.Errorf(model.EINVALID, "nothing to change: send title, description, imageUrl, storeName or storeId")
 	}
 	ctx := c.Request().Context()
 	e, err := h.deps.Store.UpdateEvent(ctx, id, patch, model.AuditEntry{Actor: apiActor(c), IP: c.RealIP()})

@@ -89,6 +89,9 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodPost, path: "/api/v1/retries/preview", handler: h.APIPreviewRetries, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/retries", handler: h.APIRetryMatching, role: model.RoleStaff},
 		{method: http.MethodPost, path: "/api/v1/channels/:ch/probe", handler: h.APIProbeChannel, role: model.RoleStaff},
+		{method: http.MethodGet, path: "/api/v1/stores", handler: h.APIListStores},
+		{method: http.MethodPost, path: "/api/v1/stores", handler: h.APICreateStore, role: model.RoleManager},
+		{method: http.MethodGet, path: "/api/v1/stores/:id", handler: h.APIGetStore},
 
 		// Ops
 		{method: http.MethodGet, path: "/healthz", handler: h.Healthz, public: true},

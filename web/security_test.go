@@ -65,6 +65,9 @@ var routeAccess = map[string]access{
 	"POST /api/v1/retries":                                     {role: model.RoleStaff},
 	"GET /healthz":                                             {public: true}, "GET /readyz": {public: true},
 	"POST /api/v1/channels/:ch/probe":     {role: model.RoleStaff},
+	"POST /api/v1/stores":                 {role: model.RoleManager},
+	"GET /api/v1/stores":                  {},
+	"GET /api/v1/stores/:id":              {},
 	"POST /channels/:ch/probe":            {role: model.RoleStaff},
 	"POST /events/:id/channels/:ch/probe": {role: model.RoleStaff},
 	"GET /metrics":                        {public: true}, // loopback only, else manager: TestMetricsAccess

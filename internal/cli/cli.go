@@ -25,9 +25,15 @@ const usage = `usage: distribution [command] [flags]
 commands:
   serve                                    web + workers + embedded simulator (default); ROLE=web|worker|all
   migrate                                  apply database migrations (again: no-op)
-  seed                                     create demo users and events (again: no-op)
+  seed                                     create demo users, stores, channel accounts and events (again: no-op)
   user add --email E --role R              create a user; password = first line of stdin
   token create --name N --role R [--expires D]  API token of service account "service:N" (D: 720h, 30d or YYYY-MM-DD); printed alone on the last line
+  account set --store S --channel CH      connect a store's channel account; the credential JSON is read from stdin
+                                           (INSTAGRAM {"igUserId","accessToken","expiresAt"?}; NAVER {"clubId","menuId",
+                                           "accessToken","refreshToken","expiresAt"?}; KAKAO {"senderKey",...}); prints the status
+  account list                             list the stores' channel accounts (never their credentials)
+  account rotate                           re-encrypt every credential under SECRETS_KEY (after a key change, with
+                                           the old key in SECRETS_KEY_PREVIOUS)
   simulator                                run the channel simulator on SIMULATOR_ADDR
   version                                  print the build's version
   help, -h, --help                         print this help
@@ -40,6 +46,7 @@ environment (see README for every variable and its default):
   TRUSTED_PROXIES                          CIDRs whose X-Forwarded-For is believed
   ROLE, WORKERS, LOG_LEVEL, DEBUG_ADDR     process role, worker count, log level, pprof
   CHANNELS_CONFIG, SIMULATOR_ADDR          channel endpoints, the embedded simulator
+  SECRETS_KEY, SECRETS_KEY_FILE, SECRETS_KEY_PREVIOUS   key of the channel credentials at rest (base64 of 32 bytes)
   MAX_ATTEMPTS, RETRY_BASE_DELAY, RETRY_MAX_DELAY, JOB_TIMEOUT, RESCUE_AFTER   job retries
   BREAKER_MIN_CALLS, BREAKER_FAILURE_PERCENT, BREAKER_MIN_EVENTS, BREAKER_WINDOW, BREAKER_COOLDOWN   channel circuit breaker
 `
@@ -163,6 +170,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		}
 		do = func(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			return tokenCreate(ctx, cfg, logger, stdout, *name, *role, *expires)
+		}
+	case "account":
+		var err error
+		if do, err = accountCommand(args, stdin, stdout); err != nil {
+			return err
 		}
 	default:
 		if strings.HasPrefix(cmd, "-") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
@@ -81,12 +82,71 @@ var demoUsers = []struct {
 }
 
 var demoEvents = []model.Event{
-	{ID: "demo-spring-sale", Title: "봄맞이 세일 – 전 품목 20% 할인", StoreName: "행복베이커리 강남점", Description: "3월 한 달간 모든 빵과 케이크 20% 할인"},
-	{ID: "demo-grand-opening", Title: "Grand opening: Seongsu flagship", StoreName: "Brew & Co. 성수", Description: "Free drip coffee for the first 100 guests"},
-	{ID: "demo-chuseok", Title: "추석 선물세트 사전 예약", StoreName: "한우명가 분당점", Description: "사전 예약 시 10% 할인 및 무료 배송"},
-	{ID: "demo-kids-class", Title: "주말 어린이 쿠킹 클래스", StoreName: "맛있는 공방 마포", Description: "매주 토요일 오전 10시, 선착순 12명"},
-	{ID: "demo-new-menu", Title: "New menu launch: 흑임자 라떼", StoreName: "카페 온도 판교", Description: "Black sesame latte, limited edition"},
-	{ID: "demo-membership", Title: "멤버십 회원 더블 적립 주간", StoreName: "그린마트 수원점", Description: "회원 포인트 2배 적립"},
+	{ID: "demo-spring-sale", Title: "봄맞이 세일 – 전 품목 20% 할인", StoreID: "demo-happy-bakery", Description: "3월 한 달간 모든 빵과 케이크 20% 할인"},
+	{ID: "demo-grand-opening", Title: "Grand opening: Seongsu flagship", StoreID: "demo-brew-seongsu", Description: "Free drip coffee for the first 100 guests"},
+	{ID: "demo-chuseok", Title: "추석 선물세트 사전 예약", StoreID: "demo-hanwoo-bundang", Description: "사전 예약 시 10% 할인 및 무료 배송"},
+	{ID: "demo-kids-class", Title: "주말 어린이 쿠킹 클래스", StoreID: "demo-craft-mapo", Description: "매주 토요일 오전 10시, 선착순 12명"},
+	{ID: "demo-new-menu", Title: "New menu launch: 흑임자 라떼", StoreID: "demo-cafe-ondo", Description: "Black sesame latte, limited edition"},
+	{ID: "demo-membership", Title: "멤버십 회원 더블 적립 주간", StoreID: "demo-green-mart", Description: "회원 포인트 2배 적립"},
+}
+
+// demoStores are the demo events' stores; with the embedded simulator each gets connected demo
+// accounts on INSTAGRAM, NAVER and KAKAO (fake credentials the simulator accepts).
+var demoStores = []model.Store{
+	{ID: "demo-happy-bakery", Name: "행복베이커리 강남점"},
+	{ID: "demo-brew-seongsu", Name: "Brew & Co. 성수"},
+	{ID: "demo-hanwoo-bundang", Name: "한우명가 분당점"},
+	{ID: "demo-craft-mapo", Name: "맛있는 공방 마포"},
+	{ID: "demo-cafe-ondo", Name: "카페 온도 판교"},
+	{ID: "demo-green-mart", Name: "그린마트 수원점"},
+}
+
+// demoCredentials are the fake credentials of store i's demo accounts (simulator only).
+func demoCredentials(i int, storeID string) map[model.Channel]string {
+	expires := time.Now().Add(60 * 24 * time.Hour).UTC().Format(time.RFC3339) // a long-lived Instagram token's life
+	return map[model.Channel]string{
+		model.ChannelInstagram: fmt.Sprintf(`{"igUserId":"1784140000000%04d","accessToken":"demo-ig-token-%s","expiresAt":%q}`, i+1, storeID, expires),
+		model.ChannelNaver:     fmt.Sprintf(`{"clubId":"3100%04d","menuId":"1","accessToken":"demo-naver-token-%s","refreshToken":"demo-naver-refresh-%s"}`, i+1, storeID, storeID),
+		model.ChannelKakao:     fmt.Sprintf(`{"senderKey":"demo-sender-key-%s"}`, storeID),
+	}
+}
+
+// seedStores creates the demo stores and, with the embedded simulator (no CHANNELS_CONFIG: fake
+// credentials must never be sent to a real platform), their connected demo accounts. An account
+// that exists is left as it is.
+func seedStores(ctx context.Context, cfg config.Config, logger *slog.Logger, store *db.DB) error {
+	for _, s := range demoStores {
+		if _, err := store.CreateStore(ctx, s, model.AuditEntry{Actor: "seed"}); err != nil && model.ErrorCode(err) != model.ECONFLICT {
+			return fmt.Errorf("seed store %s: %w", s.ID, err)
+		}
+	}
+	if cfg.ChannelsConfig != "" {
+		logger.Info("CHANNELS_CONFIG is set: no demo channel accounts are created (connect real ones with `distribution account set`)")
+		return nil
+	}
+	ring, err := keyring(cfg, logger)
+	if err != nil {
+		return err
+	}
+	for i, s := range demoStores {
+		have, err := store.FindChannelAccounts(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		for ch, raw := range demoCredentials(i, s.ID) {
+			if slices.ContainsFunc(have, func(a model.ChannelAccount) bool { return a.Channel == ch }) {
+				continue
+			}
+			cred, err := model.ParseCredentials(ch, []byte(raw))
+			if err != nil {
+				return fmt.Errorf("seed %s account of %s: %w", ch, s.ID, err)
+			}
+			if _, err := store.SetChannelAccount(ctx, s.ID, cred, ring, model.AuditEntry{Actor: "seed"}); err != nil {
+				return fmt.Errorf("seed %s account of %s: %w", ch, s.ID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // seed creates the demo users and events and starts distributions for the first events, so a
@@ -103,6 +163,9 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 			return fmt.Errorf("seed user %s: %w", u.email, err)
 		}
 	}
+	if err := seedStores(ctx, cfg, logger, store); err != nil {
+		return err
+	}
 	// Insert-only engine: the jobs run when `serve` starts.
 	eng, err := engine.New(engine.Config{MaxAttempts: cfg.MaxAttempts, RetryBaseDelay: cfg.RetryBaseDelay, RetryMaxDelay: cfg.RetryMaxDelay}, store, engine.Options{Logger: logger})
 	if err != nil {
@@ -111,7 +174,11 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 	for i, e := range demoEvents {
 		if _, err := store.CreateEvent(ctx, e, "seed"); err != nil {
 			if model.ErrorCode(err) == model.ECONFLICT {
-				continue // seeded before
+				// Seeded before, perhaps before stores existed: bring it into its store.
+				if _, err := store.AttachEventToStore(ctx, e.ID, e.StoreID); err != nil {
+					return err
+				}
+				continue
 			}
 			return fmt.Errorf("seed event %s: %w", e.ID, err)
 		}

@@ -135,6 +135,8 @@ type Config struct {
 	OTLPEndpoint string
 	// ServiceName (OTEL_SERVICE_NAME) names the service in the traces (default "distribution").
 	ServiceName string
+	// Secrets are the keys that encrypt channel account credentials at rest (secrets.go).
+	Secrets SecretsKeys
 }
 
 // Default returns the configuration of an empty environment: every default, valid.
@@ -237,6 +239,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.ShutdownDelay, err = durVar(getenv, "SHUTDOWN_DELAY", 5*time.Second); err != nil {
+		return c, err
+	}
+	if c.Secrets, err = loadSecrets(getenv); err != nil {
 		return c, err
 	}
 	for _, b := range []struct {

@@ -8,11 +8,13 @@ type EventPatch struct {
 	Description *string
 	ImageURL    *string
 	StoreName   *string
+	// StoreID moves the event to a store (its name replaces StoreName); "" detaches it.
+	StoreID *string
 }
 
 // Empty reports whether p changes nothing.
 func (p EventPatch) Empty() bool {
-	return p.Title == nil && p.Description == nil && p.ImageURL == nil && p.StoreName == nil
+	return p.Title == nil && p.Description == nil && p.ImageURL == nil && p.StoreName == nil && p.StoreID == nil
 }
 
 // Apply returns e with p's fields set.
@@ -20,7 +22,7 @@ func (p EventPatch) Apply(e Event) Event {
 	for _, f := range []struct {
 		v   *string
 		dst *string
-	}{{p.Title, &e.Title}, {p.Description, &e.Description}, {p.ImageURL, &e.ImageURL}, {p.StoreName, &e.StoreName}} {
+	}{{p.Title, &e.Title}, {p.Description, &e.Description}, {p.ImageURL, &e.ImageURL}, {p.StoreName, &e.StoreName}, {p.StoreID, &e.StoreID}} {
 		if f.v != nil {
 			*f.dst = *f.v
 		}

@@ -178,12 +178,14 @@ func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
 
 // Event is a marketing event that can be distributed.
 type Event struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Description string    `json:"description"`
-	ImageURL    string    `json:"imageUrl"`
-	StoreName   string    `json:"storeName"`
-	CreatedAt   time.Time `json:"createdAt"`
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	ImageURL    string `json:"imageUrl"`
+	StoreName   string `json:"storeName"`
+	// StoreID is the store the event belongs to ("" = none); StoreName is then the store's name.
+	StoreID   string    `json:"storeId,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 	// Distribution is filled by list/detail reads when the event has one.
 	Distribution *Distribution `json:"distribution,omitempty"`
 	// Schedule is filled by list/detail reads when the event's start is scheduled (an event has
