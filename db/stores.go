@@ -190,22 +190,24 @@ func (db *DB) SetChannelAccount(ctx context.Context, storeID string, c model.Cre
 	if !model.AccountChannel(c.Channel) || c.AccountRef == "" || len(c.Secret) == 0 {
 		return model.ChannelAccount{}, model.Errorf(model.EINVALID, "credentials of channel %s are not valid", c.Channel)
 	}
-	now := time.Now()
-	if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
-		return model.ChannelAccount{}, model.Errorf(model.EINVALID, "expiresAt %s is in the past: the token has expired", c.ExpiresAt.UTC().Format(time.RFC3339))
-	}
 	sealed, keyID, err := s.Seal(c.Secret, accountAAD(storeID, c.Channel))
 	if err != nil {
 		return model.ChannelAccount{}, fmt.Errorf("encrypt credentials: %w", err)
 	}
 	var out model.ChannelAccount
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 FOR KEY SHARE)`, storeID).Scan(&exists); err != nil {
+		var (
+			exists bool
+			now    time.Time // the database's clock, as every business time (RELIABILITY C1)
+		)
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 FOR KEY SHARE), now()`, storeID).Scan(&exists, &now); err != nil {
 			return err
 		}
 		if !exists {
 			return model.Errorf(model.ENOTFOUND, "store %s not found", storeID)
+		}
+		if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
+			return model.Errorf(model.EINVALID, "expiresAt %s is in the past: the token has expired", c.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO channel_accounts AS a (store_id, channel, account_ref, credentials, key_id,
 				expires_at, status, last_error, connected_by, connected_at, updated_at)
