@@ -73,9 +73,8 @@ type Deps struct {
 	Zones       ZoneStore
 	Logger      *slog.Logger
 	// KakaoQuietHours is KAKAO_QUIET_HOURS: during the window the detail page says KakaoTalk will
-	// be sent when it ends (the zero value: off). Now is the clock it is read on (nil: time.Now).
+	// be sent when it ends (the zero value: off).
 	KakaoQuietHours quiethours.Window
-	Now             func() time.Time
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.

@@ -1,7 +1,6 @@
 package views
 
 import (
-	"context"
 	"strings"
 	"time"
 
@@ -14,31 +13,20 @@ var quietMessages = map[string][2]string{
 	"preflight.kakao_quiet.retry": {"Quiet hours: a retry is sent at {t}", "야간 발송 제한: 다시 시도하면 {t}에 발송됩니다"},
 }
 
-type kakaoQuietKey struct{}
-
-// WithKakaoQuiet returns ctx carrying the end of the KakaoTalk quiet hours in force at render time
-// (the zero time: none), for the pre-flight notes of the start form and the retry button.
-func WithKakaoQuiet(ctx context.Context, until time.Time) context.Context {
-	return context.WithValue(ctx, kakaoQuietKey{}, until)
-}
-
-// KakaoQuietUntil is the end of the quiet hours a render was given (WithKakaoQuiet), and whether
-// they are in force.
-func KakaoQuietUntil(ctx context.Context) (time.Time, bool) {
-	if ctx == nil {
-		return time.Time{}, false
-	}
-	t, ok := ctx.Value(kakaoQuietKey{}).(time.Time)
-	return t, ok && !t.IsZero()
-}
-
 // preflightText is the note next to ch's start checkbox or retry button (key: the note's catalogue
-// key) when the channel would wait, "" when it would not: KakaoTalk during its quiet hours, with
-// the hour it will be sent in the viewer's zone.
-func preflightText(ctx context.Context, lang, key string, ch model.Channel) string {
-	until, quiet := KakaoQuietUntil(ctx)
-	if ch != model.ChannelKakao || !quiet {
+// key) when the channel would wait, "" when it would not: KakaoTalk during its quiet hours
+// (p.KakaoQuiet at p.Now, the render time), with the hour it will be sent in the viewer's zone.
+func preflightText(p Page, key string, ch model.Channel) string {
+	if ch != model.ChannelKakao || !p.KakaoQuiet.On() {
 		return ""
 	}
-	return strings.ReplaceAll(T(lang, key), "{t}", until.In(ZoneOf(ctx)).Format("15:04"))
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	until, quiet := p.KakaoQuiet.Until(now)
+	if !quiet {
+		return ""
+	}
+	return strings.ReplaceAll(p.T(key), "{t}", until.In(p.Loc()).Format("15:04"))
 }

@@ -11,34 +11,40 @@ import (
 	"github.com/marketing-platform/distribution/views"
 )
 
-// The start form's KAKAO note in both languages and in the viewer's zone; nothing without quiet
-// hours in the render context.
+// The start form's KAKAO note at 23:00 KST (the page's render time) in both languages and in the
+// viewer's zone; nothing outside the window or with the quiet hours off.
 func TestKakaoPreflightNoteLanguagesAndZone(t *testing.T) {
 	t.Parallel()
-	until := time.Date(2030, 1, 2, 8, 0, 0, 0, quiethours.Seoul)
+	night, err := quiethours.Parse(quiethours.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev := model.Event{ID: "ev1", Title: "봄 세일\n<script>"}
-	render := func(ctx context.Context, lang string) string {
+	render := func(p views.Page) string {
+		p.CSRF = "x"
 		var b strings.Builder
-		if err := views.EventDetail(views.Page{Lang: lang, CSRF: "x"}, views.DetailView{Event: ev}).Render(ctx, &b); err != nil {
+		if err := views.EventDetail(p, views.DetailView{Event: ev}).Render(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
 	}
-	quiet := views.WithKakaoQuiet(context.Background(), until)
+	at23 := time.Date(2030, 1, 1, 23, 0, 0, 0, quiethours.Seoul)
 	for lang, want := range map[string]string{"en": "Quiet hours: KakaoTalk will be sent at 08:00", "ko": "야간 발송 제한: 카카오톡은 08:00에 발송됩니다"} {
-		html := render(quiet, lang)
+		html := render(views.Page{Lang: lang, Now: at23, KakaoQuiet: night})
 		if strings.Count(html, `data-preflight="KAKAO" data-reason="quiet_hours"`) != 1 || !strings.Contains(html, want) {
 			t.Errorf("%s: no KAKAO note %q", lang, want)
 		}
 	}
 	// A viewer in UTC reads the same instant on their own clock (23:00 the day before).
-	if html := render(views.WithZone(quiet, time.UTC), "en"); !strings.Contains(html, "will be sent at 23:00") {
+	if html := render(views.Page{Lang: "en", Now: at23, KakaoQuiet: night, Zone: time.UTC}); !strings.Contains(html, "will be sent at 23:00") {
 		t.Error("the note is not in the viewer's zone")
 	}
-	if html := render(context.Background(), "en"); strings.Contains(html, "data-preflight") {
-		t.Error("a note without quiet hours")
-	}
-	if html := render(views.WithKakaoQuiet(context.Background(), time.Time{}), "en"); strings.Contains(html, "data-preflight") {
-		t.Error("a note for a zero end")
+	for name, p := range map[string]views.Page{
+		"daytime": {Lang: "en", Now: time.Date(2030, 1, 2, 8, 1, 0, 0, quiethours.Seoul), KakaoQuiet: night},
+		"off":     {Lang: "en", Now: at23, KakaoQuiet: quiethours.Off},
+	} {
+		if strings.Contains(render(p), "data-preflight") {
+			t.Errorf("%s: a note", name)
+		}
 	}
 }
