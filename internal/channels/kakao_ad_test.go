@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -108,6 +110,20 @@ func TestKakaoAdOnTheWire(t *testing.T) {
 	for _, s := range bodies[string(model.ChannelNaver)] {
 		if s.Title != "봄 세일" || s.Description != desc {
 			t.Errorf("NAVER text changed: %q %q", s.Title, s.Description)
+		}
+	}
+}
+
+// The partner protocol's document says what KAKAO's text carries, in the code's own words.
+func TestKakaoAdDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "partner-v1.openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{KakaoAdPrefix, KakaoOptOut, "KAKAO_QUIET_HOURS"} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("docs/partner-v1.openapi.yaml does not mention %q", want)
 		}
 	}
 }
