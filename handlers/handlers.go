@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketing-platform/distribution/internal/quiethours"
+
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
@@ -70,6 +72,9 @@ type Deps struct {
 	DefaultZone *time.Location
 	Zones       ZoneStore
 	Logger      *slog.Logger
+	// KakaoQuietHours is KAKAO_QUIET_HOURS: during the window the detail page says KakaoTalk will
+	// be sent when it ends (the zero value: off).
+	KakaoQuietHours quiethours.Window
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.

@@ -232,6 +232,7 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 	}
 	p := NewPage(c, "events.title")
 	p.Title, p.Now = ev.Title, time.Now()
+	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes
 	v.Event, v.Attempts = ev, attempts
 	return Render(c, status, views.EventDetail(p, v))
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/channels"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/quiethours"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
@@ -55,6 +56,9 @@ func testServiceConfig(tb testing.TB, workers int, dbURL, redisURL string) confi
 	cfg.Role = config.RoleWeb
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
 	cfg.ShutdownDelay = 0 // no load balancer to drain from
+	// Off: KAKAO would wait for the morning when these tests run during Korea's night; the
+	// quiet hours are tested with an injected clock (handlers/quiet_test.go, internal/engine).
+	cfg.KakaoQuietHours = quiethours.Off
 	if workers > 0 {
 		cfg.Role, cfg.Workers = config.RoleAll, workers
 		cfg.RetryBaseDelay, cfg.RetryMaxDelay = time.Millisecond, 5*time.Millisecond

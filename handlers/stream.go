@@ -22,7 +22,9 @@ func (h *Handlers) EventStream(c echo.Context) error {
 	if h.deps.Live == nil {
 		return c.NoContent(http.StatusNoContent) // no live updates configured: Datastar stops
 	}
-	return h.deps.Live.ServeEvent(c.Response(), c.Request(), id, NewPage(c, "events.title"), viewer(c))
+	p := NewPage(c, "events.title")
+	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes, computed at each render
+	return h.deps.Live.ServeEvent(c.Response(), c.Request(), id, p, viewer(c))
 }
 
 // EventsStream serves GET /events/stream?q&status&channel&channel_status&cursor: the live rows of

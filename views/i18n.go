@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/quiethours"
 )
 
 // Languages the UI speaks.
@@ -223,6 +224,7 @@ var catalogues = []map[string][2]string{
 	eventEditMessages, // i18n_events.go
 	tokenCopyMessages, // i18n_events.go
 	bulkPickMessages,  // i18n_events.go
+	quietMessages,     // i18n_quiet.go
 }
 
 // lookup finds key in the catalogues.
@@ -287,6 +289,9 @@ type Page struct {
 	// Zone is the viewer's time zone (nil: Asia/Seoul); templates read it from the render context
 	// (WithZone), so live feeds keep it here to render with.
 	Zone *time.Location
+	// KakaoQuiet is KakaoTalk's quiet hours (KAKAO_QUIET_HOURS): in force at Now (the render time;
+	// zero: the clock), the detail page's pre-flight notes say when KakaoTalk will be sent.
+	KakaoQuiet quiethours.Window
 }
 
 // Loc is the page's time zone (Zone, or the default).

@@ -213,6 +213,7 @@ func (a *App) build(o options) error {
 		FetchPollInterval:      cfg.JobFetchPollInterval,
 		MaintenanceStartAtOnce: cfg.MaintenanceStartAtOnce,
 		Alerts:                 notifier,
+		KakaoQuietHours:        cfg.KakaoQuietHours,
 	}, a.Store, engine.Options{
 		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics, Middleware: a.riverMiddleware(),
 		Breaker: a.breaker(),
@@ -260,7 +261,8 @@ func (a *App) build(o options) error {
 		Reports: a.Store, Accounts: a.Auth, Announce: a.Cache,
 		SecureCookies: cfg.SecureCookies, SessionMaxAge: a.Auth.Config().AbsoluteTimeout,
 		DefaultZone: cfg.DefaultTimezone, Zones: a.Store,
-		Logger: logger,
+		KakaoQuietHours: cfg.KakaoQuietHours,
+		Logger:          logger,
 	})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/quiethours"
 	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
 )
@@ -33,7 +34,8 @@ func testConfig(t *testing.T, role string) config.Config {
 	cfg.MaintenanceStartAtOnce = true
 	cfg.JobFetchPollInterval = 20 * time.Millisecond
 	cfg.SimulatorStep = 0
-	cfg.ShutdownDelay = 0 // no load balancer to drain from; TestDrain sets its own
+	cfg.ShutdownDelay = 0                // no load balancer to drain from; TestDrain sets its own
+	cfg.KakaoQuietHours = quiethours.Off // KAKAO must not wait for the morning when tests run at Korea's night
 	return cfg
 }
 

@@ -143,8 +143,9 @@ func failedError(e *apiError) *Error {
 }
 
 func (c *call) submit(req Request) (wirePublication, *Error) {
+	title, description := kakaoAd(c.a.ch, req.Title, req.Description) // KakaoTalk's ad rules (kakao_ad.go)
 	body, err := json.Marshal(wireSubmit{
-		EventID: req.EventID, Title: req.Title, Description: req.Description,
+		EventID: req.EventID, Title: title, Description: description,
 		ImageURL: req.ImageURL, StoreName: req.StoreName,
 	})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // zones validate without the machine's tz database (tests, scratch images)
+
+	"github.com/marketing-platform/distribution/internal/quiethours"
 )
 
 // Role says which parts a serve process runs.
@@ -137,6 +139,10 @@ type Config struct {
 	ServiceName string
 	// Secrets are the keys that encrypt channel account credentials at rest (secrets.go).
 	Secrets SecretsKeys
+	// KakaoQuietHours is the daily window, on Korea's clock (Asia/Seoul), during which KakaoTalk
+	// advertising messages are not sent: their jobs wait until it ends (KAKAO_QUIET_HOURS,
+	// default 20:50-08:00; "off" disables; package quiethours).
+	KakaoQuietHours quiethours.Window
 }
 
 // Default returns the configuration of an empty environment: every default, valid.
@@ -243,6 +249,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Secrets, err = loadSecrets(getenv); err != nil {
 		return c, err
+	}
+	if c.KakaoQuietHours, err = quiethours.Parse(or(strings.TrimSpace(getenv("KAKAO_QUIET_HOURS")), quiethours.Default)); err != nil {
+		return c, fmt.Errorf("KAKAO_QUIET_HOURS: %w", err)
 	}
 	for _, b := range []struct {
 		name string

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/marketing-platform/distribution/internal/quiethours"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -87,13 +89,16 @@ type Config struct {
 	// FetchPollInterval is River's fallback poll (jobs normally arrive by LISTEN/NOTIFY); default 1s.
 	FetchPollInterval time.Duration
 
-	Now  func() time.Time // retry policy clock; default time.Now
+	Now  func() time.Time // retry policy and quiet hours clock; default time.Now
 	Rand func() float64   // retry jitter in [0,1); default math/rand/v2
 	// MaintenanceStartAtOnce starts River's maintenance services (job rescuer, cleaners,
 	// scheduler) at once instead of after a random stagger. The stagger spreads the work of many
 	// replicas that start together; short-lived processes (tests, the bench) start and stop faster
 	// without it. Default false: staggered.
 	MaintenanceStartAtOnce bool
+	// KakaoQuietHours is KakaoTalk's advertising quiet hours (quiet.go): a KAKAO job due inside
+	// the window waits, without an attempt, until it ends. The zero value is off.
+	KakaoQuietHours quiethours.Window
 	// Alerts, when set, enqueues a failure alert after every finish that fails a channel or the
 	// distribution (alerts.go) and runs their delivery on worker engines. nil = no alerts.
 	Alerts *alerts.Notifier

@@ -100,6 +100,10 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		trigger = "system"
 	}
 
+	// Quiet hours first (quiet.go): a KAKAO job due in the window waits for its end, no attempt.
+	if until, quiet := e.quietUntil(args.Channel); quiet {
+		return e.waitQuietHours(ctx, log, args, until)
+	}
 	// The breaker decides before the claim: a paused channel keeps its status and gets no attempt.
 	ticket := e.breaker.allow(ctx, args.Channel)
 	if !ticket.Run {

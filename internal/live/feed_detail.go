@@ -59,7 +59,8 @@ func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher,
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
-		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc()})
+		// KakaoQuiet is the deployment's (one value for every viewer): the pre-flight notes.
+		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc(), KakaoQuiet: p.KakaoQuiet})
 		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
 		f.cancel = fo.h.goFeed(func(ctx context.Context) { fo.run(ctx, f) }, f.end)

@@ -25,6 +25,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/quiethours"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
 	"github.com/marketing-platform/distribution/internal/testkit/dbtest"
@@ -73,7 +74,8 @@ func newAppWith(t *testing.T, tweak func(*config.Config)) *app {
 	cfg.JobFetchPollInterval = 50 * time.Millisecond
 	cfg.MaintenanceStartAtOnce = true
 	cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime = 64, 1
-	cfg.ShutdownDelay = 0 // no load balancer to drain from
+	cfg.ShutdownDelay = 0                // no load balancer to drain from
+	cfg.KakaoQuietHours = quiethours.Off // KAKAO must not wait for the morning when tests run at Korea's night
 	if tweak != nil {
 		tweak(&cfg)
 	}

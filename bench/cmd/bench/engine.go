@@ -263,6 +263,7 @@ func benchDrain(ctx context.Context, o options, logger *slog.Logger, store *db.D
 	worker, err := startProc("worker", o.bin, []string{"serve"}, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": o.redisURL, "ROLE": "worker", "SIMULATOR_STEP": "0",
 		"SIMULATOR_ADDR": freeAddr(), "ADDR": freeAddr(), "LOG_LEVEL": "warn", "DEBUG_ADDR": debug,
+		"KAKAO_QUIET_HOURS": "off", // the bench measures throughput at any hour
 	})
 	if err != nil {
 		return err

@@ -113,13 +113,18 @@ type Proc struct {
 func command(binary string, env map[string]string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if _, set := env["KAKAO_QUIET_HOURS"]; !set {
+		// KAKAO must not wait for the morning when tests run during Korea's night; a test of the
+		// quiet hours sets the variable itself.
+		cmd.Env = append(cmd.Env, "KAKAO_QUIET_HOURS=off")
+	}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	return cmd
 }
 
-// Start starts binary with args and exactly env (plus PATH and HOME), logging stdout and stderr to
+// Start starts binary with args and exactly env (plus PATH, HOME and KAKAO_QUIET_HOURS=off unless env sets it), logging stdout and stderr to
 // a file in the test's temp dir. The process is killed at cleanup; when the test failed, the tail
 // of its log is shown.
 func Start(t testing.TB, binary, name string, env map[string]string, args ...string) *Proc {
