@@ -223,6 +223,7 @@ var catalogues = []map[string][2]string{
 	eventEditMessages, // i18n_events.go
 	tokenCopyMessages, // i18n_events.go
 	bulkPickMessages,  // i18n_events.go
+	instagramMessages, // i18n_instagram.go
 }
 
 // lookup finds key in the catalogues.

@@ -184,6 +184,10 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 	return unconfigured{ch}
 }
 
+// NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
+// (instagram-graph): the credentials' key (SECRETS_KEY) is then required.
+func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 }
+
 // Close releases idle connections.
 func (r *Registry) Close() { r.transport.CloseIdleConnections() }
 

@@ -145,7 +145,13 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		IdempotencyKey: fmt.Sprintf("%d:%s:r%d", args.DistributionStatusID, args.Channel, run.State.Retries),
 	}
 	start := time.Now()
-	res, perr := adapter.Publish(ctx, req, prog.report)
+	var res channels.Result
+	var perr error
+	if aerr := e.attachAccount(ctx, adapter, run, &req); aerr != nil {
+		perr = aerr // accounts.go
+	} else {
+		res, perr = adapter.Publish(ctx, req, prog.report)
+	}
 	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
 	outcome = breakerOutcome(ctx, perr)
 	if perr == nil {
@@ -175,6 +181,8 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	switch ce.Kind {
 	case channels.Permanent:
 		return e.finishFailed(ctx, log, run, ce, "", start)
+	case channels.NeedsReconnect:
+		return e.finishNeedsReconnect(ctx, log, run, req, ce, start) // accounts.go
 	case channels.RateLimited:
 		if e.rateLimitSnoozes(ctx, log, run) < e.cfg.MaxSnoozes {
 			return e.finishSnoozed(ctx, log, run, ce, start)
