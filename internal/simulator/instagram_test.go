@@ -113,3 +113,36 @@ func TestInstagramGraphWire(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestInstagramAdminAccount: the standalone simulator learns accounts over its admin endpoint.
+func TestInstagramAdminAccount(t *testing.T) {
+	t.Parallel()
+	sim := simulator.New(simulator.Config{})
+	ts := httptest.NewServer(sim.Handler())
+	t.Cleanup(ts.Close)
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/_admin/instagram/accounts", strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, bad := range []string{``, `{}`, `{"igUserId":"1"}`, `{"igUserId":"1","accessToken":"t","x":1}`, `[1]`} {
+		if code := put(bad); code != http.StatusBadRequest {
+			t.Errorf("PUT %q = %d, want 400", bad, code)
+		}
+	}
+	if code := put(`{"igUserId":"99","accessToken":"tok-99"}`); code != http.StatusNoContent {
+		t.Fatalf("PUT account = %d", code)
+	}
+	res, err := http.PostForm(ts.URL+"/v23.0/99/media", url.Values{"image_url": {"https://img.example/a.jpg"}, "access_token": {"tok-99"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || sim.InstagramContainers("99") != 1 {
+		t.Errorf("create container with the registered token = %d", res.StatusCode)
+	}
+}
