@@ -148,12 +148,12 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	var res channels.Result
 	var perr error
 	if aerr := e.attachAccount(ctx, adapter, run, &req); aerr != nil {
-		perr = aerr // accounts.go
+		perr = aerr // accounts.go; says nothing about the channel's health (breaker neutral)
 	} else {
 		res, perr = adapter.Publish(ctx, req, prog.report)
+		outcome = breakerOutcome(ctx, perr)
 	}
 	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
-	outcome = breakerOutcome(ctx, perr)
 	if perr == nil {
 		return e.finishSuccess(ctx, log, run, res, start)
 	}
