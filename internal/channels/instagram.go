@@ -337,7 +337,7 @@ func (c *graphCall) result(mediaID string) (Result, *Error) {
 
 // findPublished finds the media a PUBLISHED container became: the Graph API does not link them,
 // so the account's newest media are searched for the caption we sent (GET /{ig-user-id}/media,
-// https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media).
+// https://developers.facebook.com/docs/graph-api/reference/shadow-ig-user/media/).
 func (c *graphCall) findPublished(containerID, caption string) (Result, *Error) {
 	var out struct {
 		Data []struct {

@@ -30,7 +30,8 @@ import (
 // IGPollsToFinish is how many status reads a container answers IN_PROGRESS.
 const IGPollsToFinish = 2
 
-// igQuotaTotal is the content publishing limit per 24 hours (content_publishing_limit reference).
+// igQuotaTotal is the content publishing limit per 24 hours (quota_total 50, quota_duration
+// 86400: https://developers.secure.facebook.com/docs/instagram-api/reference/ig-user/content_publishing_limit).
 const igQuotaTotal = 50
 
 // igContainerLifetime: a container not published within 24 hours EXPIRES.
