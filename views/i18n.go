@@ -225,6 +225,7 @@ var catalogues = []map[string][2]string{
 	tokenCopyMessages, // i18n_events.go
 	bulkPickMessages,  // i18n_events.go
 	quietMessages,     // i18n_quiet.go
+	instagramMessages, // i18n_instagram.go
 }
 
 // lookup finds key in the catalogues.

@@ -35,6 +35,7 @@ import (
 	"github.com/marketing-platform/distribution/internal/logctx"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/partnersig"
+	"github.com/marketing-platform/distribution/internal/secrets"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/static"
 	"github.com/marketing-platform/distribution/web"
@@ -178,6 +179,12 @@ func (a *App) build(o options) error {
 		if a.channels, err = channels.NewRegistryFromConfig(cfg.ChannelsConfig, a.channelOptions()); err != nil {
 			return fmt.Errorf("CHANNELS_CONFIG: %w", err)
 		}
+		if a.channels.NeedsAccounts() {
+			// A protocol publishing as the stores' accounts: their credentials need a real key.
+			if err := cfg.RequireSecretsKey(); err != nil {
+				return err
+			}
+		}
 	default:
 		rules, err := simulator.ParseFail(cfg.SimulatorFail)
 		if err != nil {
@@ -216,7 +223,7 @@ func (a *App) build(o options) error {
 		KakaoQuietHours:        cfg.KakaoQuietHours,
 	}, a.Store, engine.Options{
 		Adapters: adapters, Cache: a.Cache, Logger: logger, Metrics: a.Metrics, Middleware: a.riverMiddleware(),
-		Breaker: a.breaker(),
+		Breaker: a.breaker(), Sealer: credentialSealer(cfg),
 	})
 	if err != nil {
 		return err
@@ -275,6 +282,21 @@ func (a *App) breaker() *engine.Breaker {
 		MinCalls: cfg.ChannelBreakerThreshold, FailurePercent: cfg.BreakerFailurePercent, MinEvents: cfg.BreakerMinEvents,
 		Window: cfg.BreakerWindow, Cooldown: cfg.BreakerCooldown, ProbeLease: cfg.JobTimeout + 10*time.Second,
 	}, cache.NewBreakers(a.Redis, databaseName(cfg.DatabaseURL)), a.log, nil)
+}
+
+// credentialSealer opens the stores' channel credentials for the engine: the configured
+// SECRETS_KEY, or the development key with the embedded simulator; nil when neither applies
+// (CHANNELS_CONFIG without instagram-graph and no key: no channel needs one).
+func credentialSealer(cfg config.Config) db.Sealer {
+	keys, _, err := cfg.SecretsKeysOrDev()
+	if err != nil {
+		return nil
+	}
+	ring, err := secrets.New(keys.Current, keys.Previous)
+	if err != nil {
+		return nil
+	}
+	return ring
 }
 
 // databaseName is the database of a postgres:// URL: the breaker's deployment namespace.

@@ -24,6 +24,45 @@ type Request struct {
 	// IdempotencyKey identifies (distribution, channel, attempt generation): resubmitting with the
 	// same key returns the same post instead of publishing twice.
 	IdempotencyKey string
+	// Account is the store's account on the channel, for protocols that publish as the store
+	// (AccountAdapter.NeedsAccount); nil otherwise.
+	Account *Account
+	// Checkpoint keeps protocol state across the attempts of one idempotency key (the Instagram
+	// container id); nil = nothing kept (every attempt starts afresh).
+	Checkpoint Checkpoint
+}
+
+// Account is a store's connected account on a channel: the platform's account id and the
+// decrypted credential JSON (model.ParseCredentials). Never logged.
+type Account struct {
+	StoreID     string
+	Ref         string
+	Credentials []byte
+}
+
+// String keeps the credentials out of logs and %v.
+func (a *Account) String() string {
+	if a == nil {
+		return "<nil>"
+	}
+	return "Account{" + a.StoreID + "/" + a.Ref + ", credentials [redacted]}"
+}
+
+// GoString is String, for %#v.
+func (a *Account) GoString() string { return a.String() }
+
+// Checkpoint stores one value per idempotency key durably (the engine: a table row), written
+// before the step it protects, so a retry after a lost answer resumes instead of repeating.
+type Checkpoint interface {
+	Load(ctx context.Context) (string, error) // "" when nothing is stored
+	Save(ctx context.Context, value string) error
+}
+
+// AccountAdapter is an Adapter whose protocol publishes as a store's account: the engine loads
+// the event's store's account and puts it in Request.Account.
+type AccountAdapter interface {
+	Adapter
+	NeedsAccount() bool
 }
 
 // Result is what a successful publication produced; which fields are set depends on the channel
@@ -55,6 +94,9 @@ const (
 	Permanent
 	// RateLimited (429) is retried after RetryAfter without burning an attempt.
 	RateLimited
+	// NeedsReconnect means the account's credentials are dead (Instagram error 190): the channel
+	// fails at once without automatic retries and the account must be connected again.
+	NeedsReconnect
 )
 
 // Error is a channel failure. Message is plain words a marketer understands; Detail is the raw
@@ -102,6 +144,8 @@ func (k ErrorKind) String() string {
 		return "permanent"
 	case RateLimited:
 		return "rate_limited"
+	case NeedsReconnect:
+		return "needs_reconnect"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }

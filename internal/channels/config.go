@@ -22,11 +22,12 @@ const maxConfigSize = 1 << 20
 // Protocol is the wire protocol a channel's endpoint speaks.
 type Protocol string
 
-// Protocols. Only ProtocolPartnerV1 is implemented; the others are recognised names reserved for
-// the platforms' own APIs, and a config naming them is refused so nobody believes they publish.
+// Protocols. ProtocolPartnerV1 and ProtocolInstagramGraph are implemented; the others are
+// recognised names reserved for the platforms' own APIs, and a config naming them is refused so
+// nobody believes they publish.
 const (
 	ProtocolPartnerV1      Protocol = "partner-v1"      // docs/partner-v1.openapi.yaml; the default
-	ProtocolInstagramGraph Protocol = "instagram-graph" // Instagram Graph API content publishing (reserved)
+	ProtocolInstagramGraph Protocol = "instagram-graph" // Instagram Graph API content publishing (instagram.go)
 	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (reserved)
 	protocolKakaoPrefix             = "kakao-"          // kakao-<dealer>, e.g. kakao-nhn (reserved)
 )
@@ -45,8 +46,10 @@ const (
 // protocol defaults to partner-v1, so the old {"url": ...} form keeps its meaning, except that
 // partner-v1 now requires secretFile: the file holding the channel's shared secret (trimmed, at
 // least 32 bytes; relative paths are relative to the config file's directory), with which every
-// request is signed. instagram-graph (with "version", e.g. "v23.0"), naver-cafe and
-// kakao-<dealer> are recognised but not implemented yet: a config naming them is refused.
+// request is signed. instagram-graph takes "url" (https://graph.instagram.com or
+// https://graph.facebook.com) and "version" (e.g. "v23.0") and no secretFile: it publishes as
+// each store's connected account. naver-cafe and kakao-<dealer> are recognised but not
+// implemented yet: a config naming them is refused.
 //
 // Each url is the root of a service speaking the channel's protocol. Only https is accepted,
 // except that allowInsecureLoopback permits http:// and loopback hosts (a simulator run as its
@@ -164,8 +167,10 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	}
 	switch {
 	case p == ProtocolPartnerV1:
-	case p == ProtocolInstagramGraph || p == ProtocolNaverCafe || isKakaoDealer(string(p)):
-		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1", p)
+	case p == ProtocolInstagramGraph:
+		return parseGraphChannel(ch, ep, allowInsecureLoopback)
+	case p == ProtocolNaverCafe || isKakaoDealer(string(p)):
+		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1 and instagram-graph", p)
 	default:
 		return ChannelConfig{}, fmt.Errorf("unknown protocol %q (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)", model.Truncate(string(p), 80))
 	}

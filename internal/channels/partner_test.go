@@ -244,7 +244,7 @@ func TestConfigProtocolAndSecretFile(t *testing.T) {
 		{`{"channels":{"RINGOBIZ":{"url":"https://r.example","secretFile":"missing.secret"}}}`, "channel RINGOBIZ: secretFile: open " + filepath.Join(dir, "missing.secret") + ": no such file"},
 		{`{"channels":{"RINGOBIZ":{"url":"https://r.example","secretFile":"."}}}`, "channel RINGOBIZ: secretFile: read " + dir},
 		{`{"channels":{"RINGOBIZ":{"url":"https://r.example","secretFile":"udtv.secret","version":"v1"}}}`, "version applies to protocol instagram-graph"},
-		{`{"channels":{"INSTAGRAM":{"protocol":"instagram-graph","url":"https://graph.instagram.com","version":"v23.0"}}}`, "channel INSTAGRAM: protocol instagram-graph is not implemented yet"},
+		{`{"channels":{"INSTAGRAM":{"protocol":"instagram-graph","url":"https://graph.instagram.com"}}}`, `channel INSTAGRAM: version "": want the Graph API version`},
 		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: protocol naver-cafe is not implemented yet"},
 		{`{"channels":{"KAKAO":{"protocol":"kakao-nhn","url":"https://api-alimtalk.cloud.toast.com"}}}`, "channel KAKAO: protocol kakao-nhn is not implemented yet"},
 		{`{"channels":{"KAKAO":{"protocol":"kakao-","url":"https://k.example"}}}`, `channel KAKAO: unknown protocol "kakao-"`},
@@ -262,8 +262,8 @@ func TestConfigProtocolAndSecretFile(t *testing.T) {
 		}
 	}
 	// A reserved protocol is refused by the registry too, so serve does not start.
-	if _, err := NewRegistryFromConfig(write("ig.json", `{"channels":{"INSTAGRAM":{"protocol":"instagram-graph","url":"https://graph.instagram.com","version":"v23.0"}}}`), Options{}); err == nil || !strings.Contains(err.Error(), "not implemented yet") {
-		t.Errorf("NewRegistryFromConfig(instagram-graph) = %v", err)
+	if _, err := NewRegistryFromConfig(write("naver.json", `{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`), Options{}); err == nil || !strings.Contains(err.Error(), "not implemented yet") {
+		t.Errorf("NewRegistryFromConfig(naver-cafe) = %v", err)
 	}
 }
 

@@ -70,6 +70,7 @@ func (o Options) WithDefaults() Options {
 // Registry holds one adapter per channel, sharing one HTTP client (connection pool).
 type Registry struct {
 	adapters  map[model.Channel]*HTTPAdapter
+	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
 	transport *http.Transport
 }
 
@@ -79,6 +80,10 @@ type Endpoint struct {
 	// Secret is the channel's shared secret. Nil sends unsigned requests, which only a simulator
 	// without secrets accepts (tests); CHANNELS_CONFIG and the embedded simulator always set it.
 	Secret partnersig.Secret
+	// Protocol is the endpoint's protocol ("" = partner-v1). With ProtocolInstagramGraph, URL is
+	// the Graph host root (https://graph.instagram.com) and Version the API version (v23.0).
+	Protocol Protocol
+	Version  string
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -114,10 +119,14 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		// answer itself comes back and is mapped to a Permanent error.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, transport: tr}
+	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, transport: tr}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
+			continue
+		}
+		if ep.Protocol == ProtocolInstagramGraph {
+			r.graph[ch] = newGraphAdapter(ch, ep, client, opts, logger)
 			continue
 		}
 		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger, secret: ep.Secret}
@@ -159,18 +168,25 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
-		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret}
+		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version}
 	}
 	return NewRegistry(endpoints, opts), nil
 }
 
 // Adapter returns the adapter of ch; it is never nil.
 func (r *Registry) Adapter(ch model.Channel) Adapter {
+	if g, ok := r.graph[ch]; ok {
+		return g
+	}
 	if a, ok := r.adapters[ch]; ok {
 		return a
 	}
 	return unconfigured{ch}
 }
+
+// NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
+// (instagram-graph): the credentials' key (SECRETS_KEY) is then required.
+func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 }
 
 // Close releases idle connections.
 func (r *Registry) Close() { r.transport.CloseIdleConnections() }

@@ -35,8 +35,12 @@ func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []
 // RetryChannel makes staff retry one FAILED channel: PENDING under a new generation, retries+1,
 // last_retry_at, the distribution back to IN_PROGRESS, a new job; one transaction. Errors:
 // ENOTFOUND (no distribution, or the channel is not part of it), ECONFLICT "<CH> is <STATUS>;
-// only FAILED channels can be retried" (nothing written), EINVALID (unknown channel).
+// only FAILED channels can be retried" (nothing written), EINVALID (unknown channel),
+// ENEEDSRECONNECT (the store's account on ch must be connected again first).
 func (e *Engine) RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error) {
+	if err := e.checkRetryAccount(ctx, eventID, ch); err != nil { // accounts.go: 409 needs_reconnect
+		return model.Distribution{}, err
+	}
 	d, err := e.store.RetryChannel(ctx, eventID, ch, actor, e.enqueue)
 	if err != nil {
 		return d, err

@@ -163,7 +163,8 @@ type Engine struct {
 	metrics  *metrics
 	river    *river.Client[pgx.Tx]
 	policy   *RetryPolicy
-	breaker  *Breaker // nil = no breaker
+	breaker  *Breaker  // nil = no breaker
+	sealer   db.Sealer // opens store account credentials (accounts.go); nil = none
 
 	starts     *startBatcher
 	mu         sync.Mutex
@@ -190,6 +191,9 @@ type Options struct {
 	Middleware []rivertype.Middleware
 	// Breaker is the channels' circuit breaker (NewBreaker); nil = none.
 	Breaker *Breaker
+	// Sealer decrypts the store accounts' credentials for the protocols that publish as a store
+	// (accounts.go); nil = such channels fail, saying no key is configured.
+	Sealer db.Sealer
 }
 
 // New builds an engine on store. With cfg.Workers == 0 the engine is insert-only.
@@ -220,6 +224,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 		log:      logger.With(slog.String("component", "engine")),
 		metrics:  m,
 		breaker:  opts.Breaker,
+		sealer:   opts.Sealer,
 		policy:   &RetryPolicy{Base: cfg.RetryBaseDelay, Max: cfg.RetryMaxDelay, Now: cfg.Now, Rand: cfg.Rand},
 	}
 	workers := river.NewWorkers()

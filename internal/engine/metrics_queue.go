@@ -12,9 +12,8 @@ import (
 	"github.com/marketing-platform/distribution/internal/model"
 )
 
-// Channel error kinds, the label values of distribution_channel_errors_total{kind}. A
-// needs-reconnect kind (an expired channel credential) does not exist in internal/channels yet:
-// its series is exported at zero so dashboards and alerts can already use it.
+// Channel error kinds, the label values of distribution_channel_errors_total{kind};
+// needs-reconnect is an expired or revoked channel credential (channels.NeedsReconnect).
 const (
 	ErrorKindTemporary      = "temporary"
 	ErrorKindPermanent      = "permanent"
@@ -30,6 +29,8 @@ func errorKindLabel(k channels.ErrorKind) string {
 		return ErrorKindPermanent
 	case channels.RateLimited:
 		return ErrorKindRateLimited
+	case channels.NeedsReconnect:
+		return ErrorKindNeedsReconnect
 	default:
 		return ErrorKindTemporary
 	}

@@ -149,9 +149,15 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 		IdempotencyKey: fmt.Sprintf("%d:%s:r%d", args.DistributionStatusID, args.Channel, run.State.Retries),
 	}
 	start := time.Now()
-	res, perr := adapter.Publish(ctx, req, prog.report)
+	var res channels.Result
+	var perr error
+	if aerr := e.attachAccount(ctx, adapter, run, &req); aerr != nil {
+		perr = aerr // accounts.go; says nothing about the channel's health (breaker neutral)
+	} else {
+		res, perr = adapter.Publish(ctx, req, prog.report)
+		outcome = breakerOutcome(ctx, perr)
+	}
 	run.State.Progress = prog.stop() // the latest progress, written with the finish (finishOf)
-	outcome = breakerOutcome(ctx, perr)
 	if perr == nil {
 		return e.finishSuccess(ctx, log, run, res, start)
 	}
@@ -179,6 +185,8 @@ func (e *Engine) runChannel(ctx context.Context, job *rivertype.JobRow, args Pub
 	switch ce.Kind {
 	case channels.Permanent:
 		return e.finishFailed(ctx, log, run, ce, "", start)
+	case channels.NeedsReconnect:
+		return e.finishNeedsReconnect(ctx, log, run, req, ce, start) // accounts.go
 	case channels.RateLimited:
 		if e.rateLimitSnoozes(ctx, log, run) < e.cfg.MaxSnoozes {
 			return e.finishSnoozed(ctx, log, run, ce, start)

@@ -22,6 +22,10 @@ const (
 	// ESTARTED is a 409 of its own: the event's distribution has started, so the event can no
 	// longer be edited or deleted (a stable code clients can tell from other conflicts).
 	ESTARTED = "already_started"
+
+	// ENEEDSRECONNECT is a 409 of its own: the channel cannot be retried until the store's
+	// account on it is connected again (its token expired or was revoked).
+	ENEEDSRECONNECT = "needs_reconnect"
 )
 
 // httpStatus is the one error code → HTTP status map: JSON API errors, HTML error pages, forms
@@ -38,6 +42,8 @@ var httpStatus = map[string]int{
 	EUNAVAILABLE:  http.StatusServiceUnavailable,
 	EINTERNAL:     http.StatusInternalServerError,
 	ESTARTED:      http.StatusConflict,
+
+	ENEEDSRECONNECT: http.StatusConflict,
 }
 
 // HTTPStatus returns the HTTP status of an error code; an unknown code is a 500.
@@ -52,7 +58,7 @@ func HTTPStatus(code string) int {
 // vocabulary (echo's routing, body limit, CSRF), ok false when no code maps to it.
 func CodeOfHTTPStatus(status int) (code string, ok bool) {
 	for c, s := range httpStatus {
-		if s == status && c != ESTARTED { // ECONFLICT is the code of a plain 409
+		if s == status && (s != http.StatusConflict || c == ECONFLICT) { // ECONFLICT is the code of a plain 409
 			return c, true
 		}
 	}

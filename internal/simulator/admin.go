@@ -21,6 +21,25 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("PUT /_admin/fail", s.loopbackOnly(s.handleSetFail))
 	mux.HandleFunc("GET /_admin/stats", s.loopbackOnly(s.handleStats))
+	mux.HandleFunc("PUT /_admin/instagram/accounts", s.loopbackOnly(s.handleIGAccount))
+}
+
+// handleIGAccount registers an Instagram account for the Graph API emulation:
+// {"igUserId":"...","accessToken":"..."} (the credential JSON of `account set`).
+func (s *Server) handleIGAccount(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IGUserID    string `json:"igUserId"`
+		AccessToken string `json:"accessToken"`
+		ExpiresAt   string `json:"expiresAt"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxSubmitBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.IGUserID == "" || body.AccessToken == "" || len(body.IGUserID) > 100 || len(body.AccessToken) > 2000 {
+		writeError(w, http.StatusBadRequest, "invalid_request", `want {"igUserId":"...","accessToken":"..."}`, false)
+		return
+	}
+	s.RegisterInstagramAccount(body.IGUserID, body.AccessToken)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) loopbackOnly(h http.HandlerFunc) http.HandlerFunc {

@@ -77,4 +77,21 @@
 //	DELETE /_admin/faults             clear every queue
 //	PUT    /_admin/fail               body in SIMULATOR_FAIL syntax; replaces the rules
 //	GET    /_admin/stats              counters: submits, polls, posts, unauthorized per channel; posts per event
+//	PUT    /_admin/instagram/accounts {"igUserId","accessToken"}: a token the Graph emulation accepts
+//
+// # Instagram Graph API (instagram.go)
+//
+// Beside partner v1 the simulator speaks Instagram's own content publishing protocol (the
+// instagram-graph protocol of package channels): POST /{version}/{ig-user-id}/media, GET
+// /{version}/{container-id}?fields=status_code,status (IN_PROGRESS for IGPollsToFinish reads, then
+// FINISHED; ERROR, EXPIRED after 24 h, PUBLISHED), POST /{version}/{ig-user-id}/media_publish,
+// GET /{version}/{media-id}?fields=permalink, GET /{version}/{ig-user-id}/media and
+// content_publishing_limit. Tokens are checked against registered accounts
+// (RegisterInstagramAccount or the admin endpoint); errors are Graph bodies
+// {"error":{"message","type","code","error_subcode","is_transient","fbtrace_id"}}, mostly HTTP 400.
+// SIMULATOR_FAIL takes Graph rules for INSTAGRAM: "INSTAGRAM=190" (every call: expired token;
+// the number is still the partner protocol's count too), "INSTAGRAM=613x2" (the next two calls
+// throttled; codes 1, 2, 4, 17, 32, 100, 190, 613), "INSTAGRAM=container-error" (the next container
+// ends ERROR), "INSTAGRAM=publish-lost" (the next media_publish publishes, then the connection
+// closes without an answer).
 package simulator

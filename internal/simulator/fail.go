@@ -15,12 +15,21 @@ const MaxFailCount = 10000
 type FailRule struct {
 	First  int  // fail the first First submits of every event
 	Always bool // fail every submit
+	// Graph is an INSTAGRAM rule for the Graph API emulation (instagram.go), as written:
+	// "<code>" (every Graph call answers that error code; the number is also First for the
+	// partner protocol, as before), "<code>x<n>" (the next n calls), "container-error" (the
+	// next container ends ERROR) or "publish-lost" (the next media_publish publishes and the
+	// answer is lost). "" = none.
+	Graph string
 }
 
 // fails reports whether the attempt-th submit (1-based) of an event fails.
 func (r FailRule) fails(attempt int) bool { return r.Always || attempt <= r.First }
 
 func (r FailRule) String() string {
+	if r.Graph != "" {
+		return r.Graph
+	}
 	if r.Always {
 		return "always"
 	}
@@ -53,9 +62,18 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 			rules[ch] = FailRule{Always: true}
 			continue
 		}
+		if ch == model.ChannelInstagram {
+			if r, ok, err := parseGraphFail(strings.ToLower(val)); ok || err != nil {
+				if err != nil {
+					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
+				}
+				rules[ch] = r
+				continue
+			}
+		}
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 || n > MaxFailCount {
-			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always)", model.Truncate(item, 40), model.Truncate(val, 40), MaxFailCount)
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always%s)", model.Truncate(item, 40), model.Truncate(val, 40), MaxFailCount, graphHint(ch))
 		}
 		rules[ch] = FailRule{First: n}
 	}

@@ -108,6 +108,7 @@ type Server struct {
 	faults   map[model.Channel]map[Op][]Fault
 	seq      uint64
 	rng      *rand.Rand
+	ig       *igState // Instagram Graph API emulation (instagram.go)
 }
 
 // New returns a simulator configured by cfg.
@@ -132,6 +133,7 @@ func New(cfg Config) *Server {
 		faults:   map[model.Channel]map[Op][]Fault{},
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		secrets:  map[model.Channel]partnersig.Secret{},
+		ig:       newIGState(),
 	}
 	for ch, sec := range cfg.Secrets {
 		if len(sec) > 0 {
@@ -162,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.adminRoutes(mux)
+	s.instagramRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route", false)
 	})
@@ -221,6 +224,7 @@ func (s *Server) SetFail(rules map[model.Channel]FailRule) {
 	for ch, r := range rules {
 		s.fail[ch] = r
 	}
+	s.ig.graphFaultsUsed, s.ig.containerErrorUsed, s.ig.publishLostUsed = 0, false, false
 }
 
 // Stats returns the counters of a channel.

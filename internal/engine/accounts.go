@@ -1,0 +1,115 @@
+package engine
+
+// Store accounts for the protocols that publish as a store (issue 14, instagram-graph): the job
+// loads the event's store's account for its channel and hands it to the adapter with a durable
+// checkpoint; an account whose token is dead (channels.NeedsReconnect) is marked and the channel
+// fails at once; a manual retry is refused while the account still needs reconnecting.
+//
+// Not done here yet (a later step of issue 14): the start form and the API start refusing a
+// channel without a connected account up front (400), and the page pre-flight. Today such a
+// channel starts and fails at its first attempt with "no connected Instagram account for this
+// store".
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/marketing-platform/distribution/db"
+	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/model"
+)
+
+// needsAccount reports whether adapter publishes as a store's account.
+func needsAccount(adapter channels.Adapter) bool {
+	a, ok := adapter.(channels.AccountAdapter)
+	return ok && a.NeedsAccount()
+}
+
+// attachAccount puts the event's store's account and a checkpoint into req when the adapter's
+// protocol needs them. A nil error with req.Account nil means there is no connected account
+// (the adapter then fails with its own words); an error is database or key trouble (retried).
+func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, run db.ChannelRun, req *channels.Request) *channels.Error {
+	if !needsAccount(adapter) {
+		return nil
+	}
+	req.Checkpoint = &checkpoint{store: e.store, channelStatusID: run.State.ID, key: req.IdempotencyKey}
+	if e.sealer == nil {
+		return &channels.Error{Kind: channels.Permanent, Message: "channel credentials cannot be read: no secrets key is configured (SECRETS_KEY)"}
+	}
+	cctx, cancel := dbCtx(ctx)
+	defer cancel()
+	secret, acct, ok, err := e.store.EventAccount(cctx, run.Event.ID, run.State.Channel, e.sealer)
+	if err != nil {
+		return &channels.Error{Kind: channels.Temporary, Message: "could not read the store's channel account", Detail: err.Error()}
+	}
+	switch {
+	case !ok || acct.Status == model.AccountDisconnected:
+		return nil // the adapter says "no connected ... account for this store"
+	case acct.Status == model.AccountNeedsReconnect:
+		return &channels.Error{Kind: channels.NeedsReconnect, Message: fmt.Sprintf("the store's %s account must be reconnected before publishing", channelName(run.State.Channel)),
+			Detail: "account status needs_reconnect: " + acct.LastError}
+	}
+	req.Account = &channels.Account{StoreID: acct.StoreID, Ref: acct.AccountRef, Credentials: secret}
+	return nil
+}
+
+func channelName(ch model.Channel) string {
+	if ch == model.ChannelInstagram {
+		return "Instagram"
+	}
+	return string(ch)
+}
+
+// finishNeedsReconnect marks the account needs_reconnect with the platform's words and fails the
+// channel at once: no automatic retry can bring a dead token back.
+func (e *Engine) finishNeedsReconnect(ctx context.Context, log *slog.Logger, run db.ChannelRun, req channels.Request, ce *channels.Error, start time.Time) error {
+	if req.Account != nil {
+		cctx, cancel := dbCtx(ctx)
+		err := e.store.MarkAccountNeedsReconnect(cctx, req.Account.StoreID, run.State.Channel, ce.Error())
+		cancel()
+		if err != nil {
+			log.WarnContext(ctx, "could not mark the account as needing a reconnect", slog.String("error", err.Error()))
+		} else {
+			log.WarnContext(ctx, "channel account needs reconnecting", slog.String("store_id", req.Account.StoreID))
+		}
+	}
+	return e.finishFailed(ctx, log, run, ce, "", start)
+}
+
+// checkRetryAccount refuses a manual retry of a channel whose store account still needs
+// reconnecting: 409 needs_reconnect.
+func (e *Engine) checkRetryAccount(ctx context.Context, eventID string, ch model.Channel) error {
+	if !needsAccount(e.adapters(ch)) {
+		return nil
+	}
+	st, ok, err := e.store.EventAccountStatus(ctx, eventID, ch)
+	if err != nil {
+		return err
+	}
+	if ok && st == model.AccountNeedsReconnect {
+		return model.Errork(model.ENEEDSRECONNECT, "err.needs_reconnect",
+			"the store's %s account must be reconnected before %s can be retried", channelName(ch), ch)
+	}
+	return nil
+}
+
+// checkpoint is a channels.Checkpoint on publish_checkpoints.
+type checkpoint struct {
+	store           *db.DB
+	channelStatusID int64
+	key             string
+}
+
+func (c *checkpoint) Load(ctx context.Context) (string, error) {
+	cctx, cancel := dbCtx(ctx)
+	defer cancel()
+	return c.store.LoadCheckpoint(cctx, c.channelStatusID, c.key)
+}
+
+func (c *checkpoint) Save(ctx context.Context, v string) error {
+	cctx, cancel := dbCtx(ctx)
+	defer cancel()
+	return c.store.SaveCheckpoint(cctx, c.channelStatusID, c.key, v)
+}
