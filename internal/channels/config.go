@@ -48,8 +48,10 @@ const (
 // least 32 bytes; relative paths are relative to the config file's directory), with which every
 // request is signed. instagram-graph takes "url" (https://graph.instagram.com or
 // https://graph.facebook.com) and "version" (e.g. "v23.0") and no secretFile: it publishes as
-// each store's connected account. naver-cafe and kakao-<dealer> are recognised but not
-// implemented yet: a config naming them is refused.
+// each store's connected account. kakao-sens (KAKAO only) takes "url"
+// (https://sens.apigw.ntruss.com), "serviceId", "accessKey" and "secretKeyFile" (kakao_sens.go).
+// naver-cafe and other kakao-<dealer> names are recognised but not implemented yet: a config
+// naming them is refused.
 //
 // Each url is the root of a service speaking the channel's protocol. Only https is accepted,
 // except that allowInsecureLoopback permits http:// and loopback hosts (a simulator run as its
@@ -66,7 +68,9 @@ type ChannelConfig struct {
 	Protocol   Protocol
 	URL        string // normalised: no trailing slash
 	Version    string // instagram-graph API version
-	SecretFile string // partner-v1: path of the shared secret, as written in the file
+	SecretFile string // partner-v1: path of the shared secret, as written in the file (kakao-sens: secretKeyFile)
+	ServiceID  string // kakao-sens: the SENS Biz Message service id
+	AccessKey  string // kakao-sens: the NAVER Cloud access key id
 	// Secret is the content of SecretFile, set by LoadConfig (not ParseConfig). It prints as
 	// "[redacted]".
 	Secret partnersig.Secret
@@ -77,6 +81,10 @@ type channelJSON struct {
 	URL        string `json:"url"`
 	Version    string `json:"version"`
 	SecretFile string `json:"secretFile"`
+	// kakao-sens (kakao_sens.go)
+	ServiceID     string `json:"serviceId"`
+	AccessKey     string `json:"accessKey"`
+	SecretKeyFile string `json:"secretKeyFile"`
 }
 
 type fileJSON struct {
@@ -169,8 +177,10 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	case p == ProtocolPartnerV1:
 	case p == ProtocolInstagramGraph:
 		return parseGraphChannel(ch, ep, allowInsecureLoopback)
+	case p == ProtocolKakaoSENS:
+		return parseSENSChannel(ch, ep, allowInsecureLoopback)
 	case p == ProtocolNaverCafe || isKakaoDealer(string(p)):
-		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1 and instagram-graph", p)
+		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1, instagram-graph and kakao-sens", p)
 	default:
 		return ChannelConfig{}, fmt.Errorf("unknown protocol %q (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)", model.Truncate(string(p), 80))
 	}

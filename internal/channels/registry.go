@@ -71,6 +71,7 @@ func (o Options) WithDefaults() Options {
 type Registry struct {
 	adapters  map[model.Channel]*HTTPAdapter
 	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
+	sens      map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
 	transport *http.Transport
 }
 
@@ -84,6 +85,9 @@ type Endpoint struct {
 	// the Graph host root (https://graph.instagram.com) and Version the API version (v23.0).
 	Protocol Protocol
 	Version  string
+	// ServiceID and AccessKey are kakao-sens's (Secret is then the access key's secret key).
+	ServiceID string
+	AccessKey string
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -119,7 +123,7 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		// answer itself comes back and is mapped to a Permanent error.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, transport: tr}
+	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{}, transport: tr}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
@@ -127,6 +131,10 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		}
 		if ep.Protocol == ProtocolInstagramGraph {
 			r.graph[ch] = newGraphAdapter(ch, ep, client, opts, logger)
+			continue
+		}
+		if ep.Protocol == ProtocolKakaoSENS {
+			r.sens[ch] = newSENSAdapter(ch, ep, client, opts, logger)
 			continue
 		}
 		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger, secret: ep.Secret}
@@ -168,7 +176,7 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
-		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version}
+		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version, ServiceID: cc.ServiceID, AccessKey: cc.AccessKey}
 	}
 	return NewRegistry(endpoints, opts), nil
 }
@@ -178,6 +186,9 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 	if g, ok := r.graph[ch]; ok {
 		return g
 	}
+	if s, ok := r.sens[ch]; ok {
+		return s
+	}
 	if a, ok := r.adapters[ch]; ok {
 		return a
 	}
@@ -186,7 +197,7 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 
 // NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
 // (instagram-graph): the credentials' key (SECRETS_KEY) is then required.
-func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 }
+func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 || len(r.sens) > 0 }
 
 // Close releases idle connections.
 func (r *Registry) Close() { r.transport.CloseIdleConnections() }

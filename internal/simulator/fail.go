@@ -21,6 +21,10 @@ type FailRule struct {
 	// next container ends ERROR) or "publish-lost" (the next media_publish publishes and the
 	// answer is lost). "" = none.
 	Graph string
+	// Dealer is a KAKAO rule for the SENS 친구톡 emulation (kakao.go): "auth" (every call 401),
+	// "throttle" / "throttlex<n>" (every / the next n calls 429) or "send-lost" (the next send
+	// is accepted and its answer lost). "" = none.
+	Dealer string
 }
 
 // fails reports whether the attempt-th submit (1-based) of an event fails.
@@ -29,6 +33,9 @@ func (r FailRule) fails(attempt int) bool { return r.Always || attempt <= r.Firs
 func (r FailRule) String() string {
 	if r.Graph != "" {
 		return r.Graph
+	}
+	if r.Dealer != "" {
+		return r.Dealer
 	}
 	if r.Always {
 		return "always"
@@ -71,9 +78,18 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 				continue
 			}
 		}
+		if ch == model.ChannelKakao {
+			if r, ok, err := parseDealerFail(strings.ToLower(val)); ok || err != nil {
+				if err != nil {
+					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
+				}
+				rules[ch] = r
+				continue
+			}
+		}
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 || n > MaxFailCount {
-			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always%s)", model.Truncate(item, 40), model.Truncate(val, 40), MaxFailCount, graphHint(ch))
+			return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: bad count %q (want a whole number from 0 to %d, or always%s)", model.Truncate(item, 40), model.Truncate(val, 40), MaxFailCount, graphHint(ch)+dealerHint(ch))
 		}
 		rules[ch] = FailRule{First: n}
 	}

@@ -1,0 +1,499 @@
+package channels
+
+// The kakao-sens protocol: KakaoTalk 친구톡 (friend talk) through NAVER Cloud SENS, a Kakao
+// BizMessage dealer, sent as the store's KakaoTalk channel.
+//
+//	POST /friendtalk/v2/services/{serviceId}/messages            {"plusFriendId","messages":[{"isAd","to","content"}]}
+//	     → 202 {"requestId","requestTime","statusCode":"202","statusName":"success","messages":[{"messageId","to","requestStatusCode","requestStatusName"}]}
+//	GET  /friendtalk/v2/services/{serviceId}/messages?requestId=  → {"requestId","statusCode","messages":[{"messageId","messageStatusName",...}]}
+//	GET  /friendtalk/v2/services/{serviceId}/messages?requestStartTime=&requestEndTime=&plusFriendId=  (the same list by time)
+//
+// 친구톡 API (request body, headers x-ncp-apigw-timestamp / x-ncp-iam-access-key /
+// x-ncp-apigw-signature-v2, HmacSHA256, 5-minute clock window):
+// https://api.ncloud-docs.com/release-20240321/docs/ai-application-service-sens-friendtalkv2
+// 친구톡 발송 목록 조회 (requestId, or requestStartTime+requestEndTime, plusFriendId):
+// https://api.ncloud-docs.com/docs/sens-friendtalk-list
+// The signature is base64(HmacSHA256(secretKey, "{METHOD} {path?query}\n{timestamp}\n{accessKey}"))
+// (NAVER Cloud "인증키 및 Signature 생성 가이드", linked from the page above).
+//
+// SENS has no idempotency key. Before the send, the checkpoint keeps "sending@<unix ms>"; after
+// it, the requestId. A retry with a requestId follows that request; a retry with "sending@" looks
+// the store's requests up by time (plusFriendId, from the saved time to now) for one with our
+// content, so a send whose answer was lost is followed, never sent again.
+//
+// Recipients: 친구톡 goes to phone numbers of the channel's friends. A store's KAKAO account
+// lists them: credentials {"plusFriendId": "@store", "recipients": ["01012345678", ...]} (the
+// account ref is the plusFriendId, i.e. the Kakao channel's search id bound to its sender key).
+// Estimated views are the number of recipients.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/partnersig"
+)
+
+// ProtocolKakaoSENS is KakaoTalk 친구톡 through NAVER Cloud SENS (kakao_sens.go).
+const ProtocolKakaoSENS Protocol = "kakao-sens"
+
+// SENS header names (친구톡 API page above).
+const (
+	SENSHeaderTimestamp = "x-ncp-apigw-timestamp"
+	SENSHeaderAccessKey = "x-ncp-iam-access-key"
+	SENSHeaderSignature = "x-ncp-apigw-signature-v2"
+)
+
+// maxFriendtalkRunes is 친구톡's text limit (1,000 characters).
+const maxFriendtalkRunes = 1000
+
+// maxSENSRecipients is how many messages one SENS request carries (100 per request).
+const maxSENSRecipients = 100
+
+// sensThrottleWait is the wait of a throttled call without Retry-After.
+const sensThrottleWait = 30 * time.Second
+
+const sensSendingPrefix = "sending@"
+
+// SENSSignature signs one SENS request: base64(HmacSHA256(secret, method+" "+uri+"\n"+timestamp+"\n"+accessKey)),
+// uri being the path with its query.
+func SENSSignature(secret []byte, method, uri, timestamp, accessKey string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(method + " " + uri + "\n" + timestamp + "\n" + accessKey))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SENSAdapter sends KAKAO messages through NAVER Cloud SENS 친구톡.
+type SENSAdapter struct {
+	ch        model.Channel
+	base      string
+	serviceID string
+	accessKey string
+	secret    partnersig.Secret
+	badCfg    *Error
+	client    *http.Client
+	opts      Options
+	logger    *slog.Logger
+}
+
+func newSENSAdapter(ch model.Channel, ep Endpoint, client *http.Client, opts Options, logger *slog.Logger) *SENSAdapter {
+	a := &SENSAdapter{ch: ch, serviceID: ep.ServiceID, accessKey: ep.AccessKey, secret: ep.Secret, client: client, opts: opts, logger: logger}
+	base, err := checkEndpoint(ep.URL, opts.AllowInsecureLoopback)
+	switch {
+	case err != nil:
+		a.badCfg = permanent(0, "the channel endpoint is misconfigured", err.Error())
+	case ep.ServiceID == "" || ep.AccessKey == "" || len(ep.Secret) == 0:
+		a.badCfg = permanent(0, "the channel endpoint is misconfigured", "kakao-sens needs serviceId, accessKey and secretKeyFile")
+	}
+	a.base = base
+	return a
+}
+
+// parseSENSChannel validates a kakao-sens entry of CHANNELS_CONFIG.
+func parseSENSChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) (ChannelConfig, error) {
+	if ch != model.ChannelKakao {
+		return ChannelConfig{}, errors.New("protocol kakao-sens applies to KAKAO only")
+	}
+	if ep.URL == "" {
+		return ChannelConfig{}, errors.New("url is required (https://sens.apigw.ntruss.com)")
+	}
+	base, err := checkEndpoint(ep.URL, allowInsecureLoopback)
+	if err != nil {
+		return ChannelConfig{}, err
+	}
+	if ep.Version != "" || ep.SecretFile != "" {
+		return ChannelConfig{}, errors.New("version and secretFile do not apply to kakao-sens (it takes serviceId, accessKey and secretKeyFile)")
+	}
+	if !validSENSField(ep.ServiceID) {
+		return ChannelConfig{}, errors.New("serviceId is required: the Biz Message service id of the SENS project (ncp:kkobizmsg:kr:...)")
+	}
+	if !validSENSField(ep.AccessKey) {
+		return ChannelConfig{}, errors.New("accessKey is required: the NAVER Cloud access key id")
+	}
+	if strings.TrimSpace(ep.SecretKeyFile) == "" {
+		return ChannelConfig{}, errors.New("secretKeyFile is required: the file holding the secret key of accessKey")
+	}
+	return ChannelConfig{Protocol: ProtocolKakaoSENS, URL: base, ServiceID: ep.ServiceID, AccessKey: ep.AccessKey, SecretFile: ep.SecretKeyFile}, nil
+}
+
+func validSENSField(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' || r == '/' || r == '?' || r == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// Channel returns the channel the adapter publishes to.
+func (a *SENSAdapter) Channel() model.Channel { return a.ch }
+
+// NeedsAccount implements AccountAdapter: messages go out as the store's Kakao channel.
+func (a *SENSAdapter) NeedsAccount() bool { return true }
+
+// KakaoCredentials is the KAKAO credential JSON of a kakao-sens account.
+type KakaoCredentials struct {
+	PlusFriendID string   `json:"plusFriendId"`
+	SenderKey    string   `json:"senderKey"`
+	Recipients   []string `json:"recipients"`
+}
+
+// ErrNoKakaoAccount is the message of a publication without a connected account.
+const ErrNoKakaoAccount = "no connected KakaoTalk channel for this store"
+
+// FriendtalkContent is the 친구톡 text of a request: the advertising title ("(광고)"), the
+// description ending with the opt-out line (kakao_ad.go), cut to 1,000 characters keeping the
+// opt-out line.
+func FriendtalkContent(req Request) string {
+	title, desc := kakaoAd(model.ChannelKakao, strings.TrimSpace(req.Title), strings.TrimSpace(req.Description))
+	s := title + "\n\n" + desc
+	if n := len([]rune(s)); n > maxFriendtalkRunes {
+		body := strings.TrimSuffix(s, "\n\n"+KakaoOptOut)
+		keep := maxFriendtalkRunes - len([]rune("\n\n"+KakaoOptOut))
+		s = model.Truncate(body, keep) + "\n\n" + KakaoOptOut
+	}
+	return s
+}
+
+// Publish implements Adapter.
+func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pct int)) (Result, error) {
+	if a.badCfg != nil {
+		return Result{}, a.badCfg
+	}
+	if progress == nil {
+		progress = func(int) {}
+	}
+	if req.Account == nil {
+		return Result{}, permanent(0, ErrNoKakaoAccount, "the event has no store, or its store has no KAKAO account")
+	}
+	var cred KakaoCredentials
+	if err := json.Unmarshal(req.Account.Credentials, &cred); err != nil {
+		return Result{}, &Error{Kind: NeedsReconnect, Message: "the store's KakaoTalk channel settings are unreadable; connect the account again", Detail: "credential JSON unreadable"}
+	}
+	if cred.PlusFriendID == "" {
+		cred.PlusFriendID = req.Account.Ref
+	}
+	if cred.PlusFriendID == "" || len(cred.Recipients) == 0 {
+		return Result{}, permanent(0, "the store's KakaoTalk channel has no recipients; set plusFriendId and recipients with `account set`", "credentials without plusFriendId or recipients")
+	}
+	if len(cred.Recipients) > maxSENSRecipients {
+		return Result{}, permanent(0, fmt.Sprintf("the store's KakaoTalk channel lists more than %d recipients", maxSENSRecipients), fmt.Sprintf("%d recipients", len(cred.Recipients)))
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.MaxPublishTime)
+	defer cancel()
+	c := &sensCall{a: a, ctx: ctx, friend: cred.PlusFriendID}
+	res, err := c.publish(req, cred.Recipients, progress)
+	if err != nil {
+		a.logger.Debug("publish failed", slog.String("channel", string(a.ch)), slog.String("event_id", req.EventID),
+			slog.String("kind", err.Kind.String()), slog.Int("http_status", err.HTTPStatus), slog.String("error", err.Error()))
+		return Result{}, err
+	}
+	progress(100)
+	return res, nil
+}
+
+type sensCall struct {
+	a      *SENSAdapter
+	ctx    context.Context
+	friend string
+}
+
+// sensMessage is one message of a SENS answer.
+type sensMessage struct {
+	MessageID         string `json:"messageId"`
+	To                string `json:"to"`
+	Content           string `json:"content"`
+	PlusFriendID      string `json:"plusFriendId"`
+	RequestStatusCode string `json:"requestStatusCode"`
+	RequestStatusName string `json:"requestStatusName"`
+	RequestStatusDesc string `json:"requestStatusDesc"`
+	MessageStatusName string `json:"messageStatusName"` // processing | success | fail
+	MessageStatusCode string `json:"messageStatusCode"`
+	MessageStatusDesc string `json:"messageStatusDesc"`
+	RequestID         string `json:"requestId"`
+}
+
+type sensList struct {
+	RequestID  string        `json:"requestId"`
+	StatusCode string        `json:"statusCode"`
+	StatusName string        `json:"statusName"`
+	Messages   []sensMessage `json:"messages"`
+}
+
+func (c *sensCall) publish(req Request, recipients []string, progress func(int)) (Result, *Error) {
+	content := FriendtalkContent(req)
+	saved := ""
+	if req.Checkpoint != nil {
+		v, err := req.Checkpoint.Load(c.ctx)
+		if err != nil {
+			return Result{}, temporary(0, "could not read the saved KakaoTalk request", err.Error())
+		}
+		saved = v
+	}
+	requestID := ""
+	switch {
+	case strings.HasPrefix(saved, sensSendingPrefix):
+		// An earlier attempt sent (or tried to) and lost the answer: look for it before sending.
+		ms, _ := strconv.ParseInt(strings.TrimPrefix(saved, sensSendingPrefix), 10, 64)
+		id, err := c.findSent(time.UnixMilli(ms), content)
+		if err != nil {
+			return Result{}, err
+		}
+		requestID = id
+		if id != "" && req.Checkpoint != nil {
+			if err := req.Checkpoint.Save(c.ctx, id); err != nil {
+				return Result{}, temporary(0, "could not save the KakaoTalk request id", err.Error())
+			}
+		}
+	case saved != "":
+		requestID = saved
+	}
+	if requestID == "" {
+		if req.Checkpoint != nil {
+			mark := sensSendingPrefix + strconv.FormatInt(c.a.opts.Now().Add(-time.Minute).UnixMilli(), 10)
+			if err := req.Checkpoint.Save(c.ctx, mark); err != nil {
+				return Result{}, temporary(0, "could not save the KakaoTalk send before sending", err.Error())
+			}
+		}
+		id, err := c.send(content, recipients)
+		if err != nil {
+			return Result{}, err
+		}
+		requestID = id
+		if req.Checkpoint != nil {
+			if err := req.Checkpoint.Save(c.ctx, requestID); err != nil {
+				return Result{}, temporary(0, "could not save the KakaoTalk request id", err.Error())
+			}
+		}
+	}
+	progress(30)
+	return c.follow(requestID, len(recipients), progress)
+}
+
+func (c *sensCall) path() string {
+	return "/friendtalk/v2/services/" + url.PathEscape(c.a.serviceID) + "/messages"
+}
+
+type sensSendBody struct {
+	PlusFriendID string            `json:"plusFriendId"`
+	Messages     []sensSendMessage `json:"messages"`
+}
+
+type sensSendMessage struct {
+	IsAd        string `json:"isAd"`
+	CountryCode string `json:"countryCode"`
+	To          string `json:"to"`
+	Content     string `json:"content"`
+}
+
+func (c *sensCall) send(content string, recipients []string) (string, *Error) {
+	body := sensSendBody{PlusFriendID: c.friend}
+	for _, to := range recipients {
+		body.Messages = append(body.Messages, sensSendMessage{IsAd: "true", CountryCode: "82", To: to, Content: content})
+	}
+	data, _ := json.Marshal(body)
+	var out sensList
+	if err := c.do(http.MethodPost, c.path(), data, &out); err != nil {
+		return "", err
+	}
+	if !validGraphID(out.RequestID) {
+		return "", temporary(0, "KakaoTalk (SENS) sent an unreadable answer", "send answer without a requestId")
+	}
+	return out.RequestID, nil
+}
+
+// list is the 친구톡 발송 목록 조회.
+func (c *sensCall) list(q url.Values) (sensList, *Error) {
+	var out sensList
+	err := c.do(http.MethodGet, c.path()+"?"+q.Encode(), nil, &out)
+	return out, err
+}
+
+// findSent finds the request an earlier attempt sent with content since from ("" = none).
+func (c *sensCall) findSent(from time.Time, content string) (string, *Error) {
+	const layout = "2006-01-02T15:04:05"
+	kst := time.FixedZone("KST", 9*3600)
+	q := url.Values{"plusFriendId": {c.friend}, "requestStartTime": {from.In(kst).Format(layout)},
+		"requestEndTime": {c.a.opts.Now().Add(time.Minute).In(kst).Format(layout)}}
+	out, err := c.list(q)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range out.Messages {
+		if m.Content == content && m.RequestID != "" {
+			return m.RequestID, nil
+		}
+	}
+	return "", nil
+}
+
+// follow reads the request's messages until none is processing. Success when at least one
+// reached a friend; estimated views are the recipients count.
+func (c *sensCall) follow(requestID string, recipients int, progress func(int)) (Result, *Error) {
+	pct, failures := 30, 0
+	for {
+		out, err := c.list(url.Values{"requestId": {requestID}})
+		if err != nil {
+			if err.Kind != Temporary || failures >= c.a.opts.PollRetries || c.ctx.Err() != nil {
+				return Result{}, err
+			}
+			failures++
+		} else {
+			failures = 0
+			done, ok, last := 0, 0, sensMessage{}
+			for _, m := range out.Messages {
+				switch m.MessageStatusName {
+				case "success":
+					done++
+					ok++
+				case "fail":
+					done++
+					last = m
+				}
+			}
+			if len(out.Messages) > 0 && done == len(out.Messages) {
+				if ok == 0 {
+					return Result{}, permanent(0, "KakaoTalk did not deliver the message to any friend",
+						fmt.Sprintf("requestId %s: messageStatusCode %s %s", requestID, sanitize(last.MessageStatusCode), sanitize(last.MessageStatusDesc)))
+				}
+				return Result{MessageID: requestID, EstimatedViews: recipients}, nil
+			}
+			pct = min(pct+10, 90)
+			progress(pct)
+		}
+		t := time.NewTimer(c.a.opts.PollInterval)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return Result{}, &Error{Kind: Temporary, Message: "the publication was interrupted", Detail: c.ctx.Err().Error(), cause: c.ctx.Err()}
+		}
+	}
+}
+
+// do is one signed SENS request; a 2xx JSON answer is decoded into out.
+func (c *sensCall) do(method, uri string, body []byte, out any) *Error {
+	rctx, cancel := context.WithTimeout(c.ctx, c.a.opts.RequestTimeout)
+	defer cancel()
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, c.a.base+uri, rd)
+	if err != nil {
+		return permanent(0, "the channel endpoint is misconfigured", "cannot build the request")
+	}
+	ts := strconv.FormatInt(c.a.opts.Now().UnixMilli(), 10)
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.a.opts.UserAgent)
+	req.Header.Set(SENSHeaderTimestamp, ts)
+	req.Header.Set(SENSHeaderAccessKey, c.a.accessKey)
+	req.Header.Set(SENSHeaderSignature, SENSSignature(c.a.secret, method, req.URL.RequestURI(), ts, c.a.accessKey))
+	resp, err := c.a.client.Do(req)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return &Error{Kind: Temporary, Message: "the publication was interrupted", Detail: c.ctx.Err().Error(), cause: c.ctx.Err()}
+		}
+		return networkError(err, rctx)
+	}
+	defer resp.Body.Close()
+	limit := c.a.opts.MaxBodyBytes
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return networkError(err, rctx)
+	}
+	if int64(len(data)) > limit {
+		return tooLarge(resp.StatusCode, limit)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return SENSError(resp.StatusCode, resp.Header, data, c.a.opts.Now())
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return temporary(resp.StatusCode, "KakaoTalk (SENS) sent an unreadable answer", "invalid JSON: "+sanitize(err.Error()))
+	}
+	return nil
+}
+
+// sensErrorBody is an error answer of SENS: the API gateway's {"error":{"errorCode","message","details"}}
+// (authentication, throttling) or SENS's own {"status","errorMessage"} / {"statusCode","statusName"}.
+type sensErrorBody struct {
+	Error *struct {
+		ErrorCode string `json:"errorCode"`
+		Message   string `json:"message"`
+		Details   string `json:"details"`
+	} `json:"error"`
+	Status       json.Number `json:"status"`
+	ErrorMessage string      `json:"errorMessage"`
+	StatusCode   string      `json:"statusCode"`
+	StatusName   string      `json:"statusName"`
+}
+
+// SENSError classifies a non-2xx SENS answer:
+//
+//   - 401 and 403 (the API gateway's authentication failures: a wrong access key or signature,
+//     gateway errorCode 200/210; a plusFriendId the project does not own or whose sender key is
+//     blocked) → NeedsReconnect: nothing is retried until someone fixes the account;
+//   - 429 (gateway errorCode 300/400 throttling) → RateLimited (Retry-After when given);
+//   - 5xx → Temporary; the rest Permanent.
+//
+// The detail keeps the status and the gateway's or SENS's code.
+func SENSError(status int, hdr http.Header, body []byte, now time.Time) *Error {
+	var b sensErrorBody
+	_ = json.Unmarshal(body, &b)
+	code, msg := "", ""
+	switch {
+	case b.Error != nil:
+		code, msg = b.Error.ErrorCode, b.Error.Message
+		if b.Error.Details != "" {
+			msg += ": " + b.Error.Details
+		}
+	case b.ErrorMessage != "":
+		code, msg = b.Status.String(), b.ErrorMessage
+	case b.StatusName != "":
+		code, msg = b.StatusCode, b.StatusName
+	default:
+		msg = strings.TrimSpace(string(body))
+	}
+	msg = model.Truncate(sanitize(msg), 200)
+	detail := fmt.Sprintf("HTTP %d", status)
+	if code != "" {
+		detail += ": SENS code " + model.Truncate(sanitize(code), 40)
+	}
+	if msg != "" {
+		detail += ": " + msg
+	}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return &Error{Kind: NeedsReconnect, HTTPStatus: status, Detail: detail,
+			Message: "KakaoTalk (SENS) refused the store's channel or the dealer credentials; reconnect the KakaoTalk channel"}
+	case status == http.StatusTooManyRequests:
+		wait := sensThrottleWait
+		if v := hdr.Get("Retry-After"); v != "" {
+			wait = retryAfter(v, now)
+		}
+		return &Error{Kind: RateLimited, HTTPStatus: status, RetryAfter: wait, Detail: detail,
+			Message: fmt.Sprintf("KakaoTalk (SENS) is limiting requests; trying again in %s", wait)}
+	case status >= 500:
+		return temporary(status, "KakaoTalk (SENS) is having a temporary problem", detail)
+	}
+	return permanent(status, "KakaoTalk (SENS) rejected the message", detail)
+}
+
+var _ AccountAdapter = (*SENSAdapter)(nil)
