@@ -23,7 +23,8 @@ package channels
 //
 // Recipients: 친구톡 goes to phone numbers of the channel's friends. A store's KAKAO account
 // lists them: credentials {"plusFriendId": "@store", "recipients": ["01012345678", ...]} (the
-// account ref is the plusFriendId, i.e. the Kakao channel's search id bound to its sender key).
+// account ref, from `account set`, is the senderKey Kakao issued for the channel; plusFriendId,
+// the channel's search id registered in the SENS project, defaults to it).
 // Estimated views are the number of recipients.
 
 import (
@@ -195,10 +196,19 @@ func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	if len(cred.Recipients) > maxSENSRecipients {
 		return Result{}, permanent(0, fmt.Sprintf("the store's KakaoTalk channel lists more than %d recipients", maxSENSRecipients), fmt.Sprintf("%d recipients", len(cred.Recipients)))
 	}
+	recipients := make([]string, 0, len(cred.Recipients))
+	for i, r := range cred.Recipients {
+		n, ok := phoneNumber(r)
+		if !ok {
+			// The number itself is personal data: the error names its position only.
+			return Result{}, permanent(0, fmt.Sprintf("recipient %d of the store's KakaoTalk channel is not a phone number", i+1), "recipients must be 9 to 15 digits (dashes and spaces allowed)")
+		}
+		recipients = append(recipients, n)
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.MaxPublishTime)
 	defer cancel()
 	c := &sensCall{a: a, ctx: ctx, friend: cred.PlusFriendID}
-	res, err := c.publish(req, cred.Recipients, progress)
+	res, err := c.publish(req, recipients, progress)
 	if err != nil {
 		a.logger.Debug("publish failed", slog.String("channel", string(a.ch)), slog.String("event_id", req.EventID),
 			slog.String("kind", err.Kind.String()), slog.Int("http_status", err.HTTPStatus), slog.String("error", err.Error()))
@@ -206,6 +216,22 @@ func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	}
 	progress(100)
 	return res, nil
+}
+
+// phoneNumber keeps the digits of a recipient number written with dashes or spaces.
+func phoneNumber(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '-' || r == ' ':
+		default:
+			return "", false
+		}
+	}
+	n := b.String()
+	return n, len(n) >= 9 && len(n) <= 15
 }
 
 type sensCall struct {

@@ -4,6 +4,7 @@ package channels
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -147,6 +148,12 @@ func TestKakaoSENSNoAccountOrRecipients(t *testing.T) {
 	var ce *Error
 	if _, err := a.Publish(context.Background(), r, nil); !errors.As(err, &ce) || ce.Kind != Permanent || !strings.Contains(err.Error(), "recipients") {
 		t.Fatalf("no recipients: %v", err)
+	}
+	for _, bad := range []string{"010\n1234", "010-1234-567\u0000", "+821012345678", "1234", "\ufffd"} {
+		r.Account.Credentials, _ = json.Marshal(KakaoCredentials{PlusFriendID: "x", Recipients: []string{"01012345678", bad}})
+		if _, err := a.Publish(context.Background(), r, nil); !errors.As(err, &ce) || ce.Kind != Permanent || !strings.Contains(err.Error(), "recipient 2 ") {
+			t.Fatalf("recipient %q: %v", bad, err)
+		}
 	}
 }
 
