@@ -22,6 +22,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /_admin/fail", s.loopbackOnly(s.handleSetFail))
 	mux.HandleFunc("GET /_admin/stats", s.loopbackOnly(s.handleStats))
 	mux.HandleFunc("PUT /_admin/instagram/accounts", s.loopbackOnly(s.handleIGAccount))
+	mux.HandleFunc("PUT /_admin/kakao/project", s.loopbackOnly(s.handleSENSProject))
+	mux.HandleFunc("PUT /_admin/kakao/channels", s.loopbackOnly(s.handleKakaoChannel))
 }
 
 // handleIGAccount registers an Instagram account for the Graph API emulation:

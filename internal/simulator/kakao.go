@@ -307,3 +307,36 @@ func sensSignature(secret []byte, method, uri, timestamp, accessKey string) stri
 	m.Write([]byte(method + " " + uri + "\n" + timestamp + "\n" + accessKey))
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
+
+// handleSENSProject sets the SENS project: {"serviceId","accessKey","secretKey"}.
+func (s *Server) handleSENSProject(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ServiceID string `json:"serviceId"`
+		AccessKey string `json:"accessKey"`
+		SecretKey string `json:"secretKey"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.ServiceID == "" || body.AccessKey == "" || body.SecretKey == "" ||
+		len(body.ServiceID) > 200 || len(body.AccessKey) > 200 || len(body.SecretKey) > 1000 {
+		writeError(w, http.StatusBadRequest, "invalid_request", `want {"serviceId":"...","accessKey":"...","secretKey":"..."}`, false)
+		return
+	}
+	s.RegisterSENSProject(body.ServiceID, body.AccessKey, []byte(body.SecretKey))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleKakaoChannel registers a KakaoTalk channel: {"plusFriendId"}.
+func (s *Server) handleKakaoChannel(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		PlusFriendID string `json:"plusFriendId"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.PlusFriendID == "" || len(body.PlusFriendID) > 200 {
+		writeError(w, http.StatusBadRequest, "invalid_request", `want {"plusFriendId":"..."}`, false)
+		return
+	}
+	s.RegisterKakaoChannel(body.PlusFriendID)
+	w.WriteHeader(http.StatusNoContent)
+}
