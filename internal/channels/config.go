@@ -121,7 +121,11 @@ func LoadConfig(path string) (FileConfig, error) {
 			sf = filepath.Join(filepath.Dir(path), sf)
 		}
 		if cc.Secret, err = partnersig.ReadSecretFile(sf); err != nil {
-			return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: channel %s: secretFile: %w", path, ch, err)
+			field := "secretFile"
+			if cc.Protocol == ProtocolKakaoSENS {
+				field = "secretKeyFile"
+			}
+			return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: channel %s: %s: %w", path, ch, field, err)
 		}
 		fc.Channels[ch] = cc
 	}

@@ -240,7 +240,7 @@ func TestKakaoSENSConfig(t *testing.T) {
 	if err := os.WriteFile(short, []byte(strings.Replace(good, "sens.key", "nope.key", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(short); err == nil || !strings.Contains(err.Error(), "channel KAKAO: secretFile") {
+	if _, err := LoadConfig(short); err == nil || !strings.Contains(err.Error(), "channel KAKAO: secretKeyFile") {
 		t.Fatalf("missing key file: %v", err)
 	}
 }
