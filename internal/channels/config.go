@@ -22,13 +22,13 @@ const maxConfigSize = 1 << 20
 // Protocol is the wire protocol a channel's endpoint speaks.
 type Protocol string
 
-// Protocols. ProtocolPartnerV1 and ProtocolInstagramGraph are implemented; the others are
+// Protocols. ProtocolPartnerV1, ProtocolInstagramGraph and ProtocolNaverCafe are implemented; the others are
 // recognised names reserved for the platforms' own APIs, and a config naming them is refused so
 // nobody believes they publish.
 const (
 	ProtocolPartnerV1      Protocol = "partner-v1"      // docs/partner-v1.openapi.yaml; the default
 	ProtocolInstagramGraph Protocol = "instagram-graph" // Instagram Graph API content publishing (instagram.go)
-	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (reserved)
+	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (naver.go)
 	protocolKakaoPrefix             = "kakao-"          // kakao-<dealer>, e.g. kakao-nhn (reserved)
 )
 
@@ -48,8 +48,11 @@ const (
 // least 32 bytes; relative paths are relative to the config file's directory), with which every
 // request is signed. instagram-graph takes "url" (https://graph.instagram.com or
 // https://graph.facebook.com) and "version" (e.g. "v23.0") and no secretFile: it publishes as
-// each store's connected account. naver-cafe and kakao-<dealer> are recognised but not
-// implemented yet: a config naming them is refused.
+// each store's connected account. naver-cafe (NAVER only) takes "url" (https://openapi.naver.com),
+// "tokenUrl" (https://nid.naver.com/oauth2.0/token), "clientId" and "clientSecretFile" (the
+// Naver Developers application's client secret, read like secretFile and never logged): it
+// writes cafe articles as each store's Naver member. kakao-<dealer> is recognised but not
+// implemented yet: a config naming it is refused.
 //
 // Each url is the root of a service speaking the channel's protocol. Only https is accepted,
 // except that allowInsecureLoopback permits http:// and loopback hosts (a simulator run as its
@@ -70,6 +73,12 @@ type ChannelConfig struct {
 	// Secret is the content of SecretFile, set by LoadConfig (not ParseConfig). It prints as
 	// "[redacted]".
 	Secret partnersig.Secret
+	// naver-cafe: Naver Login's token endpoint, the application's client id, the file of its
+	// client secret and (set by LoadConfig) the secret itself, printed "[redacted]".
+	TokenURL         string
+	ClientID         string
+	ClientSecretFile string
+	ClientSecret     ClientSecret
 }
 
 type channelJSON struct {
@@ -77,6 +86,10 @@ type channelJSON struct {
 	URL        string `json:"url"`
 	Version    string `json:"version"`
 	SecretFile string `json:"secretFile"`
+	// naver-cafe
+	TokenURL         string `json:"tokenUrl"`
+	ClientID         string `json:"clientId"`
+	ClientSecretFile string `json:"clientSecretFile"`
 }
 
 type fileJSON struct {
@@ -105,6 +118,16 @@ func LoadConfig(path string) (FileConfig, error) {
 	}
 	for _, ch := range model.AllChannels {
 		cc, ok := fc.Channels[ch]
+		if ok && cc.ClientSecretFile != "" {
+			sf := cc.ClientSecretFile
+			if !filepath.IsAbs(sf) {
+				sf = filepath.Join(filepath.Dir(path), sf)
+			}
+			if cc.ClientSecret, err = ReadClientSecretFile(sf); err != nil {
+				return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: channel %s: clientSecretFile: %w", path, ch, err)
+			}
+			fc.Channels[ch] = cc
+		}
 		if !ok || cc.SecretFile == "" {
 			continue
 		}
@@ -169,8 +192,10 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	case p == ProtocolPartnerV1:
 	case p == ProtocolInstagramGraph:
 		return parseGraphChannel(ch, ep, allowInsecureLoopback)
-	case p == ProtocolNaverCafe || isKakaoDealer(string(p)):
-		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1 and instagram-graph", p)
+	case p == ProtocolNaverCafe:
+		return parseNaverChannel(ch, ep, allowInsecureLoopback)
+	case isKakaoDealer(string(p)):
+		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1, instagram-graph and naver-cafe", p)
 	default:
 		return ChannelConfig{}, fmt.Errorf("unknown protocol %q (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)", model.Truncate(string(p), 80))
 	}
@@ -183,6 +208,9 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	}
 	if ep.Version != "" {
 		return ChannelConfig{}, fmt.Errorf("version applies to protocol instagram-graph, not %s", p)
+	}
+	if ep.TokenURL != "" || ep.ClientID != "" || ep.ClientSecretFile != "" {
+		return ChannelConfig{}, fmt.Errorf("tokenUrl, clientId and clientSecretFile apply to protocol naver-cafe, not %s", p)
 	}
 	if strings.TrimSpace(ep.SecretFile) == "" {
 		return ChannelConfig{}, errors.New("secretFile is required for protocol partner-v1 (the file holding the shared secret every request is signed with; unsigned requests are no longer sent)")

@@ -71,6 +71,7 @@ func (o Options) WithDefaults() Options {
 type Registry struct {
 	adapters  map[model.Channel]*HTTPAdapter
 	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
+	naver     map[model.Channel]*NaverAdapter // channels speaking naver-cafe
 	transport *http.Transport
 }
 
@@ -84,6 +85,11 @@ type Endpoint struct {
 	// the Graph host root (https://graph.instagram.com) and Version the API version (v23.0).
 	Protocol Protocol
 	Version  string
+	// naver-cafe: URL is the Open API root (https://openapi.naver.com); TokenURL, ClientID and
+	// ClientSecret renew the stores' access tokens.
+	TokenURL     string
+	ClientID     string
+	ClientSecret ClientSecret
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -119,7 +125,7 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		// answer itself comes back and is mapped to a Permanent error.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, transport: tr}
+	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, naver: map[model.Channel]*NaverAdapter{}, transport: tr}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
@@ -127,6 +133,10 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		}
 		if ep.Protocol == ProtocolInstagramGraph {
 			r.graph[ch] = newGraphAdapter(ch, ep, client, opts, logger)
+			continue
+		}
+		if ep.Protocol == ProtocolNaverCafe {
+			r.naver[ch] = newNaverAdapter(ch, ep, client, opts, logger)
 			continue
 		}
 		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger, secret: ep.Secret}
@@ -168,7 +178,8 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
-		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version}
+		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version,
+			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret}
 	}
 	return NewRegistry(endpoints, opts), nil
 }
@@ -178,6 +189,9 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 	if g, ok := r.graph[ch]; ok {
 		return g
 	}
+	if n, ok := r.naver[ch]; ok {
+		return n
+	}
 	if a, ok := r.adapters[ch]; ok {
 		return a
 	}
@@ -185,8 +199,8 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 }
 
 // NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
-// (instagram-graph): the credentials' key (SECRETS_KEY) is then required.
-func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 }
+// (instagram-graph, naver-cafe): the credentials' key (SECRETS_KEY) is then required.
+func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 || len(r.naver) > 0 }
 
 // Close releases idle connections.
 func (r *Registry) Close() { r.transport.CloseIdleConnections() }

@@ -21,6 +21,9 @@ type FailRule struct {
 	// next container ends ERROR) or "publish-lost" (the next media_publish publishes and the
 	// answer is lost). "" = none.
 	Graph string
+	// Naver is a NAVER rule for the Cafe API emulation (naver.go): "024", "<code>x<n>" or
+	// "refresh-fail". "" = none.
+	Naver string
 }
 
 // fails reports whether the attempt-th submit (1-based) of an event fails.
@@ -29,6 +32,9 @@ func (r FailRule) fails(attempt int) bool { return r.Always || attempt <= r.Firs
 func (r FailRule) String() string {
 	if r.Graph != "" {
 		return r.Graph
+	}
+	if r.Naver != "" {
+		return r.Naver
 	}
 	if r.Always {
 		return "always"
@@ -64,6 +70,15 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 		}
 		if ch == model.ChannelInstagram {
 			if r, ok, err := parseGraphFail(strings.ToLower(val)); ok || err != nil {
+				if err != nil {
+					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
+				}
+				rules[ch] = r
+				continue
+			}
+		}
+		if ch == model.ChannelNaver {
+			if r, ok, err := parseNaverFail(strings.ToLower(val)); ok || err != nil {
 				if err != nil {
 					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
 				}

@@ -108,7 +108,8 @@ type Server struct {
 	faults   map[model.Channel]map[Op][]Fault
 	seq      uint64
 	rng      *rand.Rand
-	ig       *igState // Instagram Graph API emulation (instagram.go)
+	ig       *igState    // Instagram Graph API emulation (instagram.go)
+	naver    *naverState // Naver Cafe API emulation (naver.go)
 }
 
 // New returns a simulator configured by cfg.
@@ -134,6 +135,7 @@ func New(cfg Config) *Server {
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		secrets:  map[model.Channel]partnersig.Secret{},
 		ig:       newIGState(),
+		naver:    newNaverState(),
 	}
 	for ch, sec := range cfg.Secrets {
 		if len(sec) > 0 {
@@ -165,6 +167,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	s.adminRoutes(mux)
 	s.instagramRoutes(mux)
+	s.naverRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route", false)
 	})
@@ -225,6 +228,7 @@ func (s *Server) SetFail(rules map[model.Channel]FailRule) {
 		s.fail[ch] = r
 	}
 	s.ig.graphFaultsUsed, s.ig.containerErrorUsed, s.ig.publishLostUsed = 0, false, false
+	s.naver.faultUsed, s.naver.expired = 0, false
 }
 
 // Stats returns the counters of a channel.
