@@ -19,7 +19,9 @@ package simulator
 // every refresh).
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -129,6 +131,32 @@ func (s *Server) naverRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/cafe/{clubid}/menu/{menuid}/articles", s.naverArticle)
 	mux.HandleFunc("POST /oauth2.0/token", s.naverToken)
 	mux.HandleFunc("GET /oauth2.0/token", s.naverToken)
+	mux.HandleFunc("PUT /_admin/naver/accounts", s.loopbackOnly(s.handleNaverAccount))
+}
+
+// handleNaverAccount registers a Naver member for the Cafe API emulation: the credential JSON of
+// `account set` ({"clubId","menuId","accessToken","refreshToken","expiresAt"?}).
+func (s *Server) handleNaverAccount(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxSubmitBody))
+	dec.UseNumber()
+	var m map[string]any
+	err := dec.Decode(&m)
+	str := func(k string) string {
+		switch v := m[k].(type) {
+		case string:
+			return v
+		case json.Number:
+			return v.String()
+		}
+		return ""
+	}
+	club, menu, access, refresh := str("clubId"), str("menuId"), str("accessToken"), str("refreshToken")
+	if err != nil || club == "" || menu == "" || access == "" || refresh == "" || len(club)+len(menu) > 200 || len(access)+len(refresh) > 4000 {
+		writeError(w, http.StatusBadRequest, "invalid_request", `want {"clubId":"...","menuId":"...","accessToken":"...","refreshToken":"..."}`, false)
+		return
+	}
+	s.RegisterNaverAccount(club, menu, access, refresh)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func naverError(w http.ResponseWriter, status int, code, msg string) {

@@ -107,3 +107,39 @@ func TestNaverCafeWire(t *testing.T) {
 		t.Errorf("bad refresh = %d %v", code, v)
 	}
 }
+
+// TestNaverAdminAccount: `distribution simulator` takes Naver members over the loopback admin route.
+func TestNaverAdminAccount(t *testing.T) {
+	t.Parallel()
+	sim := simulator.New(simulator.Config{})
+	ts := httptest.NewServer(sim.Handler())
+	t.Cleanup(ts.Close)
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/_admin/naver/accounts", strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := put(`{"clubId":31,"menuId":"2","accessToken":"a","refreshToken":"r"}`); code != http.StatusNoContent {
+		t.Fatalf("put = %d", code)
+	}
+	for _, bad := range []string{`{}`, `{"clubId":"1","menuId":"2","accessToken":"a"}`, `not json`} {
+		if code := put(bad); code != http.StatusBadRequest {
+			t.Errorf("put %s = %d", bad, code)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/cafe/31/menu/2/articles", strings.NewReader("subject=s&content=c"))
+	req.Header.Set("Authorization", "Bearer a")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || sim.NaverArticles("31") != 1 {
+		t.Errorf("article with the registered token = %d", res.StatusCode)
+	}
+}
