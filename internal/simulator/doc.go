@@ -94,4 +94,10 @@
 // throttled; codes 1, 2, 4, 17, 32, 100, 190, 613), "INSTAGRAM=container-error" (the next container
 // ends ERROR), "INSTAGRAM=publish-lost" (the next media_publish publishes, then the connection
 // closes without an answer).
+//
+// It also emulates the Naver Cafe article API and Naver Login's token endpoint (naver.go, the
+// naver-cafe protocol): POST /v1/cafe/{clubid}/menu/{menuid}/articles with a Bearer token of a
+// member registered with RegisterNaverAccount (or PUT /_admin/naver/accounts), POST|GET
+// /oauth2.0/token with grant_type=refresh_token. SIMULATOR_FAIL takes "NAVER=024" (the token in
+// use expires once), "NAVER=429x2" (codes 024, 403, 429, 500) and "NAVER=refresh-fail".
 package simulator
