@@ -55,7 +55,7 @@ func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, ru
 		SaveCredentials: func(ctx context.Context, creds []byte, expiresAt *time.Time) error {
 			cctx, cancel := dbCtx(ctx)
 			defer cancel()
-			return e.store.UpdateAccountCredentials(cctx, acct.StoreID, run.State.Channel, creds, expiresAt, e.sealer)
+			return e.store.UpdateAccountCredentials(cctx, acct.StoreID, run.State.Channel, creds, expiresAt, acct.UpdatedAt, e.sealer)
 		}}
 	return nil
 }

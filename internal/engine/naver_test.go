@@ -202,3 +202,30 @@ func TestNaverCafeEngine(t *testing.T) {
 		}
 	})
 }
+
+// TestNaverCafeRefreshKeepsANewerAccount: an account set again while an attempt renewed the old
+// token is not overwritten by the renewed one.
+func TestNaverCafeRefreshKeepsANewerAccount(t *testing.T) {
+	t.Parallel()
+	h := newNaverHarness(t, "")
+	h.connect(nvAccess)
+	_, before, err := h.store.AccountCredentials(context.Background(), "s1", model.ChannelNaver, h.ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.connect("AAAA-set-again")
+	err = h.store.UpdateAccountCredentials(context.Background(), "s1", model.ChannelNaver, []byte(`{"accessToken":"stale"}`), nil, before.UpdatedAt, h.ring)
+	if model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatalf("update from stale credentials = %v, want ENOTFOUND", err)
+	}
+	if _, m := h.account(); m["accessToken"] != "AAAA-set-again" {
+		t.Errorf("credentials %v: the newer account was overwritten", m)
+	}
+	_, now, _ := h.store.AccountCredentials(context.Background(), "s1", model.ChannelNaver, h.ring)
+	if err := h.store.UpdateAccountCredentials(context.Background(), "s1", model.ChannelNaver, []byte(`{"accessToken":"fresh"}`), nil, now.UpdatedAt, h.ring); err != nil {
+		t.Fatalf("update from current credentials = %v", err)
+	}
+	if _, m := h.account(); m["accessToken"] != "fresh" {
+		t.Errorf("credentials %v", m)
+	}
+}
