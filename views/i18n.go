@@ -226,6 +226,7 @@ var catalogues = []map[string][2]string{
 	bulkPickMessages,  // i18n_events.go
 	quietMessages,     // i18n_quiet.go
 	instagramMessages, // i18n_instagram.go
+	naverMessages,     // i18n_naver.go
 }
 
 // lookup finds key in the catalogues.

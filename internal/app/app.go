@@ -286,7 +286,7 @@ func (a *App) breaker() *engine.Breaker {
 
 // credentialSealer opens the stores' channel credentials for the engine: the configured
 // SECRETS_KEY, or the development key with the embedded simulator; nil when neither applies
-// (CHANNELS_CONFIG without instagram-graph and no key: no channel needs one).
+// (CHANNELS_CONFIG without instagram-graph or naver-cafe and no key: no channel needs one).
 func credentialSealer(cfg config.Config) db.Sealer {
 	keys, _, err := cfg.SecretsKeysOrDev()
 	if err != nil {

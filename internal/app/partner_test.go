@@ -113,7 +113,7 @@ func TestPartnerChannelsConfig(t *testing.T) {
 
 	for _, tc := range []struct{ content, want string }{
 		{fmt.Sprintf(`{"allowInsecureLoopback":true,"channels":{"RINGOBIZ":{"url":%q}}}`, ts.URL), "channel RINGOBIZ: secretFile is required"},
-		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: protocol naver-cafe is not implemented yet"},
+		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: tokenUrl is required"},
 	} {
 		cfg := testConfig(t, config.RoleAll)
 		cfg.ChannelsConfig = write("bad.json", tc.content)

@@ -38,6 +38,9 @@ type Account struct {
 	StoreID     string
 	Ref         string
 	Credentials []byte
+	// SaveCredentials, when set, replaces the account's stored credentials (sealed again) after
+	// the platform renewed a token (naver-cafe); expiresAt is the new token's expiry, nil unknown.
+	SaveCredentials func(ctx context.Context, credentials []byte, expiresAt *time.Time) error
 }
 
 // String keeps the credentials out of logs and %v.

@@ -22,13 +22,13 @@ const maxConfigSize = 1 << 20
 // Protocol is the wire protocol a channel's endpoint speaks.
 type Protocol string
 
-// Protocols. ProtocolPartnerV1 and ProtocolInstagramGraph are implemented; the others are
+// Protocols. ProtocolPartnerV1, ProtocolInstagramGraph and ProtocolNaverCafe are implemented; the others are
 // recognised names reserved for the platforms' own APIs, and a config naming them is refused so
 // nobody believes they publish.
 const (
 	ProtocolPartnerV1      Protocol = "partner-v1"      // docs/partner-v1.openapi.yaml; the default
 	ProtocolInstagramGraph Protocol = "instagram-graph" // Instagram Graph API content publishing (instagram.go)
-	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (reserved)
+	ProtocolNaverCafe      Protocol = "naver-cafe"      // Naver Cafe article API (naver.go)
 	protocolKakaoPrefix             = "kakao-"          // kakao-<dealer>, e.g. kakao-nhn (reserved)
 )
 
@@ -50,8 +50,11 @@ const (
 // https://graph.facebook.com) and "version" (e.g. "v23.0") and no secretFile: it publishes as
 // each store's connected account. kakao-sens (KAKAO only) takes "url"
 // (https://sens.apigw.ntruss.com), "serviceId", "accessKey" and "secretKeyFile" (kakao_sens.go).
-// naver-cafe and other kakao-<dealer> names are recognised but not implemented yet: a config
-// naming them is refused.
+// naver-cafe (NAVER only) takes "url" (https://openapi.naver.com),
+// "tokenUrl" (https://nid.naver.com/oauth2.0/token), "clientId" and "clientSecretFile" (the
+// Naver Developers application's client secret, read like secretFile and never logged): it
+// writes cafe articles as each store's Naver member. Other kakao-<dealer> names are recognised
+// but not implemented yet: a config naming them is refused.
 //
 // Each url is the root of a service speaking the channel's protocol. Only https is accepted,
 // except that allowInsecureLoopback permits http:// and loopback hosts (a simulator run as its
@@ -74,6 +77,12 @@ type ChannelConfig struct {
 	// Secret is the content of SecretFile, set by LoadConfig (not ParseConfig). It prints as
 	// "[redacted]".
 	Secret partnersig.Secret
+	// naver-cafe: Naver Login's token endpoint, the application's client id, the file of its
+	// client secret and (set by LoadConfig) the secret itself, printed "[redacted]".
+	TokenURL         string
+	ClientID         string
+	ClientSecretFile string
+	ClientSecret     ClientSecret
 }
 
 type channelJSON struct {
@@ -85,6 +94,10 @@ type channelJSON struct {
 	ServiceID     string `json:"serviceId"`
 	AccessKey     string `json:"accessKey"`
 	SecretKeyFile string `json:"secretKeyFile"`
+	// naver-cafe
+	TokenURL         string `json:"tokenUrl"`
+	ClientID         string `json:"clientId"`
+	ClientSecretFile string `json:"clientSecretFile"`
 }
 
 type fileJSON struct {
@@ -113,6 +126,16 @@ func LoadConfig(path string) (FileConfig, error) {
 	}
 	for _, ch := range model.AllChannels {
 		cc, ok := fc.Channels[ch]
+		if ok && cc.ClientSecretFile != "" {
+			sf := cc.ClientSecretFile
+			if !filepath.IsAbs(sf) {
+				sf = filepath.Join(filepath.Dir(path), sf)
+			}
+			if cc.ClientSecret, err = ReadClientSecretFile(sf); err != nil {
+				return FileConfig{}, fmt.Errorf("CHANNELS_CONFIG %s: channel %s: clientSecretFile: %w", path, ch, err)
+			}
+			fc.Channels[ch] = cc
+		}
 		if !ok || cc.SecretFile == "" {
 			continue
 		}
@@ -183,8 +206,10 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 		return parseGraphChannel(ch, ep, allowInsecureLoopback)
 	case p == ProtocolKakaoSENS:
 		return parseSENSChannel(ch, ep, allowInsecureLoopback)
-	case p == ProtocolNaverCafe || isKakaoDealer(string(p)):
-		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1, instagram-graph and kakao-sens", p)
+	case p == ProtocolNaverCafe:
+		return parseNaverChannel(ch, ep, allowInsecureLoopback)
+	case isKakaoDealer(string(p)):
+		return ChannelConfig{}, fmt.Errorf("protocol %s is not implemented yet; this build publishes only with partner-v1, instagram-graph, naver-cafe and kakao-sens", p)
 	default:
 		return ChannelConfig{}, fmt.Errorf("unknown protocol %q (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)", model.Truncate(string(p), 80))
 	}
@@ -197,6 +222,9 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	}
 	if ep.Version != "" {
 		return ChannelConfig{}, fmt.Errorf("version applies to protocol instagram-graph, not %s", p)
+	}
+	if ep.TokenURL != "" || ep.ClientID != "" || ep.ClientSecretFile != "" {
+		return ChannelConfig{}, fmt.Errorf("tokenUrl, clientId and clientSecretFile apply to protocol naver-cafe, not %s", p)
 	}
 	if strings.TrimSpace(ep.SecretFile) == "" {
 		return ChannelConfig{}, errors.New("secretFile is required for protocol partner-v1 (the file holding the shared secret every request is signed with; unsigned requests are no longer sent)")

@@ -245,7 +245,7 @@ func TestConfigProtocolAndSecretFile(t *testing.T) {
 		{`{"channels":{"RINGOBIZ":{"url":"https://r.example","secretFile":"."}}}`, "channel RINGOBIZ: secretFile: read " + dir},
 		{`{"channels":{"RINGOBIZ":{"url":"https://r.example","secretFile":"udtv.secret","version":"v1"}}}`, "version applies to protocol instagram-graph"},
 		{`{"channels":{"INSTAGRAM":{"protocol":"instagram-graph","url":"https://graph.instagram.com"}}}`, `channel INSTAGRAM: version "": want the Graph API version`},
-		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: protocol naver-cafe is not implemented yet"},
+		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: tokenUrl is required"},
 		{`{"channels":{"KAKAO":{"protocol":"kakao-nhn","url":"https://api-alimtalk.cloud.toast.com"}}}`, "channel KAKAO: protocol kakao-nhn is not implemented yet"},
 		{`{"channels":{"KAKAO":{"protocol":"kakao-","url":"https://k.example"}}}`, `channel KAKAO: unknown protocol "kakao-"`},
 		{`{"channels":{"KAKAO":{"protocol":"Partner-V1","url":"https://k.example","secretFile":"udtv.secret"}}}`, `unknown protocol "Partner-V1" (want partner-v1, instagram-graph, naver-cafe or kakao-<dealer>)`},
@@ -261,8 +261,8 @@ func TestConfigProtocolAndSecretFile(t *testing.T) {
 			t.Errorf("error shows the secret: %v", err)
 		}
 	}
-	// A reserved protocol is refused by the registry too, so serve does not start.
-	if _, err := NewRegistryFromConfig(write("naver.json", `{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`), Options{}); err == nil || !strings.Contains(err.Error(), "not implemented yet") {
+	// An incomplete naver-cafe entry is refused by the registry too, so serve does not start.
+	if _, err := NewRegistryFromConfig(write("naver.json", `{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`), Options{}); err == nil || !strings.Contains(err.Error(), "tokenUrl is required") {
 		t.Errorf("NewRegistryFromConfig(naver-cafe) = %v", err)
 	}
 }

@@ -72,6 +72,7 @@ type Registry struct {
 	adapters  map[model.Channel]*HTTPAdapter
 	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
 	sens      map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
+	naver     map[model.Channel]*NaverAdapter // channels speaking naver-cafe
 	transport *http.Transport
 }
 
@@ -88,6 +89,11 @@ type Endpoint struct {
 	// ServiceID and AccessKey are kakao-sens's (Secret is then the access key's secret key).
 	ServiceID string
 	AccessKey string
+	// naver-cafe: URL is the Open API root (https://openapi.naver.com); TokenURL, ClientID and
+	// ClientSecret renew the stores' access tokens.
+	TokenURL     string
+	ClientID     string
+	ClientSecret ClientSecret
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -123,7 +129,8 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		// answer itself comes back and is mapped to a Permanent error.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{}, transport: tr}
+	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{},
+		naver: map[model.Channel]*NaverAdapter{}, transport: tr}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
@@ -135,6 +142,10 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		}
 		if ep.Protocol == ProtocolKakaoSENS {
 			r.sens[ch] = newSENSAdapter(ch, ep, client, opts, logger)
+			continue
+		}
+		if ep.Protocol == ProtocolNaverCafe {
+			r.naver[ch] = newNaverAdapter(ch, ep, client, opts, logger)
 			continue
 		}
 		a := &HTTPAdapter{ch: ch, client: client, opts: opts, logger: logger, secret: ep.Secret}
@@ -176,7 +187,8 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	opts.AllowInsecureLoopback = fc.AllowInsecureLoopback
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
-		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version, ServiceID: cc.ServiceID, AccessKey: cc.AccessKey}
+		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version, ServiceID: cc.ServiceID, AccessKey: cc.AccessKey,
+			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret}
 	}
 	return NewRegistry(endpoints, opts), nil
 }
@@ -189,6 +201,9 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 	if s, ok := r.sens[ch]; ok {
 		return s
 	}
+	if n, ok := r.naver[ch]; ok {
+		return n
+	}
 	if a, ok := r.adapters[ch]; ok {
 		return a
 	}
@@ -196,8 +211,10 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 }
 
 // NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
-// (instagram-graph): the credentials' key (SECRETS_KEY) is then required.
-func (r *Registry) NeedsAccounts() bool { return len(r.graph) > 0 || len(r.sens) > 0 }
+// (instagram-graph, kakao-sens, naver-cafe): the credentials' key (SECRETS_KEY) is then required.
+func (r *Registry) NeedsAccounts() bool {
+	return len(r.graph) > 0 || len(r.sens) > 0 || len(r.naver) > 0
+}
 
 // Close releases idle connections.
 func (r *Registry) Close() { r.transport.CloseIdleConnections() }

@@ -51,13 +51,21 @@ func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, ru
 		return &channels.Error{Kind: channels.NeedsReconnect, Message: fmt.Sprintf("the store's %s account must be reconnected before publishing", channelName(run.State.Channel)),
 			Detail: "account status needs_reconnect: " + acct.LastError}
 	}
-	req.Account = &channels.Account{StoreID: acct.StoreID, Ref: acct.AccountRef, Credentials: secret}
+	req.Account = &channels.Account{StoreID: acct.StoreID, Ref: acct.AccountRef, Credentials: secret,
+		SaveCredentials: func(ctx context.Context, creds []byte, expiresAt *time.Time) error {
+			cctx, cancel := dbCtx(ctx)
+			defer cancel()
+			return e.store.UpdateAccountCredentials(cctx, acct.StoreID, run.State.Channel, creds, expiresAt, acct.UpdatedAt, e.sealer)
+		}}
 	return nil
 }
 
 func channelName(ch model.Channel) string {
-	if ch == model.ChannelInstagram {
+	switch ch {
+	case model.ChannelInstagram:
 		return "Instagram"
+	case model.ChannelNaver:
+		return "Naver Cafe"
 	}
 	return string(ch)
 }

@@ -108,4 +108,10 @@
 // 401 Authentication Failed), "KAKAO=throttle" / "KAKAO=throttlex2" (every / the next two calls
 // 429), "KAKAO=send-lost" (the next send is accepted, then the connection closes without an
 // answer). A bare number keeps meaning the partner protocol's count.
+//
+// It also emulates the Naver Cafe article API and Naver Login's token endpoint (naver.go, the
+// naver-cafe protocol): POST /v1/cafe/{clubid}/menu/{menuid}/articles with a Bearer token of a
+// member registered with RegisterNaverAccount (or PUT /_admin/naver/accounts), POST|GET
+// /oauth2.0/token with grant_type=refresh_token. SIMULATOR_FAIL takes "NAVER=024" (the token in
+// use expires once), "NAVER=429x2" (codes 024, 403, 429, 500) and "NAVER=refresh-fail".
 package simulator

@@ -25,6 +25,9 @@ type FailRule struct {
 	// "throttle" / "throttlex<n>" (every / the next n calls 429) or "send-lost" (the next send
 	// is accepted and its answer lost). "" = none.
 	Dealer string
+	// Naver is a NAVER rule for the Cafe API emulation (naver.go): "024", "<code>x<n>" or
+	// "refresh-fail". "" = none.
+	Naver string
 }
 
 // fails reports whether the attempt-th submit (1-based) of an event fails.
@@ -37,10 +40,21 @@ func (r FailRule) String() string {
 	if r.Dealer != "" {
 		return r.Dealer
 	}
+	if r.Naver != "" {
+		return r.Naver
+	}
 	if r.Always {
 		return "always"
 	}
 	return strconv.Itoa(r.First)
+}
+
+// protocolFail parses the rules of a channel's platform protocol (ok false: the value is not one
+// of them, and means the partner protocol's count).
+var protocolFail = map[model.Channel]func(string) (FailRule, bool, error){
+	model.ChannelInstagram: parseGraphFail,  // instagram.go
+	model.ChannelKakao:     parseDealerFail, // kakao.go
+	model.ChannelNaver:     parseNaverFail,  // naver.go
 }
 
 // ParseFail parses SIMULATOR_FAIL: comma-separated CHANNEL=N or CHANNEL=always items, e.g.
@@ -69,17 +83,8 @@ func ParseFail(s string) (map[model.Channel]FailRule, error) {
 			rules[ch] = FailRule{Always: true}
 			continue
 		}
-		if ch == model.ChannelInstagram {
-			if r, ok, err := parseGraphFail(strings.ToLower(val)); ok || err != nil {
-				if err != nil {
-					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
-				}
-				rules[ch] = r
-				continue
-			}
-		}
-		if ch == model.ChannelKakao {
-			if r, ok, err := parseDealerFail(strings.ToLower(val)); ok || err != nil {
+		if parse, ok := protocolFail[ch]; ok {
+			if r, ok, err := parse(strings.ToLower(val)); ok || err != nil {
 				if err != nil {
 					return nil, fmt.Errorf("SIMULATOR_FAIL: item %q: %v", model.Truncate(item, 40), err)
 				}

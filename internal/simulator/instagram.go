@@ -98,6 +98,9 @@ func graphHint(ch model.Channel) string {
 	if ch == model.ChannelInstagram {
 		return ", or for the Graph API a code (190), code x count (613x2), container-error or publish-lost"
 	}
+	if ch == model.ChannelNaver {
+		return ", or for the Cafe API 024, code x count (429x2) or refresh-fail"
+	}
 	return ""
 }
 

@@ -108,8 +108,9 @@ type Server struct {
 	faults   map[model.Channel]map[Op][]Fault
 	seq      uint64
 	rng      *rand.Rand
-	ig       *igState   // Instagram Graph API emulation (instagram.go)
-	sens     *sensState // NAVER Cloud SENS 친구톡 emulation (kakao.go)
+	ig       *igState    // Instagram Graph API emulation (instagram.go)
+	sens     *sensState  // NAVER Cloud SENS 친구톡 emulation (kakao.go)
+	naver    *naverState // Naver Cafe API emulation (naver.go)
 }
 
 // New returns a simulator configured by cfg.
@@ -136,6 +137,7 @@ func New(cfg Config) *Server {
 		secrets:  map[model.Channel]partnersig.Secret{},
 		ig:       newIGState(),
 		sens:     newSENSState(),
+		naver:    newNaverState(),
 	}
 	for ch, sec := range cfg.Secrets {
 		if len(sec) > 0 {
@@ -168,6 +170,7 @@ func (s *Server) Handler() http.Handler {
 	s.adminRoutes(mux)
 	s.instagramRoutes(mux)
 	s.kakaoRoutes(mux)
+	s.naverRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route", false)
 	})
@@ -229,6 +232,7 @@ func (s *Server) SetFail(rules map[model.Channel]FailRule) {
 	}
 	s.ig.graphFaultsUsed, s.ig.containerErrorUsed, s.ig.publishLostUsed = 0, false, false
 	s.sens.faultsUsed, s.sens.sendLostUsed = 0, false
+	s.naver.faultUsed, s.naver.expired = 0, false
 }
 
 // Stats returns the counters of a channel.

@@ -77,7 +77,7 @@ func TestPartnerServeRefusesUnsignedOrUnimplementedConfig(t *testing.T) {
 	env := newEnv(t, nil)
 	for i, tc := range []struct{ config, want string }{
 		{`{"channels":{"GINITV":{"url":"https://gtv.example.com"}}}`, "channel GINITV: secretFile is required for protocol partner-v1"},
-		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: protocol naver-cafe is not implemented yet"},
+		{`{"channels":{"NAVER":{"protocol":"naver-cafe","url":"https://openapi.naver.com"}}}`, "channel NAVER: tokenUrl is required"},
 	} {
 		path := filepath.Join(dir, fmt.Sprintf("channels%d.json", i))
 		if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
