@@ -66,6 +66,8 @@ func channelName(ch model.Channel) string {
 		return "Instagram"
 	case model.ChannelNaver:
 		return "Naver Cafe"
+	case model.ChannelKakao:
+		return "KakaoTalk channel"
 	}
 	return string(ch)
 }
