@@ -83,6 +83,16 @@ func (db *DB) RetryChannel(ctx context.Context, eventID string, ch model.Channel
 // RetryFailed retries every FAILED channel of an event's distribution in one transaction and
 // returns the distribution and the channels retried. ECONFLICT when none is FAILED.
 func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue EnqueueFunc) (model.Distribution, []model.ChannelState, error) {
+	return db.RetryFailedExcept(ctx, eventID, actor, nil, enqueue)
+}
+
+// RetryFailedExcept is RetryFailed leaving the channels of skip FAILED (the pre-flight check
+// refused them: their store account must be connected first).
+func (db *DB) RetryFailedExcept(ctx context.Context, eventID, actor string, skip []model.Channel, enqueue EnqueueFunc) (model.Distribution, []model.ChannelState, error) {
+	skipped := make([]string, len(skip))
+	for i, ch := range skip {
+		skipped[i] = string(ch)
+	}
 	var (
 		d    model.Distribution
 		rows []model.ChannelState
@@ -94,8 +104,8 @@ func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue En
 		}
 		rows, err = collectChannelStates(tx.Query(ctx, `WITH upd AS (
 				UPDATE channel_status cs SET `+retrySet+`
-				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' RETURNING cs.*)
-			SELECT `+channelColumns+` FROM upd cs ORDER BY `+channelOrder, parent.ID))
+				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' AND NOT (cs.channel = ANY($2::text[])) RETURNING cs.*)
+			SELECT `+channelColumns+` FROM upd cs ORDER BY `+channelOrder, parent.ID, skipped))
 		if err != nil {
 			return fmt.Errorf("reset channels: %w", err)
 		}

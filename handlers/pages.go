@@ -233,8 +233,26 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 	p := NewPage(c, "events.title")
 	p.Title, p.Now = ev.Title, time.Now()
 	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes
+	p.Preflight = h.preflight
 	v.Event, v.Attempts = ev, attempts
 	return Render(c, status, views.EventDetail(p, v))
+}
+
+// preflight is the start form's pre-flight check of every channel (views.Page.Preflight); a check
+// that fails shows nothing refused (the start itself checks again).
+func (h *Handlers) preflight(ctx context.Context, eventID string) map[model.Channel]model.ChannelCheck {
+	if h.deps.Engine == nil {
+		return nil
+	}
+	checks, err := h.deps.Engine.Preflight(ctx, eventID, model.AllChannels)
+	if err != nil {
+		return nil
+	}
+	out := make(map[model.Channel]model.ChannelCheck, len(checks))
+	for _, c := range checks {
+		out[c.Channel] = c
+	}
+	return out
 }
 
 func eventIDParam(c echo.Context) (string, error) {

@@ -226,6 +226,7 @@ var catalogues = []map[string][2]string{
 	bulkPickMessages,  // i18n_events.go
 	quietMessages,     // i18n_quiet.go
 	instagramMessages, // i18n_instagram.go
+	preflightMessages, // i18n_preflight.go
 }
 
 // lookup finds key in the catalogues.
@@ -293,6 +294,9 @@ type Page struct {
 	// KakaoQuiet is KakaoTalk's quiet hours (KAKAO_QUIET_HOURS): in force at Now (the render time;
 	// zero: the clock), the detail page's pre-flight notes say when KakaoTalk will be sent.
 	KakaoQuiet quiethours.Window
+	// Preflight checks an event's channels before a start (the engine's pre-flight check): the
+	// start form disables the channels it refuses, with the reason. nil checks nothing.
+	Preflight func(ctx context.Context, eventID string) map[model.Channel]model.ChannelCheck
 }
 
 // Loc is the page's time zone (Zone, or the default).

@@ -1,0 +1,217 @@
+package handlers_test
+
+// The pre-flight check (issue 14, points 3 and 5) through the whole service, INSTAGRAM on
+// instagram-graph against the simulator over HTTP: the API start refuses a channel that cannot
+// publish for the event (400 channel_unavailable naming it and its reason, nothing written), a
+// used-up publishing quota answers 409 quota_exhausted with when it frees up, retry-failed skips
+// and names a channel whose account needs reconnecting, and the start form shows the channel
+// disabled with the reason.
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/marketing-platform/distribution/internal/channels"
+	"github.com/marketing-platform/distribution/internal/model"
+	"github.com/marketing-platform/distribution/internal/secrets"
+	"github.com/marketing-platform/distribution/internal/simulator"
+)
+
+type preflightApp struct {
+	*apiApp
+	sim  *simulator.Server
+	ring *secrets.Keyring
+}
+
+// newPreflightApp: INSTAGRAM speaks instagram-graph to the simulator; no worker runs jobs.
+func newPreflightApp(t *testing.T) *preflightApp {
+	t.Helper()
+	sim := simulator.New(simulator.Config{})
+	base, stop, err := sim.StartLocal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{
+		model.ChannelInstagram: {URL: base, Protocol: channels.ProtocolInstagramGraph, Version: "v23.0"},
+	}, channels.Options{PollInterval: 2 * time.Millisecond, AllowInsecureLoopback: true})
+	t.Cleanup(reg.Close)
+	a := newAPIApp(t, 0, reg.Adapter)
+	keys, _, err := a.app.Config.SecretsKeysOrDev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.New(keys.Current, keys.Previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &preflightApp{apiApp: a, sim: sim, ring: ring}
+}
+
+// store creates store id; with a user, an INSTAGRAM account (extra: more credential JSON).
+func (a *preflightApp) store(id, igUser, extra string) {
+	a.t.Helper()
+	wantStatus(a.t, a.as(model.RoleManager, http.MethodPost, "/api/v1/stores", map[string]any{"id": id, "name": "가게 " + id}), http.StatusCreated)
+	if igUser == "" {
+		return
+	}
+	tok := "tok-" + id
+	a.sim.RegisterInstagramAccount(igUser, tok)
+	cred, err := model.ParseCredentials(model.ChannelInstagram, []byte(`{"igUserId":"`+igUser+`","accessToken":"`+tok+`"`+extra+`}`))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if _, err := a.db.SetChannelAccount(context.Background(), id, cred, a.ring, model.AuditEntry{Actor: "admin"}); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func (a *preflightApp) igEvent(id, store, image string) {
+	a.t.Helper()
+	body := map[string]any{"id": id, "title": "봄 세일 " + id, "imageUrl": image}
+	if store != "" {
+		body["storeId"] = store
+	}
+	wantStatus(a.t, a.as(model.RoleMarketer, http.MethodPost, "/api/v1/events", body), http.StatusCreated)
+}
+
+func (a *preflightApp) startIG(id string, chans ...model.Channel) apiResp {
+	return a.as(model.RoleMarketer, http.MethodPost, "/api/v1/events/"+id+"/distribution", map[string]any{"channels": chans})
+}
+
+// refusedChannels returns the error's channels as channel → reason.
+func refusedChannels(t *testing.T, body map[string]any) map[string]map[string]any {
+	t.Helper()
+	e, _ := body["error"].(map[string]any)
+	list, _ := e["channels"].([]any)
+	out := map[string]map[string]any{}
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		ch, _ := m["channel"].(string)
+		out[ch] = m
+	}
+	return out
+}
+
+func TestPreflightAPIStart(t *testing.T) {
+	t.Parallel()
+	a := newPreflightApp(t)
+	a.store("ok", "1784100", "")
+	a.store("bare", "", "")
+	a.store("dead", "1784101", "")
+	a.exec(`UPDATE channel_accounts SET status = 'needs_reconnect', last_error = 'code 190' WHERE store_id = 'dead'`)
+	a.store("old", "1784102", "")
+	a.exec(`UPDATE channel_accounts SET expires_at = now() - interval '1 day' WHERE store_id = 'old'`) // expired since it was set
+
+	cases := []struct {
+		name, store, image, reason string
+	}{
+		{"no store", "", "https://img.example.com/a.jpg", model.PreflightNoStore},
+		{"no account", "bare", "https://img.example.com/a.jpg", model.PreflightNoAccount},
+		{"needs reconnect", "dead", "https://img.example.com/a.jpg", model.PreflightNeedsReconnect},
+		{"expired", "old", "https://img.example.com/a.jpg", model.PreflightExpired},
+		{"http image", "ok", "http://img.example.com/a.jpg", model.PreflightImageHTTPS},
+		{"no image", "ok", "", model.PreflightImageHTTPS},
+	}
+	for i, tc := range cases {
+		id := "pf" + string(rune('a'+i))
+		a.igEvent(id, tc.store, tc.image)
+		before := a.snapshot()
+		body := wantError(t, a.startIG(id, model.ChannelUridongneTV, model.ChannelInstagram), http.StatusBadRequest, model.ECHANNELUNAVAILABLE, "INSTAGRAM")
+		got := refusedChannels(t, body)
+		if len(got) != 1 || got["INSTAGRAM"]["reason"] != tc.reason || got["INSTAGRAM"]["detail"] == "" {
+			t.Errorf("%s: refused channels %v, want INSTAGRAM %s", tc.name, got, tc.reason)
+		}
+		if after := a.snapshot(); after != before {
+			t.Errorf("%s: the refused start wrote: %s → %s", tc.name, before, after)
+		}
+		if n := a.count(`SELECT count(*) FROM channel_status WHERE event_id = $1`, id); n != 0 {
+			t.Errorf("%s: %d channel rows", tc.name, n)
+		}
+	}
+
+	// A usable account and an https image: accepted.
+	a.igEvent("pfok", "ok", "https://img.example.com/a.jpg")
+	wantStatus(t, a.startIG("pfok", model.ChannelInstagram, model.ChannelKakao), http.StatusAccepted)
+
+	// The quota used up (50 posts in the last 24 h, the oldest 20 h ago): 409 quota_exhausted with
+	// when the oldest leaves the window.
+	a.store("busy", "1784103", "")
+	oldest := time.Now().Add(-20 * time.Hour).Truncate(time.Second)
+	seed := []time.Time{oldest}
+	for i := 1; i < 50; i++ {
+		seed = append(seed, oldest.Add(time.Duration(i)*time.Minute))
+	}
+	a.sim.SeedInstagramPosts("1784103", seed...)
+	a.igEvent("pfquota", "busy", "https://img.example.com/a.jpg")
+	before := a.snapshot()
+	body := wantError(t, a.startIG("pfquota", model.ChannelInstagram), http.StatusConflict, model.EQUOTAEXHAUSTED, "50 of its 50")
+	got := refusedChannels(t, body)["INSTAGRAM"]
+	at, err := time.Parse(time.RFC3339, func() string { s, _ := got["availableAt"].(string); return s }())
+	if got["reason"] != model.PreflightQuota || err != nil || !at.Equal(oldest.Add(24*time.Hour)) {
+		t.Errorf("quota refusal %v (availableAt %v), want it free at %v", got, at, oldest.Add(24*time.Hour))
+	}
+	if after := a.snapshot(); after != before {
+		t.Errorf("the refused start wrote: %s → %s", before, after)
+	}
+}
+
+func TestPreflightRetryFailedSkipsNeedsReconnect(t *testing.T) {
+	t.Parallel()
+	a := newPreflightApp(t)
+	a.store("st", "1784200", "")
+	a.igEvent("rf", "st", "https://img.example.com/a.jpg")
+	wantStatus(t, a.startIG("rf", model.ChannelInstagram, model.ChannelNaver), http.StatusAccepted)
+	a.fail("rf", model.ChannelInstagram)
+	a.fail("rf", model.ChannelNaver)
+	a.exec(`UPDATE channel_accounts SET status = 'needs_reconnect' WHERE store_id = 'st'`)
+
+	r := a.as(model.RoleStaff, http.MethodPost, "/api/v1/events/rf/distribution/retry-failed", nil)
+	wantStatus(t, r, http.StatusAccepted)
+	m := r.body(t)
+	chans, _ := m["channels"].([]any)
+	skipped, _ := m["skipped"].([]any)
+	if len(chans) != 1 || chans[0] != "NAVER" || len(skipped) != 1 {
+		t.Fatalf("retry-failed answered %s: want NAVER retried and INSTAGRAM skipped", r.raw)
+	}
+	if s, _ := skipped[0].(map[string]any); s["channel"] != "INSTAGRAM" || s["reason"] != model.PreflightNeedsReconnect {
+		t.Errorf("skipped %v", skipped[0])
+	}
+	if n := a.count(`SELECT count(*) FROM channel_status WHERE event_id = 'rf' AND channel = 'INSTAGRAM' AND status = 'FAILED' AND coalesce(retries, 0) = 0`); n != 1 {
+		t.Errorf("INSTAGRAM was retried")
+	}
+	// Only INSTAGRAM is left FAILED: the retry is refused, naming it.
+	a.fail("rf", model.ChannelNaver)
+	a.exec(`UPDATE channel_status SET status = 'SUCCESS' WHERE event_id = 'rf' AND channel = 'NAVER'`)
+	wantError(t, a.as(model.RoleStaff, http.MethodPost, "/api/v1/events/rf/distribution/retry-failed", nil), http.StatusBadRequest, model.ECHANNELUNAVAILABLE, "INSTAGRAM")
+}
+
+func TestPreflightStartFormDisablesChannel(t *testing.T) {
+	t.Parallel()
+	a := newPreflightApp(t)
+	a.igEvent("pfpage", "", "https://img.example.com/a.jpg")
+	send, _ := sessionClient(t, a.apiApp, "staff@example.com", model.RoleStaff)
+	page := send(http.MethodGet, "/events/pfpage", "", nil)
+	wantStatus(t, page, http.StatusOK)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page.raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := doc.Find(`form[data-action="start-distribution"]`)
+	ig := form.Find(`input[name="channels"][value="INSTAGRAM"]`)
+	if _, disabled := ig.Attr("disabled"); !disabled || ig.Is("[checked]") {
+		t.Errorf("INSTAGRAM checkbox not disabled and unchecked: %v", ig.Nodes)
+	}
+	note := ig.Closest("label").Find(`[data-preflight="INSTAGRAM"][data-reason="no_store"]`)
+	if note.Length() != 1 || !strings.Contains(note.Text(), "has no store") {
+		t.Errorf("no reason next to INSTAGRAM: %q", note.Text())
+	}
+	if n := form.Find(`input[name="channels"][disabled]`).Length(); n != 1 {
+		t.Errorf("%d disabled channels, want only INSTAGRAM", n)
+	}
+}
