@@ -604,12 +604,9 @@ func (h *Handlers) APIRetryFailed(c echo.Context) error {
 	if chans == nil {
 		chans = []model.Channel{}
 	}
-	if skipped == nil {
-		skipped = []model.ChannelCheck{}
-	}
 	return c.JSON(http.StatusAccepted, struct {
 		Channels []model.Channel      `json:"channels"`
-		Skipped  []model.ChannelCheck `json:"skipped"`
+		Skipped  []model.ChannelCheck `json:"skipped,omitempty"` // refused by the pre-flight check, left FAILED
 	}{chans, skipped})
 }
 
