@@ -4,9 +4,9 @@ package engine_test
 // over HTTP, the store's account decrypted from Postgres, River, the container checkpoint.
 
 import (
-	"errors"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
