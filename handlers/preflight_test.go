@@ -191,6 +191,40 @@ func TestPreflightRetryFailedSkipsNeedsReconnect(t *testing.T) {
 	wantError(t, a.as(model.RoleStaff, http.MethodPost, "/api/v1/events/rf/distribution/retry-failed", nil), http.StatusBadRequest, model.ECHANNELUNAVAILABLE, "INSTAGRAM")
 }
 
+// A bulk retry leaves FAILED the channels whose store account cannot publish (here: to reconnect)
+// and retries the others.
+func TestPreflightBulkRetrySkipsNeedsReconnect(t *testing.T) {
+	t.Parallel()
+	a := newPreflightApp(t)
+	a.store("st", "1784300", "")
+	a.igEvent("bk", "st", "https://img.example.com/a.jpg")
+	wantStatus(t, a.startIG("bk", model.ChannelInstagram, model.ChannelNaver), http.StatusAccepted)
+	a.fail("bk", model.ChannelInstagram)
+	a.fail("bk", model.ChannelNaver)
+	a.exec(`UPDATE channel_accounts SET status = 'needs_reconnect' WHERE store_id = 'st'`)
+
+	pr := a.as(model.RoleStaff, http.MethodPost, "/api/v1/retries/preview", map[string]any{})
+	wantStatus(t, pr, http.StatusOK)
+	if n, _ := pr.body(t)["count"].(float64); n != 1 {
+		t.Errorf("preview %s: want 1 (NAVER)", pr.raw)
+	}
+	r := a.as(model.RoleStaff, http.MethodPost, "/api/v1/retries", map[string]any{})
+	wantStatus(t, r, http.StatusAccepted)
+	if n, _ := r.body(t)["count"].(float64); n != 1 {
+		t.Errorf("bulk retry %s: want 1 (NAVER)", r.raw)
+	}
+	if n := a.count(`SELECT count(*) FROM channel_status WHERE event_id = 'bk' AND status = 'FAILED'`); n != 1 {
+		t.Errorf("%d FAILED, want INSTAGRAM left FAILED", n)
+	}
+	// Reconnected: the bulk retry takes it.
+	a.exec(`UPDATE channel_accounts SET status = 'connected' WHERE store_id = 'st'`)
+	r = a.as(model.RoleStaff, http.MethodPost, "/api/v1/retries", map[string]any{"channel": "INSTAGRAM"})
+	wantStatus(t, r, http.StatusAccepted)
+	if n, _ := r.body(t)["count"].(float64); n != 1 {
+		t.Errorf("bulk retry after reconnecting %s: want 1", r.raw)
+	}
+}
+
 func TestPreflightStartFormDisablesChannel(t *testing.T) {
 	t.Parallel()
 	a := newPreflightApp(t)

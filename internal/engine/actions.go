@@ -97,6 +97,11 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return 0, model.Errork(model.EINVALID, "err.time_range_empty", "the time range is empty: from must be before to")
 	}
+	for _, ch := range model.AllChannels { // preflight.go: a channel without a usable account is left FAILED
+		if needsAccount(e.adapters(ch)) {
+			f.AccountChannels = append(f.AccountChannels, ch)
+		}
+	}
 	if preview {
 		return e.store.CountRetryMatching(ctx, f)
 	}
