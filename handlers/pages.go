@@ -234,6 +234,11 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 	p.Title, p.Now = ev.Title, time.Now()
 	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes
 	p.Preflight = h.preflight
+	if ev.Distribution == nil { // the edit form's store select
+		if p.Stores, err = h.deps.Store.FindStores(ctx); err != nil {
+			return err
+		}
+	}
 	v.Event, v.Attempts = ev, attempts
 	return Render(c, status, views.EventDetail(p, v))
 }

@@ -10,6 +10,7 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,41 @@ func TestPreflightStartFormDisablesChannel(t *testing.T) {
 	}
 	if n := form.Find(`input[name="channels"][disabled]`).Length(); n != 1 {
 		t.Errorf("%d disabled channels, want only INSTAGRAM", n)
+	}
+}
+
+// The edit form's store select (the pre-flight's no_store hint says to set the store): it lists
+// the stores, sets the event's store (its name follows), and refuses hostile or unknown ids
+// without a 500.
+func TestPreflightEditFormStoreSelect(t *testing.T) {
+	t.Parallel()
+	a := newUIApp(t, false)
+	if _, err := a.db.CreateStore(t.Context(), model.Store{ID: "st-1", Name: "빵집"}, model.AuditEntry{Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	a.event("ev1", "Spring sale")
+	c := a.login("m@x.test", model.RoleMarketer)
+	doc := c.get("/events/ev1").doc(t)
+	if doc.Find(`form[data-action="edit-event"] select[name="storeId"] option[value="st-1"]`).Length() != 1 ||
+		doc.Find(`form[data-action="edit-event"] select[name="storeId"] option[value=""][selected]`).Length() != 1 {
+		t.Fatal("edit form lacks the store select with st-1 and none selected")
+	}
+	form := url.Values{"title": {"Spring sale"}, "storeName": {""}, "storeId": {"st-1"}}
+	wantLocation(t, "set store", c.post("/events/ev1/edit", form, false), "/events/ev1")
+	e, err := a.db.FindEventByID(t.Context(), "ev1")
+	if err != nil || e.StoreID != "st-1" || e.StoreName != "빵집" {
+		t.Fatalf("edited = %+v %v", e, err)
+	}
+	if c.get("/events/ev1").doc(t).Find(`select[name="storeId"] option[value="st-1"][selected]`).Length() != 1 {
+		t.Error("the store is not selected after saving")
+	}
+	for _, bad := range []string{"nope", "a\x00b", "\xff\xfe", "a\r\nb", strings.Repeat("s", 5000)} {
+		r := c.post("/events/ev1/edit", url.Values{"title": {"Spring sale"}, "storeId": {bad}}, false)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("storeId %q: status %d, want 400", bad, r.status)
+		}
+	}
+	if e, _ := a.db.FindEventByID(t.Context(), "ev1"); e.StoreID != "st-1" {
+		t.Errorf("a refused edit changed the store: %q", e.StoreID)
 	}
 }

@@ -297,6 +297,8 @@ type Page struct {
 	// Preflight checks an event's channels before a start (the engine's pre-flight check): the
 	// start form disables the channels it refuses, with the reason. nil checks nothing.
 	Preflight func(ctx context.Context, eventID string) map[model.Channel]model.ChannelCheck
+	// Stores are the choices of the event edit form's store select (nil: no select).
+	Stores []model.Store
 }
 
 // Loc is the page's time zone (Zone, or the default).

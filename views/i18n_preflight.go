@@ -17,6 +17,8 @@ var preflightMessages = map[string][2]string{
 	"preflight.image_required_https": {"Unavailable: Instagram needs an image at an https address.", "사용 불가: 인스타그램에는 https 주소의 이미지가 필요합니다."},
 	"preflight.quota_exhausted":      {"Publishing limit reached: available again at {t}", "게시 한도 도달: {t}부터 다시 가능합니다"},
 	"preflight.unavailable":          {"Unavailable for this event.", "이 이벤트에는 사용할 수 없습니다."},
+	"event.field.store_id":           {"Store (publishes as its accounts)", "매장 (매장 계정으로 게시)"},
+	"event.store_none":               {"No store", "매장 없음"},
 	"err.channel_unavailable":        {"These channels cannot be published for this event now: %s.", "지금 이 이벤트에 게시할 수 없는 채널: %s."},
 }
 
