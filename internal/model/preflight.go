@@ -26,11 +26,6 @@ const (
 	EQUOTAEXHAUSTED = "quota_exhausted"
 )
 
-func init() {
-	httpStatus[ECHANNELUNAVAILABLE] = 400
-	httpStatus[EQUOTAEXHAUSTED] = 409
-}
-
 // ChannelCheck is the pre-flight answer for one channel of one event.
 type ChannelCheck struct {
 	Channel Channel `json:"channel"`
