@@ -173,6 +173,13 @@ func (e *Engine) publishingQuota(ctx context.Context, qa channels.QuotaAdapter, 
 // preflightRefusal runs Preflight and returns a *model.UnavailableError naming the refused
 // channels, nil when every channel may go.
 func (e *Engine) preflightRefusal(ctx context.Context, eventID string, chans []model.Channel) error {
+	some := false
+	for _, ch := range chans {
+		some = some || needsAccount(e.adapters(ch))
+	}
+	if !some { // only account protocols can be refused: a start of partner channels costs no query
+		return nil
+	}
 	checks, err := e.Preflight(ctx, eventID, chans)
 	if err != nil {
 		return err
