@@ -286,3 +286,24 @@ func TestPreflightEditFormStoreSelect(t *testing.T) {
 		t.Errorf("a refused edit changed the store: %q", e.StoreID)
 	}
 }
+
+// The page's "retry failed" names the channels the pre-flight check left FAILED in its flash.
+func TestPreflightRetryFailedPageNamesSkipped(t *testing.T) {
+	t.Parallel()
+	a := newPreflightApp(t)
+	a.store("st", "1784400", "")
+	a.igEvent("rp", "st", "https://img.example.com/a.jpg")
+	wantStatus(t, a.startIG("rp", model.ChannelInstagram, model.ChannelNaver), http.StatusAccepted)
+	a.fail("rp", model.ChannelInstagram)
+	a.fail("rp", model.ChannelNaver)
+	a.exec(`UPDATE channel_accounts SET status = 'needs_reconnect' WHERE store_id = 'st'`)
+	send, csrf := sessionClient(t, a.apiApp, "staff@example.com", model.RoleStaff)
+	r := send(http.MethodPost, "/events/rp/retry-failed", url.Values{"_csrf": {csrf}}.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("retry-failed: %d %.300s", r.status, r.raw)
+	}
+	page := send(http.MethodGet, "/events/rp", "", nil)
+	if !strings.Contains(page.raw, "Retrying 1 failed channel.") || !strings.Contains(page.raw, "cannot publish now (store account, image or quota): Instagram.") {
+		t.Errorf("flash does not name the skipped channel: %.2000s", page.raw)
+	}
+}

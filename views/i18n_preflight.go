@@ -18,6 +18,7 @@ var preflightMessages = map[string][2]string{
 	"preflight.quota_exhausted":      {"Publishing limit reached: available again at {t}", "게시 한도 도달: {t}부터 다시 가능합니다"},
 	"preflight.unavailable":          {"Unavailable for this event.", "이 이벤트에는 사용할 수 없습니다."},
 	"event.field.store_id":           {"Store (publishes as its accounts)", "매장 (매장 계정으로 게시)"},
+	"flash.retry_skipped":            {"Not retried, as they cannot publish now (store account, image or quota): %s.", "지금 게시할 수 없어 재시도하지 않음(매장 계정, 이미지 또는 게시 한도): %s."},
 	"event.store_none":               {"No store", "매장 없음"},
 	"err.channel_unavailable":        {"These channels cannot be published for this event now: %s.", "지금 이 이벤트에 게시할 수 없는 채널: %s."},
 }
