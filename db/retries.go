@@ -25,6 +25,11 @@ type RetryFilter struct {
 	// IDs, when not nil, narrows the filter to these channel rows (the ones a person checked
 	// in the bulk retry preview); an empty non-nil list matches nothing.
 	IDs []int64
+	// AccountChannels are the channels that publish as the event's store's account (the engine
+	// sets them): their rows are left FAILED, unmatched, when the event has no store or the store
+	// no usable account on the channel (none, disconnected, needs_reconnect, expired): a retry
+	// could only fail again (the pre-flight check).
+	AccountChannels []model.Channel
 }
 
 // retrySet is the SET clause of every manual retry: back to PENDING under a new generation.
@@ -83,6 +88,16 @@ func (db *DB) RetryChannel(ctx context.Context, eventID string, ch model.Channel
 // RetryFailed retries every FAILED channel of an event's distribution in one transaction and
 // returns the distribution and the channels retried. ECONFLICT when none is FAILED.
 func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue EnqueueFunc) (model.Distribution, []model.ChannelState, error) {
+	return db.RetryFailedExcept(ctx, eventID, actor, nil, enqueue)
+}
+
+// RetryFailedExcept is RetryFailed leaving the channels of skip FAILED (the pre-flight check
+// refused them: their store account must be connected first).
+func (db *DB) RetryFailedExcept(ctx context.Context, eventID, actor string, skip []model.Channel, enqueue EnqueueFunc) (model.Distribution, []model.ChannelState, error) {
+	skipped := make([]string, len(skip))
+	for i, ch := range skip {
+		skipped[i] = string(ch)
+	}
 	var (
 		d    model.Distribution
 		rows []model.ChannelState
@@ -94,8 +109,8 @@ func (db *DB) RetryFailed(ctx context.Context, eventID, actor string, enqueue En
 		}
 		rows, err = collectChannelStates(tx.Query(ctx, `WITH upd AS (
 				UPDATE channel_status cs SET `+retrySet+`
-				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' RETURNING cs.*)
-			SELECT `+channelColumns+` FROM upd cs ORDER BY `+channelOrder, parent.ID))
+				WHERE cs.distribution_status_id = $1 AND cs.status = 'FAILED' AND NOT (cs.channel = ANY($2::text[])) RETURNING cs.*)
+			SELECT `+channelColumns+` FROM upd cs ORDER BY `+channelOrder, parent.ID, skipped))
 		if err != nil {
 			return fmt.Errorf("reset channels: %w", err)
 		}
@@ -134,10 +149,13 @@ func lockParentByEventTx(ctx context.Context, tx pgx.Tx, eventID string) (model.
 }
 
 // retryWhere is the filter of a bulk retry; $1 channel ("" = any), $2 from, $3 to (NULL = open),
-// $4 channel row ids (NULL = any).
+// $4 channel row ids (NULL = any), $5 the channels that need a usable store account.
 const retryWhere = `cs.status = 'FAILED' AND ($1 = '' OR cs.channel = $1)
 	AND ($2::timestamptz IS NULL OR cs.completed_at >= $2) AND ($3::timestamptz IS NULL OR cs.completed_at < $3)
-	AND ($4::bigint[] IS NULL OR cs.id = ANY($4))`
+	AND ($4::bigint[] IS NULL OR cs.id = ANY($4))
+	AND NOT (cs.channel = ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM events e JOIN channel_accounts a
+		ON a.store_id = e.store_id AND a.channel = cs.channel WHERE e.id = cs.event_id
+		AND a.status IN ('connected', 'expiring') AND (a.expires_at IS NULL OR a.expires_at > now())))`
 
 func retryArgs(f RetryFilter) []any {
 	var from, to *time.Time
@@ -151,7 +169,11 @@ func retryArgs(f RetryFilter) []any {
 	if ids != nil && len(ids) == 0 {
 		ids = []int64{0} // no row has id 0: nothing matches (nil would mean "any")
 	}
-	return []any{string(f.Channel), from, to, ids}
+	acct := make([]string, len(f.AccountChannels))
+	for i, ch := range f.AccountChannels {
+		acct[i] = string(ch)
+	}
+	return []any{string(f.Channel), from, to, ids, acct}
 }
 
 // CountRetryMatching counts the FAILED channels a bulk retry with f would retry (the preview).
@@ -178,7 +200,7 @@ func (db *DB) RetryMatchingBatch(ctx context.Context, f RetryFilter, afterID int
 		args := append(retryArgs(f), afterID, limit)
 		var ids, parents []int64
 		cand, err := tx.Query(ctx, `SELECT cs.id, cs.distribution_status_id FROM channel_status cs
-			WHERE `+retryWhere+` AND cs.id > $5 ORDER BY cs.id LIMIT $6`, args...)
+			WHERE `+retryWhere+` AND cs.id > $6 ORDER BY cs.id LIMIT $7`, args...)
 		if err != nil {
 			return fmt.Errorf("select channels: %w", err)
 		}

@@ -408,6 +408,9 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 		return err
 	}
 	d, err := h.deps.Engine.StartDistribution(c.Request().Context(), id, chans, apiActor(c))
+	if uerr := (*model.UnavailableError)(nil); errors.As(err, &uerr) {
+		return apiUnavailable(c, uerr)
+	}
 	var started *model.AlreadyStartedError
 	if errors.As(err, &started) {
 		return c.JSON(http.StatusConflict, struct {
@@ -423,6 +426,22 @@ func (h *Handlers) APIStartDistribution(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, APIPrefix+"/events/"+id+"/distribution")
 	return c.JSON(http.StatusAccepted, h.apiDistributionOf(d))
+}
+
+// apiUnavailable answers a start or retry the pre-flight check refused: 400 channel_unavailable
+// (409 quota_exhausted when only quotas refused) naming each channel, its reason code, detail and,
+// for a quota, when it frees up (availableAt). Nothing was written.
+func apiUnavailable(c echo.Context, e *model.UnavailableError) error {
+	code := e.Code()
+	var body struct {
+		Error struct {
+			Code     string               `json:"code"`
+			Message  string               `json:"message"`
+			Channels []model.ChannelCheck `json:"channels"`
+		} `json:"error"`
+	}
+	body.Error.Code, body.Error.Message, body.Error.Channels = code, model.ErrorMessage(e), e.Checks
+	return c.JSON(model.HTTPStatus(code), body)
 }
 
 // apiScheduleInput is the body of PUT /api/v1/events/{id}/schedule.
@@ -575,14 +594,20 @@ func (h *Handlers) APIRetryFailed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	chans, err := h.deps.Engine.RetryFailed(c.Request().Context(), id, apiActor(c))
+	chans, skipped, err := h.deps.Engine.RetryFailedChecked(c.Request().Context(), id, apiActor(c))
+	if uerr := (*model.UnavailableError)(nil); errors.As(err, &uerr) {
+		return apiUnavailable(c, uerr)
+	}
 	if err != nil {
 		return err
 	}
 	if chans == nil {
 		chans = []model.Channel{}
 	}
-	return c.JSON(http.StatusAccepted, map[string][]model.Channel{"channels": chans})
+	return c.JSON(http.StatusAccepted, struct {
+		Channels []model.Channel      `json:"channels"`
+		Skipped  []model.ChannelCheck `json:"skipped,omitempty"` // refused by the pre-flight check, left FAILED
+	}{chans, skipped})
 }
 
 // apiRetryFilterInput is the body of POST /api/v1/retries and /api/v1/retries/preview.

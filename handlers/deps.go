@@ -41,6 +41,11 @@ type Distributor interface {
 	StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error)
 	RetryChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)
 	RetryFailed(ctx context.Context, eventID, actor string) ([]model.Channel, error)
+	// RetryFailedChecked is RetryFailed skipping (and naming) the channels the pre-flight check
+	// refuses; *model.UnavailableError when it refuses them all.
+	RetryFailedChecked(ctx context.Context, eventID, actor string) ([]model.Channel, []model.ChannelCheck, error)
+	// Preflight checks channels of an event before a start or a retry (engine/preflight.go).
+	Preflight(ctx context.Context, eventID string, chans []model.Channel) ([]model.ChannelCheck, error)
 	RetryMatching(ctx context.Context, f db.RetryFilter, actor string, preview bool) (int, error)
 	CancelDistribution(ctx context.Context, eventID, actor string) (model.Distribution, error)
 	CancelChannel(ctx context.Context, eventID string, ch model.Channel, actor string) (model.Distribution, error)

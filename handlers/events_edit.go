@@ -131,6 +131,14 @@ func (h *Handlers) UpdateEventForm(c echo.Context) error {
 	pr, _ := Principal(c)
 	ctx := c.Request().Context()
 	patch := model.EventPatch{Title: &form.Title, Description: &form.Description, ImageURL: &form.ImageURL, StoreName: &form.StoreName}
+	if params, _ := c.FormParams(); params.Has("storeId") { // the store select (shown when stores exist)
+		form.StoreID = params.Get("storeId")
+		patch.StoreID = &form.StoreID
+		if form.StoreID != "" && !model.ValidEventID(form.StoreID) {
+			form.StoreID = ""
+			return h.eventActionFailed(c, id, model.Errorf(model.EINVALID, "no such store"), &form)
+		}
+	}
 	if _, err := h.deps.Store.UpdateEvent(ctx, id, patch, model.AuditEntry{Actor: pr.Name, IP: c.RealIP()}); err != nil {
 		return h.eventActionFailed(c, id, err, &form)
 	}

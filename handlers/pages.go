@@ -233,8 +233,31 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 	p := NewPage(c, "events.title")
 	p.Title, p.Now = ev.Title, time.Now()
 	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes
+	p.Preflight = h.preflight
+	if ev.Distribution == nil { // the edit form's store select
+		if p.Stores, err = h.deps.Store.FindStores(ctx); err != nil {
+			return err
+		}
+	}
 	v.Event, v.Attempts = ev, attempts
 	return Render(c, status, views.EventDetail(p, v))
+}
+
+// preflight is the start form's pre-flight check of every channel (views.Page.Preflight); a check
+// that fails shows nothing refused (the start itself checks again).
+func (h *Handlers) preflight(ctx context.Context, eventID string) map[model.Channel]model.ChannelCheck {
+	if h.deps.Engine == nil {
+		return nil
+	}
+	checks, err := h.deps.Engine.Preflight(ctx, eventID, model.AllChannels)
+	if err != nil {
+		return nil
+	}
+	out := make(map[model.Channel]model.ChannelCheck, len(checks))
+	for _, c := range checks {
+		out[c.Channel] = c
+	}
+	return out
 }
 
 func eventIDParam(c echo.Context) (string, error) {
@@ -375,7 +398,7 @@ func (h *Handlers) RetryFailedForm(c echo.Context) error {
 		return err
 	}
 	pr, _ := Principal(c)
-	chans, err := h.deps.Engine.RetryFailed(c.Request().Context(), id, pr.Name)
+	chans, skipped, err := h.deps.Engine.RetryFailedChecked(c.Request().Context(), id, pr.Name)
 	if err != nil {
 		lang := Lang(c)
 		msg := userMessage(c, err)
@@ -389,7 +412,11 @@ func (h *Handlers) RetryFailedForm(c echo.Context) error {
 		}
 		return h.actionFailed(c, id, err, msg)
 	}
-	return h.actionDone(c, id, flashRetriedFailed, strconv.Itoa(len(chans)))
+	arg := strconv.Itoa(len(chans))
+	for i, s := range skipped { // "2;INSTAGRAM": the pre-flight check left these FAILED
+		arg += map[bool]string{true: ";", false: ","}[i == 0] + string(s.Channel)
+	}
+	return h.actionDone(c, id, flashRetriedFailed, arg)
 }
 
 // CancelChannelForm serves POST /events/{id}/channels/{ch}/cancel (marketers, staff, managers).
@@ -518,11 +545,22 @@ func flashMessage(lang, key, arg string) (views.Flash, bool) {
 		}
 		ok.Text = views.T(lang, "breaker.probed")
 	case flashRetriedFailed, flashBulk:
-		n, err := strconv.Atoi(arg)
-		if err != nil || n < 0 {
+		count, rest, hasSkipped := strings.Cut(arg, ";")
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || (hasSkipped && key != flashRetriedFailed) {
 			return views.Flash{}, false
 		}
 		ok.Text = views.Tn(lang, "flash."+key, n)
+		if hasSkipped { // the channels the pre-flight check left FAILED, by name
+			var names []string
+			for _, ch := range strings.Split(rest, ",") {
+				if !model.Channel(ch).Valid() {
+					return views.Flash{}, false
+				}
+				names = append(names, model.Channel(ch).Name(lang))
+			}
+			ok.Text += " " + fmt.Sprintf(views.T(lang, "flash.retry_skipped"), strings.Join(names, ", "))
+		}
 	default:
 		return views.Flash{}, false
 	}

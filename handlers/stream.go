@@ -24,6 +24,7 @@ func (h *Handlers) EventStream(c echo.Context) error {
 	}
 	p := NewPage(c, "events.title")
 	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes, computed at each render
+	p.Preflight = h.preflight
 	return h.deps.Live.ServeEvent(c.Response(), c.Request(), id, p, viewer(c))
 }
 

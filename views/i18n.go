@@ -227,6 +227,7 @@ var catalogues = []map[string][2]string{
 	quietMessages,     // i18n_quiet.go
 	instagramMessages, // i18n_instagram.go
 	naverMessages,     // i18n_naver.go
+	preflightMessages, // i18n_preflight.go
 }
 
 // lookup finds key in the catalogues.
@@ -294,6 +295,11 @@ type Page struct {
 	// KakaoQuiet is KakaoTalk's quiet hours (KAKAO_QUIET_HOURS): in force at Now (the render time;
 	// zero: the clock), the detail page's pre-flight notes say when KakaoTalk will be sent.
 	KakaoQuiet quiethours.Window
+	// Preflight checks an event's channels before a start (the engine's pre-flight check): the
+	// start form disables the channels it refuses, with the reason. nil checks nothing.
+	Preflight func(ctx context.Context, eventID string) map[model.Channel]model.ChannelCheck
+	// Stores are the choices of the event edit form's store select (nil: no select).
+	Stores []model.Store
 }
 
 // Loc is the page's time zone (Zone, or the default).

@@ -5,10 +5,8 @@ package engine
 // checkpoint; an account whose token is dead (channels.NeedsReconnect) is marked and the channel
 // fails at once; a manual retry is refused while the account still needs reconnecting.
 //
-// Not done here yet (a later step of issue 14): the start form and the API start refusing a
-// channel without a connected account up front (400), and the page pre-flight. Today such a
-// channel starts and fails at its first attempt with "no connected Instagram account for this
-// store".
+// The start and the retries check the account first (preflight.go): a channel without a usable
+// account is refused up front instead of failing at its first attempt.
 
 import (
 	"context"
@@ -88,21 +86,29 @@ func (e *Engine) finishNeedsReconnect(ctx context.Context, log *slog.Logger, run
 	return e.finishFailed(ctx, log, run, ce, "", start)
 }
 
-// checkRetryAccount refuses a manual retry of a channel whose store account still needs
-// reconnecting: 409 needs_reconnect.
+// checkRetryAccount refuses a manual retry of a channel the pre-flight check refuses
+// (preflight.go): 409 needs_reconnect while the store's account still needs reconnecting, else
+// the *model.UnavailableError (no store, no account, expired, no https image, quota used up).
 func (e *Engine) checkRetryAccount(ctx context.Context, eventID string, ch model.Channel) error {
 	if !needsAccount(e.adapters(ch)) {
 		return nil
 	}
-	st, ok, err := e.store.EventAccountStatus(ctx, eventID, ch)
+	checks, err := e.Preflight(ctx, eventID, []model.Channel{ch})
 	if err != nil {
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			return nil // the retry answers it
+		}
 		return err
 	}
-	if ok && st == model.AccountNeedsReconnect {
+	switch c := checks[0]; {
+	case c.OK:
+		return nil
+	case c.Reason == model.PreflightNeedsReconnect:
 		return model.Errork(model.ENEEDSRECONNECT, "err.needs_reconnect",
 			"the store's %s account must be reconnected before %s can be retried", channelName(ch), ch)
+	default:
+		return &model.UnavailableError{Checks: checks}
 	}
-	return nil
 }
 
 // checkpoint is a channels.Checkpoint on publish_checkpoints.

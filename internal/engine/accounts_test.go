@@ -6,6 +6,7 @@ package engine_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -148,7 +149,9 @@ func TestInstagramGraphEngine(t *testing.T) {
 	})
 	t.Run("throttled twice", func(t *testing.T) {
 		t.Parallel()
-		h := newIGHarness(t, "INSTAGRAM=613x2")
+		// The start's pre-flight quota read is the first Graph call and takes the first 613 (it
+		// fails open); the job's next two calls are throttled.
+		h := newIGHarness(t, "INSTAGRAM=613x3")
 		h.connect()
 		h.startIG("ig4", true)
 		h.waitOverall("ig4", "COMPLETED")
@@ -197,15 +200,18 @@ func TestInstagramGraphEngine(t *testing.T) {
 	})
 	t.Run("no account", func(t *testing.T) {
 		t.Parallel()
+		// The pre-flight check refuses the start up front (preflight.go): nothing is written.
 		h := newIGHarness(t, "")
-		h.startIG("ig6", false)
-		h.waitOverall("ig6", "FAILED")
-		c := h.channel("ig6", model.ChannelInstagram)
-		if c.ErrorMessage == nil || !strings.Contains(*c.ErrorMessage, "no connected Instagram account for this store") {
-			t.Errorf("error message %v", c.ErrorMessage)
+		if _, err := h.store.Pool.Exec(context.Background(), `INSERT INTO events (id, title, image_url) VALUES ('ig6', 't', 'https://img.example.com/a.jpg')`); err != nil {
+			t.Fatal(err)
 		}
-		if got := h.attempts("ig6", model.ChannelInstagram); len(got) != 1 {
-			t.Errorf("attempts %v: want one, no retries", got)
+		_, err := h.eng.StartDistribution(context.Background(), "ig6", []model.Channel{model.ChannelInstagram}, "marketer@x")
+		var ue *model.UnavailableError
+		if !errors.As(err, &ue) || ue.Checks[0].Reason != model.PreflightNoStore {
+			t.Fatalf("start without a store = %v, want refused no_store", err)
+		}
+		if n := h.count(`SELECT count(*) FROM channel_status WHERE event_id = 'ig6'`); n != 0 {
+			t.Errorf("%d channel rows", n)
 		}
 	})
 }

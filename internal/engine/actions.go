@@ -21,6 +21,9 @@ type RetryFilter = db.RetryFilter
 // or duplicate channels; nothing written), *model.AlreadyStartedError (code ECONFLICT, carries the
 // existing distribution). actor is recorded in the audit log.
 func (e *Engine) StartDistribution(ctx context.Context, eventID string, chans []model.Channel, actor string) (model.Distribution, error) {
+	if err := e.preflightRefusal(ctx, eventID, chans); err != nil { // preflight.go: 400 channel_unavailable, 409 quota_exhausted
+		return model.Distribution{}, err
+	}
 	r := e.starts.start(ctx, db.StartRequest{EventID: eventID, Channels: chans, Actor: actor})
 	d, err := r.Distribution, r.Err
 	if err != nil {
@@ -55,9 +58,24 @@ func (e *Engine) RetryChannel(ctx context.Context, eventID string, ch model.Chan
 // returns the channels retried (display order). Errors: ENOTFOUND (no distribution), ECONFLICT
 // (no FAILED channel).
 func (e *Engine) RetryFailed(ctx context.Context, eventID, actor string) ([]model.Channel, error) {
-	d, rows, err := e.store.RetryFailed(ctx, eventID, actor, e.enqueue)
+	out, _, err := e.RetryFailedChecked(ctx, eventID, actor)
+	return out, err
+}
+
+// RetryFailedChecked is RetryFailed skipping the FAILED channels the pre-flight check refuses
+// (preflight.go: an account to connect or reconnect, ...): they stay FAILED and are returned in
+// skipped. When every FAILED channel is refused the error is a *model.UnavailableError.
+func (e *Engine) RetryFailedChecked(ctx context.Context, eventID, actor string) (retried []model.Channel, skipped []model.ChannelCheck, err error) {
+	skip, skipped, err := e.retryRefusals(ctx, eventID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	d, rows, err := e.store.RetryFailedExcept(ctx, eventID, actor, skip, e.enqueue)
+	if model.ErrorCode(err) == model.ECONFLICT && len(skipped) > 0 {
+		return nil, skipped, &model.UnavailableError{Checks: skipped}
+	}
+	if err != nil {
+		return nil, skipped, err
 	}
 	out := make([]model.Channel, len(rows))
 	for i, r := range rows {
@@ -66,7 +84,7 @@ func (e *Engine) RetryFailed(ctx context.Context, eventID, actor string) ([]mode
 	e.metrics.retries.WithLabelValues("failed").Add(float64(len(rows)))
 	e.log.InfoContext(ctx, "failed channels retried", slog.String("event_id", eventID), slog.Any("channels", out), slog.String("actor", actor))
 	e.cacheDistribution(ctx, d)
-	return out, nil
+	return out, skipped, nil
 }
 
 // RetryMatching retries FAILED channels across distributions matching f (e.g. every failed KAKAO
@@ -78,6 +96,11 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return 0, model.Errork(model.EINVALID, "err.time_range_empty", "the time range is empty: from must be before to")
+	}
+	for _, ch := range model.AllChannels { // preflight.go: a channel without a usable account is left FAILED
+		if needsAccount(e.adapters(ch)) {
+			f.AccountChannels = append(f.AccountChannels, ch)
+		}
 	}
 	if preview {
 		return e.store.CountRetryMatching(ctx, f)

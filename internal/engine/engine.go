@@ -171,7 +171,8 @@ type Engine struct {
 	started    bool
 	reconciler *Reconciler
 	scheduler  *scheduler
-	liveness   *liveness // nil for an insert-only engine
+	liveness   *liveness  // nil for an insert-only engine
+	quota      quotaCache // publishing quotas read by the pre-flight check (preflight.go)
 }
 
 // Options are the engine's optional collaborators; the zero value is a valid engine without

@@ -60,7 +60,7 @@ func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher,
 	f := fo.feeds[key]
 	if f == nil {
 		// KakaoQuiet is the deployment's (one value for every viewer): the pre-flight notes.
-		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc(), KakaoQuiet: p.KakaoQuiet})
+		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc(), KakaoQuiet: p.KakaoQuiet, Preflight: p.Preflight})
 		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
 		f.cancel = fo.h.goFeed(func(ctx context.Context) { fo.run(ctx, f) }, f.end)

@@ -44,6 +44,9 @@ var httpStatus = map[string]int{
 	ESTARTED:      http.StatusConflict,
 
 	ENEEDSRECONNECT: http.StatusConflict,
+
+	ECHANNELUNAVAILABLE: http.StatusBadRequest, // preflight.go
+	EQUOTAEXHAUSTED:     http.StatusConflict,
 }
 
 // HTTPStatus returns the HTTP status of an error code; an unknown code is a 500.
@@ -58,7 +61,8 @@ func HTTPStatus(code string) int {
 // vocabulary (echo's routing, body limit, CSRF), ok false when no code maps to it.
 func CodeOfHTTPStatus(status int) (code string, ok bool) {
 	for c, s := range httpStatus {
-		if s == status && (s != http.StatusConflict || c == ECONFLICT) { // ECONFLICT is the code of a plain 409
+		// ECONFLICT is the code of a plain 409, EINVALID of a plain 400.
+		if s == status && (s != http.StatusConflict || c == ECONFLICT) && (s != http.StatusBadRequest || c == EINVALID) {
 			return c, true
 		}
 	}
