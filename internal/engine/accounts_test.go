@@ -25,13 +25,18 @@ const (
 	igTestToken = "IGAA-engine-test-token"
 )
 
-type igHarness struct {
+// accountHarness is an engine whose channel speaks a platform protocol (one that publishes as a
+// store's account) to a simulator, with a fresh keyring for the accounts' credentials.
+type accountHarness struct {
 	*harness
 	sim  *simulator.Server
 	ring *secrets.Keyring
 }
 
-func newIGHarness(t *testing.T, fail string) *igHarness {
+// newAccountHarness starts a simulator with the fault rules fail; setup registers what the
+// platform knows (accounts, projects) and returns the channel's endpoint at base.
+func newAccountHarness(t *testing.T, fail string, ch model.Channel, opts channels.Options,
+	setup func(sim *simulator.Server, base string) channels.Endpoint) *accountHarness {
 	t.Helper()
 	rules, err := simulator.ParseFail(fail)
 	if err != nil {
@@ -43,10 +48,8 @@ func newIGHarness(t *testing.T, fail string) *igHarness {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	sim.RegisterInstagramAccount(igTestUser, igTestToken)
-	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{
-		model.ChannelInstagram: {URL: base, Protocol: channels.ProtocolInstagramGraph, Version: "v23.0"},
-	}, channels.Options{PollInterval: 2 * time.Millisecond, AllowInsecureLoopback: true})
+	opts.AllowInsecureLoopback = true
+	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{ch: setup(sim, base)}, opts)
 	t.Cleanup(reg.Close)
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -56,11 +59,11 @@ func newIGHarness(t *testing.T, fail string) *igHarness {
 	}
 	h := newHarnessOpts(t, engine.Config{Workers: 4, MaxAttempts: 3, SnoozeCap: 5 * time.Millisecond}, nil,
 		engine.Options{Adapters: reg.Adapter, Sealer: ring})
-	return &igHarness{harness: h, sim: sim, ring: ring}
+	return &accountHarness{harness: h, sim: sim, ring: ring}
 }
 
-// connect creates store s1 with an INSTAGRAM account.
-func (h *igHarness) connect() {
+// connectStore creates store s1 (once) and sets its account of ch from `account set` JSON.
+func (h *accountHarness) connectStore(ch model.Channel, credJSON string) {
 	h.t.Helper()
 	ctx := context.Background()
 	if _, err := h.store.FindStoreByID(ctx, "s1"); err != nil {
@@ -68,13 +71,41 @@ func (h *igHarness) connect() {
 			h.t.Fatal(err)
 		}
 	}
-	cred, err := model.ParseCredentials(model.ChannelInstagram, []byte(`{"igUserId":"`+igTestUser+`","accessToken":"`+igTestToken+`"}`))
+	cred, err := model.ParseCredentials(ch, []byte(credJSON))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	if _, err := h.store.SetChannelAccount(ctx, "s1", cred, h.ring, model.AuditEntry{Actor: "admin@x"}); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// startEvent inserts event id (of store, nil for none) and starts ch.
+func (h *accountHarness) startEvent(ch model.Channel, id, title, desc, image string, store any) {
+	h.t.Helper()
+	if _, err := h.store.Pool.Exec(context.Background(), `INSERT INTO events (id, title, description, image_url, store_id)
+		VALUES ($1, $2, $3, $4, $5)`, id, title, desc, image, store); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.eng.StartDistribution(context.Background(), id, []model.Channel{ch}, "marketer@x"); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+type igHarness struct{ *accountHarness }
+
+func newIGHarness(t *testing.T, fail string) *igHarness {
+	t.Helper()
+	return &igHarness{newAccountHarness(t, fail, model.ChannelInstagram, channels.Options{PollInterval: 2 * time.Millisecond},
+		func(sim *simulator.Server, base string) channels.Endpoint {
+			sim.RegisterInstagramAccount(igTestUser, igTestToken)
+			return channels.Endpoint{URL: base, Protocol: channels.ProtocolInstagramGraph, Version: "v23.0"}
+		})}
+}
+
+// connect creates store s1 with an INSTAGRAM account.
+func (h *igHarness) connect() {
+	h.connectStore(model.ChannelInstagram, `{"igUserId":"`+igTestUser+`","accessToken":"`+igTestToken+`"}`)
 }
 
 // startIG creates an event of store s1 (or of no store) and starts INSTAGRAM.
@@ -84,13 +115,7 @@ func (h *igHarness) startIG(id string, withStore bool) {
 	if withStore {
 		store = "s1"
 	}
-	if _, err := h.store.Pool.Exec(context.Background(), `INSERT INTO events (id, title, description, image_url, store_id)
-		VALUES ($1, $2, '전 품목 20% 할인', 'https://img.example.com/a.jpg', $3)`, id, "봄맞이 세일 "+id, store); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelInstagram}, "marketer@x"); err != nil {
-		h.t.Fatal(err)
-	}
+	h.startEvent(model.ChannelInstagram, id, "봄맞이 세일 "+id, "전 품목 20% 할인", "https://img.example.com/a.jpg", store)
 }
 
 func (h *igHarness) account() model.ChannelAccount {

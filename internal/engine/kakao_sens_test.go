@@ -5,7 +5,6 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/internal/secrets"
 	"github.com/marketing-platform/distribution/internal/simulator"
 )
 
@@ -27,68 +24,25 @@ const (
 	kakaoTestSender = "sk-engine-0001"
 )
 
-type kakaoHarness struct {
-	*harness
-	sim  *simulator.Server
-	ring *secrets.Keyring
-}
+type kakaoHarness struct{ *accountHarness }
 
 func newKakaoHarness(t *testing.T, fail string) *kakaoHarness {
 	t.Helper()
-	rules, err := simulator.ParseFail(fail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := simulator.New(simulator.Config{Fail: rules})
-	base, stop, err := sim.StartLocal(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	sim.RegisterSENSProject(sensTestService, sensTestAccess, []byte(sensTestSecret))
-	sim.RegisterKakaoChannel(kakaoTestFriend)
-	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{
-		model.ChannelKakao: {URL: base, Protocol: channels.ProtocolKakaoSENS, ServiceID: sensTestService, AccessKey: sensTestAccess, Secret: []byte(sensTestSecret)},
-	}, channels.Options{PollInterval: 2 * time.Millisecond, AllowInsecureLoopback: true})
-	t.Cleanup(reg.Close)
-	key := make([]byte, 32)
-	rand.Read(key)
-	ring, err := secrets.New(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessOpts(t, engine.Config{Workers: 4, MaxAttempts: 3, SnoozeCap: 5 * time.Millisecond}, nil,
-		engine.Options{Adapters: reg.Adapter, Sealer: ring})
-	return &kakaoHarness{harness: h, sim: sim, ring: ring}
+	return &kakaoHarness{newAccountHarness(t, fail, model.ChannelKakao, channels.Options{PollInterval: 2 * time.Millisecond},
+		func(sim *simulator.Server, base string) channels.Endpoint {
+			sim.RegisterSENSProject(sensTestService, sensTestAccess, []byte(sensTestSecret))
+			sim.RegisterKakaoChannel(kakaoTestFriend)
+			return channels.Endpoint{URL: base, Protocol: channels.ProtocolKakaoSENS, ServiceID: sensTestService, AccessKey: sensTestAccess, Secret: []byte(sensTestSecret)}
+		})}
 }
 
 // connect creates store s1 with a KAKAO account (`account set` credentials).
 func (h *kakaoHarness) connect() {
-	h.t.Helper()
-	ctx := context.Background()
-	if _, err := h.store.FindStoreByID(ctx, "s1"); err != nil {
-		if _, err := h.store.CreateStore(ctx, model.Store{ID: "s1", Name: "우리동네 빵집"}, model.AuditEntry{Actor: "admin@x"}); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	cred, err := model.ParseCredentials(model.ChannelKakao, []byte(`{"senderKey":"`+kakaoTestSender+`","plusFriendId":"`+kakaoTestFriend+`","recipients":["01011112222","010-3333-4444","01055556666"]}`))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.store.SetChannelAccount(ctx, "s1", cred, h.ring, model.AuditEntry{Actor: "admin@x"}); err != nil {
-		h.t.Fatal(err)
-	}
+	h.connectStore(model.ChannelKakao, `{"senderKey":"`+kakaoTestSender+`","plusFriendId":"`+kakaoTestFriend+`","recipients":["01011112222","010-3333-4444","01055556666"]}`)
 }
 
 func (h *kakaoHarness) start(id string) {
-	h.t.Helper()
-	if _, err := h.store.Pool.Exec(context.Background(), `INSERT INTO events (id, title, description, image_url, store_id)
-		VALUES ($1, $2, '전 품목 20% 할인', 'https://img.example.com/a.jpg', 's1')`, id, "봄맞이 세일 "+id); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelKakao}, "marketer@x"); err != nil {
-		h.t.Fatal(err)
-	}
+	h.startEvent(model.ChannelKakao, id, "봄맞이 세일 "+id, "전 품목 20% 할인", "https://img.example.com/a.jpg", "s1")
 }
 
 func TestKakaoSENSEngine(t *testing.T) {

@@ -5,7 +5,6 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -14,9 +13,7 @@ import (
 
 	"github.com/marketing-platform/distribution/db"
 	"github.com/marketing-platform/distribution/internal/channels"
-	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/internal/secrets"
 	"github.com/marketing-platform/distribution/internal/simulator"
 )
 
@@ -27,67 +24,23 @@ const (
 	nvRefresh = "naver-engine-refresh"
 )
 
-type nvHarness struct {
-	*harness
-	sim  *simulator.Server
-	ring *secrets.Keyring
-}
+type nvHarness struct{ *accountHarness }
 
 func newNaverHarness(t *testing.T, fail string) *nvHarness {
 	t.Helper()
-	rules, err := simulator.ParseFail(fail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := simulator.New(simulator.Config{Fail: rules})
-	base, stop, err := sim.StartLocal(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	sim.RegisterNaverAccount(nvClub, nvMenu, nvAccess, nvRefresh)
-	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{
-		model.ChannelNaver: {URL: base, Protocol: channels.ProtocolNaverCafe, TokenURL: base + "/oauth2.0/token",
-			ClientID: "sim-client", ClientSecret: "sim-secret"},
-	}, channels.Options{AllowInsecureLoopback: true})
-	t.Cleanup(reg.Close)
-	key := make([]byte, 32)
-	rand.Read(key)
-	ring, err := secrets.New(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessOpts(t, engine.Config{Workers: 4, MaxAttempts: 3, SnoozeCap: 5 * time.Millisecond}, nil,
-		engine.Options{Adapters: reg.Adapter, Sealer: ring})
-	return &nvHarness{harness: h, sim: sim, ring: ring}
+	return &nvHarness{newAccountHarness(t, fail, model.ChannelNaver, channels.Options{},
+		func(sim *simulator.Server, base string) channels.Endpoint {
+			sim.RegisterNaverAccount(nvClub, nvMenu, nvAccess, nvRefresh)
+			return channels.Endpoint{URL: base, Protocol: channels.ProtocolNaverCafe, TokenURL: base + "/oauth2.0/token", ClientID: "sim-client", ClientSecret: "sim-secret"}
+		})}
 }
 
 func (h *nvHarness) connect(access string) {
-	h.t.Helper()
-	ctx := context.Background()
-	if _, err := h.store.FindStoreByID(ctx, "s1"); err != nil {
-		if _, err := h.store.CreateStore(ctx, model.Store{ID: "s1", Name: "우리동네 빵집"}, model.AuditEntry{Actor: "admin@x"}); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	cred, err := model.ParseCredentials(model.ChannelNaver, []byte(`{"clubId":"`+nvClub+`","menuId":`+nvMenu+`,"accessToken":"`+access+`","refreshToken":"`+nvRefresh+`"}`))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.store.SetChannelAccount(ctx, "s1", cred, h.ring, model.AuditEntry{Actor: "admin@x"}); err != nil {
-		h.t.Fatal(err)
-	}
+	h.connectStore(model.ChannelNaver, `{"clubId":"`+nvClub+`","menuId":`+nvMenu+`,"accessToken":"`+access+`","refreshToken":"`+nvRefresh+`"}`)
 }
 
 func (h *nvHarness) start(id, title, desc string) {
-	h.t.Helper()
-	if _, err := h.store.Pool.Exec(context.Background(), `INSERT INTO events (id, title, description, image_url, store_id)
-		VALUES ($1, $2, $3, 'https://img.example.com/a.jpg?x=1&y=2', 's1')`, id, title, desc); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.eng.StartDistribution(context.Background(), id, []model.Channel{model.ChannelNaver}, "marketer@x"); err != nil {
-		h.t.Fatal(err)
-	}
+	h.startEvent(model.ChannelNaver, id, title, desc, "https://img.example.com/a.jpg?x=1&y=2", "s1")
 }
 
 func (h *nvHarness) account() (model.ChannelAccount, map[string]string) {
