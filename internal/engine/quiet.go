@@ -37,21 +37,9 @@ func (e *Engine) now() time.Time {
 // attempt back, the channel keeps its status (a fresh one stays PENDING) and says quiet_hours
 // with the window's end as its next attempt, and the channel is not called.
 func (e *Engine) waitQuietHours(ctx context.Context, log *slog.Logger, args PublishArgs, until time.Time) error {
-	cctx, cancel := dbCtx(ctx)
-	st, changed, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, model.WaitQuietHours, until)
-	cancel()
-	switch {
-	case err != nil:
-		log.WarnContext(ctx, "could not record the quiet hours wait", slog.String("error", err.Error()))
-	case !ok:
-		e.metrics.jobs.WithLabelValues(string(args.Channel), "stale").Inc()
-		log.InfoContext(ctx, "stale publish job skipped")
+	if !e.recordWait(ctx, log, args, model.WaitQuietHours, until, "quiet_hours", "quiet hours: the channel waits until they end") {
 		return nil
-	case changed:
-		e.cacheChannel(ctx, st)
-		log.InfoContext(ctx, "quiet hours: the channel waits until they end", slog.Time("until", until))
 	}
-	e.metrics.jobs.WithLabelValues(string(args.Channel), "quiet_hours").Inc()
 	r := rand.Float64
 	if e.cfg.Rand != nil {
 		r = e.cfg.Rand

@@ -227,23 +227,33 @@ const maxPauseWait = 5 * time.Second
 // pauseForBreaker snoozes a job whose channel's breaker is open until the next probe time (River
 // gives the attempt back): the channel keeps its status and says channel_paused until then.
 func (e *Engine) pauseForBreaker(ctx context.Context, log *slog.Logger, args PublishArgs, until time.Time) error {
+	if !e.recordWait(ctx, log, args, model.WaitChannelPaused, until, "paused", "channel paused by its circuit breaker; waiting") {
+		return nil
+	}
+	wait := min(max(until.Sub(e.breaker.now()), 100*time.Millisecond), maxPauseWait)
+	return river.JobSnooze(wait)
+}
+
+// recordWait writes why a job's channel waits and until when, before the job is snoozed (the
+// channel keeps its status), and counts the job under metric; false when the job is stale (its
+// channel finished or a newer generation owns it), which then ends without a snooze.
+func (e *Engine) recordWait(ctx context.Context, log *slog.Logger, args PublishArgs, reason model.WaitingReason, until time.Time, metric, msg string) bool {
 	cctx, cancel := dbCtx(ctx)
-	st, changed, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, model.WaitChannelPaused, until)
+	st, changed, ok, err := e.store.PauseChannel(cctx, args.DistributionStatusID, args.Channel, args.Generation, reason, until)
 	cancel()
 	switch {
 	case err != nil:
-		log.WarnContext(ctx, "could not record the breaker pause", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "could not record why the channel waits", slog.String("reason", string(reason)), slog.String("error", err.Error()))
 	case !ok:
 		e.metrics.jobs.WithLabelValues(string(args.Channel), "stale").Inc()
 		log.InfoContext(ctx, "stale publish job skipped")
-		return nil
+		return false
 	case changed:
 		e.cacheChannel(ctx, st)
-		log.InfoContext(ctx, "channel paused by its circuit breaker; waiting", slog.Time("until", until))
+		log.InfoContext(ctx, msg, slog.Time("until", until))
 	}
-	e.metrics.jobs.WithLabelValues(string(args.Channel), "paused").Inc()
-	wait := min(max(until.Sub(e.breaker.now()), 100*time.Millisecond), maxPauseWait)
-	return river.JobSnooze(wait)
+	e.metrics.jobs.WithLabelValues(string(args.Channel), metric).Inc()
+	return true
 }
 
 // breakerDone feeds a call's outcome to the breaker. When it opened or closed the breaker, the
