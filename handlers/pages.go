@@ -102,6 +102,9 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 	if err != nil {
 		return err
 	}
+	if p.Stores, err = h.deps.Store.FindStores(ctx); err != nil { // the create form's store select
+		return err
+	}
 	v.Counts, v.Total = counts, total
 	page, ferr := h.deps.Store.FindEvents(ctx, f)
 	if ferr == nil {
@@ -180,7 +183,7 @@ func (t *listTotals) count(ctx context.Context, f model.EventFilter, count func(
 	return n, more, nil
 }
 
-// CreateEventForm serves POST /events (fields title, description, imageUrl, storeName): a plain
+// CreateEventForm serves POST /events (fields title, description, imageUrl, storeName, storeId): a plain
 // form post; success is 303 to the new event's page, invalid input re-renders the list with the
 // form open and the message.
 func (h *Handlers) CreateEventForm(c echo.Context) error {
@@ -191,9 +194,10 @@ func (h *Handlers) CreateEventForm(c echo.Context) error {
 		Description: c.FormValue("description"),
 		ImageURL:    c.FormValue("imageUrl"),
 		StoreName:   c.FormValue("storeName"),
+		StoreID:     c.FormValue("storeId"), // the store select (shown when stores exist)
 	}
 	ev, err := h.createEvent(ctx, model.Event{Title: form.Title, Description: form.Description,
-		ImageURL: form.ImageURL, StoreName: form.StoreName}, pr.Name, c.RealIP())
+		ImageURL: form.ImageURL, StoreName: form.StoreName, StoreID: form.StoreID}, pr.Name, c.RealIP())
 	if err != nil {
 		status, ok := userError(err)
 		if !ok {

@@ -307,3 +307,49 @@ func TestPreflightRetryFailedPageNamesSkipped(t *testing.T) {
 		t.Errorf("flash does not name the skipped channel: %.2000s", page.raw)
 	}
 }
+
+// The create form offers the same store select as the edit form: the new event belongs to the
+// store (its name filled from it); an unknown or hostile store id re-renders the form (400) and
+// creates nothing.
+func TestCreateFormStoreSelect(t *testing.T) {
+	t.Parallel()
+	a := newUIApp(t, false)
+	c := a.login("m@x.test", model.RoleMarketer)
+	if n := c.get("/").doc(t).Find(`form[data-action="create-event"] select[name="storeId"]`).Length(); n != 0 {
+		t.Errorf("a store select with no store to pick: %d", n)
+	}
+	if _, err := a.db.CreateStore(t.Context(), model.Store{ID: "st-1", Name: "빵집"}, model.AuditEntry{Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := c.get("/").doc(t)
+	if doc.Find(`form[data-action="create-event"] select[name="storeId"] option[value="st-1"]`).Length() != 1 {
+		t.Fatal("the create form lacks the store select with st-1")
+	}
+	count := func() int {
+		var n int
+		if err := a.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, bad := range []string{"nope", "a\x00b", "\xff\xfe", "a\r\nb", strings.Repeat("s", 5000)} {
+		r := c.post("/events", url.Values{"title": {"Spring sale"}, "storeId": {bad}}, false)
+		if r.status != http.StatusBadRequest || r.doc(t).Find(`#event-form-error`).Length() != 1 {
+			t.Errorf("storeId %q: status %d, want 400 with the form's error", bad, r.status)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("refused creates wrote %d events", n)
+	}
+	r := c.post("/events", url.Values{"title": {"Spring sale"}, "storeName": {""}, "storeId": {"st-1"}}, false)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("create with a store: %d", r.status)
+	}
+	var storeID, storeName string
+	if err := a.db.Pool.QueryRow(t.Context(), `SELECT store_id, store_name FROM events`).Scan(&storeID, &storeName); err != nil {
+		t.Fatal(err)
+	}
+	if storeID != "st-1" || storeName != "빵집" {
+		t.Errorf("created event: store %q, name %q; want st-1, 빵집", storeID, storeName)
+	}
+}
