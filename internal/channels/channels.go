@@ -6,6 +6,7 @@ package channels
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -77,6 +78,21 @@ type Result struct {
 	MessageID          string
 	EstimatedViews     int
 	ImpressionSchedule []model.ImpressionSlot
+}
+
+// accountCredentials decodes the store account's credentials of a protocol that publishes as the
+// store (instagram-graph, naver-cafe, kakao-sens): no account is a permanent failure with
+// noAccount; credentials that do not decode or lack what complete requires need the account to
+// be connected again (what names them, detail says what is missing).
+func accountCredentials[T any](req Request, ch model.Channel, noAccount, what, detail string, complete func(T) bool) (T, *Error) {
+	var cred T
+	if req.Account == nil {
+		return cred, permanent(0, noAccount, "the event has no store, or its store has no "+string(ch)+" account")
+	}
+	if err := json.Unmarshal(req.Account.Credentials, &cred); err != nil || !complete(cred) {
+		return cred, &Error{Kind: NeedsReconnect, Message: "the store's " + what + " are unreadable; connect the account again", Detail: detail}
+	}
+	return cred, nil
 }
 
 // Adapter publishes to one channel. Publish submits the request, then follows the channel's

@@ -138,12 +138,10 @@ func (g *GraphAdapter) Publish(ctx context.Context, req Request, progress func(p
 	if progress == nil {
 		progress = func(int) {}
 	}
-	if req.Account == nil {
-		return Result{}, permanent(0, ErrNoInstagramAccount, "the event has no store, or its store has no INSTAGRAM account")
-	}
-	var cred igCredentials
-	if err := json.Unmarshal(req.Account.Credentials, &cred); err != nil || cred.AccessToken == "" {
-		return Result{}, &Error{Kind: NeedsReconnect, Message: "the store's Instagram credentials are unreadable; connect the account again", Detail: "credential JSON without accessToken"}
+	cred, cerr := accountCredentials(req, g.ch, ErrNoInstagramAccount, "Instagram credentials", "credential JSON without accessToken",
+		func(c igCredentials) bool { return c.AccessToken != "" })
+	if cerr != nil {
+		return Result{}, cerr
 	}
 	if cred.IGUserID == "" {
 		cred.IGUserID = req.Account.Ref

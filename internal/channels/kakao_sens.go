@@ -180,12 +180,10 @@ func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	if progress == nil {
 		progress = func(int) {}
 	}
-	if req.Account == nil {
-		return Result{}, permanent(0, ErrNoKakaoAccount, "the event has no store, or its store has no KAKAO account")
-	}
-	var cred KakaoCredentials
-	if err := json.Unmarshal(req.Account.Credentials, &cred); err != nil {
-		return Result{}, &Error{Kind: NeedsReconnect, Message: "the store's KakaoTalk channel settings are unreadable; connect the account again", Detail: "credential JSON unreadable"}
+	cred, cerr := accountCredentials(req, a.ch, ErrNoKakaoAccount, "KakaoTalk channel settings", "credential JSON unreadable",
+		func(KakaoCredentials) bool { return true })
+	if cerr != nil {
+		return Result{}, cerr
 	}
 	if cred.PlusFriendID == "" {
 		cred.PlusFriendID = req.Account.Ref

@@ -184,12 +184,10 @@ func (n *NaverAdapter) Publish(ctx context.Context, req Request, progress func(p
 	if progress == nil {
 		progress = func(int) {}
 	}
-	if req.Account == nil {
-		return Result{}, permanent(0, ErrNoNaverAccount, "the event has no store, or its store has no NAVER account")
-	}
-	var cred naverCredentials
-	if err := json.Unmarshal(req.Account.Credentials, &cred); err != nil || cred.AccessToken == "" || cred.ClubID == "" || cred.MenuID == "" {
-		return Result{}, &Error{Kind: NeedsReconnect, Message: "the store's Naver Cafe credentials are unreadable; connect the account again", Detail: "credential JSON without clubId, menuId or accessToken"}
+	cred, cerr := accountCredentials(req, n.ch, ErrNoNaverAccount, "Naver Cafe credentials", "credential JSON without clubId, menuId or accessToken",
+		func(c naverCredentials) bool { return c.AccessToken != "" && c.ClubID != "" && c.MenuID != "" })
+	if cerr != nil {
+		return Result{}, cerr
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.MaxPublishTime)
 	defer cancel()
