@@ -90,8 +90,9 @@ func (db *DB) CreateStore(ctx context.Context, s model.Store, audit model.AuditE
 	return out, nil
 }
 
-// FindStores returns every store, by id, each with its accounts' public fields.
-func (db *DB) FindStores(ctx context.Context) ([]model.Store, error) {
+// ListStores returns every store, by id, without its accounts (one query: the forms' store
+// select, on every list and detail render).
+func (db *DB) ListStores(ctx context.Context) ([]model.Store, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT id, name, created_by, created_at FROM stores ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("find stores: %w", err)
@@ -99,6 +100,15 @@ func (db *DB) FindStores(ctx context.Context) ([]model.Store, error) {
 	stores, err := pgx.CollectRows(rows, collectStore)
 	if err != nil {
 		return nil, fmt.Errorf("find stores: %w", err)
+	}
+	return stores, nil
+}
+
+// FindStores returns every store, by id, each with its accounts' public fields.
+func (db *DB) FindStores(ctx context.Context) ([]model.Store, error) {
+	stores, err := db.ListStores(ctx)
+	if err != nil {
+		return nil, err
 	}
 	accounts, err := db.FindChannelAccounts(ctx, "")
 	if err != nil {

@@ -32,6 +32,7 @@ type Store interface {
 	// Stores and their channel accounts' public fields (db/stores.go).
 	CreateStore(ctx context.Context, s model.Store, audit model.AuditEntry) (model.Store, error)
 	FindStores(ctx context.Context) ([]model.Store, error)
+	ListStores(ctx context.Context) ([]model.Store, error) // without accounts: the forms' store select
 	FindStoreByID(ctx context.Context, id string) (model.Store, error)
 }
 

@@ -102,7 +102,7 @@ func (h *Handlers) renderList(c echo.Context, status int, form views.EventForm, 
 	if err != nil {
 		return err
 	}
-	if p.Stores, err = h.deps.Store.FindStores(ctx); err != nil { // the create form's store select
+	if p.Stores, err = h.deps.Store.ListStores(ctx); err != nil { // the create form's store select
 		return err
 	}
 	v.Counts, v.Total = counts, total
@@ -239,7 +239,7 @@ func (h *Handlers) renderDetailView(c echo.Context, status int, id string, v vie
 	p.KakaoQuiet = h.deps.KakaoQuietHours // pre-flight notes
 	p.Preflight = h.preflight
 	if ev.Distribution == nil { // the edit form's store select
-		if p.Stores, err = h.deps.Store.FindStores(ctx); err != nil {
+		if p.Stores, err = h.deps.Store.ListStores(ctx); err != nil {
 			return err
 		}
 	}
