@@ -13,33 +13,43 @@ import (
 	"github.com/marketing-platform/distribution/internal/simulator"
 )
 
+// failCase is a SIMULATOR_FAIL item and the rule it must parse to.
+type failCase struct {
+	in   string
+	want simulator.FailRule
+}
+
+// wantFailRules checks that each good item parses to its rule for ch and survives a FormatFail
+// round trip, and that every bad item is refused.
+func wantFailRules(t *testing.T, ch model.Channel, good []failCase, bad []string) {
+	t.Helper()
+	for _, tc := range good {
+		rules, err := simulator.ParseFail(tc.in)
+		if err != nil || rules[ch] != tc.want {
+			t.Errorf("ParseFail(%q) = %+v, %v; want %+v", tc.in, rules[ch], err, tc.want)
+			continue
+		}
+		if again, err := simulator.ParseFail(simulator.FormatFail(rules)); err != nil || again[ch] != tc.want {
+			t.Errorf("FormatFail round trip of %q = %+v, %v", tc.in, again, err)
+		}
+	}
+	for _, b := range bad {
+		if _, err := simulator.ParseFail(b); err == nil {
+			t.Errorf("ParseFail(%q) accepted", b)
+		}
+	}
+}
+
 func TestParseFailInstagramGraph(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want simulator.FailRule
-	}{
+	wantFailRules(t, model.ChannelInstagram, []failCase{
 		{"INSTAGRAM=190", simulator.FailRule{First: 190, Graph: "190"}},
 		{"instagram=613x2", simulator.FailRule{Graph: "613x2"}},
 		{"INSTAGRAM=container-error", simulator.FailRule{Graph: "container-error"}},
 		{"INSTAGRAM=Publish-Lost", simulator.FailRule{Graph: "publish-lost"}},
 		{"INSTAGRAM=3", simulator.FailRule{First: 3}}, // a plain count keeps its meaning
 		{"INSTAGRAM=always", simulator.FailRule{Always: true}},
-	} {
-		rules, err := simulator.ParseFail(tc.in)
-		if err != nil || rules[model.ChannelInstagram] != tc.want {
-			t.Errorf("ParseFail(%q) = %+v, %v; want %+v", tc.in, rules[model.ChannelInstagram], err, tc.want)
-			continue
-		}
-		if again, err := simulator.ParseFail(simulator.FormatFail(rules)); err != nil || again[model.ChannelInstagram] != tc.want {
-			t.Errorf("FormatFail round trip of %q = %+v, %v", tc.in, again, err)
-		}
-	}
-	for _, bad := range []string{"INSTAGRAM=613x0", "INSTAGRAM=613x", "INSTAGRAM=999x2", "INSTAGRAM=613x2x2", "KAKAO=container-error", "KAKAO=613x2", "INSTAGRAM=publish-lost\x00"} {
-		if _, err := simulator.ParseFail(bad); err == nil {
-			t.Errorf("ParseFail(%q) accepted", bad)
-		}
-	}
+	}, []string{"INSTAGRAM=613x0", "INSTAGRAM=613x", "INSTAGRAM=999x2", "INSTAGRAM=613x2x2", "KAKAO=container-error", "KAKAO=613x2", "INSTAGRAM=publish-lost\x00"})
 }
 
 // TestInstagramGraphWire: the emulation's answers as Meta documents them, over HTTP.

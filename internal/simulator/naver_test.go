@@ -15,31 +15,14 @@ import (
 
 func TestParseFailNaverCafe(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want simulator.FailRule
-	}{
+	wantFailRules(t, model.ChannelNaver, []failCase{
 		{"NAVER=024", simulator.FailRule{Naver: "024"}},
 		{"naver=429x2", simulator.FailRule{Naver: "429x2"}},
 		{"NAVER=500x1", simulator.FailRule{Naver: "500x1"}},
 		{"NAVER=Refresh-Fail", simulator.FailRule{Naver: "refresh-fail"}},
 		{"NAVER=24", simulator.FailRule{First: 24}}, // a plain count keeps its meaning
 		{"NAVER=always", simulator.FailRule{Always: true}},
-	} {
-		rules, err := simulator.ParseFail(tc.in)
-		if err != nil || rules[model.ChannelNaver] != tc.want {
-			t.Errorf("ParseFail(%q) = %+v, %v; want %+v", tc.in, rules[model.ChannelNaver], err, tc.want)
-			continue
-		}
-		if again, err := simulator.ParseFail(simulator.FormatFail(rules)); err != nil || again[model.ChannelNaver] != tc.want {
-			t.Errorf("FormatFail round trip of %q = %+v, %v", tc.in, again, err)
-		}
-	}
-	for _, bad := range []string{"NAVER=429x0", "NAVER=429x", "NAVER=418x2", "NAVER=024x2x2", "KAKAO=429x2", "INSTAGRAM=refresh-fail", "NAVER=024\x00"} {
-		if _, err := simulator.ParseFail(bad); err == nil {
-			t.Errorf("ParseFail(%q) accepted", bad)
-		}
-	}
+	}, []string{"NAVER=429x0", "NAVER=429x", "NAVER=418x2", "NAVER=024x2x2", "KAKAO=429x2", "INSTAGRAM=refresh-fail", "NAVER=024\x00"})
 }
 
 // TestNaverCafeWire: the emulation's answers as Naver documents them, over HTTP.
