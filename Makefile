@@ -80,8 +80,9 @@ test: lint services test-tools ## lint (gofmt, templ fmt, vet, staticcheck) + ev
 
 # deploy/ is a Go module of its own (Helm's SDK and the Kubernetes API types stay out of the
 # service's go.mod; the root's ./... does not enter it): chart, alert rules, dashboard, Dockerfile.
-test-deploy: ## vet, staticcheck and test the deployable package in deploy/ (its own Go module): chart rendered with Helm's SDK, alert rules, dashboard, Dockerfile
-	cd deploy && $(GO) vet ./... && $(GO) tool -modfile=../go.mod staticcheck ./... && $(GO) test -count=1 ./...
+test-deploy: services test-tools ## vet, staticcheck and test the deployable package in deploy/ (its own Go module): chart rendered with Helm's SDK, alert rules, dashboard, Dockerfile
+	cd deploy && $(GO) vet ./... && $(GO) tool -modfile=../go.mod staticcheck ./... && \
+		PATH="$$(../scripts/services.sh path)" $(GO) test -count=1 -timeout 15m ./...
 
 test-short: generate services ## the edit loop: unit and database tests only (no browser, no processes, no chaos)
 	PATH="$$(scripts/services.sh path)" $(GO) test -count=1 -short -timeout 10m \
@@ -126,7 +127,7 @@ services-stop: ## stop the private Postgres/Redis started under .local/
 services-status: ## say whether Postgres and Redis answer
 	scripts/services.sh status
 
-test-tools: ## install what tests start themselves: chromium, redis-server, initdb/pg_ctl
+test-tools: ## install what tests start themselves: chromium, redis-server, initdb/pg_ctl, pgbouncer, buildah
 	scripts/test-tools.sh
 
 IMAGE ?= distribution:$(VERSION)

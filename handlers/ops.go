@@ -28,6 +28,10 @@ type ProbeDeps struct {
 	// Draining reports that the process is shutting down: /readyz answers 503 at once so the
 	// load balancer stops sending; nil = never.
 	Draining func() bool
+	// Started reports that the process has finished starting (migrations, workers, its HTTP
+	// listener): until then /readyz answers 503 "starting", since the ops listener is up first
+	// and a schema check alone would call a pod ready while it still migrates; nil = always.
+	Started func() bool
 	// Channels says where this process publishes, reported as "channels" by /readyz:
 	// "simulator" (no CHANNELS_CONFIG: nothing reaches a real channel) or "configured"; "" = not
 	// reported. It never changes readiness.
@@ -64,12 +68,16 @@ func (p *Probes) Healthz(c echo.Context) error {
 
 // Readyz serves GET /readyz: {"status","postgres","migrations","redis","notifications"}, each
 // check "ok" or "error: ...", and "channels" (ProbeDeps.Channels) when set. 503 only when this process cannot serve: PostgreSQL unreachable,
-// migrations not applied, or draining (status "unavailable" or "draining"). Redis down or
+// migrations not applied, still starting, or draining (status "unavailable", "starting" or
+// "draining"). Redis down or
 // notifications not flowing leave it at 200 with status "degraded": pages and the API work from
 // PostgreSQL. Details of failures go to the log, not the response.
 func (p *Probes) Readyz(c echo.Context) error {
 	if p.d.Draining != nil && p.d.Draining() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	}
+	if p.d.Started != nil && !p.d.Started() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 	}
 	ctx := c.Request().Context()
 	var (

@@ -4,6 +4,7 @@
 #   redis-server  private Redis servers for fault tests (dbtest.StartRedis)
 #   initdb/pg_ctl private PostgreSQL servers for fault tests
 #   pgbouncer     private transaction-mode poolers (dbtest.StartPgBouncer)
+#   buildah       builds and runs the image offline (deploy TestImageRunsOffline)
 # As root, missing ones are installed from Debian without reading stdin; otherwise the script says
 # what to install and fails.
 set -euo pipefail
@@ -17,6 +18,7 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 [[ -n $(pg_bindir) ]] || need+=(postgresql)
 command -v pgbouncer >/dev/null || need+=(pgbouncer)
+command -v buildah >/dev/null || need+=(buildah)
 
 if ((${#need[@]} > 0)); then
 	if ! is_root; then

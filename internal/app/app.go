@@ -107,6 +107,7 @@ type App struct {
 
 	probes   *handlers.Probes // /healthz and /readyz of both listeners
 	draining atomic.Bool      // set by Stop: /readyz answers 503 from then on
+	ready    atomic.Bool      // set when Start has started every part: /readyz answers 503 "starting" until then
 
 	opsAddr   string
 	opsCancel context.CancelFunc
@@ -237,7 +238,7 @@ func (a *App) build(o options) error {
 	}
 	a.Auth = auth.NewService(a.Store, authCfg, logger)
 	a.probes = handlers.NewProbes(handlers.ProbeDeps{
-		DB: a.Store, Migrations: a.Store, Redis: a.Cache, Draining: a.draining.Load, Logger: logger,
+		DB: a.Store, Migrations: a.Store, Redis: a.Cache, Draining: a.draining.Load, Started: a.ready.Load, Logger: logger,
 		Channels: a.channelsMode(),
 	})
 
@@ -352,6 +353,15 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.started = true
 	a.mu.Unlock()
+	if err := a.start(ctx); err != nil {
+		return err
+	}
+	a.ready.Store(true)
+	return nil
+}
+
+// start starts the parts in order (Start).
+func (a *App) start(ctx context.Context) error {
 	cfg := a.Config
 	if err := a.startOps(); err != nil {
 		return err
