@@ -319,8 +319,11 @@ type sensSendBody struct {
 	Messages     []sensSendMessage `json:"messages"`
 }
 
+// sensSendMessage is one message of a send. isAd is a JSON boolean: the 친구톡 발송 reference
+// (https://api.ncloud-docs.com/docs/sens-friendtalk-send) types it Boolean, default true; the
+// older API page's example body shows it as a string, which the current reference superseded.
 type sensSendMessage struct {
-	IsAd        string `json:"isAd"`
+	IsAd        bool   `json:"isAd"`
 	CountryCode string `json:"countryCode"`
 	To          string `json:"to"`
 	Content     string `json:"content"`
@@ -329,7 +332,7 @@ type sensSendMessage struct {
 func (c *sensCall) send(content string, recipients []string) (string, *Error) {
 	body := sensSendBody{PlusFriendID: c.friend}
 	for _, to := range recipients {
-		body.Messages = append(body.Messages, sensSendMessage{IsAd: "true", CountryCode: "82", To: to, Content: content})
+		body.Messages = append(body.Messages, sensSendMessage{IsAd: true, CountryCode: "82", To: to, Content: content})
 	}
 	data, _ := json.Marshal(body)
 	var out sensList
