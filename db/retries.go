@@ -153,7 +153,8 @@ func lockParentByEventTx(ctx context.Context, tx pgx.Tx, eventID string) (model.
 }
 
 // retryWhere is the filter of a bulk retry; $1 channel ("" = any), $2 from, $3 to (NULL = open),
-// $4 channel row ids (NULL = any), $5 the channels that need a usable store account.
+// $4 channel row ids (NULL = any), $5 the channels that need a usable store account, $6 those
+// whose store account is optional (left only when an account exists and is not usable).
 const retryWhere = `cs.status = 'FAILED' AND ($1 = '' OR cs.channel = $1)
 	AND ($2::timestamptz IS NULL OR cs.completed_at >= $2) AND ($3::timestamptz IS NULL OR cs.completed_at < $3)
 	AND ($4::bigint[] IS NULL OR cs.id = ANY($4))

@@ -59,8 +59,9 @@ func TestUXPreflightRetryDisabled(t *testing.T) {
 	staff.open("/events/" + e.ID)
 	staff.do("switch to Korean", chromedp.Click(chromedp.CSS(`form[action="/lang"] button[value="ko"]`)),
 		chromedp.WaitReady(chromedp.CSS(`html[lang="ko"] form[data-action="start-distribution"]`)))
+	staff.waitLive()
 	staff.markNoReload()
-	staff.do("start", chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] button[type="submit"]`)))
+	staff.do("start", chromedp.Click(chromedp.CSS(`form[data-action="start-distribution"] button[type="submit"]`), chromedp.NodeVisible))
 	card := `[data-channel="INSTAGRAM"][data-status="FAILED"]`
 	staff.waitJS("INSTAGRAM FAILED with its retry refused", `(() => { const b = document.querySelector('`+card+` button[data-action="retry"]');
 		return b !== null && b.disabled && document.querySelector('`+card+` [data-preflight="INSTAGRAM"][data-reason="needs_reconnect"]') !== null; })()`, 30*time.Second)
