@@ -126,4 +126,33 @@ func TestEmbeddedSimulatorSpeaksRealProtocols(t *testing.T) {
 	if n := sim.Stats(model.ChannelInstagram).Submits; n != igSubmits+1 {
 		t.Errorf("INSTAGRAM submits %d after the refusal, want still %d", n, igSubmits+1)
 	}
+
+	// A store without an account row for the channel: the partner-v1 fallback.
+	if _, err := a.Store.CreateStore(ctx, model.Store{ID: "s2", Name: "꽃집"}, model.AuditEntry{Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	bare, err := a.Store.CreateEvent(ctx, model.Event{Title: "bare store", StoreID: "s2"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Engine.StartDistribution(ctx, bare.ID, []model.Channel{model.ChannelNaver}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitCompleted(t, a, bare.ID)
+	if n := sim.Stats(model.ChannelNaver).Submits; n != 2 || sim.NaverArticles("3100") != 1 {
+		t.Errorf("NAVER for a store without an account: %d partner-v1 submits (want 2 in all), %d articles (want 1)", n, sim.NaverArticles("3100"))
+	}
+
+	// A disconnected account is refused, not replaced by the fallback.
+	if _, err := a.Store.Pool.Exec(ctx, `UPDATE channel_accounts SET status = 'disconnected' WHERE store_id = 's1' AND channel = 'KAKAO'`); err != nil {
+		t.Fatal(err)
+	}
+	off, err := a.Store.CreateEvent(ctx, model.Event{Title: "disconnected", StoreID: "s1"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Engine.StartDistribution(ctx, off.ID, []model.Channel{model.ChannelKakao}, "test")
+	if !errors.As(err, &unavailable) || len(unavailable.Checks) != 1 || unavailable.Checks[0].Reason != model.PreflightNoAccount {
+		t.Fatalf("start with a disconnected account = %v, want channel_unavailable no_account", err)
+	}
 }
