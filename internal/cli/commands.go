@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
@@ -140,7 +141,8 @@ func seedStores(ctx context.Context, cfg config.Config, logger *slog.Logger, sto
 			return err
 		}
 		for ch, raw := range demoCredentials(i, s.ID) {
-			if slices.ContainsFunc(have, func(a model.ChannelAccount) bool { return a.Channel == ch }) {
+			if at := slices.IndexFunc(have, func(a model.ChannelAccount) bool { return a.Channel == ch }); at >= 0 &&
+				!staleDemoKakao(ctx, store, ring, have[at], s.ID) {
 				continue
 			}
 			cred, err := model.ParseCredentials(ch, []byte(raw))
@@ -153,6 +155,17 @@ func seedStores(ctx context.Context, cfg config.Config, logger *slog.Logger, sto
 		}
 	}
 	return nil
+}
+
+// staleDemoKakao reports whether acct is the demo KAKAO account of an earlier seed, made before
+// the embedded simulator spoke kakao-sens (no recipients): it is replaced, once, so `make run`
+// on an existing database sends KakaoTalk too. An account someone set is never touched.
+func staleDemoKakao(ctx context.Context, store *db.DB, ring db.Sealer, acct model.ChannelAccount, storeID string) bool {
+	if acct.Channel != model.ChannelKakao || acct.AccountRef != "demo-sender-key-"+storeID {
+		return false
+	}
+	cred, _, err := store.AccountCredentials(ctx, storeID, model.ChannelKakao, ring)
+	return err == nil && !strings.Contains(string(cred), `"recipients"`)
 }
 
 // seed creates the demo users and events and starts distributions for the first events, so a
@@ -180,9 +193,17 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 	for i, e := range demoEvents {
 		if _, err := store.CreateEvent(ctx, e, "seed"); err != nil {
 			if model.ErrorCode(err) == model.ECONFLICT {
-				// Seeded before, perhaps before stores existed: bring it into its store.
+				// Seeded before, perhaps before stores existed: bring it into its store, and give a
+				// demo event not started yet its image (seeded before the demo had images).
 				if _, err := store.AttachEventToStore(ctx, e.ID, e.StoreID); err != nil {
 					return err
+				}
+				if old, err := store.FindEventByID(ctx, e.ID); err == nil && old.ImageURL == "" && old.Distribution == nil {
+					img := e.ImageURL
+					if _, err := store.UpdateEvent(ctx, e.ID, model.EventPatch{ImageURL: &img}, model.AuditEntry{Actor: "seed"}); err != nil &&
+						model.ErrorCode(err) != model.ESTARTED {
+						return fmt.Errorf("seed event %s image: %w", e.ID, err)
+					}
 				}
 				continue
 			}
