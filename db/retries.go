@@ -30,6 +30,10 @@ type RetryFilter struct {
 	// no usable account on the channel (none, disconnected, needs_reconnect, expired): a retry
 	// could only fail again (the pre-flight check).
 	AccountChannels []model.Channel
+	// OptionalAccountChannels publish as the store's account when it has one and otherwise their
+	// own way (the embedded simulator's routes): their rows are left FAILED only when the event's
+	// store has an account on the channel that is not usable.
+	OptionalAccountChannels []model.Channel
 }
 
 // retrySet is the SET clause of every manual retry: back to PENDING under a new generation.
@@ -149,13 +153,17 @@ func lockParentByEventTx(ctx context.Context, tx pgx.Tx, eventID string) (model.
 }
 
 // retryWhere is the filter of a bulk retry; $1 channel ("" = any), $2 from, $3 to (NULL = open),
-// $4 channel row ids (NULL = any), $5 the channels that need a usable store account.
+// $4 channel row ids (NULL = any), $5 the channels that need a usable store account, $6 those
+// whose store account is optional (left only when an account exists and is not usable).
 const retryWhere = `cs.status = 'FAILED' AND ($1 = '' OR cs.channel = $1)
 	AND ($2::timestamptz IS NULL OR cs.completed_at >= $2) AND ($3::timestamptz IS NULL OR cs.completed_at < $3)
 	AND ($4::bigint[] IS NULL OR cs.id = ANY($4))
 	AND NOT (cs.channel = ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM events e JOIN channel_accounts a
 		ON a.store_id = e.store_id AND a.channel = cs.channel WHERE e.id = cs.event_id
-		AND a.status IN ('connected', 'expiring') AND (a.expires_at IS NULL OR a.expires_at > now())))`
+		AND a.status IN ('connected', 'expiring') AND (a.expires_at IS NULL OR a.expires_at > now())))
+	AND NOT (cs.channel = ANY($6::text[]) AND EXISTS (SELECT 1 FROM events e JOIN channel_accounts a
+		ON a.store_id = e.store_id AND a.channel = cs.channel WHERE e.id = cs.event_id
+		AND NOT (a.status IN ('connected', 'expiring') AND (a.expires_at IS NULL OR a.expires_at > now()))))`
 
 func retryArgs(f RetryFilter) []any {
 	var from, to *time.Time
@@ -169,11 +177,14 @@ func retryArgs(f RetryFilter) []any {
 	if ids != nil && len(ids) == 0 {
 		ids = []int64{0} // no row has id 0: nothing matches (nil would mean "any")
 	}
-	acct := make([]string, len(f.AccountChannels))
-	for i, ch := range f.AccountChannels {
-		acct[i] = string(ch)
+	names := func(chans []model.Channel) []string {
+		out := make([]string, len(chans))
+		for i, ch := range chans {
+			out[i] = string(ch)
+		}
+		return out
 	}
-	return []any{string(f.Channel), from, to, ids, acct}
+	return []any{string(f.Channel), from, to, ids, names(f.AccountChannels), names(f.OptionalAccountChannels)}
 }
 
 // CountRetryMatching counts the FAILED channels a bulk retry with f would retry (the preview).
@@ -200,7 +211,7 @@ func (db *DB) RetryMatchingBatch(ctx context.Context, f RetryFilter, afterID int
 		args := append(retryArgs(f), afterID, limit)
 		var ids, parents []int64
 		cand, err := tx.Query(ctx, `SELECT cs.id, cs.distribution_status_id FROM channel_status cs
-			WHERE `+retryWhere+` AND cs.id > $6 ORDER BY cs.id LIMIT $7`, args...)
+			WHERE `+retryWhere+` AND cs.id > $7 ORDER BY cs.id LIMIT $8`, args...)
 		if err != nil {
 			return fmt.Errorf("select channels: %w", err)
 		}

@@ -16,7 +16,7 @@ func (db *DB) FindRetryCandidates(ctx context.Context, f RetryFilter, limit int)
 	rows, err := db.Pool.Query(ctx, `SELECT cs.id, cs.event_id, coalesce(e.title, ''), cs.channel,
 			coalesce(cs.error_message, ''), coalesce(cs.completed_at, cs.updated_at)
 		FROM channel_status cs LEFT JOIN events e ON e.id = cs.event_id
-		WHERE `+retryWhere+` ORDER BY cs.completed_at DESC NULLS LAST, cs.id DESC LIMIT $6`, args...)
+		WHERE `+retryWhere+` ORDER BY cs.completed_at DESC NULLS LAST, cs.id DESC LIMIT $7`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find channels to retry: %w", err)
 	}

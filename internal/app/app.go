@@ -34,7 +34,6 @@ import (
 	"github.com/marketing-platform/distribution/internal/live"
 	"github.com/marketing-platform/distribution/internal/logctx"
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/internal/partnersig"
 	"github.com/marketing-platform/distribution/internal/secrets"
 	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/static"
@@ -90,8 +89,8 @@ type App struct {
 	// Simulator is the embedded channel simulator (nil with CHANNELS_CONFIG or WithChannelAdapters);
 	// it listens after Start.
 	Simulator *simulator.Server
-	// simSecrets are the partner v1 secrets shared by the embedded simulator and the adapters.
-	simSecrets map[model.Channel]partnersig.Secret
+	// simShared is what the embedded simulator and the adapters share (embedded.go).
+	simShared channels.EmbeddedSimulator
 
 	log      *slog.Logger
 	listener net.Listener
@@ -191,13 +190,7 @@ func (a *App) build(o options) error {
 		if err != nil {
 			return err
 		}
-		// Fresh secrets at every start, given to both sides: the embedded simulator checks partner
-		// v1 signatures exactly as a partner would.
-		a.simSecrets = map[model.Channel]partnersig.Secret{}
-		for _, ch := range model.AllChannels {
-			a.simSecrets[ch] = partnersig.NewSecret()
-		}
-		a.Simulator = simulator.New(simulator.Config{Step: cfg.SimulatorStep, Fail: rules, Logger: logger, Secrets: a.simSecrets})
+		a.Simulator, a.simShared = newEmbeddedSimulator(cfg, rules, logger) // embedded.go
 	}
 
 	var notifier *alerts.Notifier
@@ -378,9 +371,10 @@ func (a *App) start(ctx context.Context) error {
 			return fmt.Errorf("start embedded simulator: %w", err)
 		}
 		a.stopSim = stop
-		a.channels = channels.NewSignedSimulatorRegistry(base, a.simSecrets, a.channelOptions())
+		a.channels = channels.NewEmbeddedSimulatorRegistry(base, a.simShared, a.channelOptions())
 		a.log.Warn("CHANNELS_CONFIG is not set: every channel publishes to the embedded simulator; nothing reaches a real channel",
-			slog.String("url", base), slog.String("fail", cfg.SimulatorFail))
+			slog.String("url", base), slog.String("fail", cfg.SimulatorFail),
+			slog.String("protocols", "INSTAGRAM instagram-graph, NAVER naver-cafe, KAKAO kakao-sens as a store's account (partner-v1 for events without one), others partner-v1"))
 	}
 	if err := a.Engine.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)

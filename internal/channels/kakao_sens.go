@@ -14,7 +14,18 @@ package channels
 // 친구톡 발송 목록 조회 (requestId, or requestStartTime+requestEndTime, plusFriendId):
 // https://api.ncloud-docs.com/docs/sens-friendtalk-list
 // The signature is base64(HmacSHA256(secretKey, "{METHOD} {path?query}\n{timestamp}\n{accessKey}"))
-// (NAVER Cloud "인증키 및 Signature 생성 가이드", linked from the page above).
+// (NAVER Cloud "인증키 및 Signature 생성 가이드", linked from the page above; the common headers:
+// https://api.ncloud-docs.com/docs/sens-overview). Statuses (친구톡 발송 결과 조회,
+// https://api-fin.ncloud-docs.com/docs/sens-friendtalk-get): requestStatusCode A000 = success,
+// requestStatusName success|fail; messageStatusCode 0000 = success, messageStatusName
+// success|processing|fail. The list's requestStartTime/requestEndTime are YYYY-MM-DDTHH:mm:ss
+// (sens-friendtalk-list; the time zone is not stated: KST is assumed).
+//
+// Discontinued: SENS's release note (https://guide.ncloud-docs.com/docs/sens-releasenote) lists
+// "친구톡 서비스 종료" on 2026-02-12, after brand messages arrived (2025-12-02,
+// /brandmessage/v2/services/{serviceId}/messages, https://api.ncloud-docs.com/docs/sens-brandmessage-get);
+// this protocol needs moving to the brand message API (docs/DESIGN.md, "Platform documentation
+// checked").
 //
 // SENS has no idempotency key. Before the send, the checkpoint keeps "sending@<unix ms>"; after
 // it, the requestId. A retry with a requestId follows that request; a retry with "sending@" looks
@@ -319,8 +330,11 @@ type sensSendBody struct {
 	Messages     []sensSendMessage `json:"messages"`
 }
 
+// sensSendMessage is one message of a send. isAd is a JSON boolean: the 친구톡 발송 reference
+// (https://api.ncloud-docs.com/docs/sens-friendtalk-send) types it Boolean, default true; the
+// older API page's example body shows it as a string, which the current reference superseded.
 type sensSendMessage struct {
-	IsAd        string `json:"isAd"`
+	IsAd        bool   `json:"isAd"`
 	CountryCode string `json:"countryCode"`
 	To          string `json:"to"`
 	Content     string `json:"content"`
@@ -329,7 +343,7 @@ type sensSendMessage struct {
 func (c *sensCall) send(content string, recipients []string) (string, *Error) {
 	body := sensSendBody{PlusFriendID: c.friend}
 	for _, to := range recipients {
-		body.Messages = append(body.Messages, sensSendMessage{IsAd: "true", CountryCode: "82", To: to, Content: content})
+		body.Messages = append(body.Messages, sensSendMessage{IsAd: true, CountryCode: "82", To: to, Content: content})
 	}
 	data, _ := json.Marshal(body)
 	var out sensList

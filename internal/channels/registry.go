@@ -69,11 +69,16 @@ func (o Options) WithDefaults() Options {
 
 // Registry holds one adapter per channel, sharing one HTTP client (connection pool).
 type Registry struct {
-	adapters  map[model.Channel]*HTTPAdapter
-	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
-	sens      map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
-	naver     map[model.Channel]*NaverAdapter // channels speaking naver-cafe
+	adapters map[model.Channel]*HTTPAdapter
+	graph    map[model.Channel]*GraphAdapter // channels speaking instagram-graph
+	sens     map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
+	naver    map[model.Channel]*NaverAdapter // channels speaking naver-cafe
+	// routes are the embedded simulator's account channels (embedded.go); nil otherwise.
+	routes    map[model.Channel]Adapter
 	transport *http.Transport
+	client    *http.Client
+	opts      Options
+	logger    *slog.Logger
 }
 
 // Endpoint is where a channel publishes (partner protocol v1) and the secret it signs with.
@@ -130,7 +135,7 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{},
-		naver: map[model.Channel]*NaverAdapter{}, transport: tr}
+		naver: map[model.Channel]*NaverAdapter{}, transport: tr, client: client, opts: opts, logger: logger}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
@@ -195,6 +200,9 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 
 // Adapter returns the adapter of ch; it is never nil.
 func (r *Registry) Adapter(ch model.Channel) Adapter {
+	if a, ok := r.routes[ch]; ok {
+		return a
+	}
 	if g, ok := r.graph[ch]; ok {
 		return g
 	}
@@ -213,7 +221,7 @@ func (r *Registry) Adapter(ch model.Channel) Adapter {
 // NeedsAccounts reports whether a channel speaks a protocol that publishes as a store's account
 // (instagram-graph, kakao-sens, naver-cafe): the credentials' key (SECRETS_KEY) is then required.
 func (r *Registry) NeedsAccounts() bool {
-	return len(r.graph) > 0 || len(r.sens) > 0 || len(r.naver) > 0
+	return len(r.graph) > 0 || len(r.sens) > 0 || len(r.naver) > 0 || len(r.routes) > 0
 }
 
 // Close releases idle connections.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/marketing-platform/distribution/db"
@@ -82,13 +83,18 @@ var demoUsers = []struct {
 }
 
 var demoEvents = []model.Event{
-	{ID: "demo-spring-sale", Title: "봄맞이 세일 – 전 품목 20% 할인", StoreID: "demo-happy-bakery", Description: "3월 한 달간 모든 빵과 케이크 20% 할인"},
-	{ID: "demo-grand-opening", Title: "Grand opening: Seongsu flagship", StoreID: "demo-brew-seongsu", Description: "Free drip coffee for the first 100 guests"},
-	{ID: "demo-chuseok", Title: "추석 선물세트 사전 예약", StoreID: "demo-hanwoo-bundang", Description: "사전 예약 시 10% 할인 및 무료 배송"},
-	{ID: "demo-kids-class", Title: "주말 어린이 쿠킹 클래스", StoreID: "demo-craft-mapo", Description: "매주 토요일 오전 10시, 선착순 12명"},
-	{ID: "demo-new-menu", Title: "New menu launch: 흑임자 라떼", StoreID: "demo-cafe-ondo", Description: "Black sesame latte, limited edition"},
-	{ID: "demo-membership", Title: "멤버십 회원 더블 적립 주간", StoreID: "demo-green-mart", Description: "회원 포인트 2배 적립"},
+	{ID: "demo-spring-sale", Title: "봄맞이 세일 – 전 품목 20% 할인", StoreID: "demo-happy-bakery", Description: "3월 한 달간 모든 빵과 케이크 20% 할인", ImageURL: demoImage("demo-spring-sale")},
+	{ID: "demo-grand-opening", Title: "Grand opening: Seongsu flagship", StoreID: "demo-brew-seongsu", Description: "Free drip coffee for the first 100 guests", ImageURL: demoImage("demo-grand-opening")},
+	{ID: "demo-chuseok", Title: "추석 선물세트 사전 예약", StoreID: "demo-hanwoo-bundang", Description: "사전 예약 시 10% 할인 및 무료 배송", ImageURL: demoImage("demo-chuseok")},
+	{ID: "demo-kids-class", Title: "주말 어린이 쿠킹 클래스", StoreID: "demo-craft-mapo", Description: "매주 토요일 오전 10시, 선착순 12명", ImageURL: demoImage("demo-kids-class")},
+	{ID: "demo-new-menu", Title: "New menu launch: 흑임자 라떼", StoreID: "demo-cafe-ondo", Description: "Black sesame latte, limited edition", ImageURL: demoImage("demo-new-menu")},
+	{ID: "demo-membership", Title: "멤버십 회원 더블 적립 주간", StoreID: "demo-green-mart", Description: "회원 포인트 2배 적립", ImageURL: demoImage("demo-membership")},
 }
+
+// demoImage is a demo event's picture: an https URL, as Instagram fetches the image itself (with
+// the embedded simulator the demo events publish to INSTAGRAM through the Graph API emulation,
+// whose pre-flight check requires one).
+func demoImage(eventID string) string { return "https://picsum.photos/seed/" + eventID + "/1080/1080" }
 
 // demoStores are the demo events' stores; with the embedded simulator each gets connected demo
 // accounts on INSTAGRAM, NAVER and KAKAO (fake credentials the simulator accepts).
@@ -107,7 +113,8 @@ func demoCredentials(i int, storeID string) map[model.Channel]string {
 	return map[model.Channel]string{
 		model.ChannelInstagram: fmt.Sprintf(`{"igUserId":"1784140000000%04d","accessToken":"demo-ig-token-%s","expiresAt":%q}`, i+1, storeID, expires),
 		model.ChannelNaver:     fmt.Sprintf(`{"clubId":"3100%04d","menuId":"1","accessToken":"demo-naver-token-%s","refreshToken":"demo-naver-refresh-%s"}`, i+1, storeID, storeID),
-		model.ChannelKakao:     fmt.Sprintf(`{"senderKey":"demo-sender-key-%s"}`, storeID),
+		// kakao-sens sends 친구톡 as the channel plusFriendId to the recipients (fake numbers).
+		model.ChannelKakao: fmt.Sprintf(`{"senderKey":"demo-sender-key-%s","plusFriendId":"@%s","recipients":["0100000%04d","0100001%04d"]}`, storeID, storeID, i+1, i+1),
 	}
 }
 
@@ -134,7 +141,8 @@ func seedStores(ctx context.Context, cfg config.Config, logger *slog.Logger, sto
 			return err
 		}
 		for ch, raw := range demoCredentials(i, s.ID) {
-			if slices.ContainsFunc(have, func(a model.ChannelAccount) bool { return a.Channel == ch }) {
+			if at := slices.IndexFunc(have, func(a model.ChannelAccount) bool { return a.Channel == ch }); at >= 0 &&
+				!staleDemoKakao(ctx, store, ring, have[at], s.ID) {
 				continue
 			}
 			cred, err := model.ParseCredentials(ch, []byte(raw))
@@ -147,6 +155,17 @@ func seedStores(ctx context.Context, cfg config.Config, logger *slog.Logger, sto
 		}
 	}
 	return nil
+}
+
+// staleDemoKakao reports whether acct is the demo KAKAO account of an earlier seed, made before
+// the embedded simulator spoke kakao-sens (no recipients): it is replaced, once, so `make run`
+// on an existing database sends KakaoTalk too. An account someone set is never touched.
+func staleDemoKakao(ctx context.Context, store *db.DB, ring db.Sealer, acct model.ChannelAccount, storeID string) bool {
+	if acct.Channel != model.ChannelKakao || acct.AccountRef != "demo-sender-key-"+storeID {
+		return false
+	}
+	cred, _, err := store.AccountCredentials(ctx, storeID, model.ChannelKakao, ring)
+	return err == nil && !strings.Contains(string(cred), `"recipients"`)
 }
 
 // seed creates the demo users and events and starts distributions for the first events, so a
@@ -174,9 +193,17 @@ func seed(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io
 	for i, e := range demoEvents {
 		if _, err := store.CreateEvent(ctx, e, "seed"); err != nil {
 			if model.ErrorCode(err) == model.ECONFLICT {
-				// Seeded before, perhaps before stores existed: bring it into its store.
+				// Seeded before, perhaps before stores existed: bring it into its store, and give a
+				// demo event not started yet its image (seeded before the demo had images).
 				if _, err := store.AttachEventToStore(ctx, e.ID, e.StoreID); err != nil {
 					return err
+				}
+				if old, err := store.FindEventByID(ctx, e.ID); err == nil && old.ImageURL == "" && old.Distribution == nil {
+					img := e.ImageURL
+					if _, err := store.UpdateEvent(ctx, e.ID, model.EventPatch{ImageURL: &img}, model.AuditEntry{Actor: "seed"}); err != nil &&
+						model.ErrorCode(err) != model.ESTARTED {
+						return fmt.Errorf("seed event %s image: %w", e.ID, err)
+					}
 				}
 				continue
 			}

@@ -25,9 +25,19 @@ func needsAccount(adapter channels.Adapter) bool {
 	return ok && a.NeedsAccount()
 }
 
+// accountOptional reports whether adapter also publishes without an account (the embedded
+// simulator's routes, channels.OptionalAccountAdapter): an event without a store or without an
+// account row for the channel is then no refusal, and the adapter publishes its own way.
+func accountOptional(adapter channels.Adapter) bool {
+	a, ok := adapter.(channels.OptionalAccountAdapter)
+	return ok && a.AccountOptional()
+}
+
 // attachAccount puts the event's store's account and a checkpoint into req when the adapter's
-// protocol needs them. A nil error with req.Account nil means there is no connected account
-// (the adapter then fails with its own words); an error is database or key trouble (retried).
+// protocol needs them. A nil error with req.Account nil means there is no account (the adapter
+// then fails with its own words, or publishes without one when the account is optional); a
+// disconnected account of an optional-account adapter is a permanent failure, never "no
+// account"; an error is database or key trouble (retried).
 func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, run db.ChannelRun, req *channels.Request) *channels.Error {
 	if !needsAccount(adapter) {
 		return nil
@@ -43,8 +53,12 @@ func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, ru
 		return &channels.Error{Kind: channels.Temporary, Message: "could not read the store's channel account", Detail: err.Error()}
 	}
 	switch {
+	case ok && acct.Status == model.AccountDisconnected && accountOptional(adapter):
+		// An account that exists is used or refused, never replaced by the fallback.
+		return &channels.Error{Kind: channels.Permanent, Message: fmt.Sprintf("the store's %s account is disconnected: connect it again", channelName(run.State.Channel)),
+			Detail: "account status disconnected"}
 	case !ok || acct.Status == model.AccountDisconnected:
-		return nil // the adapter says "no connected ... account for this store"
+		return nil // the adapter says "no connected ... account for this store", or publishes without one
 	case acct.Status == model.AccountNeedsReconnect:
 		return &channels.Error{Kind: channels.NeedsReconnect, Message: fmt.Sprintf("the store's %s account must be reconnected before publishing", channelName(run.State.Channel)),
 			Detail: "account status needs_reconnect: " + acct.LastError}

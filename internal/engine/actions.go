@@ -98,7 +98,10 @@ func (e *Engine) RetryMatching(ctx context.Context, f RetryFilter, actor string,
 		return 0, model.Errork(model.EINVALID, "err.time_range_empty", "the time range is empty: from must be before to")
 	}
 	for _, ch := range model.AllChannels { // preflight.go: a channel without a usable account is left FAILED
-		if needsAccount(e.adapters(ch)) {
+		switch a := e.adapters(ch); {
+		case accountOptional(a):
+			f.OptionalAccountChannels = append(f.OptionalAccountChannels, ch)
+		case needsAccount(a):
 			f.AccountChannels = append(f.AccountChannels, ch)
 		}
 	}

@@ -6,7 +6,9 @@ package engine
 //
 //   - a protocol that publishes as a store's account (channels.AccountAdapter): the event has a
 //     store (no_store), the store has an account on the channel (no_account), not one to reconnect
-//     (needs_reconnect) nor an expired one (account_expired);
+//     (needs_reconnect) nor an expired one (account_expired). When the account is optional
+//     (channels.OptionalAccountAdapter, the embedded simulator only) an event without a store or
+//     without an account row passes; an account that exists is checked all the same;
 //   - Instagram fetches the image itself from an https URL (image_required_https);
 //   - a platform with a publishing quota (channels.QuotaAdapter, Instagram's 50 posts per rolling
 //     24 h): quota_exhausted, with when it frees up. The answer is cached quotaTTL per account; a
@@ -87,7 +89,7 @@ func (e *Engine) preflightChannel(ctx context.Context, ev model.Event, ch model.
 		return chk
 	}
 	adapter := e.adapters(ch)
-	if needsAccount(adapter) {
+	if needsAccount(adapter) && !(ev.StoreID == "" && accountOptional(adapter)) {
 		if ev.StoreID == "" {
 			return refuse(model.PreflightNoStore, "the event has no store: set its store (storeId) so %s publishes as the store's account", channelName(ch))
 		}
@@ -111,6 +113,8 @@ func (e *Engine) preflightChannel(ctx context.Context, ev model.Event, ch model.
 			// Database or key trouble says nothing certain about the channel: the job will tell.
 			e.log.WarnContext(ctx, "pre-flight: could not read the store's account", slog.String("event_id", ev.ID),
 				slog.String("channel", string(ch)), slog.String("error", err.Error()))
+		case !ok && accountOptional(adapter):
+			return e.preflightQuiet(chk, ch) // no account row: the adapter publishes without one
 		case !ok || acct.Status == model.AccountDisconnected:
 			return refuse(model.PreflightNoAccount, "the store %s has no connected %s account", ev.StoreID, channelName(ch))
 		case acct.Status == model.AccountNeedsReconnect:
@@ -136,6 +140,11 @@ func (e *Engine) preflightChannel(ctx context.Context, ev model.Event, ch model.
 			}
 		}
 	}
+	return e.preflightQuiet(chk, ch)
+}
+
+// preflightQuiet adds KakaoTalk's quiet hours to an accepted check.
+func (e *Engine) preflightQuiet(chk model.ChannelCheck, ch model.Channel) model.ChannelCheck {
 	if until, quiet := e.quietUntil(ch); quiet {
 		u := until.UTC()
 		chk.WaitsUntil = &u

@@ -188,12 +188,22 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		PlusFriendID string `json:"plusFriendId"`
 		Messages     []struct {
-			IsAd    string `json:"isAd"`
-			To      string `json:"to"`
-			Content string `json:"content"`
+			// isAd is Boolean, default true (https://api.ncloud-docs.com/docs/sens-friendtalk-send);
+			// the older page's example shows a string, also accepted here.
+			IsAd    json.RawMessage `json:"isAd"`
+			To      string          `json:"to"`
+			Content string          `json:"content"`
 		} `json:"messages"`
 	}
-	if json.Unmarshal(data, &body) != nil || len(body.Messages) == 0 || len(body.Messages) > 100 {
+	badAd := false
+	if json.Unmarshal(data, &body) == nil {
+		for _, m := range body.Messages {
+			if _, ok := sensIsAd(m.IsAd); !ok {
+				badAd = true
+			}
+		}
+	}
+	if json.Unmarshal(data, &body) != nil || len(body.Messages) == 0 || len(body.Messages) > 100 || badAd {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid request body"})
 		return
@@ -204,7 +214,8 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, m := range body.Messages {
-		if len([]rune(m.Content)) > 1000 || m.To == "" || (m.IsAd == "true" && !strings.HasPrefix(m.Content, "(광고)")) {
+		ad, _ := sensIsAd(m.IsAd)
+		if len([]rune(m.Content)) > 1000 || m.To == "" || (ad && !strings.HasPrefix(m.Content, "(광고)")) {
 			s.mu.Unlock()
 			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid message: content over 1000 characters, no recipient, or an ad without (광고)"})
 			return
@@ -240,6 +251,18 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"requestId": req.id, "requestTime": req.time.Format("2006-01-02T15:04:05.000"),
 		"statusCode": "202", "statusName": "success", "messages": msgs})
+}
+
+// sensIsAd reads a message's isAd: absent is the default true; a boolean, or the strings "true"
+// and "false"; anything else is not valid.
+func sensIsAd(raw json.RawMessage) (ad, ok bool) {
+	switch strings.TrimSpace(string(raw)) {
+	case "", "null", "true", `"true"`:
+		return true, true
+	case "false", `"false"`:
+		return false, true
+	}
+	return false, false
 }
 
 func (s *Server) sensList(w http.ResponseWriter, r *http.Request) {
