@@ -73,6 +73,9 @@ type Registry struct {
 	graph     map[model.Channel]*GraphAdapter // channels speaking instagram-graph
 	sens      map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
 	naver     map[model.Channel]*NaverAdapter // channels speaking naver-cafe
+	oauth     map[model.Channel]*OAuthClient  // channels whose accounts connect through OAuth (oauth.go)
+	client    *http.Client
+	opts      Options
 	transport *http.Transport
 }
 
@@ -94,6 +97,9 @@ type Endpoint struct {
 	TokenURL     string
 	ClientID     string
 	ClientSecret ClientSecret
+	// AuthorizeURL is the platform's OAuth authorization endpoint (instagram-graph, naver-cafe):
+	// with it (and TokenURL, ClientID, ClientSecret) the stores pages connect accounts (oauth.go).
+	AuthorizeURL string
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -130,11 +136,14 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{},
-		naver: map[model.Channel]*NaverAdapter{}, transport: tr}
+		naver: map[model.Channel]*NaverAdapter{}, oauth: map[model.Channel]*OAuthClient{}, client: client, opts: opts, transport: tr}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
 			continue
+		}
+		if ep.AuthorizeURL != "" {
+			r.AddOAuth(ch, ep) // oauth.go
 		}
 		if ep.Protocol == ProtocolInstagramGraph {
 			r.graph[ch] = newGraphAdapter(ch, ep, client, opts, logger)
@@ -188,7 +197,7 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
 		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version, ServiceID: cc.ServiceID, AccessKey: cc.AccessKey,
-			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret}
+			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, AuthorizeURL: cc.AuthorizeURL}
 	}
 	return NewRegistry(endpoints, opts), nil
 }
