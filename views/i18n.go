@@ -228,6 +228,7 @@ var catalogues = []map[string][2]string{
 	instagramMessages, // i18n_instagram.go
 	naverMessages,     // i18n_naver.go
 	preflightMessages, // i18n_preflight.go
+	storesMessages,    // i18n_stores.go
 }
 
 // lookup finds key in the catalogues.

@@ -270,6 +270,9 @@ func (a *App) build(o options) error {
 		DefaultZone: cfg.DefaultTimezone, Zones: a.Store,
 		KakaoQuietHours: cfg.KakaoQuietHours,
 		Logger:          logger,
+		StoreAccounts:   storeAccounts{db: a.Store, sealer: credentialSealer(cfg)}, // stores.go
+		OAuth:           oauthConnector{a},
+		PublicURL:       cfg.ConfiguredPublicURL(),
 	})
 	return nil
 }
@@ -369,6 +372,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.stopSim = stop
 		a.channels = channels.NewSignedSimulatorRegistry(base, a.simSecrets, a.channelOptions())
+		a.simulatorOAuth(base) // stores.go
 		a.log.Warn("CHANNELS_CONFIG is not set: every channel publishes to the embedded simulator; nothing reaches a real channel",
 			slog.String("url", base), slog.String("fail", cfg.SimulatorFail))
 	}
