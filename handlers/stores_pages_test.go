@@ -147,7 +147,7 @@ func TestStoresPagesConnectInstagram(t *testing.T) {
 	if d.Find(`nav a[href="/stores"]`).Length() != 1 {
 		t.Error("no stores link in the managers' navigation")
 	}
-	if d.Find(`tr[data-store-id="s1"] [data-account-status="disconnected"][data-channel="INSTAGRAM"]`).Length() != 1 {
+	if d.Find(`tr[data-store-id="s1"] [data-account-channel="INSTAGRAM"] [data-account-status="disconnected"]`).Length() != 1 {
 		t.Fatalf("store row: %s", r.body)
 	}
 	if strings.Contains(r.body, "<b>베이커리</b>") {
