@@ -395,3 +395,32 @@ func TestChannelCardReconnectLink(t *testing.T) {
 		t.Error("staff's card: want the text without the link")
 	}
 }
+
+// Without CHANNELS_CONFIG the embedded simulator provides the OAuth endpoints too: Instagram and
+// Naver connect through its consent pages, with the client the app registered with it.
+func TestStoresConnectEmbeddedSimulator(t *testing.T) {
+	t.Parallel()
+	ui := newReplicaWith(t, dbtest.NewURL(t), false, nil)
+	if _, err := ui.db.CreateStore(context.Background(), model.Store{ID: "s1", Name: "embedded"}, model.AuditEntry{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	m := ui.login("m@example.com", model.RoleManager)
+	d := m.get("/stores/s1").doc(t)
+	for _, ch := range []string{"INSTAGRAM", "NAVER"} {
+		if d.Find(`[data-account-channel="`+ch+`"] [data-connect="oauth"]`).Length() != 1 {
+			t.Fatalf("%s cannot connect through OAuth with the embedded simulator", ch)
+		}
+	}
+	r := m.post("/stores/s1/channels/INSTAGRAM/connect", nil, false)
+	wantCode(t, "connect", r, http.StatusOK)
+	href, _ := r.doc(t).Find(`a[data-action="continue-oauth"]`).Attr("href")
+	authz, err := url.Parse(href)
+	if err != nil || authz.Path != "/oauth/authorize" || authz.Query().Get("client_id") != "sim-instagram-app" {
+		t.Fatalf("authorization URL %q", href)
+	}
+	sim := &storesApp{uiApp: ui, simTS: &httptest.Server{URL: authz.Scheme + "://" + authz.Host}}
+	wantLocation(t, "callback", m.get(sim.consent(authz, "allow")), "/stores/s1?done=connected#account-INSTAGRAM")
+	if st, ref := sim.account(model.ChannelInstagram); st != "connected" || ref != "17841400000000077" {
+		t.Fatalf("account %s %s", st, ref)
+	}
+}
