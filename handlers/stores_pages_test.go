@@ -155,7 +155,7 @@ func TestStoresPagesConnectInstagram(t *testing.T) {
 	}
 	d = m.get("/stores/s1").doc(t)
 	for ch, kind := range map[string]string{"INSTAGRAM": "oauth", "NAVER": "oauth", "KAKAO": "kakao"} {
-		if d.Find(`[data-account-channel="` + ch + `"] [data-connect="` + kind + `"]`).Length() != 1 {
+		if d.Find(`[data-account-channel="`+ch+`"] [data-connect="`+kind+`"]`).Length() != 1 {
 			t.Errorf("%s: no %s connect form", ch, kind)
 		}
 	}

@@ -138,7 +138,7 @@ func (o *OAuthClient) exchangeInstagram(ctx context.Context, code, redirectURI s
 		g = out.Data[0]
 	}
 	if status != http.StatusOK || jerr != nil || !tokenShape(g.AccessToken) || !digits(g.UserID.String()) {
-		return model.OAuthToken{}, fmt.Errorf("Instagram refused the authorization code (HTTP %d%s)", status, platformWords(out.ErrorType, out.ErrorMessage))
+		return model.OAuthToken{}, fmt.Errorf("the Instagram token endpoint refused the authorization code (HTTP %d%s)", status, platformWords(out.ErrorType, out.ErrorMessage))
 	}
 	// The short-lived token (an hour) becomes a long-lived one (60 days).
 	q := url.Values{"grant_type": {"ig_exchange_token"}, "client_secret": {string(o.secret)}, "access_token": {g.AccessToken}}
@@ -157,7 +157,7 @@ func (o *OAuthClient) exchangeInstagram(ctx context.Context, code, redirectURI s
 		if ll.Error != nil {
 			words = platformWords(ll.Error.Type, ll.Error.Message)
 		}
-		return model.OAuthToken{}, fmt.Errorf("Instagram refused to exchange the token for a long-lived one (HTTP %d%s)", status, words)
+		return model.OAuthToken{}, fmt.Errorf("the Instagram Graph API refused to exchange the token for a long-lived one (HTTP %d%s)", status, words)
 	}
 	tok := model.OAuthToken{AccountID: g.UserID.String(), AccessToken: ll.AccessToken}
 	if secs := expiresIn(ll.ExpiresIn); secs > 0 {
@@ -182,7 +182,7 @@ func (o *OAuthClient) exchangeNaver(ctx context.Context, code, state string) (mo
 	}
 	jerr := json.Unmarshal(body, &out)
 	if status != http.StatusOK || jerr != nil || out.Error != "" || !tokenShape(out.AccessToken) || !tokenShape(out.RefreshToken) {
-		return model.OAuthToken{}, fmt.Errorf("Naver Login refused the authorization code (HTTP %d%s)", status, platformWords(out.Error, out.Description))
+		return model.OAuthToken{}, fmt.Errorf("the Naver Login token endpoint refused the authorization code (HTTP %d%s)", status, platformWords(out.Error, out.Description))
 	}
 	// The access token's hour is not the account's expiry: the adapter renews it with the refresh
 	// token (naver.go), so the account's expiry is left unknown.
