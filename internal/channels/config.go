@@ -229,7 +229,7 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 		return ChannelConfig{}, fmt.Errorf("version applies to protocol instagram-graph, not %s", p)
 	}
 	if ep.TokenURL != "" || ep.ClientID != "" || ep.ClientSecretFile != "" || ep.AuthorizeURL != "" {
-		return ChannelConfig{}, fmt.Errorf("authorizeUrl, tokenUrl, clientId and clientSecretFile apply to protocols naver-cafe and instagram-graph, not %s", p)
+		return ChannelConfig{}, fmt.Errorf("authorizeUrl, tokenUrl, clientId and clientSecretFile apply to protocol naver-cafe, not %s (and to instagram-graph's OAuth connect)", p)
 	}
 	if strings.TrimSpace(ep.SecretFile) == "" {
 		return ChannelConfig{}, errors.New("secretFile is required for protocol partner-v1 (the file holding the shared secret every request is signed with; unsigned requests are no longer sent)")
