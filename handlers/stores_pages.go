@@ -313,6 +313,11 @@ func (h *Handlers) OAuthCallback(c echo.Context) error {
 	q := c.QueryParams()
 	actor, _ := Principal(c)
 	state := q.Get("state")
+	if state == "" && q.Get("error") == "access_denied" {
+		// A denial that does not echo the state (older Instagram pages document none): nothing
+		// to take, nothing written; say what happened rather than "invalid link".
+		return c.Redirect(http.StatusSeeOther, "/stores?error=oauth_denied")
+	}
 	if !stateRE.MatchString(state) || actor.UserID == 0 || actor.SessionID == "" || len(q["state"]) != 1 {
 		return c.Redirect(http.StatusSeeOther, "/stores?error=oauth_state")
 	}

@@ -252,6 +252,7 @@ func TestStoresOAuthCallbackRefusals(t *testing.T) {
 	cb := a.consent(a.connect(m, model.ChannelInstagram, nil), "deny")
 	wantStoresError("denied", m.get(cb), "/stores/s1?error=oauth_denied#account-INSTAGRAM", "permission was refused")
 	wantStoresError("denied, replayed", m.get(cb), "/stores?error=oauth_state", "already used")
+	wantStoresError("denied without a state", m.get("/stores/oauth/callback?error=access_denied&error_reason=user_denied"), "/stores?error=oauth_denied", "permission was refused")
 
 	// Another manager's state is refused to m1 and stays usable by its owner.
 	cb = a.consent(a.connect(other, model.ChannelInstagram, nil), "allow")
