@@ -234,7 +234,10 @@ func (db *DB) SetChannelAccount(ctx context.Context, storeID string, c model.Cre
 		if out, err = pgx.CollectExactlyOneRow(rows, collectAccount); err != nil {
 			return err
 		}
-		audit.Action, audit.Channel = model.AuditAccountSet, string(c.Channel)
+		if audit.Action == "" { // the CLI's `account set`; the stores pages say connect or reconnect
+			audit.Action = model.AuditAccountSet
+		}
+		audit.Channel = string(c.Channel)
 		audit.Detail = "store " + storeID + ", account " + c.AccountRef + ", " + string(out.Status)
 		return addAuditTx(ctx, tx, audit)
 	})

@@ -75,6 +75,13 @@ type Deps struct {
 	// KakaoQuietHours is KAKAO_QUIET_HOURS: during the window the detail page says KakaoTalk will
 	// be sent when it ends (the zero value: off).
 	KakaoQuietHours quiethours.Window
+	// StoreAccounts and OAuth serve the stores pages' connect and disconnect (stores_pages.go);
+	// nil StoreAccounts answers them 503, nil OAuth offers the CLI for Instagram and Naver.
+	// PublicURL is PUBLIC_URL when it was configured: the OAuth redirect URI's base ("" = the
+	// request's scheme and host).
+	StoreAccounts StoreAccounts
+	OAuth         OAuthConnector
+	PublicURL     string
 }
 
 // Handlers serves every route; web.New registers its methods in the routes table.

@@ -228,6 +228,7 @@ var catalogues = []map[string][2]string{
 	instagramMessages, // i18n_instagram.go
 	naverMessages,     // i18n_naver.go
 	preflightMessages, // i18n_preflight.go
+	storesMessages,    // i18n_stores.go
 }
 
 // lookup finds key in the catalogues.
@@ -284,8 +285,10 @@ type Page struct {
 	// MayRetry shows retry actions on a page without a Principal: a live feed renders one view's
 	// fragments once for every viewer who may retry, and carries nobody's identity.
 	MayRetry bool
-	CSRF     string // token for forms (hidden _csrf input) and the _csrf signal
-	Path     string // the current local URL, where the language switch returns to
+	// MayManage is MayRetry for managers' links (a card's link to the store to reconnect).
+	MayManage bool
+	CSRF      string // token for forms (hidden _csrf input) and the _csrf signal
+	Path      string // the current local URL, where the language switch returns to
 	// Now is the render time, for flags that depend on it (a channel stuck for too long); zero
 	// shows none.
 	Now time.Time
@@ -315,7 +318,9 @@ func (p Page) Tn(key string, n int) string { return Tn(p.Lang, key, n) }
 func (p Page) RoleName(r model.Role) string { return p.T("role." + string(r)) }
 
 // CanManage reports whether the viewer sees manager-only navigation.
-func (p Page) CanManage() bool { return p.Principal != nil && p.Principal.Role.CanManage() }
+func (p Page) CanManage() bool {
+	return p.MayManage || p.Principal != nil && p.Principal.Role.CanManage()
+}
 
 // LoginForm is the state of the login form when it is (re)rendered.
 type LoginForm struct {

@@ -66,6 +66,13 @@ func (s *Server) routes(h *handlers.Handlers) []route {
 		{method: http.MethodGet, path: "/tokens", handler: h.Tokens, role: model.RoleManager},
 		{method: http.MethodPost, path: "/tokens", handler: h.CreateToken, role: model.RoleManager},
 		{method: http.MethodPost, path: "/tokens/:id/revoke", handler: h.RevokeToken, role: model.RoleManager},
+		// Stores and their channel accounts (handlers/stores_pages.go): connect through the
+		// platforms' OAuth (the callback is the redirect URI registered with them), disconnect.
+		{method: http.MethodGet, path: "/stores", handler: h.StoresPage, role: model.RoleManager},
+		{method: http.MethodGet, path: "/stores/:id", handler: h.StorePage, role: model.RoleManager},
+		{method: http.MethodPost, path: "/stores/:id/channels/:ch/connect", handler: h.ConnectAccountForm, role: model.RoleManager},
+		{method: http.MethodPost, path: "/stores/:id/channels/:ch/disconnect", handler: h.DisconnectAccountForm, role: model.RoleManager},
+		{method: http.MethodGet, path: "/stores/oauth/callback", handler: h.OAuthCallback, role: model.RoleManager},
 
 		// JSON API (bearer token or session; session writes pass CSRF). Contract: DESIGN.md,
 		// handlers/openapi.json.

@@ -78,6 +78,11 @@ var routeAccess = map[string]access{
 	"POST /events/:id/edit": {role: model.RoleMarketer}, "POST /events/:id/duplicate": {role: model.RoleMarketer},
 	"POST /events/:id/delete": {role: model.RoleMarketer}, "PATCH /api/v1/events/:id": {role: model.RoleMarketer},
 	"DELETE /api/v1/events/:id": {role: model.RoleMarketer}, "POST /api/v1/events/:id/duplicate": {role: model.RoleMarketer},
+
+	// Stores pages and the OAuth callback (managers).
+	"GET /stores": {role: model.RoleManager}, "GET /stores/:id": {role: model.RoleManager},
+	"POST /stores/:id/channels/:ch/connect": {role: model.RoleManager}, "POST /stores/:id/channels/:ch/disconnect": {role: model.RoleManager},
+	"GET /stores/oauth/callback": {role: model.RoleManager},
 }
 
 var roleRank = map[model.Role]int{model.RoleMarketer: 1, model.RoleStaff: 2, model.RoleManager: 3}

@@ -264,6 +264,9 @@ func (a *App) build(o options) error {
 		DefaultZone: cfg.DefaultTimezone, Zones: a.Store,
 		KakaoQuietHours: cfg.KakaoQuietHours,
 		Logger:          logger,
+		StoreAccounts:   storeAccounts{db: a.Store, sealer: credentialSealer(cfg)}, // stores.go
+		OAuth:           oauthConnector{a},
+		PublicURL:       cfg.ConfiguredPublicURL(),
 	})
 	return nil
 }
@@ -372,6 +375,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.stopSim = stop
 		a.channels = channels.NewEmbeddedSimulatorRegistry(base, a.simShared, a.channelOptions())
+		a.simulatorOAuth(base) // stores.go
 		a.log.Warn("CHANNELS_CONFIG is not set: every channel publishes to the embedded simulator; nothing reaches a real channel",
 			slog.String("url", base), slog.String("fail", cfg.SimulatorFail),
 			slog.String("protocols", "INSTAGRAM instagram-graph, NAVER naver-cafe, KAKAO kakao-sens as a store's account (partner-v1 for events without one), others partner-v1"))

@@ -83,6 +83,9 @@ type ChannelConfig struct {
 	ClientID         string
 	ClientSecretFile string
 	ClientSecret     ClientSecret
+	// AuthorizeURL is the OAuth authorization endpoint with which the stores pages connect
+	// accounts (instagram-graph, naver-cafe; oauth_config.go). "" = accounts only by `account set`.
+	AuthorizeURL string
 }
 
 type channelJSON struct {
@@ -98,6 +101,8 @@ type channelJSON struct {
 	TokenURL         string `json:"tokenUrl"`
 	ClientID         string `json:"clientId"`
 	ClientSecretFile string `json:"clientSecretFile"`
+	// OAuth connect (instagram-graph, naver-cafe; oauth_config.go)
+	AuthorizeURL string `json:"authorizeUrl"`
 }
 
 type fileJSON struct {
@@ -223,8 +228,8 @@ func parseChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback bool) 
 	if ep.Version != "" {
 		return ChannelConfig{}, fmt.Errorf("version applies to protocol instagram-graph, not %s", p)
 	}
-	if ep.TokenURL != "" || ep.ClientID != "" || ep.ClientSecretFile != "" {
-		return ChannelConfig{}, fmt.Errorf("tokenUrl, clientId and clientSecretFile apply to protocol naver-cafe, not %s", p)
+	if ep.TokenURL != "" || ep.ClientID != "" || ep.ClientSecretFile != "" || ep.AuthorizeURL != "" {
+		return ChannelConfig{}, fmt.Errorf("authorizeUrl, tokenUrl, clientId and clientSecretFile apply to protocol naver-cafe, not %s (and to instagram-graph's OAuth connect)", p)
 	}
 	if strings.TrimSpace(ep.SecretFile) == "" {
 		return ChannelConfig{}, errors.New("secretFile is required for protocol partner-v1 (the file holding the shared secret every request is signed with; unsigned requests are no longer sent)")

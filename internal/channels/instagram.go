@@ -112,7 +112,8 @@ func parseGraphChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback b
 	if ep.SecretFile != "" {
 		return ChannelConfig{}, errors.New("secretFile applies to protocol partner-v1; instagram-graph publishes with each store's connected account (bin/distribution account set)")
 	}
-	return ChannelConfig{Protocol: ProtocolInstagramGraph, URL: base, Version: ep.Version}, nil
+	cc := ChannelConfig{Protocol: ProtocolInstagramGraph, URL: base, Version: ep.Version}
+	return withGraphOAuth(cc, ep, allowInsecureLoopback) // oauth_config.go
 }
 
 // Channel returns the channel the adapter publishes to.

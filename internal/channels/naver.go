@@ -155,7 +155,8 @@ func parseNaverChannel(ch model.Channel, ep channelJSON, allowInsecureLoopback b
 	if ep.SecretFile != "" || ep.Version != "" {
 		return ChannelConfig{}, errors.New("secretFile and version do not apply to protocol naver-cafe (it takes url, tokenUrl, clientId and clientSecretFile)")
 	}
-	return ChannelConfig{Protocol: ProtocolNaverCafe, URL: base, TokenURL: tok, ClientID: strings.TrimSpace(ep.ClientID), ClientSecretFile: ep.ClientSecretFile}, nil
+	cc := ChannelConfig{Protocol: ProtocolNaverCafe, URL: base, TokenURL: tok, ClientID: strings.TrimSpace(ep.ClientID), ClientSecretFile: ep.ClientSecretFile}
+	return withAuthorizeURL(cc, ep, allowInsecureLoopback) // oauth_config.go
 }
 
 // Channel returns the channel the adapter publishes to.

@@ -73,6 +73,7 @@ type Registry struct {
 	graph    map[model.Channel]*GraphAdapter // channels speaking instagram-graph
 	sens     map[model.Channel]*SENSAdapter  // channels speaking kakao-sens
 	naver    map[model.Channel]*NaverAdapter // channels speaking naver-cafe
+	oauth    map[model.Channel]*OAuthClient  // channels whose accounts connect through OAuth (oauth.go)
 	// routes are the embedded simulator's account channels (embedded.go); nil otherwise.
 	routes    map[model.Channel]Adapter
 	transport *http.Transport
@@ -99,6 +100,9 @@ type Endpoint struct {
 	TokenURL     string
 	ClientID     string
 	ClientSecret ClientSecret
+	// AuthorizeURL is the platform's OAuth authorization endpoint (instagram-graph, naver-cafe):
+	// with it (and TokenURL, ClientID, ClientSecret) the stores pages connect accounts (oauth.go).
+	AuthorizeURL string
 }
 
 // NewRegistry builds adapters for the given endpoints. Channels without an endpoint, or with an
@@ -135,11 +139,14 @@ func NewRegistry(endpoints map[model.Channel]Endpoint, opts Options) *Registry {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	r := &Registry{adapters: map[model.Channel]*HTTPAdapter{}, graph: map[model.Channel]*GraphAdapter{}, sens: map[model.Channel]*SENSAdapter{},
-		naver: map[model.Channel]*NaverAdapter{}, transport: tr, client: client, opts: opts, logger: logger}
+		naver: map[model.Channel]*NaverAdapter{}, oauth: map[model.Channel]*OAuthClient{}, transport: tr, client: client, opts: opts, logger: logger}
 	for _, ch := range model.AllChannels {
 		ep, ok := endpoints[ch]
 		if !ok {
 			continue
+		}
+		if ep.AuthorizeURL != "" {
+			r.AddOAuth(ch, ep) // oauth.go
 		}
 		if ep.Protocol == ProtocolInstagramGraph {
 			r.graph[ch] = newGraphAdapter(ch, ep, client, opts, logger)
@@ -193,7 +200,7 @@ func NewRegistryFromConfig(path string, opts Options) (*Registry, error) {
 	endpoints := map[model.Channel]Endpoint{}
 	for ch, cc := range fc.Channels {
 		endpoints[ch] = Endpoint{URL: cc.URL, Secret: cc.Secret, Protocol: cc.Protocol, Version: cc.Version, ServiceID: cc.ServiceID, AccessKey: cc.AccessKey,
-			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret}
+			TokenURL: cc.TokenURL, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, AuthorizeURL: cc.AuthorizeURL}
 	}
 	return NewRegistry(endpoints, opts), nil
 }

@@ -75,6 +75,8 @@ type Config struct {
 	WebhookURL string
 	// PublicURL is the dashboard's base URL used in alert deep links (default http://ADDR).
 	PublicURL string
+	// publicURLSet: PUBLIC_URL was given (the OAuth redirect URI uses it; otherwise the request's host).
+	publicURLSet bool
 	// DebugAddr is an optional loopback address serving Go's profiler (net/http/pprof) for
 	// `make bench` and diagnosis (DEBUG_ADDR; empty = off; only 127.0.0.1/::1/localhost).
 	DebugAddr string
@@ -192,6 +194,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	c.ServiceName = or(getenv("OTEL_SERVICE_NAME"), "distribution")
 	c.RedisNotifications = or(getenv("REDIS_NOTIFICATIONS"), RedisNotificationsConfig)
+	c.publicURLSet = c.PublicURL != ""
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
@@ -493,4 +496,14 @@ func zoneVar(getenv func(string) string, name, def string) (*time.Location, erro
 		return nil, fmt.Errorf("%s: want an IANA time zone name such as Asia/Seoul or UTC, got %q", name, v)
 	}
 	return loc, nil
+}
+
+// ConfiguredPublicURL is PUBLIC_URL when it was set, "" when PublicURL is only the default
+// (http://ADDR, often not what browsers reach): the stores pages then build the OAuth redirect
+// URI from the request's host.
+func (c Config) ConfiguredPublicURL() string {
+	if c.publicURLSet {
+		return c.PublicURL
+	}
+	return ""
 }

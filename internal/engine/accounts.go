@@ -97,7 +97,12 @@ func (e *Engine) finishNeedsReconnect(ctx context.Context, log *slog.Logger, run
 			log.WarnContext(ctx, "channel account needs reconnecting", slog.String("store_id", req.Account.StoreID))
 		}
 	}
-	return e.finishFailed(ctx, log, run, ce, "", start)
+	prefix := ""
+	if req.Account != nil {
+		// The card reads the store from the message to link managers to its page (model.ReconnectStore).
+		prefix = model.ReconnectPrefix(req.Account.StoreID)
+	}
+	return e.finishFailed(ctx, log, run, ce, prefix, start)
 }
 
 // checkRetryAccount refuses a manual retry of a channel the pre-flight check refuses

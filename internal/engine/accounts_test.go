@@ -201,6 +201,9 @@ func TestInstagramGraphEngine(t *testing.T) {
 		if c.ErrorMessage == nil || !strings.Contains(*c.ErrorMessage, "reconnect the Instagram account") {
 			t.Errorf("error message %v", c.ErrorMessage)
 		}
+		if store, ok := c.ReconnectStore(); !ok || store != "s1" {
+			t.Errorf("error message %q does not name the store to reconnect (card link): %q %v", *c.ErrorMessage, store, ok)
+		}
 		a := h.account()
 		if a.Status != model.AccountNeedsReconnect || !strings.Contains(a.LastError, "code 190") || strings.Contains(a.LastError, igTestToken) {
 			t.Errorf("account %+v: want needs_reconnect with the platform's error", a)

@@ -28,6 +28,8 @@ type feedKey struct {
 	lang     string
 	zone     string // the viewers' time zone (IANA name): times are rendered in it
 	canRetry bool
+	// canManage: managers' cards link a channel whose account needs reconnecting to its store.
+	canManage bool
 }
 
 // detailFeeds holds the feeds of one Handlers.
@@ -54,13 +56,13 @@ func wholeDetail(p views.Page, key feedKey, sh *detailShown) []templ.Component {
 // harmless: a patch morphs elements to a state), and a stream that reads its own full state
 // afterwards misses nothing either.
 func (fo *detailFeeds) join(id string, p views.Page) (*detailFeed, *feedWatcher, feedSnapshot[*detailShown]) {
-	key := feedKey{eventID: id, lang: p.Lang, zone: p.Loc().String(), canRetry: p.CanRetry()}
+	key := feedKey{eventID: id, lang: p.Lang, zone: p.Loc().String(), canRetry: p.CanRetry(), canManage: p.CanManage()}
 	w := newFeedWatcher()
 	fo.mu.Lock()
 	f := fo.feeds[key]
 	if f == nil {
 		// KakaoQuiet is the deployment's (one value for every viewer): the pre-flight notes.
-		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, Zone: p.Loc(), KakaoQuiet: p.KakaoQuiet, Preflight: p.Preflight})
+		f = fo.newFeed(key, views.Page{Lang: key.lang, Title: p.Title, MayRetry: key.canRetry, MayManage: key.canManage, Zone: p.Loc(), KakaoQuiet: p.KakaoQuiet, Preflight: p.Preflight})
 		f.sub = fo.h.deps.Hub.Subscribe(Filter{EventIDs: []string{id}})
 		fo.feeds[key] = f
 		f.cancel = fo.h.goFeed(func(ctx context.Context) { fo.run(ctx, f) }, f.end)

@@ -169,8 +169,17 @@ func (s *Server) igBegin(w http.ResponseWriter, r *http.Request) (string, bool) 
 	}
 	s.mu.Lock()
 	rule := s.fail[model.ChannelInstagram]
-	code, fire := s.graphFaultLocked(rule)
-	user, known := s.ig.accounts[r.Form.Get("access_token")]
+	token := r.Form.Get("access_token")
+	var (
+		code int
+		fire bool
+	)
+	// "190" kills the tokens an account had; one issued by the OAuth endpoints since (a
+	// reconnect, oauth.go) works.
+	if rule.Graph != "190" || !s.oauth.fresh[token] {
+		code, fire = s.graphFaultLocked(rule)
+	}
+	user, known := s.ig.accounts[token]
 	s.mu.Unlock()
 	if fire {
 		writeGraphFault(w, code)

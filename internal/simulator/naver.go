@@ -217,7 +217,7 @@ func (s *Server) naverArticle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	club, menu := r.PathValue("clubid"), r.PathValue("menuid")
-	if club != acct.clubID || menu != acct.menuID {
+	if acct.clubID != "" && (club != acct.clubID || menu != acct.menuID) { // "": an OAuth token (oauth.go), any cafe
 		writeNaverFault(w, "403")
 		return
 	}
@@ -246,6 +246,10 @@ func (s *Server) naverToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.Form
+	if f.Get("grant_type") == "authorization_code" {
+		s.naverCodeGrant(w, f) // oauth.go
+		return
+	}
 	if f.Get("grant_type") != "refresh_token" || f.Get("client_id") == "" || f.Get("client_secret") == "" {
 		writeJSON(w, http.StatusOK, map[string]string{"error": "invalid_request", "error_description": "wrong grant_type or missing client credentials"})
 		return

@@ -111,6 +111,7 @@ type Server struct {
 	ig       *igState    // Instagram Graph API emulation (instagram.go)
 	sens     *sensState  // NAVER Cloud SENS 친구톡 emulation (kakao.go)
 	naver    *naverState // Naver Cafe API emulation (naver.go)
+	oauth    *oauthState // the platforms' OAuth endpoints (oauth.go)
 }
 
 // New returns a simulator configured by cfg.
@@ -138,6 +139,7 @@ func New(cfg Config) *Server {
 		ig:       newIGState(),
 		sens:     newSENSState(),
 		naver:    newNaverState(),
+		oauth:    newOAuthState(),
 	}
 	for ch, sec := range cfg.Secrets {
 		if len(sec) > 0 {
@@ -171,6 +173,7 @@ func (s *Server) Handler() http.Handler {
 	s.instagramRoutes(mux)
 	s.kakaoRoutes(mux)
 	s.naverRoutes(mux)
+	s.oauthRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route", false)
 	})

@@ -104,6 +104,9 @@ func TestUXMobilePages(t *testing.T) {
 	if _, err := a.eng.StartDistribution(context.Background(), failed, model.AllChannels, "e2e"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.db.CreateStore(context.Background(), model.Store{ID: "mobile-1", Name: "행복베이커리 강남역 2번 출구 앞 본점 (24시간 영업)"}, model.AuditEntry{Actor: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t)
 	m := mobileManager(t, a, b)
 
@@ -113,7 +116,7 @@ func TestUXMobilePages(t *testing.T) {
 	// The attempt history is there, with its 시도 column.
 	m.waitJS("the attempt history", `document.querySelectorAll('[id^="attempts-"] tbody tr').length > 0`, 10*time.Second)
 
-	for _, path := range []string{"/events/" + failed, "/", "/reports", "/audit", "/users", "/tokens", "/retries"} {
+	for _, path := range []string{"/events/" + failed, "/", "/reports", "/audit", "/users", "/tokens", "/retries", "/stores", "/stores/mobile-1"} {
 		m.visit(path)
 		if problems := eval[[]string](m, mobileProblemsJS); len(problems) > 0 {
 			t.Errorf("%s at 390x844:\n  %s", path, strings.Join(problems, "\n  "))
@@ -131,8 +134,8 @@ func TestUXMobilePages(t *testing.T) {
 			}).map(a => a.textContent.trim())`); len(wrapped) > 0 {
 			t.Errorf("%s: nav links on more than one line: %q", path, wrapped)
 		}
-		if n := count(m, `nav[data-main-nav] a`); n != 6 {
-			t.Errorf("%s: %d nav links, want 6 for a manager", path, n)
+		if n := count(m, `nav[data-main-nav] a`); n != 7 {
+			t.Errorf("%s: %d nav links, want 7 for a manager", path, n)
 		}
 	}
 
