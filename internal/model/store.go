@@ -48,6 +48,10 @@ type ChannelAccount struct {
 const (
 	AuditStoreCreate = "store.create"
 	AuditAccountSet  = "account.set"
+	// AuditAccountRefresh is the token upkeep renewing an account's token (actor "system").
+	AuditAccountRefresh = "account.refresh"
+	// AuditAccountNeedsReconnect is the token upkeep finding an account's token dead.
+	AuditAccountNeedsReconnect = "account.needs_reconnect"
 )
 
 // Credentials are a channel account's validated credential JSON (ParseCredentials): the secret
