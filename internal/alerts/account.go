@@ -57,7 +57,9 @@ type accountWorker struct {
 	n *Notifier
 }
 
-func (w *accountWorker) Timeout(*river.Job[AccountArgs]) time.Duration { return w.n.cfg.Timeout + 5*time.Second }
+func (w *accountWorker) Timeout(*river.Job[AccountArgs]) time.Duration {
+	return w.n.cfg.Timeout + 5*time.Second
+}
 
 // NextRetry backs off as the failure alerts do.
 func (w *accountWorker) NextRetry(job *river.Job[AccountArgs]) time.Time {

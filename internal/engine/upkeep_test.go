@@ -96,7 +96,7 @@ func TestTokenUpkeepInstagram(t *testing.T) {
 	t.Parallel()
 	h := upkeepIG(t, "", nil)
 	day := 24 * time.Hour
-	h.connectIG("old", "1001", "IGSIM-old", 55*day, 5*day)     // due: old and near its expiry
+	h.connectIG("old", "1001", "IGSIM-old", 55*day, 5*day)        // due: old and near its expiry
 	h.connectIG("fresh", "1002", "IGSIM-fresh", time.Hour, 3*day) // near its expiry but too young
 	h.connectIG("far", "1003", "IGSIM-far", 30*day, 30*day)       // old, expiry far away
 	st, err := h.eng.TokenUpkeep(context.Background())

@@ -63,6 +63,9 @@ type Credentials struct {
 	Secret     []byte // compact JSON; never logged, printed or stored unencrypted
 }
 
+// MaxCafeMembers bounds a NAVER account's members.
+const MaxCafeMembers = 100_000_000
+
 // maxCredentials bounds the credential JSON (tokens are at most a few hundred bytes).
 const maxCredentials = 16 << 10
 
@@ -106,7 +109,9 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 	case ChannelInstagram:
 		required, allowed = []string{"igUserId", "accessToken"}, []string{"expiresAt"}
 	case ChannelNaver:
-		required, allowed = []string{"clubId", "menuId", "accessToken", "refreshToken"}, []string{"expiresAt"}
+		// members (optional): the cafe's member count, the article's estimated views (the Cafe
+		// API offers no way to read it).
+		required, allowed = []string{"clubId", "menuId", "accessToken", "refreshToken"}, []string{"expiresAt", "members"}
 	case ChannelKakao:
 		required = []string{"senderKey"} // the dealer's other fields (app key, secret, ...) are kept as given
 	}
@@ -143,6 +148,14 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 				return Credentials{}, Errorf(EINVALID, "%s credentials: unknown field %q", ch, Truncate(k, 40))
 			}
 		}
+	}
+	if v, ok := m["members"]; ok {
+		n, isNum := v.(json.Number)
+		i, err := n.Int64()
+		if !isNum || err != nil || i < 0 || i > MaxCafeMembers {
+			return Credentials{}, Errorf(EINVALID, "%s credentials: members must be a whole number from 0 to %d (the cafe's member count)", ch, MaxCafeMembers)
+		}
+		m["members"] = i
 	}
 	c := Credentials{Channel: ch}
 	if v, ok := m["expiresAt"]; ok && v != nil {

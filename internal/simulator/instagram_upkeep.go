@@ -230,3 +230,14 @@ func (s *Server) igInsights(w http.ResponseWriter, r *http.Request, user string)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
+
+// InstagramLatestMedia is the id of igUserID's newest media ("" without any).
+func (s *Server) InstagramLatestMedia(igUserID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.ig.byUser[igUserID]
+	if len(list) == 0 {
+		return ""
+	}
+	return list[len(list)-1].id
+}
