@@ -228,6 +228,7 @@ var catalogues = []map[string][2]string{
 	instagramMessages, // i18n_instagram.go
 	naverMessages,     // i18n_naver.go
 	preflightMessages, // i18n_preflight.go
+	viewsMessages,     // i18n_views.go
 }
 
 // lookup finds key in the catalogues.
