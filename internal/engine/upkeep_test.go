@@ -231,6 +231,34 @@ func TestTokenUpkeepTemporaryFailure(t *testing.T) {
 	}
 }
 
+// A renewal whose answer is lost (the platform renewed, the connection dropped) stores nothing:
+// the old token stays, still publishes, and the next interval renews again.
+func TestTokenUpkeepLostAnswer(t *testing.T) {
+	t.Parallel()
+	h := upkeepIG(t, "INSTAGRAM=refresh-lost", nil)
+	h.connectIG("s-lost", "6001", "IGSIM-lost", 40*24*time.Hour, 4*24*time.Hour)
+	st, err := h.eng.TokenUpkeep(context.Background())
+	if err != nil || st.Failed != 1 || h.sim.InstagramRefreshes() != 1 {
+		t.Fatalf("stats %+v %v, simulator renewals %d: want one renewal whose answer was lost", st, err, h.sim.InstagramRefreshes())
+	}
+	a, m := h.storeAccount("s-lost", model.ChannelInstagram)
+	if m["accessToken"] != "IGSIM-lost" || a.Status != model.AccountExpiring || a.LastError != "" {
+		t.Errorf("account %+v token %q: want the old token kept and the status unchanged", a, m["accessToken"])
+	}
+	h.startEvent(model.ChannelInstagram, "lost1", "세일", "설명", "https://img.example.com/a.jpg", "s-lost")
+	h.waitOverall("lost1", "COMPLETED")
+	h.sim.SetFail(nil)
+	if _, err := h.store.Pool.Exec(context.Background(), `UPDATE channel_accounts SET upkeep_checked_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := h.eng.TokenUpkeep(context.Background()); err != nil || st.Refreshed != 1 {
+		t.Errorf("next interval %+v %v: want the token renewed", st, err)
+	}
+	if _, m := h.storeAccount("s-lost", model.ChannelInstagram); m["accessToken"] == "IGSIM-lost" {
+		t.Error("the token was not renewed")
+	}
+}
+
 // Passes of several replicas at once renew each account once.
 func TestTokenUpkeepConcurrentPasses(t *testing.T) {
 	t.Parallel()

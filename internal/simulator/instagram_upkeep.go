@@ -22,8 +22,9 @@ package simulator
 // unknown token 190 as every Graph call does.
 //
 // SIMULATOR_FAIL for INSTAGRAM also takes "refresh-190" (every refresh answers 190: the token is
-// dead) and "refresh-500" (every refresh answers a transient code 2 with HTTP 500); for NAVER
-// "refresh-500" (the token endpoint answers HTTP 500).
+// dead), "refresh-500" (every refresh answers a transient code 2 with HTTP 500) and
+// "refresh-lost" (every refresh renews the token and its answer is lost: the connection drops);
+// for NAVER "refresh-500" (the token endpoint answers HTTP 500).
 
 import (
 	"fmt"
@@ -59,7 +60,7 @@ func (s *Server) upkeepLocked() *igUpkeepState {
 
 // parseInstagramFail adds the refresh rules to the Graph rules (parseGraphFail).
 func parseInstagramFail(v string) (FailRule, bool, error) {
-	if v == "refresh-190" || v == "refresh-500" {
+	if v == "refresh-190" || v == "refresh-500" || v == "refresh-lost" {
 		return FailRule{Refresh: v}, true, nil
 	}
 	return parseGraphFail(v)
@@ -174,6 +175,10 @@ func (s *Server) igRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	s.ig.accounts[fresh] = user
 	st.tokens[fresh] = igToken{issued: now, expires: now.Add(igTokenLifetime)}
+	if s.fail[model.ChannelInstagram].Refresh == "refresh-lost" {
+		dropConn(w)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": fresh, "token_type": "bearer", "expires_in": int(igTokenLifetime / time.Second)})
 }
 

@@ -18,7 +18,8 @@ func TestParseFailRefresh(t *testing.T) {
 	wantFailRules(t, model.ChannelInstagram, []failCase{
 		{"INSTAGRAM=refresh-190", simulator.FailRule{Refresh: "refresh-190"}},
 		{"instagram=Refresh-500", simulator.FailRule{Refresh: "refresh-500"}},
-	}, []string{"KAKAO=refresh-190", "NAVER=refresh-190", "INSTAGRAM=refresh-", "INSTAGRAM=refresh-190\x00"})
+		{"INSTAGRAM=refresh-lost", simulator.FailRule{Refresh: "refresh-lost"}},
+	}, []string{"KAKAO=refresh-190", "NAVER=refresh-190", "NAVER=refresh-lost", "INSTAGRAM=refresh-", "INSTAGRAM=refresh-190\x00"})
 	wantFailRules(t, model.ChannelNaver, []failCase{
 		{"NAVER=refresh-500", simulator.FailRule{Refresh: "refresh-500"}},
 		{"NAVER=refresh-fail", simulator.FailRule{Naver: "refresh-fail"}},
