@@ -181,7 +181,7 @@ func (db *DB) applyUpkeep(ctx context.Context, tx pgx.Tx, a UpkeepAccount, out U
 		}
 		return addAuditTx(ctx, tx, model.AuditEntry{Actor: "system", Action: model.AuditAccountRefresh, Channel: string(a.Channel), Detail: detail})
 	case UpkeepNeedsReconnect:
-		msg := model.Truncate(out.Error, 500)
+		msg := model.SanitizeLine(out.Error, 500) // the platform's words: no NUL or line breaks stored
 		if _, err := tx.Exec(ctx, `UPDATE channel_accounts SET status = 'needs_reconnect', last_error = $3,
 				upkeep_checked_at = now(), updated_at = now()
 			WHERE store_id = $1 AND channel = $2`, a.StoreID, string(a.Channel), msg); err != nil {

@@ -166,7 +166,7 @@ func (e *Engine) accountAlertTx(ctx context.Context, tx pgx.Tx, a model.ChannelA
 	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&since); err != nil {
 		return err
 	}
-	args := alerts.AccountArgs{StoreID: a.StoreID, Channel: a.Channel, Since: since.UTC(), Error: model.Truncate(lastError, 500)}
+	args := alerts.AccountArgs{StoreID: a.StoreID, Channel: a.Channel, Since: since.UTC(), Error: model.SanitizeLine(lastError, 500)}
 	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 		_, err := e.river.InsertTx(ctx, sp, args, nil)
 		return err
