@@ -91,6 +91,15 @@ func TestReportsShowMeasuredViews(t *testing.T) {
 		}
 	}
 
+	// Totals: the measured views of the rows that have one; a dash for a channel without any.
+	d := mgr.getAs("/reports", "en", "").doc(t)
+	if got := strings.TrimSpace(d.Find(`tr[data-totals-channel="INSTAGRAM"] td[data-col="measured-views"]`).Text()); got != "1,234" {
+		t.Errorf("INSTAGRAM measured total %q, want 1,234", got)
+	}
+	if got := strings.TrimSpace(d.Find(`tr[data-totals-channel="ALL"] td[data-col="views"]`).Text()); got != "1,200" {
+		t.Errorf("estimated total %q, want 1,200", got)
+	}
+
 	// JSON API: a number, or null.
 	tok, _ := a.issueToken(db.TokenSpec{Name: "views-bot", Role: model.RoleManager, CreatedBy: "boss@example.com"})
 	for id, want := range map[string]any{"mv-known": float64(1234), "mv-none": nil} {
