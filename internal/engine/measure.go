@@ -80,6 +80,7 @@ func (e *Engine) measureOne(ctx context.Context, m channels.ViewsMeasurer, p db.
 			} else {
 				log.Info("views not measured this pass", slog.String("error", cerr.Error()))
 			}
+			e.metrics.upkeep.WithLabelValues(string(p.Channel), "measure_failed").Inc()
 			return nil, false
 		}
 		stored = true
@@ -97,6 +98,7 @@ func (e *Engine) measureOne(ctx context.Context, m channels.ViewsMeasurer, p db.
 		return false, err
 	}
 	if stored {
+		e.metrics.upkeep.WithLabelValues(string(p.Channel), "measured").Inc()
 		e.cacheChannel(ctx, st)
 	}
 	return stored, nil

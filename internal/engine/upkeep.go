@@ -122,12 +122,15 @@ func (e *Engine) TokenUpkeep(ctx context.Context) (UpkeepStats, error) {
 		switch out.Kind {
 		case db.UpkeepRefreshed:
 			st.Refreshed++
+			e.metrics.upkeep.WithLabelValues(string(k.Channel), "refreshed").Inc()
 			log.Info("channel account token renewed")
 		case db.UpkeepNeedsReconnect:
 			st.NeedsReconnect++
+			e.metrics.upkeep.WithLabelValues(string(k.Channel), "needs_reconnect").Inc()
 			log.Warn("channel account needs reconnecting: its token could not be renewed", slog.String("error", out.Error))
 		case db.UpkeepFailed:
 			st.Failed++
+			e.metrics.upkeep.WithLabelValues(string(k.Channel), "refresh_failed").Inc()
 			log.Warn("channel account token renewal failed; trying again next pass", slog.String("error", out.Error))
 		default:
 			st.Skipped++

@@ -123,6 +123,9 @@ func TestTokenUpkeepInstagram(t *testing.T) {
 		AND detail LIKE 'store old,%' AND position($2 in detail) = 0`, model.AuditAccountRefresh, m["accessToken"]); n != 1 {
 		t.Errorf("%d system audit entries of the renewal without the token, want 1", n)
 	}
+	if got := h.counter("distribution_account_upkeep_total", map[string]string{"channel": "INSTAGRAM", "outcome": "refreshed"}); got != 1 {
+		t.Errorf("refreshed counter %v, want 1", got)
+	}
 	fa, fm := h.storeAccount("fresh", model.ChannelInstagram)
 	if fm["accessToken"] != "IGSIM-fresh" || fa.Status != model.AccountExpiring {
 		t.Errorf("fresh account %+v %v: want untouched and shown expiring", fa, fm["accessToken"])
