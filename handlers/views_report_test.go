@@ -100,6 +100,17 @@ func TestReportsShowMeasuredViews(t *testing.T) {
 		t.Errorf("estimated total %q, want 1,200", got)
 	}
 
+	// The channel card: the measured views beside the estimate, only once measured.
+	for id, want := range map[string]string{"mv-known": "1,234", "mv-none": ""} {
+		d := mgr.getAs("/events/"+id, "ko", "").doc(t)
+		if got := strings.TrimSpace(d.Find(`[data-measured-views]`).Text()); got != want {
+			t.Errorf("%s card measured %q, want %q", id, got, want)
+		}
+		if est := strings.TrimSpace(d.Find(`[data-estimated-views]`).Text()); est != "600" {
+			t.Errorf("%s card estimated %q", id, est)
+		}
+	}
+
 	// JSON API: a number, or null.
 	tok, _ := a.issueToken(db.TokenSpec{Name: "views-bot", Role: model.RoleManager, CreatedBy: "boss@example.com"})
 	for id, want := range map[string]any{"mv-known": float64(1234), "mv-none": nil} {
