@@ -45,7 +45,7 @@ func distributionDest(d *model.Distribution) []any {
 const channelColumns = `cs.id, cs.distribution_status_id, cs.event_id, cs.channel, cs.status, cs.progress,
 	cs.distribution_id, cs.estimated_views, cs.impression_schedule, cs.post_url, cs.post_id, cs.message_id,
 	cs.error_message, cs.retries, cs.last_retry_at, cs.completed_at, cs.update_timestamp, cs.updated_at,
-	cs.generation, cs.version, cs.waiting_reason, cs.next_attempt_at`
+	cs.generation, cs.version, cs.waiting_reason, cs.next_attempt_at, cs.measured_views, cs.measured_at`
 
 // scanChannel reads one channelColumns row. progress and retries are nullable in the ERD; the model
 // shows a missing value as 0.
@@ -66,7 +66,7 @@ func (cd *channelDest) targets() []any {
 	return []any{&c.ID, &c.DistributionStatusID, &c.EventID, &c.Channel, &c.Status, &cd.progress,
 		&c.DistributionID, &c.EstimatedViews, &c.ImpressionSchedule, &c.PostURL, &c.PostID, &c.MessageID,
 		&c.ErrorMessage, &cd.retries, &c.LastRetryAt, &c.CompletedAt, &c.UpdateTimestamp, &c.UpdatedAt,
-		&c.Generation, &c.Version, &c.WaitingReason, &c.NextAttemptAt}
+		&c.Generation, &c.Version, &c.WaitingReason, &c.NextAttemptAt, &c.MeasuredViews, &c.MeasuredAt}
 }
 
 func (cd *channelDest) state() model.ChannelState {

@@ -91,7 +91,8 @@ func (db *DB) FindReport(ctx context.Context, f model.ReportFilter) (model.Repor
 	rows, err := db.Pool.Query(ctx, `SELECT cs.channel, count(*),
 			count(*) FILTER (WHERE cs.status = 'SUCCESS'), count(*) FILTER (WHERE cs.status = 'FAILED'),
 			COALESCE(sum(cs.estimated_views) FILTER (WHERE cs.status = 'SUCCESS'), 0)::bigint,
-			count(DISTINCT d.id)
+			count(DISTINCT d.id),
+			sum(cs.measured_views) FILTER (WHERE cs.status = 'SUCCESS')::bigint
 		`+reportFrom+` WHERE `+reportWhere+` GROUP BY ROLLUP (cs.channel)`, reportArgs(f)...)
 	if err != nil {
 		return model.Report{}, fmt.Errorf("report totals: %w", err)
@@ -105,7 +106,7 @@ func (db *DB) FindReport(ctx context.Context, f model.ReportFilter) (model.Repor
 			t      model.ChannelTotals
 			events int
 		)
-		if err := rows.Scan(&ch, &t.Distributions, &t.Succeeded, &t.Failed, &t.EstimatedViews, &events); err != nil {
+		if err := rows.Scan(&ch, &t.Distributions, &t.Succeeded, &t.Failed, &t.EstimatedViews, &events, &t.MeasuredViews); err != nil {
 			return model.Report{}, fmt.Errorf("report totals: %w", err)
 		}
 		if ch == nil { // the ROLLUP line

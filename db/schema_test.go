@@ -88,6 +88,9 @@ func TestSchemaMatchesERD(t *testing.T) {
 			// Added by this project (why a channel waits, until when; migration 0010).
 			{"waiting_reason", "character varying(20)", false},
 			{"next_attempt_at", ts, false},
+			// Added by this project (the platform's own view count, when read; migration 0021).
+			{"measured_views", "integer", false},
+			{"measured_at", ts, false},
 		},
 	}
 	for table, cols := range want {

@@ -88,6 +88,10 @@ type apiChannel struct {
 	Progress       int                 `json:"progress"`
 	DistributionID *string             `json:"distributionId"`
 	EstimatedViews *int                `json:"estimatedViews"`
+	// MeasuredViews is the platform's own view count (Instagram insights), null while unknown;
+	// MeasuredAt when it was read.
+	MeasuredViews *int       `json:"measuredViews"`
+	MeasuredAt    *time.Time `json:"measuredAt"`
 	// ImpressionSchedule is the stored JSON array passed through as is (nil marshals as null).
 	ImpressionSchedule json.RawMessage `json:"impressionSchedule"`
 	PostURL            *string         `json:"postUrl"`
@@ -157,6 +161,7 @@ func (h *Handlers) apiDistributionOf(d model.Distribution) apiDistribution {
 		out.Channels = append(out.Channels, apiChannel{
 			Channel: c.Channel, Status: c.Status, Progress: c.Progress, DistributionID: c.DistributionID,
 			EstimatedViews: c.EstimatedViews, ImpressionSchedule: h.apiSchedule(d.EventID, c),
+			MeasuredViews: c.MeasuredViews, MeasuredAt: apiUTC(c.MeasuredAt),
 			PostURL: c.PostURL, PostID: c.PostID, MessageID: c.MessageID, ErrorMessage: c.ErrorMessage,
 			Retries: c.Retries, LastRetryAt: apiUTC(c.LastRetryAt), CompletedAt: apiUTC(c.CompletedAt),
 			UpdatedAt: c.UpdatedAt.UTC(), WaitingReason: c.WaitingReason, NextAttemptAt: apiUTC(c.NextAttemptAt),

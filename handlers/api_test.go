@@ -263,7 +263,7 @@ var (
 	distributionKeys = []string{"eventId", "overallStatus", "startedAt", "completedAt", "channels"}
 	channelKeys      = []string{"channel", "status", "progress", "distributionId", "estimatedViews", "impressionSchedule",
 		"postUrl", "postId", "messageId", "errorMessage", "retries", "lastRetryAt", "completedAt", "updatedAt",
-		"waitingReason", "nextAttemptAt"}
+		"waitingReason", "nextAttemptAt", "measuredViews", "measuredAt"}
 	attemptKeys = []string{"channel", "attempt", "trigger", "startedAt", "finishedAt", "outcome", "error", "httpStatus"}
 )
 

@@ -205,7 +205,9 @@ func (h *Handlers) Reports(c echo.Context) error {
 
 // csvHeader is the CSV export's first line (after the BOM).
 var csvHeader = []string{"event", "title", "channel", "status", "post_url", "post_id", "message_id",
-	"distribution_id", "estimated_views", "retries", "last_error", "started_at", "completed_at"}
+	"distribution_id", "estimated_views", "retries", "last_error", "started_at", "completed_at",
+	// Appended, so readers of the older columns by position keep working (issue 14 point 6).
+	"measured_views", "measured_at"}
 
 // csvCell neutralises spreadsheet formulas (CSV injection, OWASP): a cell starting with = + - @,
 // a tab or a carriage return is prefixed with an apostrophe, so Excel shows it as text.
@@ -282,6 +284,7 @@ func (h *Handlers) ExportCSV(c echo.Context) error {
 			csvCell(r.EventID), csvCell(r.Title), string(r.Channel), string(r.Status),
 			csvStr(r.PostURL), csvStr(r.PostID), csvStr(r.MessageID), csvStr(r.DistributionID),
 			est, strconv.Itoa(r.Retries), csvStr(r.ErrorMessage), ts(&started), ts(r.CompletedAt),
+			measuredText(r.MeasuredViews), ts(r.MeasuredAt),
 		}); err != nil {
 			return err
 		}

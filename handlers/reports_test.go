@@ -337,7 +337,7 @@ func parseCSV(t *testing.T, body string) [][]string {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
-	if len(recs) == 0 || strings.Join(recs[0], ",") != "event,title,channel,status,post_url,post_id,message_id,distribution_id,estimated_views,retries,last_error,started_at,completed_at" {
+	if len(recs) == 0 || strings.Join(recs[0], ",") != "event,title,channel,status,post_url,post_id,message_id,distribution_id,estimated_views,retries,last_error,started_at,completed_at,measured_views,measured_at" {
 		t.Fatalf("CSV header %v", recs)
 	}
 	return recs

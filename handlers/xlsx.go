@@ -34,7 +34,7 @@ var xlsxColumns = []struct {
 	{"xlsx.event", 24}, {"xlsx.title", 40}, {"xlsx.channel", 14}, {"xlsx.status", 12},
 	{"xlsx.post_url", 40}, {"xlsx.post_id", 22}, {"xlsx.message_id", 22}, {"xlsx.distribution_id", 22},
 	{"xlsx.views", 14}, {"xlsx.retries", 10}, {"xlsx.last_error", 40}, {"xlsx.started_at", 20},
-	{"xlsx.completed_at", 20},
+	{"xlsx.completed_at", 20}, {"xlsx.measured_views", 16}, {"xlsx.measured_at", 20},
 }
 
 // xlsxText makes s safe for a worksheet cell: invalid UTF-8 becomes U+FFFD, and control
@@ -145,6 +145,7 @@ func (h *Handlers) ExportXLSX(c echo.Context) error {
 			text(xlsxText(r.EventID)), text(xlsxText(r.Title)), r.Channel.Name(lang), views.StatusName(lang, r.Status),
 			text(xlsxStr(r.PostURL)), text(xlsxStr(r.PostID)), text(xlsxStr(r.MessageID)), text(xlsxStr(r.DistributionID)),
 			est, r.Retries, text(xlsxStr(r.ErrorMessage)), date(&started), date(r.CompletedAt),
+			measuredCell(r.MeasuredViews), date(r.MeasuredAt), // empty while unknown, never 0
 		})
 	})
 	if err != nil {

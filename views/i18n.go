@@ -229,6 +229,7 @@ var catalogues = []map[string][2]string{
 	naverMessages,     // i18n_naver.go
 	preflightMessages, // i18n_preflight.go
 	storesMessages,    // i18n_stores.go
+	viewsMessages,     // i18n_views.go
 }
 
 // lookup finds key in the catalogues.

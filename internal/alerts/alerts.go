@@ -163,7 +163,10 @@ func ValidateWebhookURL(raw string, allowInsecureLoopback bool) (string, error) 
 
 // Register adds the worker to a River workers bundle (the engine's).
 func (n *Notifier) Register(workers *river.Workers) error {
-	return river.AddWorkerSafely(workers, n)
+	if err := river.AddWorkerSafely(workers, n); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(workers, &accountWorker{n: n}) // account.go
 }
 
 // Timeout bounds one job run: the POST plus a margin for the title lookup.

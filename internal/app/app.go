@@ -311,8 +311,9 @@ func databaseName(dbURL string) string {
 func (a *App) channelOptions() channels.Options {
 	return channels.Options{
 		Logger: a.log, MaxPublishTime: a.Config.JobTimeout * 9 / 10,
-		PollInterval:  a.Config.ChannelPollInterval,
-		WrapTransport: a.wrapTransport(),
+		PollInterval:       a.Config.ChannelPollInterval,
+		WrapTransport:      a.wrapTransport(),
+		InstagramReachRate: a.Config.InstagramReachRate,
 	}
 }
 

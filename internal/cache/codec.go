@@ -20,11 +20,12 @@ import (
 //	                                    estimated_views impression_schedule post_url post_id message_id
 //	                                    error_message retries last_retry_at completed_at
 //	                                    update_timestamp updated_at generation version
-//	                                    waiting_reason next_attempt_at
+//	                                    waiting_reason next_attempt_at measured_views measured_at
 //
 // version is the row's version (migration 0009): writes never replace a newer one (version.go).
 // waiting_reason and next_attempt_at (migration 0010) may be absent in a key written by an older
-// binary during a rolling deploy: absent reads as NULL.
+// binary during a rolling deploy: absent reads as NULL; so do measured_views and measured_at
+// (migration 0021).
 const fieldChannels = "channels"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -81,6 +82,8 @@ func channelFields(c model.ChannelState) []any {
 		"progress", strconv.Itoa(c.Progress),
 		"distribution_id", fmtStrPtr(c.DistributionID),
 		"estimated_views", fmtIntPtr(c.EstimatedViews),
+		"measured_views", fmtIntPtr(c.MeasuredViews),
+		"measured_at", fmtTimePtr(c.MeasuredAt),
 		"impression_schedule", fmtStrPtr(c.ImpressionSchedule),
 		"post_url", fmtStrPtr(c.PostURL),
 		"post_id", fmtStrPtr(c.PostID),
@@ -214,6 +217,8 @@ func decodeChannel(eventID string, ch model.Channel, m map[string]string) (model
 		Progress:             d.int("progress"),
 		DistributionID:       d.strPtr("distribution_id"),
 		EstimatedViews:       d.intPtr("estimated_views"),
+		MeasuredViews:        d.intPtr("measured_views"),
+		MeasuredAt:           d.timePtr("measured_at"),
 		ImpressionSchedule:   d.strPtr("impression_schedule"),
 		PostURL:              d.strPtr("post_url"),
 		PostID:               d.strPtr("post_id"),

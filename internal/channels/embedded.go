@@ -15,6 +15,7 @@ package channels
 
 import (
 	"context"
+	"time"
 
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/partnersig"
@@ -67,9 +68,12 @@ func NewEmbeddedSimulatorRegistry(baseURL string, sim EmbeddedSimulator, opts Op
 	r.routes = map[model.Channel]Adapter{}
 	for ch, a := range real {
 		route := &simRoute{ch: ch, real: a, fallback: r.adapters[ch], enroll: sim.Enroll}
-		if _, ok := a.(QuotaAdapter); ok {
-			r.routes[ch] = &simQuotaRoute{route}
-		} else {
+		switch a.(type) {
+		case *GraphAdapter: // quota, token upkeep and insights
+			r.routes[ch] = &simGraphRoute{simQuotaRoute{route}, simRefreshRoute{route}}
+		case *NaverAdapter: // token upkeep
+			r.routes[ch] = &simRefreshRoute{route}
+		default:
 			r.routes[ch] = route
 		}
 	}
@@ -114,7 +118,54 @@ func (s *simQuotaRoute) PublishingQuota(ctx context.Context, acct Account) (Quot
 	return s.real.(QuotaAdapter).PublishingQuota(ctx, acct)
 }
 
+// simRefreshRoute is a simRoute whose real protocol renews tokens (instagram-graph, naver-cafe):
+// the token upkeep reaches the simulator as the account, which it learns first (as it does
+// before a publish), so a restarted embedded simulator renews the token the database holds.
+type simRefreshRoute struct{ *simRoute }
+
+// RefreshDue implements TokenRefresher.
+func (s *simRefreshRoute) RefreshDue(creds []byte, issued time.Time, expires *time.Time, now time.Time) bool {
+	return s.real.(TokenRefresher).RefreshDue(creds, issued, expires, now)
+}
+
+// RefreshToken implements TokenRefresher.
+func (s *simRefreshRoute) RefreshToken(ctx context.Context, acct Account) (Refreshed, *Error) {
+	if s.enroll != nil {
+		s.enroll(s.ch, acct)
+	}
+	return s.real.(TokenRefresher).RefreshToken(ctx, acct)
+}
+
+// simGraphRoute is instagram-graph's route: quota, token upkeep and the posts' insights.
+type simGraphRoute struct {
+	simQuotaRoute
+	refresh simRefreshRoute
+}
+
+// RefreshDue implements TokenRefresher.
+func (s *simGraphRoute) RefreshDue(creds []byte, issued time.Time, expires *time.Time, now time.Time) bool {
+	return s.refresh.RefreshDue(creds, issued, expires, now)
+}
+
+// RefreshToken implements TokenRefresher.
+func (s *simGraphRoute) RefreshToken(ctx context.Context, acct Account) (Refreshed, *Error) {
+	return s.refresh.RefreshToken(ctx, acct)
+}
+
+// MeasureViews implements ViewsMeasurer.
+func (s *simGraphRoute) MeasureViews(ctx context.Context, acct Account, postID string) (Views, *Error) {
+	if s.enroll != nil {
+		s.enroll(s.ch, acct)
+	}
+	return s.real.(ViewsMeasurer).MeasureViews(ctx, acct, postID)
+}
+
 var (
+	_ TokenRefresher         = (*simRefreshRoute)(nil)
+	_ TokenRefresher         = (*simGraphRoute)(nil)
+	_ ViewsMeasurer          = (*simGraphRoute)(nil)
+	_ QuotaAdapter           = (*simGraphRoute)(nil)
+	_ OptionalAccountAdapter = (*simGraphRoute)(nil)
 	_ OptionalAccountAdapter = (*simRoute)(nil)
 	_ OptionalAccountAdapter = (*simQuotaRoute)(nil)
 	_ QuotaAdapter           = (*simQuotaRoute)(nil)

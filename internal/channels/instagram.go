@@ -195,7 +195,7 @@ func (c *graphCall) publish(req Request, report func(int)) (Result, *Error) {
 			return Result{}, err.Error
 		case status == ContainerPublished:
 			// An earlier attempt published and lost the answer: find the post, never publish again.
-			return c.findPublished(containerID, caption)
+			return c.withEstimate(c.findPublished(containerID, caption)) // views.go
 		case status == ContainerError || status == ContainerExpired:
 			containerID = ""
 		}
@@ -223,7 +223,7 @@ func (c *graphCall) publish(req Request, report func(int)) (Result, *Error) {
 		return Result{}, err.Error
 	}
 	report(90)
-	return c.result(mediaID)
+	return c.withEstimate(c.result(mediaID)) // views.go
 }
 
 // Caption is the Instagram caption of a request: title, a blank line, description, cut to 2,200

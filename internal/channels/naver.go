@@ -172,6 +172,7 @@ type naverCredentials struct {
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	ExpiresAt    string `json:"expiresAt,omitempty"`
+	Members      *int64 `json:"members,omitempty"` // views.go
 }
 
 // ErrNoNaverAccount is the message of a publication without a connected account.
@@ -200,6 +201,7 @@ func (n *NaverAdapter) Publish(ctx context.Context, req Request, progress func(p
 		return Result{}, err
 	}
 	progress(100)
+	res.EstimatedViews = naverEstimatedViews(cred) // views.go
 	return res, nil
 }
 

@@ -32,6 +32,9 @@ type Options struct {
 	// WrapTransport, when set, wraps the adapters' transport (otelhttp: a client span per call
 	// and the trace context in the request headers).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// InstagramReachRate is the share of an Instagram account's followers a post is estimated
+	// to reach (INSTAGRAM_REACH_RATE) [0.3] (views.go).
+	InstagramReachRate float64
 }
 
 // WithDefaults returns o with zero fields replaced by the defaults.
@@ -60,6 +63,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.InstagramReachRate <= 0 || o.InstagramReachRate > 1 {
+		o.InstagramReachRate = 0.3
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "distribution-service/1"

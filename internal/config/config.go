@@ -145,6 +145,10 @@ type Config struct {
 	// advertising messages are not sent: their jobs wait until it ends (KAKAO_QUIET_HOURS,
 	// default 20:50-08:00; "off" disables; package quiethours).
 	KakaoQuietHours quiethours.Window
+	// InstagramReachRate (INSTAGRAM_REACH_RATE, 0 < r <= 1, default 0.3) is the share of an
+	// Instagram account's followers a post is estimated to reach: estimated views at publish
+	// are followers_count times it (views.go).
+	InstagramReachRate float64
 }
 
 // Default returns the configuration of an empty environment: every default, valid.
@@ -251,6 +255,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Secrets, err = loadSecrets(getenv); err != nil {
+		return c, err
+	}
+	if c.InstagramReachRate, err = reachRateVar(getenv); err != nil { // views.go
 		return c, err
 	}
 	if c.KakaoQuietHours, err = quiethours.Parse(or(strings.TrimSpace(getenv("KAKAO_QUIET_HOURS")), quiethours.Default)); err != nil {

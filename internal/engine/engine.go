@@ -86,6 +86,11 @@ type Config struct {
 	// (it wakes sooner for a schedule it knows of); default 1s.
 	ScheduleInterval time.Duration
 
+	// UpkeepInterval is how often a worker engine runs the token upkeep and the views
+	// measurement (upkeep.go); each account and post is handled once per interval across every
+	// replica; default 5m.
+	UpkeepInterval time.Duration
+
 	// FetchPollInterval is River's fallback poll (jobs normally arrive by LISTEN/NOTIFY); default 1s.
 	FetchPollInterval time.Duration
 
@@ -122,6 +127,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.SnoozeCap, 10*time.Minute)
 	def(&c.ReconcileInterval, 30*time.Second)
 	def(&c.ScheduleInterval, time.Second)
+	def(&c.UpkeepInterval, 5*time.Minute)
 	def(&c.StuckAfter, time.Minute)
 	def(&c.FetchPollInterval, time.Second)
 	def(&c.LivenessInterval, 2*time.Second)
@@ -171,6 +177,7 @@ type Engine struct {
 	started    bool
 	reconciler *Reconciler
 	scheduler  *scheduler
+	upkeep     *upkeep
 	liveness   *liveness  // nil for an insert-only engine
 	quota      quotaCache // publishing quotas read by the pre-flight check (preflight.go)
 }
@@ -264,6 +271,7 @@ func New(cfg Config, store *db.DB, opts Options) (*Engine, error) {
 	}
 	e.reconciler = &Reconciler{e: e, interval: cfg.ReconcileInterval}
 	e.scheduler = &scheduler{e: e, interval: cfg.ScheduleInterval}
+	e.upkeep = &upkeep{e: e, interval: cfg.UpkeepInterval}
 	e.starts = &startBatcher{store: store, enqueue: e.enqueue, leaders: startLeaders}
 	return e, nil
 }
@@ -291,6 +299,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.reconciler.Start(context.WithoutCancel(ctx))
 	e.scheduler.Start(context.WithoutCancel(ctx))
+	e.upkeep.Start(context.WithoutCancel(ctx))
 	e.started = true
 	e.log.Info("engine started", slog.Int("workers", e.cfg.Workers), slog.Int("max_attempts", e.cfg.MaxAttempts),
 		slog.String("worker_id", e.liveness.id))
@@ -308,6 +317,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.started = false
 	e.scheduler.Stop()
+	e.upkeep.Stop()
 	e.reconciler.Stop()
 	e.liveness.stopLoop()
 	defer e.liveness.release() // after River: a job still running keeps the row, and is rescued

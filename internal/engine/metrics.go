@@ -16,6 +16,7 @@ type metrics struct {
 	cacheErrors prometheus.Counter
 	errorKinds  *prometheus.CounterVec // channel, kind (errors.go's kind labels)
 	scheduled   *prometheus.CounterVec // outcome (started, dropped)
+	upkeep      *prometheus.CounterVec // channel, outcome (upkeep.go)
 }
 
 // newMetrics builds the engine's collectors and registers them on reg (nil = not exported).
@@ -51,11 +52,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "distribution_scheduled_starts_total",
 			Help: "Schedules that fell due and were claimed by this process, by outcome (started, dropped).",
 		}, []string{"outcome"}),
+		upkeep: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "distribution_account_upkeep_total",
+			Help: "Token upkeep and views measurement outcomes by channel: refreshed, needs_reconnect, refresh_failed, measured, measure_failed.",
+		}, []string{"channel", "outcome"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors, m.errorKinds, m.scheduled} {
+	for _, c := range []prometheus.Collector{m.jobs, m.publish, m.rollups, m.rescues, m.retries, m.cacheErrors, m.errorKinds, m.scheduled, m.upkeep} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

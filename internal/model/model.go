@@ -257,6 +257,10 @@ type ChannelState struct {
 	Progress             int           `json:"progress"`
 	DistributionID       *string       `json:"distributionId"`
 	EstimatedViews       *int          `json:"estimatedViews"`
+	// MeasuredViews is the platform's own count of the post's views (Instagram insights), nil
+	// while unknown; MeasuredAt is when it was read (migration 0021).
+	MeasuredViews *int       `json:"measuredViews"`
+	MeasuredAt    *time.Time `json:"measuredAt"`
 	// ImpressionSchedule is the stored JSON text (a JSON array of slots), or nil.
 	ImpressionSchedule *string    `json:"-"`
 	PostURL            *string    `json:"postUrl"`

@@ -22,6 +22,9 @@ type ChannelTotals struct {
 	Succeeded      int   // ... where it is SUCCESS
 	Failed         int   // ... where it is FAILED
 	EstimatedViews int64 // sum over SUCCESS rows
+	// MeasuredViews sums the measured views of the SUCCESS rows that have one; nil when none
+	// has (migration 0021).
+	MeasuredViews *int64
 }
 
 // InFlight is how many of the channel's distributions are still PENDING or IN_PROGRESS.

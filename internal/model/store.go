@@ -48,6 +48,10 @@ type ChannelAccount struct {
 const (
 	AuditStoreCreate = "store.create"
 	AuditAccountSet  = "account.set"
+	// AuditAccountRefresh is the token upkeep renewing an account's token (actor "system").
+	AuditAccountRefresh = "account.refresh"
+	// AuditAccountNeedsReconnect is the token upkeep finding an account's token dead.
+	AuditAccountNeedsReconnect = "account.needs_reconnect"
 )
 
 // Credentials are a channel account's validated credential JSON (ParseCredentials): the secret
@@ -58,6 +62,9 @@ type Credentials struct {
 	ExpiresAt  *time.Time
 	Secret     []byte // compact JSON; never logged, printed or stored unencrypted
 }
+
+// MaxCafeMembers bounds a NAVER account's members.
+const MaxCafeMembers = 100_000_000
 
 // maxCredentials bounds the credential JSON (tokens are at most a few hundred bytes).
 const maxCredentials = 16 << 10
@@ -102,7 +109,9 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 	case ChannelInstagram:
 		required, allowed = []string{"igUserId", "accessToken"}, []string{"expiresAt"}
 	case ChannelNaver:
-		required, allowed = []string{"clubId", "menuId", "accessToken", "refreshToken"}, []string{"expiresAt"}
+		// members (optional): the cafe's member count, the article's estimated views (the Cafe
+		// API offers no way to read it).
+		required, allowed = []string{"clubId", "menuId", "accessToken", "refreshToken"}, []string{"expiresAt", "members"}
 	case ChannelKakao:
 		required = []string{"senderKey"} // the dealer's other fields (app key, secret, ...) are kept as given
 	}
@@ -139,6 +148,14 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 				return Credentials{}, Errorf(EINVALID, "%s credentials: unknown field %q", ch, Truncate(k, 40))
 			}
 		}
+	}
+	if v, ok := m["members"]; ok {
+		n, isNum := v.(json.Number)
+		i, err := n.Int64()
+		if !isNum || err != nil || i < 0 || i > MaxCafeMembers {
+			return Credentials{}, Errorf(EINVALID, "%s credentials: members must be a whole number from 0 to %d (the cafe's member count)", ch, MaxCafeMembers)
+		}
+		m["members"] = i
 	}
 	c := Credentials{Channel: ch}
 	if v, ok := m["expiresAt"]; ok && v != nil {

@@ -55,3 +55,22 @@ func TestParseCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCredentialsNaverMembers(t *testing.T) {
+	t.Parallel()
+	base := `{"clubId":"1","menuId":"2","accessToken":"a","refreshToken":"r"`
+	for in, ok := range map[string]bool{
+		base + `,"members":1500}`: true, base + `,"members":0}`: true, base + `}`: true,
+		base + `,"members":-1}`: false, base + `,"members":1.5}`: false, base + `,"members":"1500"}`: false,
+		base + `,"members":100000001}`: false, base + `,"members":null}`: false,
+	} {
+		c, err := ParseCredentials(ChannelNaver, []byte(in))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v, want ok %v", in, err, ok)
+			continue
+		}
+		if ok && strings.Contains(in, "1500") && !strings.Contains(string(c.Secret), `"members":1500`) {
+			t.Errorf("%s: secret %s keeps no members", in, c.Secret)
+		}
+	}
+}

@@ -114,4 +114,15 @@
 // member registered with RegisterNaverAccount (or PUT /_admin/naver/accounts), POST|GET
 // /oauth2.0/token with grant_type=refresh_token. SIMULATOR_FAIL takes "NAVER=024" (the token in
 // use expires once), "NAVER=429x2" (codes 024, 403, 429, 500) and "NAVER=refresh-fail".
+//
+// # Token refresh, followers and insights (instagram_upkeep.go)
+//
+// GET /refresh_access_token?grant_type=ig_refresh_token (a token registered with
+// RegisterInstagramToken must be at least 24 h old and unexpired: code 100 / 190 otherwise; the
+// old token stays valid), GET /{version}/{ig-user-id}?fields=followers_count
+// (SetInstagramFollowers, else a stable number from the id) and GET
+// /{version}/{media-id}/insights?metric=views,reach (InstagramInsightsAt: growing by the hour of
+// the post's age; impressions refused). SIMULATOR_FAIL: "INSTAGRAM=refresh-190",
+// "INSTAGRAM=refresh-500", "INSTAGRAM=refresh-lost" (renewed, answer lost) and
+// "NAVER=refresh-500" (the token endpoint answers 500).
 package simulator

@@ -28,6 +28,9 @@ type FailRule struct {
 	// Naver is a NAVER rule for the Cafe API emulation (naver.go): "024", "<code>x<n>" or
 	// "refresh-fail". "" = none.
 	Naver string
+	// Refresh is a token refresh rule (instagram_upkeep.go): INSTAGRAM "refresh-190" or
+	// "refresh-500", NAVER "refresh-500". "" = none.
+	Refresh string
 }
 
 // fails reports whether the attempt-th submit (1-based) of an event fails.
@@ -43,6 +46,9 @@ func (r FailRule) String() string {
 	if r.Naver != "" {
 		return r.Naver
 	}
+	if r.Refresh != "" {
+		return r.Refresh
+	}
 	if r.Always {
 		return "always"
 	}
@@ -52,9 +58,9 @@ func (r FailRule) String() string {
 // protocolFail parses the rules of a channel's platform protocol (ok false: the value is not one
 // of them, and means the partner protocol's count).
 var protocolFail = map[model.Channel]func(string) (FailRule, bool, error){
-	model.ChannelInstagram: parseGraphFail,  // instagram.go
-	model.ChannelKakao:     parseDealerFail, // kakao.go
-	model.ChannelNaver:     parseNaverFail,  // naver.go
+	model.ChannelInstagram: parseInstagramFail,    // instagram.go, instagram_upkeep.go
+	model.ChannelKakao:     parseDealerFail,       // kakao.go
+	model.ChannelNaver:     parseNaverRefreshFail, // naver.go, instagram_upkeep.go
 }
 
 // ParseFail parses SIMULATOR_FAIL: comma-separated CHANNEL=N or CHANNEL=always items, e.g.

@@ -135,6 +135,7 @@ func (s *Server) instagramRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /{version}/{node}/{edge}", s.igPost)
 	mux.HandleFunc("GET /{version}/{node}/{edge}", s.igGetEdge)
 	mux.HandleFunc("GET /{version}/{node}", s.igGetNode)
+	mux.HandleFunc("GET /refresh_access_token", s.igRefresh) // instagram_upkeep.go
 }
 
 // graphError writes a Graph API error body.
@@ -362,6 +363,10 @@ func (s *Server) igGetNode(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, mediaJSON(m))
 		return
 	}
+	if id == user {
+		s.igUserNodeLocked(w, r, user) // instagram_upkeep.go
+		return
+	}
 	notFoundObject(w, id)
 }
 
@@ -373,6 +378,10 @@ func mediaJSON(m *igMedia) map[string]string {
 func (s *Server) igGetEdge(w http.ResponseWriter, r *http.Request) {
 	user, ok := s.igBegin(w, r)
 	if !ok {
+		return
+	}
+	if r.PathValue("edge") == "insights" {
+		s.igInsights(w, r, user) // instagram_upkeep.go
 		return
 	}
 	if r.PathValue("node") != user {

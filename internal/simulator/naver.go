@@ -254,6 +254,9 @@ func (s *Server) naverToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"error": "invalid_request", "error_description": "wrong grant_type or missing client credentials"})
 		return
 	}
+	if s.refreshFault(w, model.ChannelNaver) { // instagram_upkeep.go
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	acct, ok := s.naver.byRefresh[f.Get("refresh_token")]

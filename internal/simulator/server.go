@@ -108,10 +108,11 @@ type Server struct {
 	faults   map[model.Channel]map[Op][]Fault
 	seq      uint64
 	rng      *rand.Rand
-	ig       *igState    // Instagram Graph API emulation (instagram.go)
-	sens     *sensState  // NAVER Cloud SENS 친구톡 emulation (kakao.go)
-	naver    *naverState // Naver Cafe API emulation (naver.go)
-	oauth    *oauthState // the platforms' OAuth endpoints (oauth.go)
+	ig       *igState       // Instagram Graph API emulation (instagram.go)
+	sens     *sensState     // NAVER Cloud SENS 친구톡 emulation (kakao.go)
+	naver    *naverState    // Naver Cafe API emulation (naver.go)
+	oauth    *oauthState    // the platforms' OAuth endpoints (oauth.go)
+	igUpkeep *igUpkeepState // token refresh, followers and insights (instagram_upkeep.go)
 }
 
 // New returns a simulator configured by cfg.
