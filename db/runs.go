@@ -108,7 +108,7 @@ var claimSQL = `WITH cs AS (UPDATE channel_status cs
 		FROM cs
 		RETURNING id, attempt)
 	SELECT ` + channelColumns + `, attempt.id, attempt.attempt,
-		e.title, e.description, e.image_url, e.store_name, e.created_at
+		e.title, e.description, e.image_url, e.store_name, e.created_at, e.store_id
 	FROM cs CROSS JOIN attempt LEFT JOIN events e ON e.id = cs.event_id`
 
 // ClaimChannel starts one attempt of a job: when the channel row still carries generation and is
@@ -121,8 +121,9 @@ func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, 
 		cd                        channelDest
 		title, desc, image, store *string // NULL when the event is gone: publish what is known
 		created                   *time.Time
+		storeID                   *string
 	)
-	dest := append(cd.targets(), &run.AttemptID, &run.Attempt, &title, &desc, &image, &store, &created)
+	dest := append(cd.targets(), &run.AttemptID, &run.Attempt, &title, &desc, &image, &store, &created, &storeID)
 	err = db.Pool.QueryRow(ctx, claimSQL, distID, string(ch), generation, trigger).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ChannelRun{}, false, nil
@@ -132,7 +133,7 @@ func (db *DB) ClaimChannel(ctx context.Context, distID int64, ch model.Channel, 
 	}
 	run.State = cd.state()
 	run.Event = model.Event{ID: run.State.EventID, Title: deref(title), Description: deref(desc),
-		ImageURL: deref(image), StoreName: deref(store)}
+		ImageURL: deref(image), StoreName: deref(store), StoreID: deref(storeID)}
 	if created != nil {
 		run.Event.CreatedAt = *created
 	}

@@ -46,6 +46,11 @@ func (e *Engine) attachAccount(ctx context.Context, adapter channels.Adapter, ru
 	if e.sealer == nil {
 		return &channels.Error{Kind: channels.Permanent, Message: "channel credentials cannot be read: no secrets key is configured (SECRETS_KEY)"}
 	}
+	if run.Event.StoreID == "" {
+		// No store (the claim read the event's store): no account, without asking the database
+		// again. The adapter says so, or publishes without one when the account is optional.
+		return nil
+	}
 	cctx, cancel := dbCtx(ctx)
 	defer cancel()
 	secret, acct, ok, err := e.store.EventAccount(cctx, run.Event.ID, run.State.Channel, e.sealer)
