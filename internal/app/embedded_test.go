@@ -13,7 +13,7 @@ import (
 
 // TestEmbeddedSimulatorSpeaksRealProtocols: with no CHANNELS_CONFIG, an event of a store with
 // accounts publishes INSTAGRAM through the Graph API emulation, NAVER through the Cafe API and
-// KAKAO through SENS 친구톡, as the store's accounts (tokens the simulator never saw before: it
+// KAKAO through SENS brand messages, as the store's accounts (tokens the simulator never saw before: it
 // learns them from the database); the partner channels keep partner-v1. An event without a store
 // still publishes every channel through partner-v1 (the simulator-only fallback), and an account
 // that needs reconnecting is refused, never replaced by the fallback.

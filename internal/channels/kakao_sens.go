@@ -1,41 +1,68 @@
 package channels
 
-// The kakao-sens protocol: KakaoTalk 친구톡 (friend talk) through NAVER Cloud SENS, a Kakao
-// BizMessage dealer, sent as the store's KakaoTalk channel.
+// The kakao-sens protocol: KakaoTalk 브랜드 메시지 (brand message), free-form TEXT type, through
+// NAVER Cloud SENS, a Kakao BizMessage dealer, sent as the store's KakaoTalk channel. (The
+// protocol name stays "kakao-sens" so CHANNELS_CONFIG files keep working.)
 //
-//	POST /friendtalk/v2/services/{serviceId}/messages            {"plusFriendId","messages":[{"isAd","to","content"}]}
+//	POST /brandmessage/v2/services/{serviceId}/messages
+//	     {"plusFriendId","messageType":"TEXT","targeting":"I"|"M"|"N","messages":[{"to","countryCode","content"}]}
 //	     → 202 {"requestId","requestTime","statusCode":"202","statusName":"success","messages":[{"messageId","to","requestStatusCode","requestStatusName"}]}
-//	GET  /friendtalk/v2/services/{serviceId}/messages?requestId=  → {"requestId","statusCode","messages":[{"messageId","messageStatusName",...}]}
-//	GET  /friendtalk/v2/services/{serviceId}/messages?requestStartTime=&requestEndTime=&plusFriendId=  (the same list by time)
+//	GET  /brandmessage/v2/services/{serviceId}/messages?requestId=&pageSize=[&nextToken=]   (메시지 발송 목록 조회)
+//	GET  /brandmessage/v2/services/{serviceId}/messages?requestStartTime=&requestEndTime=&plusFriendId=&pageSize=
+//	GET  /brandmessage/v2/services/{serviceId}/messages/{messageId}                       (메시지 발송 결과 조회)
 //
-// 친구톡 API (request body, headers x-ncp-apigw-timestamp / x-ncp-iam-access-key /
-// x-ncp-apigw-signature-v2, HmacSHA256, 5-minute clock window):
-// https://api.ncloud-docs.com/release-20240321/docs/ai-application-service-sens-friendtalkv2
-// 친구톡 발송 목록 조회 (requestId, or requestStartTime+requestEndTime, plusFriendId):
-// https://api.ncloud-docs.com/docs/sens-friendtalk-list
-// The signature is base64(HmacSHA256(secretKey, "{METHOD} {path?query}\n{timestamp}\n{accessKey}"))
-// (NAVER Cloud "인증키 및 Signature 생성 가이드", linked from the page above; the common headers:
-// https://api.ncloud-docs.com/docs/sens-overview). Statuses (친구톡 발송 결과 조회,
-// https://api-fin.ncloud-docs.com/docs/sens-friendtalk-get): requestStatusCode A000 = success,
-// requestStatusName success|fail; messageStatusCode 0000 = success, messageStatusName
-// success|processing|fail. The list's requestStartTime/requestEndTime are YYYY-MM-DDTHH:mm:ss
-// (sens-friendtalk-list; the time zone is not stated: KST is assumed).
+// Pages read (NAVER Cloud API guide, stored copies of 2026-04..10):
+//   - 메시지 발송 (send): https://api.ncloud-docs.com/docs/sens-brandmessage-send
+//     (en: https://api.ncloud-docs.com/docs/en/sens-brandmessage-send): the path, plusFriendId
+//     (channel id, required), messageType (required; TEXT | IMAGE | WIDE_IMAGE | WIDE_ITEM_LIST |
+//     COMMERCE | CAROUSEL_COMMERCE | CAROUSEL_FEED | PREMIUM_VIDEO), targeting (optional):
+//     M = users who consented to the company's advertising (KakaoTalk consent), N = M minus the
+//     channel's friends, I = the request's recipients ∩ the channel's friends; M and N only for
+//     channels whose brand message subscription is complete, and they use the channel's 080
+//     opt-out number; night-time sending restricted 20:50 to 08:00 (our quiet hours, package
+//     quiethours). The stored copies are cut after the first body rows: the messages[] fields
+//     (to, countryCode, content), the TEXT content limit and the response body could NOT be
+//     read there. We send to/countryCode/content as SENS's other Kakao APIs (알림톡, 친구톡) do,
+//     and read the answer as 친구톡's (requestId, messages[].messageId, requestStatusCode A000 /
+//     requestStatusName success|fail). Two third-party clients of this API (the ncloud-mcp-server
+//     and bizgo developer pages) give TEXT content ≤ 1,300 characters and targeting default I; we
+//     always send targeting explicitly. No isAd field appears on the page: a brand message is
+//     advertising by definition (BrandMessage Overview,
+//     https://guide.ncloud-docs.com/docs/sens-bmoverview), so none is sent.
+//   - 메시지 발송 목록 조회 (list): https://api.ncloud-docs.com/docs/sens-brandmessage-list:
+//     requestId, or requestStartTime+requestEndTime (≤ 31 days) or completeStartTime+completeEndTime
+//     (≤ 24 h), "YYYY-MM-DD HH:mm:ss 형식(URL 인코딩 필요)" (its curl example writes a "T"
+//     instead: we follow the table; the time zone is not stated, KST is assumed); plusFriendId
+//     (required without requestId), messageId, requestStatusName, messageStatusName, to,
+//     nextToken (page token), pageSize. Requests of the last 30 days.
+//   - 메시지 발송 결과 조회 (one message): https://api.ncloud-docs.com/docs/sens-brandmessage-get
+//     (en: https://api.ncloud-docs.com/docs/en/sens-brandmessage-get): requestId, messageId,
+//     requestTime, completeTime, plusFriendId, messageType, to, content, requestStatusCode,
+//     requestStatusName, requestStatusDesc, messageStatus…. Statuses (BrandMessage Message,
+//     https://guide.ncloud-docs.com/docs/sens-bmmessage): 요청 상태 성공|실패 (request
+//     success|fail), 수신 상태 성공|처리중|실패 (message success|processing|fail); the list takes
+//     messageStatusName, so the names are success|processing|fail as in 친구톡.
+//   - Common headers and signature (SENS 개요, https://api.ncloud-docs.com/docs/sens-overview):
+//     https://sens.apigw.ntruss.com; x-ncp-apigw-timestamp (ms, 5-minute window),
+//     x-ncp-iam-access-key, x-ncp-apigw-signature-v2 = base64(HmacSHA256(secretKey,
+//     "{METHOD} {path?query}\n{timestamp}\n{accessKey}")): unchanged from 친구톡.
 //
-// Discontinued: SENS's release note (https://guide.ncloud-docs.com/docs/sens-releasenote) lists
-// "친구톡 서비스 종료" on 2026-02-12, after brand messages arrived (2025-12-02,
-// /brandmessage/v2/services/{serviceId}/messages, https://api.ncloud-docs.com/docs/sens-brandmessage-get);
-// this protocol needs moving to the brand message API (docs/DESIGN.md, "Platform documentation
-// checked").
+// Why not 친구톡 any more: SENS's release note (https://guide.ncloud-docs.com/docs/sens-releasenote)
+// lists "친구톡 서비스 종료" on 2026-02-12 (the gov region's,
+// https://guide-gov.ncloud-docs.com/docs/sens-releasenote, on 2026-03-19) after "브랜드 메시지 제공"
+// on 2025-12-02; the API guide no longer lists 친구톡 among SENS's message types.
 //
-// SENS has no idempotency key. Before the send, the checkpoint keeps "sending@<unix ms>"; after
-// it, the requestId. A retry with a requestId follows that request; a retry with "sending@" looks
-// the store's requests up by time (plusFriendId, from the saved time to now) for one with our
-// content, so a send whose answer was lost is followed, never sent again.
+// SENS documents no idempotency key for brand messages. Before the send, the checkpoint keeps
+// "sending@<unix ms>"; after it, the requestId. A retry with a requestId follows that request; a
+// retry with "sending@" looks the store's requests up by time (plusFriendId, from the saved time
+// to now, every page) for one with our content, so a send whose answer was lost is followed,
+// never sent again.
 //
-// Recipients: 친구톡 goes to phone numbers of the channel's friends. A store's KAKAO account
-// lists them: credentials {"plusFriendId": "@store", "recipients": ["01012345678", ...]} (the
-// account ref, from `account set`, is the senderKey Kakao issued for the channel; plusFriendId,
-// the channel's search id registered in the SENS project, defaults to it).
+// Recipients: a store's KAKAO account lists phone numbers: credentials {"senderKey",
+// "plusFriendId": "@store", "recipients": ["01012345678", ...], "targeting": "I"|"M"|"N"}
+// (plusFriendId, the channel's id registered in the SENS project, defaults to the senderKey;
+// targeting defaults to I, the only mode that needs neither the brand message subscription nor
+// an 080 number, and the old 친구톡 audience: listed numbers that are friends of the channel).
 // Estimated views are the number of recipients.
 
 import (
@@ -59,18 +86,38 @@ import (
 	"github.com/marketing-platform/distribution/internal/partnersig"
 )
 
-// ProtocolKakaoSENS is KakaoTalk 친구톡 through NAVER Cloud SENS (kakao_sens.go).
+// ProtocolKakaoSENS is KakaoTalk brand messages through NAVER Cloud SENS (kakao_sens.go).
 const ProtocolKakaoSENS Protocol = "kakao-sens"
 
-// SENS header names (친구톡 API page above).
+// SENS header names (SENS 개요, above).
 const (
 	SENSHeaderTimestamp = "x-ncp-apigw-timestamp"
 	SENSHeaderAccessKey = "x-ncp-iam-access-key"
 	SENSHeaderSignature = "x-ncp-apigw-signature-v2"
 )
 
-// maxFriendtalkRunes is 친구톡's text limit (1,000 characters).
-const maxFriendtalkRunes = 1000
+// maxBrandTextRunes is the TEXT brand message's content limit (1,300 characters: see the header,
+// the official page's copy is cut before it).
+const maxBrandTextRunes = 1300
+
+// sensListPageSize is the pageSize of our list reads (the list's largest page; a request has
+// at most maxSENSRecipients messages).
+const sensListPageSize = 100
+
+// maxSENSListPages bounds the pages one look-up by time reads.
+const maxSENSListPages = 20
+
+// Brand message targeting codes (메시지 발송, above).
+const (
+	KakaoTargetingFriends    = "I" // the recipients who are friends of the channel
+	KakaoTargetingConsented  = "M" // every recipient who consented to the company's advertising
+	KakaoTargetingNonFriends = "N" // consented recipients who are not friends of the channel
+)
+
+// ValidKakaoTargeting reports whether t is a brand message targeting code.
+func ValidKakaoTargeting(t string) bool {
+	return t == KakaoTargetingFriends || t == KakaoTargetingConsented || t == KakaoTargetingNonFriends
+}
 
 // maxSENSRecipients is how many messages one SENS request carries (100 per request).
 const maxSENSRecipients = 100
@@ -88,7 +135,7 @@ func SENSSignature(secret []byte, method, uri, timestamp, accessKey string) stri
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// SENSAdapter sends KAKAO messages through NAVER Cloud SENS 친구톡.
+// SENSAdapter sends KAKAO messages as NAVER Cloud SENS brand messages.
 type SENSAdapter struct {
 	ch        model.Channel
 	base      string
@@ -164,20 +211,25 @@ type KakaoCredentials struct {
 	PlusFriendID string   `json:"plusFriendId"`
 	SenderKey    string   `json:"senderKey"`
 	Recipients   []string `json:"recipients"`
+	// Targeting is the brand message targeting code, I (default), M or N.
+	Targeting string `json:"targeting,omitempty"`
 }
 
 // ErrNoKakaoAccount is the message of a publication without a connected account.
 const ErrNoKakaoAccount = "no connected KakaoTalk channel for this store"
 
-// FriendtalkContent is the 친구톡 text of a request: the advertising title ("(광고)"), the
-// description ending with the opt-out line (kakao_ad.go), cut to 1,000 characters keeping the
-// opt-out line.
-func FriendtalkContent(req Request) string {
+// BrandMessageContent is the TEXT brand message of a request: the advertising title ("(광고)"),
+// the description ending with the opt-out line (kakao_ad.go), cut to 1,300 characters keeping
+// the opt-out line. The brand message pages we could read do not say that SENS or Kakao adds
+// "(광고)" or an opt-out line to a free-form TEXT message (Kakao shows its own "채널 차단" and,
+// for M/N targeting, the channel's 080 number), so the text carries both, as the law asks of
+// every advertising message.
+func BrandMessageContent(req Request) string {
 	title, desc := kakaoAd(model.ChannelKakao, strings.TrimSpace(req.Title), strings.TrimSpace(req.Description))
 	s := title + "\n\n" + desc
-	if n := len([]rune(s)); n > maxFriendtalkRunes {
+	if n := len([]rune(s)); n > maxBrandTextRunes {
 		body := strings.TrimSuffix(s, "\n\n"+KakaoOptOut)
-		keep := maxFriendtalkRunes - len([]rune("\n\n"+KakaoOptOut))
+		keep := maxBrandTextRunes - len([]rune("\n\n"+KakaoOptOut))
 		s = model.Truncate(body, keep) + "\n\n" + KakaoOptOut
 	}
 	return s
@@ -199,6 +251,12 @@ func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	if cred.PlusFriendID == "" {
 		cred.PlusFriendID = req.Account.Ref
 	}
+	switch {
+	case cred.Targeting == "":
+		cred.Targeting = KakaoTargetingFriends
+	case !ValidKakaoTargeting(cred.Targeting):
+		return Result{}, permanent(0, "the store's KakaoTalk channel has an unknown targeting; set I, M or N with `account set`", "targeting must be I, M or N")
+	}
 	if cred.PlusFriendID == "" || len(cred.Recipients) == 0 {
 		return Result{}, permanent(0, "the store's KakaoTalk channel has no recipients; set plusFriendId and recipients with `account set`", "credentials without plusFriendId or recipients")
 	}
@@ -216,7 +274,7 @@ func (a *SENSAdapter) Publish(ctx context.Context, req Request, progress func(pc
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.MaxPublishTime)
 	defer cancel()
-	c := &sensCall{a: a, ctx: ctx, friend: cred.PlusFriendID}
+	c := &sensCall{a: a, ctx: ctx, friend: cred.PlusFriendID, targeting: cred.Targeting}
 	res, err := c.publish(req, recipients, progress)
 	if err != nil {
 		a.logger.Debug("publish failed", slog.String("channel", string(a.ch)), slog.String("event_id", req.EventID),
@@ -244,9 +302,10 @@ func phoneNumber(s string) (string, bool) {
 }
 
 type sensCall struct {
-	a      *SENSAdapter
-	ctx    context.Context
-	friend string
+	a         *SENSAdapter
+	ctx       context.Context
+	friend    string
+	targeting string
 }
 
 // sensMessage is one message of a SENS answer.
@@ -264,15 +323,17 @@ type sensMessage struct {
 	RequestID         string `json:"requestId"`
 }
 
+// sensList is a send's answer and a list page (nextToken: the next page, "" = the last).
 type sensList struct {
 	RequestID  string        `json:"requestId"`
 	StatusCode string        `json:"statusCode"`
 	StatusName string        `json:"statusName"`
 	Messages   []sensMessage `json:"messages"`
+	NextToken  string        `json:"nextToken"`
 }
 
 func (c *sensCall) publish(req Request, recipients []string, progress func(int)) (Result, *Error) {
-	content := FriendtalkContent(req)
+	content := BrandMessageContent(req)
 	saved := ""
 	if req.Checkpoint != nil {
 		v, err := req.Checkpoint.Load(c.ctx)
@@ -322,28 +383,29 @@ func (c *sensCall) publish(req Request, recipients []string, progress func(int))
 }
 
 func (c *sensCall) path() string {
-	return "/friendtalk/v2/services/" + url.PathEscape(c.a.serviceID) + "/messages"
+	return "/brandmessage/v2/services/" + url.PathEscape(c.a.serviceID) + "/messages"
 }
 
+// sensSendBody is a free-form TEXT brand message send (https://api.ncloud-docs.com/docs/sens-brandmessage-send).
 type sensSendBody struct {
 	PlusFriendID string            `json:"plusFriendId"`
+	MessageType  string            `json:"messageType"`
+	Targeting    string            `json:"targeting"`
 	Messages     []sensSendMessage `json:"messages"`
 }
 
-// sensSendMessage is one message of a send. isAd is a JSON boolean: the 친구톡 발송 reference
-// (https://api.ncloud-docs.com/docs/sens-friendtalk-send) types it Boolean, default true; the
-// older API page's example body shows it as a string, which the current reference superseded.
+// sensSendMessage is one recipient's message (fields as in SENS's other Kakao APIs: the brand
+// message page's copy is cut before them, see the header).
 type sensSendMessage struct {
-	IsAd        bool   `json:"isAd"`
-	CountryCode string `json:"countryCode"`
 	To          string `json:"to"`
+	CountryCode string `json:"countryCode"`
 	Content     string `json:"content"`
 }
 
 func (c *sensCall) send(content string, recipients []string) (string, *Error) {
-	body := sensSendBody{PlusFriendID: c.friend}
+	body := sensSendBody{PlusFriendID: c.friend, MessageType: "TEXT", Targeting: c.targeting}
 	for _, to := range recipients {
-		body.Messages = append(body.Messages, sensSendMessage{IsAd: true, CountryCode: "82", To: to, Content: content})
+		body.Messages = append(body.Messages, sensSendMessage{To: to, CountryCode: "82", Content: content})
 	}
 	data, _ := json.Marshal(body)
 	var out sensList
@@ -356,19 +418,37 @@ func (c *sensCall) send(content string, recipients []string) (string, *Error) {
 	return out.RequestID, nil
 }
 
-// list is the 친구톡 발송 목록 조회.
+// list is the 메시지 발송 목록 조회 (https://api.ncloud-docs.com/docs/sens-brandmessage-list):
+// every page of q, at most maxSENSListPages.
 func (c *sensCall) list(q url.Values) (sensList, *Error) {
-	var out sensList
-	err := c.do(http.MethodGet, c.path()+"?"+q.Encode(), nil, &out)
-	return out, err
+	var all sensList
+	q.Set("pageSize", strconv.Itoa(sensListPageSize))
+	for page := 0; ; page++ {
+		var out sensList
+		if err := c.do(http.MethodGet, c.path()+"?"+q.Encode(), nil, &out); err != nil {
+			return sensList{}, err
+		}
+		if page == 0 {
+			all = out
+		} else {
+			all.Messages = append(all.Messages, out.Messages...)
+		}
+		if out.NextToken == "" || page+1 >= maxSENSListPages {
+			all.NextToken = ""
+			return all, nil
+		}
+		q.Set("nextToken", out.NextToken)
+	}
 }
+
+// sensListTimeLayout is the list's time format, "YYYY-MM-DD HH:mm:ss" (sens-brandmessage-list).
+const sensListTimeLayout = "2006-01-02 15:04:05"
 
 // findSent finds the request an earlier attempt sent with content since from ("" = none).
 func (c *sensCall) findSent(from time.Time, content string) (string, *Error) {
-	const layout = "2006-01-02T15:04:05"
 	kst := time.FixedZone("KST", 9*3600)
-	q := url.Values{"plusFriendId": {c.friend}, "requestStartTime": {from.In(kst).Format(layout)},
-		"requestEndTime": {c.a.opts.Now().Add(time.Minute).In(kst).Format(layout)}}
+	q := url.Values{"plusFriendId": {c.friend}, "requestStartTime": {from.In(kst).Format(sensListTimeLayout)},
+		"requestEndTime": {c.a.opts.Now().Add(time.Minute).In(kst).Format(sensListTimeLayout)}}
 	out, err := c.list(q)
 	if err != nil {
 		return "", err
@@ -379,6 +459,13 @@ func (c *sensCall) findSent(from time.Time, content string) (string, *Error) {
 		}
 	}
 	return "", nil
+}
+
+// message is the 메시지 발송 결과 조회 of one message (https://api.ncloud-docs.com/docs/sens-brandmessage-get).
+func (c *sensCall) message(id string) (sensMessage, *Error) {
+	var out sensMessage
+	err := c.do(http.MethodGet, c.path()+"/"+url.PathEscape(id), nil, &out)
+	return out, err
 }
 
 // follow reads the request's messages until none is processing. Success when at least one
@@ -396,19 +483,19 @@ func (c *sensCall) follow(requestID string, recipients int, progress func(int)) 
 			failures = 0
 			done, ok, last := 0, 0, sensMessage{}
 			for _, m := range out.Messages {
-				switch m.MessageStatusName {
-				case "success":
+				switch {
+				case m.MessageStatusName == "success":
 					done++
 					ok++
-				case "fail":
+				case m.MessageStatusName == "fail" || m.RequestStatusName == "fail":
+					// A request refused for this recipient never gets a message status.
 					done++
 					last = m
 				}
 			}
 			if len(out.Messages) > 0 && done == len(out.Messages) {
 				if ok == 0 {
-					return Result{}, permanent(0, "KakaoTalk did not deliver the message to any friend",
-						fmt.Sprintf("requestId %s: messageStatusCode %s %s", requestID, sanitize(last.MessageStatusCode), sanitize(last.MessageStatusDesc)))
+					return Result{}, c.undelivered(requestID, last)
 				}
 				return Result{MessageID: requestID, EstimatedViews: recipients}, nil
 			}
@@ -423,6 +510,22 @@ func (c *sensCall) follow(requestID string, recipients int, progress func(int)) 
 			return Result{}, &Error{Kind: Temporary, Message: "the publication was interrupted", Detail: c.ctx.Err().Error(), cause: c.ctx.Err()}
 		}
 	}
+}
+
+// undelivered is the error of a request no recipient received: the detail is the failed
+// message's own result (메시지 발송 결과 조회), or the list's when that read fails.
+func (c *sensCall) undelivered(requestID string, m sensMessage) *Error {
+	if m.MessageID != "" {
+		if one, err := c.message(m.MessageID); err == nil && one.MessageID == m.MessageID {
+			m = one
+		}
+	}
+	code, desc := m.MessageStatusCode, m.MessageStatusDesc
+	if code == "" {
+		code, desc = m.RequestStatusCode, m.RequestStatusDesc
+	}
+	return permanent(0, "KakaoTalk did not deliver the message to any recipient (the targeting reached none of them)",
+		fmt.Sprintf("requestId %s: messageId %s: status %s %s", sanitize(requestID), model.Truncate(sanitize(m.MessageID), 80), model.Truncate(sanitize(code), 40), model.Truncate(sanitize(desc), 200)))
 }
 
 // do is one signed SENS request; a 2xx JSON answer is decoded into out.

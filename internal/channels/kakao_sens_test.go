@@ -1,6 +1,6 @@
 package channels
 
-// The kakao-sens adapter against the simulator's SENS 친구톡 emulation, over real HTTP.
+// The kakao-sens adapter against the simulator's SENS brand message emulation, over real HTTP.
 
 import (
 	"context"
@@ -157,11 +157,11 @@ func TestKakaoSENSNoAccountOrRecipients(t *testing.T) {
 	}
 }
 
-func TestFriendtalkContentHostile(t *testing.T) {
+func TestBrandMessageContentHostile(t *testing.T) {
 	t.Parallel()
 	r := Request{Title: "(광고) 이미 붙은 제목\r\n", Description: strings.Repeat("가", 5000) + "\x00\xff"}
-	c := FriendtalkContent(r)
-	if !strings.HasPrefix(c, "(광고) 이미 붙은 제목") || strings.Count(c, KakaoAdPrefix) != 1 || !strings.HasSuffix(c, "\n\n"+KakaoOptOut) || len([]rune(c)) > maxFriendtalkRunes {
+	c := BrandMessageContent(r)
+	if !strings.HasPrefix(c, "(광고) 이미 붙은 제목") || strings.Count(c, KakaoAdPrefix) != 1 || !strings.HasSuffix(c, "\n\n"+KakaoOptOut) || len([]rune(c)) > maxBrandTextRunes {
 		t.Fatalf("content %d runes, %q…%q", len([]rune(c)), c[:40], c[len(c)-40:])
 	}
 }

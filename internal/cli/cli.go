@@ -30,7 +30,9 @@ commands:
   token create --name N --role R [--expires D]  API token of service account "service:N" (D: 720h, 30d or YYYY-MM-DD); printed alone on the last line
   account set --store S --channel CH      connect a store's channel account; the credential JSON is read from stdin
                                            (INSTAGRAM {"igUserId","accessToken","expiresAt"?}; NAVER {"clubId","menuId",
-                                           "accessToken","refreshToken","expiresAt"?}; KAKAO {"senderKey",...}); prints the status
+                                           "accessToken","refreshToken","expiresAt"?}; KAKAO {"senderKey","plusFriendId"?,
+                                           "recipients":[phone...],"targeting"? (I|M|N, SENS brand message; default I)});
+                                           prints the status
   account list                             list the stores' channel accounts (never their credentials)
   account rotate                           re-encrypt every credential under SECRETS_KEY (after a key change, with
                                            the old key in SECRETS_KEY_PREVIOUS)

@@ -113,7 +113,8 @@ func demoCredentials(i int, storeID string) map[model.Channel]string {
 	return map[model.Channel]string{
 		model.ChannelInstagram: fmt.Sprintf(`{"igUserId":"1784140000000%04d","accessToken":"demo-ig-token-%s","expiresAt":%q}`, i+1, storeID, expires),
 		model.ChannelNaver:     fmt.Sprintf(`{"clubId":"3100%04d","menuId":"1","accessToken":"demo-naver-token-%s","refreshToken":"demo-naver-refresh-%s"}`, i+1, storeID, storeID),
-		// kakao-sens sends 친구톡 as the channel plusFriendId to the recipients (fake numbers).
+		// kakao-sens sends brand messages (targeting I, the default) as the channel plusFriendId to
+		// the recipients (fake numbers).
 		model.ChannelKakao: fmt.Sprintf(`{"senderKey":"demo-sender-key-%s","plusFriendId":"@%s","recipients":["0100000%04d","0100001%04d"]}`, storeID, storeID, i+1, i+1),
 	}
 }

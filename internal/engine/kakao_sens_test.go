@@ -1,6 +1,6 @@
 package engine_test
 
-// KAKAO over the kakao-sens protocol end to end: the simulator's SENS 친구톡 emulation over HTTP,
+// KAKAO over the kakao-sens protocol end to end: the simulator's SENS brand message emulation over HTTP,
 // the store's Kakao channel decrypted from Postgres, River, the send checkpoint.
 
 import (

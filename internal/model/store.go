@@ -79,7 +79,7 @@ func AccountChannel(ch Channel) bool {
 //
 //	INSTAGRAM {"igUserId", "accessToken", "expiresAt"?}
 //	NAVER     {"clubId", "menuId", "accessToken", "refreshToken", "expiresAt"?}
-//	KAKAO     {"senderKey", ...the dealer's other fields}
+//	KAKAO     {"senderKey", "targeting"? (I, M or N: SENS brand message targeting), ...the dealer's other fields}
 //
 // expiresAt is RFC 3339. Errors are EINVALID and never quote a secret value.
 func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
@@ -157,6 +157,11 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 		}
 		m["members"] = i
 	}
+	if ch == ChannelKakao {
+		if err := checkKakaoTargeting(m); err != nil {
+			return Credentials{}, err
+		}
+	}
 	c := Credentials{Channel: ch}
 	if v, ok := m["expiresAt"]; ok && v != nil {
 		s, isStr := v.(string)
@@ -185,4 +190,20 @@ func ParseCredentials(ch Channel, raw []byte) (Credentials, error) {
 	}
 	c.Secret = secret
 	return c, nil
+}
+
+// checkKakaoTargeting checks a KAKAO account's optional "targeting": the SENS brand message
+// targeting code (https://api.ncloud-docs.com/docs/sens-brandmessage-send): "I" (the listed
+// recipients who are the channel's friends; the default), "M" (every listed recipient who
+// consented to the company's advertising) or "N" (those of M who are not friends).
+func checkKakaoTargeting(m map[string]any) error {
+	v, ok := m["targeting"]
+	if !ok || v == nil {
+		return nil
+	}
+	s, isStr := v.(string)
+	if !isStr || (s != "I" && s != "M" && s != "N") {
+		return Errorf(EINVALID, `KAKAO credentials: targeting must be "I", "M" or "N"`)
+	}
+	return nil
 }

@@ -7,8 +7,10 @@
 // "Since Brand Message is an advertising messages, it is restricted from being sent between
 // 8:50 PM and 08:00 AM the next day in accordance with the Information and Communications Network
 // Act" (https://docs.nhncloud.com/en/Notification/KakaoTalk%20Bizmessage/en/friendtalkupgrade-overview/),
-// and NAVER Cloud SENS restricts 친구톡 "야간(당일 20:00 ~ 다음 날 08:00까지)"
-// (https://guide-gov.ncloud-docs.com/docs/sens-ftmessage). The default is the dealer's window,
+// NAVER Cloud SENS restricted 친구톡 "야간(당일 20:00 ~ 다음 날 08:00까지)"
+// (https://guide-gov.ncloud-docs.com/docs/sens-ftmessage) and restricts its successor, the brand
+// message, "야간 발송 제한이 적용됩니다. (20:50~익일 8:00)"
+// (https://api.ncloud-docs.com/docs/sens-brandmessage-send). The default is the dealer's window,
 // 20:50-08:00; KAKAO_QUIET_HOURS changes it.
 package quiethours
 

@@ -79,7 +79,7 @@
 //	GET    /_admin/stats              counters: submits, polls, posts, unauthorized per channel; posts per event
 //	PUT    /_admin/instagram/accounts {"igUserId","accessToken"}: a token the Graph emulation accepts
 //	PUT    /_admin/kakao/project      {"serviceId","accessKey","secretKey"}: the SENS project
-//	PUT    /_admin/kakao/channels     {"plusFriendId"}: a KakaoTalk channel of that project
+//	PUT    /_admin/kakao/channels     {"plusFriendId","nonFriends"?,"brandSubscribed"?}: a KakaoTalk channel of that project
 //
 // # Instagram Graph API (instagram.go)
 //
@@ -97,14 +97,16 @@
 // ends ERROR), "INSTAGRAM=publish-lost" (the next media_publish publishes, then the connection
 // closes without an answer).
 //
-// # KakaoTalk 친구톡 through NAVER Cloud SENS (kakao.go)
+// # KakaoTalk brand messages through NAVER Cloud SENS (kakao.go)
 //
-// The kakao-sens protocol: POST /friendtalk/v2/services/{serviceId}/messages and GET
-// /friendtalk/v2/services/{serviceId}/messages?requestId= (or requestStartTime+requestEndTime),
-// every call signed with x-ncp-apigw-timestamp / x-ncp-iam-access-key /
+// The kakao-sens protocol: POST /brandmessage/v2/services/{serviceId}/messages (free-form TEXT,
+// targeting I, M or N), GET /brandmessage/v2/services/{serviceId}/messages?requestId= (or
+// requestStartTime+requestEndTime with plusFriendId; pageSize, nextToken) and GET
+// .../messages/{messageId}, every call signed with x-ncp-apigw-timestamp / x-ncp-iam-access-key /
 // x-ncp-apigw-signature-v2 and checked against the registered project (RegisterSENSProject);
-// the plusFriendId must be a registered channel (RegisterKakaoChannel, else 403); an ad without
-// "(광고)" is refused 400. SIMULATOR_FAIL takes dealer rules for KAKAO: "KAKAO=auth" (every call
+// the plusFriendId must be a registered channel (RegisterKakaoChannel, else 403); a recipient the
+// targeting does not reach (SetKakaoNonFriends) ends "fail". The 친구톡 paths (/friendtalk/v2/...,
+// ended 2026-02-12) answer 404. SIMULATOR_FAIL takes dealer rules for KAKAO: "KAKAO=auth" (every call
 // 401 Authentication Failed), "KAKAO=throttle" / "KAKAO=throttlex2" (every / the next two calls
 // 429), "KAKAO=send-lost" (the next send is accepted, then the connection closes without an
 // answer). A bare number keeps meaning the partner protocol's count.

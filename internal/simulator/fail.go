@@ -21,7 +21,7 @@ type FailRule struct {
 	// next container ends ERROR) or "publish-lost" (the next media_publish publishes and the
 	// answer is lost). "" = none.
 	Graph string
-	// Dealer is a KAKAO rule for the SENS 친구톡 emulation (kakao.go): "auth" (every call 401),
+	// Dealer is a KAKAO rule for the SENS brand message emulation (kakao.go): "auth" (every call 401),
 	// "throttle" / "throttlex<n>" (every / the next n calls 429) or "send-lost" (the next send
 	// is accepted and its answer lost). "" = none.
 	Dealer string

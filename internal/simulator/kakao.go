@@ -1,19 +1,34 @@
 package simulator
 
-// NAVER Cloud SENS 친구톡 emulation (the kakao-sens protocol of internal/channels/kakao_sens.go),
-// as SENS documents it:
-// https://api.ncloud-docs.com/release-20240321/docs/ai-application-service-sens-friendtalkv2
-// (send, headers, HmacSHA256 signature, 5-minute window) and
-// https://api.ncloud-docs.com/docs/sens-friendtalk-list (the request list by requestId or time).
+// NAVER Cloud SENS 브랜드 메시지 (brand message) emulation (the kakao-sens protocol of
+// internal/channels/kakao_sens.go, whose header lists the pages read and what they could not
+// confirm), as SENS documents it:
+// https://api.ncloud-docs.com/docs/sens-brandmessage-send (send: plusFriendId, messageType,
+// targeting M|N|I), https://api.ncloud-docs.com/docs/sens-brandmessage-list (the request list by
+// requestId or time, pageSize, nextToken), https://api.ncloud-docs.com/docs/sens-brandmessage-get
+// (one message's result) and https://api.ncloud-docs.com/docs/sens-overview (headers, signature,
+// 5-minute window).
 //
-//	POST /friendtalk/v2/services/{serviceId}/messages   → 202 {"requestId","requestTime","statusCode":"202","statusName":"success","messages":[...]}
-//	GET  /friendtalk/v2/services/{serviceId}/messages?requestId= | requestStartTime=&requestEndTime=[&plusFriendId=]
+//	POST /brandmessage/v2/services/{serviceId}/messages   → 202 {"requestId","requestTime","statusCode":"202","statusName":"success","messages":[...]}
+//	GET  /brandmessage/v2/services/{serviceId}/messages?requestId= | requestStartTime=&requestEndTime=&plusFriendId= [&pageSize=&nextToken=]
+//	GET  /brandmessage/v2/services/{serviceId}/messages/{messageId}
+//
+// 친구톡 (/friendtalk/v2/...) ended on 2026-02-12 (https://guide.ncloud-docs.com/docs/sens-releasenote):
+// its paths answer 404 here.
 //
 // Every call is checked against the project registered with RegisterSENSProject (access key,
 // signature over "METHOD URI\ntimestamp\naccessKey", timestamp within 5 minutes) and answered
 // 401 with the API gateway's {"error":{"errorCode","message","details"}} otherwise. A
-// plusFriendId not registered with RegisterKakaoChannel is refused 403. A message answers
-// "processing" to its first status read, then "success".
+// plusFriendId not registered with RegisterKakaoChannel is refused 403. Only the free-form TEXT
+// type is emulated (another messageType answers 400). A message answers "processing" to its
+// first status read, then "success" when the targeting reaches its recipient: I (the default)
+// reaches the channel's friends, N those who are not friends, M everyone (every number is taken
+// as having consented to advertising); SetKakaoNonFriends names a channel's non-friends (none
+// by default). A recipient out of the targeting ends "fail" with messageStatusCode
+// "SIM-TARGETING": the pages we could read list no result codes, so the emulation does not
+// pretend to know Kakao's. M and N on a channel without a brand message subscription
+// (SetKakaoNonFriends(..., false)) are refused 400, a guess at a rule the send page states
+// ("브랜드 메시지 사용 신청이 완료된 채널에 한해") without its error.
 
 import (
 	"crypto/hmac"
@@ -33,27 +48,43 @@ import (
 type sensMsg struct {
 	messageID, to, content string
 	reads                  int
+	reached                bool // the targeting reaches the recipient
+	completed              time.Time
 }
 
 type sensRequest struct {
-	id, serviceID, friend string
-	time                  time.Time
-	msgs                  []*sensMsg
+	id, serviceID, friend, targeting string
+	time                             time.Time
+	msgs                             []*sensMsg
+}
+
+// kakaoChannel is a KakaoTalk channel of the SENS project.
+type kakaoChannel struct {
+	nonFriends map[string]bool // recipients who are not friends of the channel
+	noBrand    bool            // the brand message subscription is not complete (M and N refused)
 }
 
 type sensState struct {
 	serviceID, accessKey string
 	secret               []byte
-	friends              map[string]bool
+	friends              map[string]*kakaoChannel // by plusFriendId
 	requests             map[string]*sensRequest
+	messages             map[string]*sensRequest // by messageId
 	order                []*sensRequest
 	faultsUsed           int
 	sendLostUsed         bool
 }
 
 func newSENSState() *sensState {
-	return &sensState{friends: map[string]bool{}, requests: map[string]*sensRequest{}}
+	return &sensState{friends: map[string]*kakaoChannel{}, requests: map[string]*sensRequest{}, messages: map[string]*sensRequest{}}
 }
+
+// sensMessageTypes are the brand message types of the send page; the emulation sends TEXT.
+var sensMessageTypes = map[string]bool{"TEXT": true, "IMAGE": true, "WIDE_IMAGE": true, "WIDE_ITEM_LIST": true,
+	"COMMERCE": true, "CAROUSEL_COMMERCE": true, "CAROUSEL_FEED": true, "PREMIUM_VIDEO": true}
+
+// maxSENSTextRunes is the TEXT content limit (1,300 characters; see kakao_sens.go).
+const maxSENSTextRunes = 1300
 
 // parseDealerFail parses a KAKAO value of SIMULATOR_FAIL that is a dealer rule; ok is false for
 // a plain count.
@@ -87,11 +118,40 @@ func (s *Server) RegisterSENSProject(serviceID, accessKey string, secret []byte)
 	s.sens.serviceID, s.sens.accessKey, s.sens.secret = serviceID, accessKey, append([]byte(nil), secret...)
 }
 
-// RegisterKakaoChannel registers a KakaoTalk channel (plusFriendId) with the project.
+// RegisterKakaoChannel registers a KakaoTalk channel (plusFriendId) with the project, its brand
+// message subscription complete and every recipient a friend. Registering it again keeps what
+// SetKakaoNonFriends set.
 func (s *Server) RegisterKakaoChannel(plusFriendID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sens.friends[plusFriendID] = true
+	if s.sens.friends[plusFriendID] == nil {
+		s.sens.friends[plusFriendID] = &kakaoChannel{nonFriends: map[string]bool{}}
+	}
+}
+
+// SetKakaoNonFriends registers the channel plusFriendID (if need be) with the phone numbers that
+// are not its friends (digits only) and whether its brand message subscription is complete.
+func (s *Server) SetKakaoNonFriends(plusFriendID string, nonFriends []string, brandSubscribed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := &kakaoChannel{nonFriends: map[string]bool{}, noBrand: !brandSubscribed}
+	for _, n := range nonFriends {
+		ch.nonFriends[n] = true
+	}
+	s.sens.friends[plusFriendID] = ch
+}
+
+// KakaoTargetings returns the targeting of every send request of plusFriendID, oldest first.
+func (s *Server) KakaoTargetings(plusFriendID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.sens.order {
+		if r.friend == plusFriendID {
+			out = append(out, r.targeting)
+		}
+	}
+	return out
 }
 
 // KakaoSends returns how many send requests the channel plusFriendID made.
@@ -123,8 +183,9 @@ func (s *Server) KakaoContents(plusFriendID string) []string {
 }
 
 func (s *Server) kakaoRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /friendtalk/v2/services/{serviceId}/messages", s.sensSend)
-	mux.HandleFunc("GET /friendtalk/v2/services/{serviceId}/messages", s.sensList)
+	mux.HandleFunc("POST /brandmessage/v2/services/{serviceId}/messages", s.sensSend)
+	mux.HandleFunc("GET /brandmessage/v2/services/{serviceId}/messages", s.sensList)
+	mux.HandleFunc("GET /brandmessage/v2/services/{serviceId}/messages/{messageId}", s.sensGet)
 }
 
 func gatewayError(w http.ResponseWriter, status int, code, msg, details string) {
@@ -187,42 +248,51 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		PlusFriendID string `json:"plusFriendId"`
+		MessageType  string `json:"messageType"`
+		Targeting    string `json:"targeting"`
 		Messages     []struct {
-			// isAd is Boolean, default true (https://api.ncloud-docs.com/docs/sens-friendtalk-send);
-			// the older page's example shows a string, also accepted here.
-			IsAd    json.RawMessage `json:"isAd"`
-			To      string          `json:"to"`
-			Content string          `json:"content"`
+			To          string `json:"to"`
+			CountryCode string `json:"countryCode"`
+			Content     string `json:"content"`
 		} `json:"messages"`
 	}
-	badAd := false
-	if json.Unmarshal(data, &body) == nil {
-		for _, m := range body.Messages {
-			if _, ok := sensIsAd(m.IsAd); !ok {
-				badAd = true
-			}
-		}
-	}
-	if json.Unmarshal(data, &body) != nil || len(body.Messages) == 0 || len(body.Messages) > 100 || badAd {
+	if json.Unmarshal(data, &body) != nil || body.PlusFriendID == "" || !sensMessageTypes[body.MessageType] || len(body.Messages) == 0 || len(body.Messages) > 100 {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid request body"})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid request body: plusFriendId, messageType and 1 to 100 messages are required"})
 		return
 	}
-	if !s.sens.friends[body.PlusFriendID] {
+	if body.Targeting == "" {
+		body.Targeting = "I"
+	}
+	ch := s.sens.friends[body.PlusFriendID]
+	if ch == nil {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusForbidden, map[string]any{"status": 403, "errorMessage": "plusFriendId is not registered or its sender key is blocked"})
 		return
 	}
+	switch {
+	case body.MessageType != "TEXT":
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "the simulator emulates the TEXT messageType only"})
+		return
+	case body.Targeting != "I" && body.Targeting != "M" && body.Targeting != "N":
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "targeting must be M, N or I"})
+		return
+	case body.Targeting != "I" && ch.noBrand:
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "targeting M and N need the channel's brand message subscription"})
+		return
+	}
 	for _, m := range body.Messages {
-		ad, _ := sensIsAd(m.IsAd)
-		if len([]rune(m.Content)) > 1000 || m.To == "" || (ad && !strings.HasPrefix(m.Content, "(광고)")) {
+		if m.Content == "" || len([]rune(m.Content)) > maxSENSTextRunes || !sensDigits(m.To) || (m.CountryCode != "" && !sensDigits(m.CountryCode)) {
 			s.mu.Unlock()
-			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid message: content over 1000 characters, no recipient, or an ad without (광고)"})
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid message: content empty or over 1300 characters, or a recipient that is not digits"})
 			return
 		}
 	}
 	s.seq++
-	req := &sensRequest{id: fmt.Sprintf("RSENS%012d", s.seq), serviceID: s.sens.serviceID, friend: body.PlusFriendID, time: s.now()}
+	req := &sensRequest{id: fmt.Sprintf("RSENS%012d", s.seq), serviceID: s.sens.serviceID, friend: body.PlusFriendID, targeting: body.Targeting, time: s.now()}
 	type out struct {
 		MessageID         string `json:"messageId"`
 		To                string `json:"to"`
@@ -234,8 +304,11 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 	}
 	var msgs []out
 	for i, m := range body.Messages {
-		sm := &sensMsg{messageID: fmt.Sprintf("%s-%d", req.id, i), to: m.To, content: m.Content}
+		friend := !ch.nonFriends[m.To]
+		reached := body.Targeting == "M" || (body.Targeting == "I" && friend) || (body.Targeting == "N" && !friend)
+		sm := &sensMsg{messageID: fmt.Sprintf("%s-%d", req.id, i), to: m.To, content: m.Content, reached: reached}
 		req.msgs = append(req.msgs, sm)
+		s.sens.messages[sm.messageID] = req
 		msgs = append(msgs, out{MessageID: sm.messageID, To: m.To, CountryCode: "82", Content: m.Content, RequestStatusCode: "A000", RequestStatusName: "success", RequestStatusDesc: "성공"})
 	}
 	s.sens.requests[req.id] = req
@@ -253,16 +326,67 @@ func (s *Server) sensSend(w http.ResponseWriter, r *http.Request) {
 		"statusCode": "202", "statusName": "success", "messages": msgs})
 }
 
-// sensIsAd reads a message's isAd: absent is the default true; a boolean, or the strings "true"
-// and "false"; anything else is not valid.
-func sensIsAd(raw json.RawMessage) (ad, ok bool) {
-	switch strings.TrimSpace(string(raw)) {
-	case "", "null", "true", `"true"`:
-		return true, true
-	case "false", `"false"`:
-		return false, true
+// sensDigits reports whether v is 1 to 20 ASCII digits.
+func sensDigits(v string) bool {
+	if v == "" || len(v) > 20 {
+		return false
 	}
-	return false, false
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// sensItem is one message of the list and of 메시지 발송 결과 조회.
+type sensItem struct {
+	RequestID         string `json:"requestId"`
+	MessageID         string `json:"messageId"`
+	RequestTime       string `json:"requestTime"`
+	CompleteTime      string `json:"completeTime,omitempty"`
+	PlusFriendID      string `json:"plusFriendId"`
+	MessageType       string `json:"messageType"`
+	CountryCode       string `json:"countryCode"`
+	To                string `json:"to"`
+	Content           string `json:"content"`
+	RequestStatusCode string `json:"requestStatusCode"`
+	RequestStatusName string `json:"requestStatusName"`
+	RequestStatusDesc string `json:"requestStatusDesc"`
+	MessageStatusCode string `json:"messageStatusCode,omitempty"`
+	MessageStatusName string `json:"messageStatusName"`
+	MessageStatusDesc string `json:"messageStatusDesc,omitempty"`
+}
+
+// sensReadLocked is one status read of m: "processing" first, then its end. Called with s.mu held.
+func (s *Server) sensReadLocked(rq *sensRequest, m *sensMsg) sensItem {
+	m.reads++
+	it := sensItem{RequestID: rq.id, MessageID: m.messageID, RequestTime: rq.time.Format("2006-01-02T15:04:05.000"),
+		PlusFriendID: rq.friend, MessageType: "TEXT", CountryCode: "82", To: m.to, Content: m.content,
+		RequestStatusCode: "A000", RequestStatusName: "success", RequestStatusDesc: "성공", MessageStatusName: "processing"}
+	if m.reads > 1 {
+		if m.completed.IsZero() {
+			m.completed = s.now()
+		}
+		it.CompleteTime = m.completed.Format("2006-01-02T15:04:05")
+		if m.reached {
+			it.MessageStatusCode, it.MessageStatusName, it.MessageStatusDesc = "0000", "success", "정상 발송"
+		} else {
+			it.MessageStatusCode, it.MessageStatusName, it.MessageStatusDesc = "SIM-TARGETING", "fail", "targeting "+rq.targeting+" does not reach this recipient (simulator)"
+		}
+	}
+	return it
+}
+
+// sensListTime parses a list time: "YYYY-MM-DD HH:mm:ss" as the list's table writes it, or with
+// the "T" of its curl example (KST).
+func sensListTime(v string) (time.Time, error) {
+	kst := time.FixedZone("KST", 9*3600)
+	t, err := time.ParseInLocation("2006-01-02 15:04:05", v, kst)
+	if err != nil {
+		t, err = time.ParseInLocation("2006-01-02T15:04:05", v, kst)
+	}
+	return t, err
 }
 
 func (s *Server) sensList(w http.ResponseWriter, r *http.Request) {
@@ -272,55 +396,88 @@ func (s *Server) sensList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	pageSize := 20
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "pageSize must be 1 to 100"})
+			return
+		}
+		pageSize = n
+	}
+	offset := 0
+	if v := q.Get("nextToken"); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "sim-"))
+		if err != nil || !strings.HasPrefix(v, "sim-") || n < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "invalid nextToken"})
+			return
+		}
+		offset = n
+	}
 	var reqs []*sensRequest
 	if id := q.Get("requestId"); id != "" {
 		if rq, ok := s.sens.requests[id]; ok {
 			reqs = append(reqs, rq)
 		}
 	} else {
-		const layout = "2006-01-02T15:04:05"
-		kst := time.FixedZone("KST", 9*3600)
-		from, err1 := time.ParseInLocation(layout, q.Get("requestStartTime"), kst)
-		to, err2 := time.ParseInLocation(layout, q.Get("requestEndTime"), kst)
-		if err1 != nil || err2 != nil || to.Sub(from) > 31*24*time.Hour {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "requestId or requestStartTime+requestEndTime is required"})
+		from, err1 := sensListTime(q.Get("requestStartTime"))
+		to, err2 := sensListTime(q.Get("requestEndTime"))
+		if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > 31*24*time.Hour || q.Get("plusFriendId") == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "errorMessage": "requestId, or requestStartTime+requestEndTime (YYYY-MM-DD HH:mm:ss, within 31 days) with plusFriendId, is required"})
 			return
 		}
+		// The times have seconds: a request of the end's second is inside the window.
+		to = to.Add(time.Second)
 		for _, rq := range s.sens.order {
-			if (q.Get("plusFriendId") == "" || rq.friend == q.Get("plusFriendId")) && !rq.time.Before(from) && !rq.time.After(to) {
+			if rq.friend == q.Get("plusFriendId") && !rq.time.Before(from) && rq.time.Before(to) {
 				reqs = append(reqs, rq)
 			}
 		}
 	}
-	type item struct {
-		RequestID         string `json:"requestId"`
-		MessageID         string `json:"messageId"`
-		PlusFriendID      string `json:"plusFriendId"`
-		To                string `json:"to"`
-		Content           string `json:"content"`
-		RequestStatusCode string `json:"requestStatusCode"`
-		RequestStatusName string `json:"requestStatusName"`
-		MessageStatusCode string `json:"messageStatusCode,omitempty"`
-		MessageStatusName string `json:"messageStatusName"`
-		MessageStatusDesc string `json:"messageStatusDesc,omitempty"`
+	type ref struct {
+		rq *sensRequest
+		m  *sensMsg
 	}
-	items := []item{}
+	var all []ref
 	for _, rq := range reqs {
 		for _, m := range rq.msgs {
-			m.reads++
-			it := item{RequestID: rq.id, MessageID: m.messageID, PlusFriendID: rq.friend, To: m.to, Content: m.content,
-				RequestStatusCode: "A000", RequestStatusName: "success", MessageStatusName: "processing"}
-			if m.reads > 1 {
-				it.MessageStatusCode, it.MessageStatusName, it.MessageStatusDesc = "0000", "success", "정상 발송"
-			}
-			items = append(items, it)
+			all = append(all, ref{rq, m})
 		}
 	}
-	out := map[string]any{"statusCode": "202", "statusName": "success", "messages": items, "pageIndex": 0, "pageSize": len(items), "itemCount": len(items), "hasMore": false}
+	items := []sensItem{}
+	end := min(offset+pageSize, len(all))
+	for i := offset; i < end; i++ {
+		items = append(items, s.sensReadLocked(all[i].rq, all[i].m))
+	}
+	out := map[string]any{"statusCode": "202", "statusName": "success", "messages": items}
+	if end < len(all) {
+		out["nextToken"] = "sim-" + strconv.Itoa(end)
+	}
 	if id := q.Get("requestId"); id != "" {
 		out["requestId"] = id
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// sensGet is 메시지 발송 결과 조회: one message by its id.
+func (s *Server) sensGet(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.sensAuthLocked(w, r) {
+		return
+	}
+	id := r.PathValue("messageId")
+	rq := s.sens.messages[id]
+	if rq == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"status": 404, "errorMessage": "message not found"})
+		return
+	}
+	for _, m := range rq.msgs {
+		if m.messageID == id {
+			writeJSON(w, http.StatusOK, s.sensReadLocked(rq, m))
+			return
+		}
+	}
 }
 
 // sensSignature is SENS's signature as NAVER Cloud's signature guide defines it:
@@ -349,17 +506,28 @@ func (s *Server) handleSENSProject(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleKakaoChannel registers a KakaoTalk channel: {"plusFriendId"}.
+// handleKakaoChannel registers a KakaoTalk channel: {"plusFriendId", "nonFriends"?: [digits...],
+// "brandSubscribed"?: bool (default true)}.
 func (s *Server) handleKakaoChannel(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		PlusFriendID string `json:"plusFriendId"`
+		PlusFriendID    string   `json:"plusFriendId"`
+		NonFriends      []string `json:"nonFriends"`
+		BrandSubscribed *bool    `json:"brandSubscribed"`
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.PlusFriendID == "" || len(body.PlusFriendID) > 200 {
-		writeError(w, http.StatusBadRequest, "invalid_request", `want {"plusFriendId":"..."}`, false)
+	bad := dec.Decode(&body) != nil || body.PlusFriendID == "" || len(body.PlusFriendID) > 200 || len(body.NonFriends) > 1000
+	for _, n := range body.NonFriends {
+		bad = bad || !sensDigits(n)
+	}
+	if bad {
+		writeError(w, http.StatusBadRequest, "invalid_request", `want {"plusFriendId":"...","nonFriends"?:["01012345678"],"brandSubscribed"?:true}`, false)
 		return
 	}
-	s.RegisterKakaoChannel(body.PlusFriendID)
+	if body.NonFriends != nil || body.BrandSubscribed != nil {
+		s.SetKakaoNonFriends(body.PlusFriendID, body.NonFriends, body.BrandSubscribed == nil || *body.BrandSubscribed)
+	} else {
+		s.RegisterKakaoChannel(body.PlusFriendID)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -55,8 +55,8 @@ func TestSENSEmulationAuth(t *testing.T) {
 	secret := []byte("simulator-sens-secret-key-000000000000")
 	s.RegisterSENSProject("svc", "AK", secret)
 	s.RegisterKakaoChannel("@ch")
-	path := "/friendtalk/v2/services/svc/messages"
-	body := `{"plusFriendId":"@ch","messages":[{"isAd":"true","to":"01012345678","content":"(광고) hi"}]}`
+	path := "/brandmessage/v2/services/svc/messages"
+	body := `{"plusFriendId":"@ch","messageType":"TEXT","targeting":"I","messages":[{"to":"01012345678","countryCode":"82","content":"(광고) hi"}]}`
 	send := func(key string, sec []byte, at time.Time, b string) int {
 		ts2 := strconv.FormatInt(at.UnixMilli(), 10)
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(b))
@@ -84,7 +84,7 @@ func TestSENSEmulationAuth(t *testing.T) {
 		{"wrong key", "AK2", secret, now, body, 401},
 		{"stale timestamp", "AK", secret, now.Add(-6 * time.Minute), body, 401},
 		{"unknown channel", "AK", secret, now, strings.Replace(body, "@ch", "@other", 1), 403},
-		{"ad without prefix", "AK", secret, now, strings.Replace(body, "(광고) ", "", 1), 400},
+		{"no messageType", "AK", secret, now, strings.Replace(body, `"messageType":"TEXT",`, "", 1), 400},
 	} {
 		if got := send(tc.key, tc.sec, tc.at, tc.body); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)

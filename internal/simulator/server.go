@@ -109,7 +109,7 @@ type Server struct {
 	seq      uint64
 	rng      *rand.Rand
 	ig       *igState       // Instagram Graph API emulation (instagram.go)
-	sens     *sensState     // NAVER Cloud SENS 친구톡 emulation (kakao.go)
+	sens     *sensState     // NAVER Cloud SENS brand message emulation (kakao.go)
 	naver    *naverState    // Naver Cafe API emulation (naver.go)
 	oauth    *oauthState    // the platforms' OAuth endpoints (oauth.go)
 	igUpkeep *igUpkeepState // token refresh, followers and insights (instagram_upkeep.go)
