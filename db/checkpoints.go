@@ -78,8 +78,31 @@ func (db *DB) EventAccountStatus(ctx context.Context, eventID string, ch model.C
 // MarkAccountNeedsReconnect sets storeID's account on ch to needs_reconnect with lastError (the
 // platform's words, never a credential).
 func (db *DB) MarkAccountNeedsReconnect(ctx context.Context, storeID string, ch model.Channel, lastError string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE channel_accounts SET status = 'needs_reconnect', last_error = $3, updated_at = now()
-		WHERE store_id = $1 AND channel = $2`, storeID, string(ch), model.Truncate(lastError, 500))
+	return db.MarkAccountNeedsReconnectThen(ctx, storeID, ch, lastError, nil)
+}
+
+// MarkAccountNeedsReconnectThen is MarkAccountNeedsReconnect calling then in its transaction when
+// the account was not needs_reconnect already (the account alert: once per account however many
+// jobs find the token dead at once, since the row lock orders them and the later ones see the
+// status the first one wrote). An account that does not exist is no error and calls nothing.
+func (db *DB) MarkAccountNeedsReconnectThen(ctx context.Context, storeID string, ch model.Channel, lastError string,
+	then func(ctx context.Context, tx pgx.Tx, a model.ChannelAccount, lastError string) error) error {
+	lastError = model.SanitizeLine(lastError, 500)
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var prev model.AccountStatus
+		err := tx.QueryRow(ctx, `WITH old AS (
+				SELECT status FROM channel_accounts WHERE store_id = $1 AND channel = $2 FOR UPDATE)
+			UPDATE channel_accounts a SET status = 'needs_reconnect', last_error = $3, updated_at = now()
+			FROM old WHERE a.store_id = $1 AND a.channel = $2
+			RETURNING old.status`, storeID, string(ch), lastError).Scan(&prev)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil || prev == model.AccountNeedsReconnect || then == nil {
+			return err
+		}
+		return then(ctx, tx, model.ChannelAccount{StoreID: storeID, Channel: ch, Status: model.AccountNeedsReconnect, LastError: lastError}, lastError)
+	})
 	if err != nil {
 		return fmt.Errorf("mark the %s account of store %s as needing a reconnect: %w", ch, storeID, err)
 	}

@@ -94,7 +94,7 @@ func channelName(ch model.Channel) string {
 func (e *Engine) finishNeedsReconnect(ctx context.Context, log *slog.Logger, run db.ChannelRun, req channels.Request, ce *channels.Error, start time.Time) error {
 	if req.Account != nil {
 		cctx, cancel := dbCtx(ctx)
-		err := e.store.MarkAccountNeedsReconnect(cctx, req.Account.StoreID, run.State.Channel, ce.Error())
+		err := e.store.MarkAccountNeedsReconnectThen(cctx, req.Account.StoreID, run.State.Channel, ce.Error(), e.accountAlertTx)
 		cancel()
 		if err != nil {
 			log.WarnContext(ctx, "could not mark the account as needing a reconnect", slog.String("error", err.Error()))
