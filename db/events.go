@@ -420,13 +420,17 @@ func (db *DB) listQuery(ctx context.Context, f model.EventFilter) (*listQuery, e
 // ids, so the condition is an OR over events' own indexes alone (id, title and store trigrams,
 // primary key) that the planner can answer with a bitmap of matches or a walk in list order,
 // whichever the values make cheaper.
+// searchIDsSQL finds the events of channels whose distribution, post or message id ($1, lower
+// case) or post URL ($2) was pasted: a BitmapOr of four indexes (migrations 0014, 0022).
+var searchIDsSQL = `SELECT DISTINCT event_id FROM channel_status
+		WHERE event_id IS NOT NULL AND (lower(distribution_id) = ANY($1) OR lower(post_id) = ANY($1)
+		   OR lower(message_id) = ANY($1) OR post_url = ANY($2))
+		LIMIT ` + strconv.Itoa(maxSearchIDs)
+
 func (db *DB) searchCondition(ctx context.Context, lq *listQuery, q string) (string, error) {
 	ids, urls, isURL := searchTerms(q)
 	// Planned with the values (QueryExecModeExec): a generic plan of "= ANY($1)" scans the table.
-	rows, err := db.Pool.Query(ctx, `SELECT DISTINCT event_id FROM channel_status
-		WHERE event_id IS NOT NULL AND (lower(distribution_id) = ANY($1) OR lower(post_id) = ANY($1)
-		   OR lower(message_id) = ANY($1) OR post_url = ANY($2))
-		LIMIT `+strconv.Itoa(maxSearchIDs), pgx.QueryExecModeExec, ids, urls)
+	rows, err := db.Pool.Query(ctx, searchIDsSQL, pgx.QueryExecModeExec, ids, urls)
 	if err != nil {
 		return "", fmt.Errorf("search channel ids: %w", err)
 	}

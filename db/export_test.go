@@ -1,0 +1,4 @@
+package db
+
+// SearchIDsSQL is searchIDsSQL, for db_test's plan check (search_plan_test.go).
+var SearchIDsSQL = searchIDsSQL
