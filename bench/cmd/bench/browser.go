@@ -145,7 +145,9 @@ func benchBrowser(ctx context.Context, e *benchEnv, res *results) error {
 		return fmt.Errorf("install observer: %w", err)
 	}
 
-	// The writes, the engine's way (db.UpdateChannelProgress then cache.PutChannel).
+	// The writes, the engine's way (db.UpdateChannelProgress then cache.PutChannel), each with the
+	// row version the update gave it (migration 0009's trigger): the cache keeps a key whose
+	// version is not older, so a write carrying the first read's version changed nothing.
 	type written struct {
 		ch string
 		at int64
@@ -158,7 +160,7 @@ func benchBrowser(ctx context.Context, e *benchEnv, res *results) error {
 		s := d.Channels[i%len(d.Channels)]
 		s.Progress = 1 + i%99
 		if err := e.store.Pool.QueryRow(ctx, `UPDATE channel_status SET progress = $2, update_timestamp = now(), updated_at = now()
-			WHERE id = $1 RETURNING updated_at, update_timestamp`, s.ID, s.Progress).Scan(&s.UpdatedAt, &s.UpdateTimestamp); err != nil {
+			WHERE id = $1 RETURNING updated_at, update_timestamp, version`, s.ID, s.Progress).Scan(&s.UpdatedAt, &s.UpdateTimestamp, &s.Version); err != nil {
 			return err
 		}
 		if err := c.PutChannel(ctx, s); err != nil {
