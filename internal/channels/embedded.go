@@ -70,7 +70,7 @@ func NewEmbeddedSimulatorRegistry(baseURL string, sim EmbeddedSimulator, opts Op
 		route := &simRoute{ch: ch, real: a, fallback: r.adapters[ch], enroll: sim.Enroll}
 		switch a.(type) {
 		case *GraphAdapter: // quota, token upkeep and insights
-			r.routes[ch] = &simGraphRoute{simQuotaRoute{route}, simRefreshRoute{route}}
+			r.routes[ch] = &simGraphRoute{simRefreshRoute{route}}
 		case *NaverAdapter: // token upkeep
 			r.routes[ch] = &simRefreshRoute{route}
 		default:
@@ -95,10 +95,16 @@ func (s *simRoute) Publish(ctx context.Context, req Request, progress func(pct i
 		req.Checkpoint = nil // partner-v1 keeps its state in the idempotency key
 		return s.fallback.Publish(ctx, req, progress)
 	}
-	if s.enroll != nil {
-		s.enroll(s.ch, *req.Account)
-	}
+	s.learn(*req.Account)
 	return s.real.Publish(ctx, req, progress)
+}
+
+// learn tells the simulator the account it is about to be reached as (simulator.EnrollAccount):
+// it learns the stores' accounts from what the database holds, also after a restart.
+func (s *simRoute) learn(acct Account) {
+	if s.enroll != nil {
+		s.enroll(s.ch, acct)
+	}
 }
 
 // NeedsAccount implements AccountAdapter: the engine attaches the store's account when it has one.
@@ -106,17 +112,6 @@ func (s *simRoute) NeedsAccount() bool { return true }
 
 // AccountOptional implements OptionalAccountAdapter.
 func (s *simRoute) AccountOptional() bool { return true }
-
-// simQuotaRoute is a simRoute whose real protocol has a publishing quota (instagram-graph).
-type simQuotaRoute struct{ *simRoute }
-
-// PublishingQuota implements QuotaAdapter.
-func (s *simQuotaRoute) PublishingQuota(ctx context.Context, acct Account) (Quota, error) {
-	if s.enroll != nil {
-		s.enroll(s.ch, acct)
-	}
-	return s.real.(QuotaAdapter).PublishingQuota(ctx, acct)
-}
 
 // simRefreshRoute is a simRoute whose real protocol renews tokens (instagram-graph, naver-cafe):
 // the token upkeep reaches the simulator as the account, which it learns first (as it does
@@ -130,33 +125,23 @@ func (s *simRefreshRoute) RefreshDue(creds []byte, issued time.Time, expires *ti
 
 // RefreshToken implements TokenRefresher.
 func (s *simRefreshRoute) RefreshToken(ctx context.Context, acct Account) (Refreshed, *Error) {
-	if s.enroll != nil {
-		s.enroll(s.ch, acct)
-	}
+	s.learn(acct)
 	return s.real.(TokenRefresher).RefreshToken(ctx, acct)
 }
 
-// simGraphRoute is instagram-graph's route: quota, token upkeep and the posts' insights.
-type simGraphRoute struct {
-	simQuotaRoute
-	refresh simRefreshRoute
-}
+// simGraphRoute is instagram-graph's route: token upkeep (simRefreshRoute), the publishing quota
+// and the posts' insights.
+type simGraphRoute struct{ simRefreshRoute }
 
-// RefreshDue implements TokenRefresher.
-func (s *simGraphRoute) RefreshDue(creds []byte, issued time.Time, expires *time.Time, now time.Time) bool {
-	return s.refresh.RefreshDue(creds, issued, expires, now)
-}
-
-// RefreshToken implements TokenRefresher.
-func (s *simGraphRoute) RefreshToken(ctx context.Context, acct Account) (Refreshed, *Error) {
-	return s.refresh.RefreshToken(ctx, acct)
+// PublishingQuota implements QuotaAdapter.
+func (s *simGraphRoute) PublishingQuota(ctx context.Context, acct Account) (Quota, error) {
+	s.learn(acct)
+	return s.real.(QuotaAdapter).PublishingQuota(ctx, acct)
 }
 
 // MeasureViews implements ViewsMeasurer.
 func (s *simGraphRoute) MeasureViews(ctx context.Context, acct Account, postID string) (Views, *Error) {
-	if s.enroll != nil {
-		s.enroll(s.ch, acct)
-	}
+	s.learn(acct)
 	return s.real.(ViewsMeasurer).MeasureViews(ctx, acct, postID)
 }
 
@@ -167,6 +152,4 @@ var (
 	_ QuotaAdapter           = (*simGraphRoute)(nil)
 	_ OptionalAccountAdapter = (*simGraphRoute)(nil)
 	_ OptionalAccountAdapter = (*simRoute)(nil)
-	_ OptionalAccountAdapter = (*simQuotaRoute)(nil)
-	_ QuotaAdapter           = (*simQuotaRoute)(nil)
 )
