@@ -51,7 +51,8 @@ redis.call('HSET', KEYS[1], 'state', 'half-open', 'probe_until', now + lease)
 return {'probe', now + lease}`)
 
 // breakerRecordScript: ARGV now_ms, outcome (s|f|n), probe (1|0), event id, window_ms, min_calls,
-// failure_percent, min_events, cooldown_ms, max_calls. Returns {state, open_until_ms, changed}.
+// failure_percent, min_events, cooldown_ms, max_calls[, count: that many calls of this outcome at
+// once, default 1]. Returns {state, open_until_ms, changed}.
 var breakerRecordScript = redis.NewScript(`
 local now, o, probe, ev = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1', ARGV[4]
 local win, minCalls, pct, minEv, cool, maxN = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -69,8 +70,9 @@ if probe and state ~= 'closed' then
   redis.call('HSET', KEYS[1], 'state', 'open', 'open_until', ou)
   return {'open', ou, 1}
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('ZADD', KEYS[2], now, seq .. ':' .. o .. ':' .. ev)
+local n = math.min(tonumber(ARGV[11]) or 1, maxN)
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', n)
+for i = seq - n + 1, seq do redis.call('ZADD', KEYS[2], now, i .. ':' .. o .. ':' .. ev) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - win))
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxN - 1)
 redis.call('PEXPIRE', KEYS[2], win)
@@ -172,6 +174,22 @@ func (b *Breakers) Record(ctx context.Context, ch model.Channel, eventID string,
 		return model.BreakerStatus{}, false, err
 	}
 	return model.BreakerStatus{Channel: ch, State: model.BreakerState(state), OpenUntil: fromMS(until)}, changed == 1, nil
+}
+
+// RecordSuccesses feeds n successful calls to ch at once (engine: the successes of a healthy
+// channel, recorded in batches) and returns the state after them.
+func (b *Breakers) RecordSuccesses(ctx context.Context, ch model.Channel, n int, now time.Time, r model.BreakerRules) (model.BreakerStatus, error) {
+	v, err := breakerRecordScript.Run(ctx, b.client, []string{BreakerKey(b.ns, ch), BreakerCallsKey(b.ns, ch)},
+		ms(now), string(model.BreakerSuccess), "0", "", r.Window.Milliseconds(), r.MinCalls, r.FailurePercent, r.MinEvents,
+		r.Cooldown.Milliseconds(), maxBreakerCalls, max(n, 1)).Result()
+	if err != nil {
+		return model.BreakerStatus{}, fmt.Errorf("breaker record %s: %w", ch, err)
+	}
+	state, until, _, err := replyPair(v)
+	if err != nil {
+		return model.BreakerStatus{}, err
+	}
+	return model.BreakerStatus{Channel: ch, State: model.BreakerState(state), OpenUntil: fromMS(until)}, nil
 }
 
 // ProbeNow makes an open breaker's next probe due at now (staff's "probe now").

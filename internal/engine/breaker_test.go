@@ -259,3 +259,106 @@ func TestBreakerSharedAcrossReplicasAndFallback(t *testing.T) {
 		return tk.Run && !tk.Local()
 	})
 }
+
+// countingStore counts what the engine asks the shared breaker store.
+type countingStore struct {
+	engine.BreakerStore
+	allows, records, batches, successes atomic.Int32
+}
+
+func (s *countingStore) Allow(ctx context.Context, ch model.Channel, now time.Time, lease time.Duration) (model.BreakerVerdict, error) {
+	s.allows.Add(1)
+	return s.BreakerStore.Allow(ctx, ch, now, lease)
+}
+
+func (s *countingStore) Record(ctx context.Context, ch model.Channel, ev string, o model.BreakerOutcome, probe bool, now time.Time, r model.BreakerRules) (model.BreakerStatus, bool, error) {
+	s.records.Add(1)
+	return s.BreakerStore.Record(ctx, ch, ev, o, probe, now, r)
+}
+
+func (s *countingStore) RecordSuccesses(ctx context.Context, ch model.Channel, n int, now time.Time, r model.BreakerRules) (model.BreakerStatus, error) {
+	s.batches.Add(1)
+	s.successes.Add(int32(n))
+	return s.BreakerStore.RecordSuccesses(ctx, ch, n, now, r)
+}
+
+// A healthy channel (closed at its last recorded outcome, no failure of this process's in the
+// window) runs without asking the shared store and records its successes in batches; a failure
+// is recorded after the held successes, and ends the health: every call asks again. Another
+// replica opening the breaker stops a healthy process's calls within healthyFor (250 ms).
+func TestBreakerHealthyChannelBatchesSuccesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	shared, _ := sharedStore(t)
+	store := &countingStore{BreakerStore: shared}
+	clock := newBreakerClock()
+	a := engine.NewBreaker(testRules, store, testLogger(t), clock.Now)
+	b := engine.NewBreaker(testRules, shared, testLogger(t), clock.Now)
+	n := model.ChannelNaver
+
+	call(t, a, n, "ev1", model.BreakerSuccess) // asks, records: now healthy
+	if got := [3]int32{store.allows.Load(), store.batches.Load(), store.successes.Load()}; got != [3]int32{1, 1, 1} {
+		t.Fatalf("first call: allows, batches, successes = %v, want [1 1 1]", got)
+	}
+	for i := range 10 {
+		if tk := call(t, a, n, fmt.Sprint("ev", i), model.BreakerSuccess); !tk.Run || tk.Local() {
+			t.Fatalf("healthy call %d: %+v", i, tk)
+		}
+	}
+	if store.allows.Load() != 1 || store.batches.Load() != 1 {
+		t.Fatalf("10 healthy calls asked %d times and recorded %d batches, want no more than the first call's 1 and 1",
+			store.allows.Load(), store.batches.Load())
+	}
+	clock.Advance(100 * time.Millisecond) // the held successes are a batch old: the next success records them with it
+	call(t, a, n, "ev11", model.BreakerSuccess)
+	if store.batches.Load() != 2 || store.successes.Load() != 12 {
+		t.Fatalf("after 100 ms: %d batches of %d successes, want 2 of 12 in all", store.batches.Load(), store.successes.Load())
+	}
+
+	// The batch counts as that many calls of the window: 1 + 11 + 2 held successes and 14
+	// failures of two events are 50 %: open. Held successes are recorded before the failure.
+	call(t, a, n, "ev12", model.BreakerSuccess)
+	call(t, a, n, "ev13", model.BreakerSuccess)
+	for i := range 14 {
+		call(t, a, n, fmt.Sprint("bad", i%2), model.BreakerFailure)
+		if i < 13 && a.Status(ctx, n).State != model.BreakerClosed {
+			t.Fatalf("open after %d failures against 14 successes", i+1)
+		}
+	}
+	if st := a.Status(ctx, n); st.State != model.BreakerOpen || store.successes.Load() != 14 {
+		t.Fatalf("after 14 failures and 14 successes: %+v, %d successes recorded; want open, 14", st, store.successes.Load())
+	}
+
+	// A process that saw failures asks every call; after the probe closes the breaker, its
+	// failures within the window keep it asking.
+	clock.Advance(testRules.Cooldown)
+	probe := a.Allow(ctx, n)
+	if !probe.Probe {
+		t.Fatalf("after the cooldown: %+v, want the probe", probe)
+	}
+	a.Done(ctx, probe, n, "ev20", model.BreakerSuccess)
+	asked := store.allows.Load()
+	call(t, a, n, "ev21", model.BreakerSuccess)
+	call(t, a, n, "ev22", model.BreakerSuccess)
+	if got := store.allows.Load() - asked; got != 2 {
+		t.Fatalf("a process with failures in the window asked %d times for 2 calls, want 2", got)
+	}
+
+	// Healthy again once its failures left the window; then replica b's failures open the
+	// breaker: a's calls run on its answer for at most 250 ms, then wait.
+	clock.Advance(testRules.Window)
+	call(t, a, n, "ev23", model.BreakerSuccess)
+	for i := range 10 {
+		call(t, b, n, fmt.Sprint("b-bad", i%2), model.BreakerFailure)
+	}
+	if st := b.Status(ctx, n); st.State != model.BreakerOpen {
+		t.Fatalf("replica b: %+v, want open", st)
+	}
+	if tk := a.Allow(ctx, n); !tk.Run {
+		t.Fatalf("healthy replica a within 250 ms: %+v, want its last answer (run)", tk)
+	}
+	clock.Advance(250 * time.Millisecond)
+	if tk := a.Allow(ctx, n); tk.Run {
+		t.Fatalf("replica a 250 ms after its last record: %+v, want it to wait on b's open breaker", tk)
+	}
+}
