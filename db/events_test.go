@@ -70,6 +70,17 @@ func TestCreateAndFindEvent(t *testing.T) {
 	wantCode(t, err, model.ENOTFOUND)
 	_, err = d.FindEventByID(ctx, "../x")
 	wantCode(t, err, model.EINVALID)
+
+	// FindEvent (the pre-flight's read): the same row alone, the same errors.
+	row, err := d.FindEvent(ctx, e.ID)
+	if err != nil || row.ID != e.ID || row.Title != e.Title || row.ImageURL != e.ImageURL || row.StoreName != e.StoreName ||
+		!row.CreatedAt.Equal(e.CreatedAt) || row.Distribution != nil {
+		t.Errorf("FindEvent = %+v (%v), want %+v", row, err, e)
+	}
+	for id, code := range map[string]string{"nope": model.ENOTFOUND, "../x": model.EINVALID, "a\r\nb": model.EINVALID, "\x00": model.EINVALID, "\xff": model.EINVALID} {
+		_, err = d.FindEvent(ctx, id)
+		wantCode(t, err, code)
+	}
 }
 
 func TestFindEventByIDIncludesDistribution(t *testing.T) {

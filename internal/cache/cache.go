@@ -140,54 +140,47 @@ func (c *Cache) CheckNotifications(ctx context.Context) (configured bool, err er
 // later commit whose write landed first) keeps it; see version.go.
 func (c *Cache) PutDistribution(ctx context.Context, d model.Distribution) error {
 	// With its channels, this write replaces every key of the event: it is no longer dirty.
-	return c.write(ctx, d.EventID, len(d.Channels) > 0, func(p redis.Pipeliner) {
-		putEvent(ctx, p, d, true)
-		for _, ch := range d.Channels {
-			putChannel(ctx, p, d.EventID, ch)
-		}
-	})
+	return c.write(ctx, d.EventID, len(d.Channels) > 0, distributionWrites(d, true, modeWrite)...)
 }
 
 // PutOverall writes the event key only (overall status and times; the channel list too when d
 // carries channels).
 func (c *Cache) PutOverall(ctx context.Context, d model.Distribution) error {
-	return c.write(ctx, d.EventID, false, func(p redis.Pipeliner) { putEvent(ctx, p, d, len(d.Channels) > 0) })
+	return c.write(ctx, d.EventID, false, eventWrite(d, len(d.Channels) > 0, modeWrite))
 }
 
-// PutChannelOverall writes one channel key and the event key (as PutOverall) in one MULTI: what a
-// channel's finish changed, in one round trip.
+// PutChannelOverall writes one channel key and the event key (as PutOverall) in one script call:
+// what a channel's finish changed, in one round trip.
 func (c *Cache) PutChannelOverall(ctx context.Context, ch model.ChannelState, d model.Distribution) error {
-	return c.write(ctx, ch.EventID, false, func(p redis.Pipeliner) {
-		putChannel(ctx, p, ch.EventID, ch)
-		putEvent(ctx, p, d, len(d.Channels) > 0)
-	})
+	return c.write(ctx, ch.EventID, false, channelWrite(ch.EventID, ch, modeWrite), eventWrite(d, len(d.Channels) > 0, modeWrite))
 }
 
 // PutChannel writes one channel key. ch.EventID and ch.Channel name it.
 func (c *Cache) PutChannel(ctx context.Context, ch model.ChannelState) error {
-	return c.write(ctx, ch.EventID, false, func(p redis.Pipeliner) { putChannel(ctx, p, ch.EventID, ch) })
+	return c.write(ctx, ch.EventID, false, channelWrite(ch.EventID, ch, modeWrite))
 }
 
 // DeleteDistribution removes the event key and every channel key of an event.
 func (c *Cache) DeleteDistribution(ctx context.Context, eventID string) error {
-	return c.write(ctx, eventID, true, func(p redis.Pipeliner) { p.Del(ctx, allKeys(eventID)...) })
+	return c.writeWith(ctx, eventID, true, func(ctx context.Context) error { return c.client.Del(ctx, allKeys(eventID)...).Err() })
 }
 
-func putEvent(ctx context.Context, p redis.Pipeliner, d model.Distribution, withChannels bool) {
-	putEventMode(ctx, p, d, withChannels, modeWrite)
+// eventWrite and channelWrite write one key unless Redis holds a newer version (version.go);
+// distributionWrites writes the event key and each channel's.
+func eventWrite(d model.Distribution, withChannels bool, mode string) versioned {
+	return versioned{EventKey(d.EventID), int(EventTTL.Seconds()), d.ID, d.Version, mode, eventFields(d, withChannels)}
 }
 
-func putChannel(ctx context.Context, p redis.Pipeliner, eventID string, ch model.ChannelState) {
-	putChannelMode(ctx, p, eventID, ch, modeWrite)
+func channelWrite(eventID string, ch model.ChannelState, mode string) versioned {
+	return versioned{ChannelKey(eventID, ch.Channel), int(ChannelTTL.Seconds()), ch.ID, ch.Version, mode, channelFields(ch)}
 }
 
-// putEventMode and putChannelMode write one key unless Redis holds a newer version (version.go).
-func putEventMode(ctx context.Context, p redis.Pipeliner, d model.Distribution, withChannels bool, mode string) {
-	evalVersioned(ctx, p, EventKey(d.EventID), int(EventTTL.Seconds()), d.ID, d.Version, mode, eventFields(d, withChannels))
-}
-
-func putChannelMode(ctx context.Context, p redis.Pipeliner, eventID string, ch model.ChannelState, mode string) {
-	evalVersioned(ctx, p, ChannelKey(eventID, ch.Channel), int(ChannelTTL.Seconds()), ch.ID, ch.Version, mode, channelFields(ch))
+func distributionWrites(d model.Distribution, withChannels bool, mode string) []versioned {
+	ws := []versioned{eventWrite(d, withChannels, mode)}
+	for _, ch := range d.Channels {
+		ws = append(ws, channelWrite(d.EventID, ch, mode))
+	}
+	return ws
 }
 
 func allKeys(eventID string) []string {
@@ -198,11 +191,16 @@ func allKeys(eventID string) []string {
 	return keys
 }
 
-// write runs one MULTI for an event. A failed write leaves whatever the keys held before, which
-// may now be older than Postgres: the event is marked dirty so it is not served from Redis and its
-// keys are deleted once Redis answers again. complete says a success replaces every key of the
-// event (which cleans it).
-func (c *Cache) write(ctx context.Context, eventID string, complete bool, fill func(redis.Pipeliner)) error {
+// write writes ws for an event in one script call (versionedScript; atomic).
+func (c *Cache) write(ctx context.Context, eventID string, complete bool, ws ...versioned) error {
+	return c.writeWith(ctx, eventID, complete, func(ctx context.Context) error { return runVersioned(ctx, c.client, ws) })
+}
+
+// writeWith runs one atomic write for an event (do: one script call or one MULTI). A failed write
+// leaves whatever the keys held before, which may now be older than Postgres: the event is marked
+// dirty so it is not served from Redis and its keys are deleted once Redis answers again.
+// complete says a success replaces every key of the event (which cleans it).
+func (c *Cache) writeWith(ctx context.Context, eventID string, complete bool, do func(context.Context) error) error {
 	if !model.ValidEventID(eventID) {
 		return model.Errorf(model.EINVALID, "cache: invalid event id")
 	}
@@ -210,7 +208,7 @@ func (c *Cache) write(ctx context.Context, eventID string, complete bool, fill f
 		c.markDirty(eventID)
 		return ErrUnavailable
 	}
-	_, err := c.client.TxPipelined(ctx, func(p redis.Pipeliner) error { fill(p); return nil })
+	err := do(ctx)
 	c.record(ctx, err)
 	if err != nil {
 		c.markDirty(eventID)
@@ -340,33 +338,28 @@ func (c *Cache) refill(ctx context.Context, d model.Distribution, force bool) {
 		// Replace, not update: the old keys may have the wrong type or fields we no longer write.
 		// Keys of channels outside the distribution are deleted. Best effort: a failure re-marks
 		// the event dirty.
-		_ = c.write(ctx, d.EventID, true, func(p redis.Pipeliner) {
-			var stray []string
-			for _, ch := range model.AllChannels {
-				if d.Channel(ch) == nil {
-					stray = append(stray, ChannelKey(d.EventID, ch))
+		_ = c.writeWith(ctx, d.EventID, true, func(ctx context.Context) error {
+			_, err := c.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				var stray []string
+				for _, ch := range model.AllChannels {
+					if d.Channel(ch) == nil {
+						stray = append(stray, ChannelKey(d.EventID, ch))
+					}
 				}
-			}
-			if len(stray) > 0 {
-				p.Del(ctx, stray...)
-			}
-			putEventMode(ctx, p, d, true, modeReplace)
-			for _, ch := range d.Channels {
-				putChannelMode(ctx, p, d.EventID, ch, modeReplace)
-			}
+				if len(stray) > 0 {
+					p.Del(ctx, stray...)
+				}
+				queueVersioned(ctx, p, distributionWrites(d, true, modeReplace))
+				return nil
+			})
+			return err
 		})
 		return
 	}
 	if !c.allow() {
 		return
 	}
-	_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		putEvent(ctx, p, d, true)
-		for _, ch := range d.Channels {
-			putChannel(ctx, p, d.EventID, ch)
-		}
-		return nil
-	})
+	err := runVersioned(ctx, c.client, distributionWrites(d, true, modeWrite))
 	c.record(ctx, err)
 	switch {
 	case err == nil:

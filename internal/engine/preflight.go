@@ -70,7 +70,7 @@ func (c *quotaCache) put(key string, e quotaEntry) {
 // order given. Errors: ENOTFOUND (unknown event), or database trouble.
 func (e *Engine) Preflight(ctx context.Context, eventID string, chans []model.Channel) ([]model.ChannelCheck, error) {
 	cctx, cancel := dbCtx(ctx)
-	ev, err := e.store.FindEventByID(cctx, eventID)
+	ev, err := e.store.FindEvent(cctx, eventID)
 	cancel()
 	if err != nil {
 		return nil, err
