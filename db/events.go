@@ -190,19 +190,9 @@ func attachChannels(ctx context.Context, q querier, events []model.Event) error 
 // FindEventByID returns an event with its distribution (and channels) when it has one.
 // ENOTFOUND for an unknown id, EINVALID for an id that cannot exist.
 func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error) {
-	if err := checkEventID(id); err != nil {
+	e, err := db.oneEvent(ctx, id, eventWithDistribution+` WHERE e.id = $1`, collectEventWithDistribution)
+	if err != nil {
 		return model.Event{}, err
-	}
-	rows, err := db.Pool.Query(ctx, eventWithDistribution+` WHERE e.id = $1`, id)
-	if err != nil {
-		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
-	}
-	e, err := pgx.CollectExactlyOneRow(rows, collectEventWithDistribution)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return model.Event{}, model.Errork(model.ENOTFOUND, "err.event_not_found", "event %s not found", id)
-	}
-	if err != nil {
-		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
 	}
 	evs := []model.Event{e}
 	if err := attachChannels(ctx, db.Pool, evs); err != nil {
@@ -216,15 +206,21 @@ func (db *DB) FindEventByID(ctx context.Context, id string) (model.Event, error)
 
 // FindEvent returns the event's own row, without its distribution, channels or schedule, in one
 // query (FindEventByID takes two or three): what the pre-flight check of every start reads.
+// Errors as FindEventByID.
 func (db *DB) FindEvent(ctx context.Context, id string) (model.Event, error) {
+	return db.oneEvent(ctx, id, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, collectEvent)
+}
+
+// oneEvent reads the event id with query ($1 = id) and collect.
+func (db *DB) oneEvent(ctx context.Context, id, query string, collect pgx.RowToFunc[model.Event]) (model.Event, error) {
 	if err := checkEventID(id); err != nil {
 		return model.Event{}, err
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id)
+	rows, err := db.Pool.Query(ctx, query, id)
 	if err != nil {
 		return model.Event{}, fmt.Errorf("find event %s: %w", id, err)
 	}
-	e, err := pgx.CollectExactlyOneRow(rows, collectEvent)
+	e, err := pgx.CollectExactlyOneRow(rows, collect)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return model.Event{}, model.Errork(model.ENOTFOUND, "err.event_not_found", "event %s not found", id)
 	}

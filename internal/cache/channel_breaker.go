@@ -159,13 +159,25 @@ func (b *Breakers) Allow(ctx context.Context, ch model.Channel, now time.Time, l
 // Record feeds the outcome of a call of eventID to ch (probe: the call held the half-open slot)
 // and returns the state after it, changed when this call opened or closed the breaker.
 func (b *Breakers) Record(ctx context.Context, ch model.Channel, eventID string, o model.BreakerOutcome, probe bool, now time.Time, r model.BreakerRules) (model.BreakerStatus, bool, error) {
+	return b.record(ctx, ch, eventID, o, probe, 1, now, r)
+}
+
+// RecordSuccesses feeds n successful calls to ch at once (engine: the successes of a healthy
+// channel, recorded in batches) and returns the state after them.
+func (b *Breakers) RecordSuccesses(ctx context.Context, ch model.Channel, n int, now time.Time, r model.BreakerRules) (model.BreakerStatus, error) {
+	st, _, err := b.record(ctx, ch, "", model.BreakerSuccess, false, max(n, 1), now, r)
+	return st, err
+}
+
+// record runs breakerRecordScript for n calls with outcome o.
+func (b *Breakers) record(ctx context.Context, ch model.Channel, eventID string, o model.BreakerOutcome, probe bool, n int, now time.Time, r model.BreakerRules) (model.BreakerStatus, bool, error) {
 	p := "0"
 	if probe {
 		p = "1"
 	}
 	v, err := breakerRecordScript.Run(ctx, b.client, []string{BreakerKey(b.ns, ch), BreakerCallsKey(b.ns, ch)},
 		ms(now), string(o), p, eventID, r.Window.Milliseconds(), r.MinCalls, r.FailurePercent, r.MinEvents,
-		r.Cooldown.Milliseconds(), maxBreakerCalls).Result()
+		r.Cooldown.Milliseconds(), maxBreakerCalls, n).Result()
 	if err != nil {
 		return model.BreakerStatus{}, false, fmt.Errorf("breaker record %s: %w", ch, err)
 	}
@@ -174,22 +186,6 @@ func (b *Breakers) Record(ctx context.Context, ch model.Channel, eventID string,
 		return model.BreakerStatus{}, false, err
 	}
 	return model.BreakerStatus{Channel: ch, State: model.BreakerState(state), OpenUntil: fromMS(until)}, changed == 1, nil
-}
-
-// RecordSuccesses feeds n successful calls to ch at once (engine: the successes of a healthy
-// channel, recorded in batches) and returns the state after them.
-func (b *Breakers) RecordSuccesses(ctx context.Context, ch model.Channel, n int, now time.Time, r model.BreakerRules) (model.BreakerStatus, error) {
-	v, err := breakerRecordScript.Run(ctx, b.client, []string{BreakerKey(b.ns, ch), BreakerCallsKey(b.ns, ch)},
-		ms(now), string(model.BreakerSuccess), "0", "", r.Window.Milliseconds(), r.MinCalls, r.FailurePercent, r.MinEvents,
-		r.Cooldown.Milliseconds(), maxBreakerCalls, max(n, 1)).Result()
-	if err != nil {
-		return model.BreakerStatus{}, fmt.Errorf("breaker record %s: %w", ch, err)
-	}
-	state, until, _, err := replyPair(v)
-	if err != nil {
-		return model.BreakerStatus{}, err
-	}
-	return model.BreakerStatus{Channel: ch, State: model.BreakerState(state), OpenUntil: fromMS(until)}, nil
 }
 
 // ProbeNow makes an open breaker's next probe due at now (staff's "probe now").
