@@ -93,6 +93,7 @@ type heldSuccesses struct {
 func (h *healthyChannels) hold(ch model.Channel, now time.Time) (n int, held bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.init()
 	x := h.held[ch]
 	if now.Before(h.until[ch]) && (x.n == 0 || now.Sub(x.since) < successBatch) {
 		if x.n == 0 {
@@ -126,9 +127,7 @@ func (h *healthyChannels) runs(ch model.Channel, now time.Time) bool {
 func (h *healthyChannels) note(ch model.Channel, o model.BreakerOutcome, st model.BreakerStatus, now time.Time, window time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.until == nil {
-		h.until, h.lastFail, h.held = map[model.Channel]time.Time{}, map[model.Channel]time.Time{}, map[model.Channel]heldSuccesses{}
-	}
+	h.init()
 	if o == model.BreakerFailure {
 		h.lastFail[ch] = now
 	}
@@ -139,7 +138,14 @@ func (h *healthyChannels) note(ch model.Channel, o model.BreakerOutcome, st mode
 	h.until[ch] = now.Add(healthyFor)
 }
 
-// forget ends every channel's answer (the shared store failed, or a person probed).
+// init makes the maps of the zero value (h.mu held).
+func (h *healthyChannels) init() {
+	if h.until == nil {
+		h.until, h.lastFail, h.held = map[model.Channel]time.Time{}, map[model.Channel]time.Time{}, map[model.Channel]heldSuccesses{}
+	}
+}
+
+// forget ends ch's health: its next call asks (the shared store failed, or a person probed).
 func (h *healthyChannels) forget(ch model.Channel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
