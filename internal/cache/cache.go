@@ -135,7 +135,7 @@ func (c *Cache) CheckNotifications(ctx context.Context) (configured bool, err er
 	return true, nil
 }
 
-// PutDistribution writes the event key and every channel key of d in one MULTI, renewing TTLs.
+// PutDistribution writes the event key and every channel key of d in one script call, renewing TTLs.
 // Call it after the Postgres commit that produced d. A key already holding a newer version (a
 // later commit whose write landed first) keeps it; see version.go.
 func (c *Cache) PutDistribution(ctx context.Context, d model.Distribution) error {
