@@ -188,6 +188,9 @@ func (h *Streams) checkSession(ctx context.Context, was model.Principal) session
 	return sessionOK
 }
 
+// testHookStreamLoop, when set (tests), runs as a stream's loop begins, after its first bytes.
+var testHookStreamLoop func()
+
 // liveView is what a stream keeps up to date.
 type liveView interface {
 	// refresh re-reads ids (everything shown when resync) and patches what changed. Only write
@@ -206,10 +209,15 @@ type liveView interface {
 // only waits and writes ready bytes; everything that reads the database or renders (pgx and templ
 // need several KB of stack) runs through offStack, and the goroutine keeps its 8 KB stack instead
 // of the 16 KB the deepest call once needed (make bench: -8 KB per open page, x10,000).
-func (h *Streams) runStream(ctx context.Context, who Viewer, s *sseConn, sub *Subscription, v liveView, feed *sharedFeed, state string, evicted <-chan struct{}) error {
+//
+// changed is the stream's principal watch (watchPrincipal), registered by the caller before the
+// first byte went out: a page that saw its stream connect and then logged out is woken even when
+// the logout landed before this loop began.
+func (h *Streams) runStream(ctx context.Context, who Viewer, s *sseConn, sub *Subscription, v liveView, feed *sharedFeed, state string, evicted, changed <-chan struct{}) error {
+	if testHookStreamLoop != nil {
+		testHookStreamLoop()
+	}
 	pr, hasPrincipal := who.Principal, who.OK
-	changed, unwatch := h.watchPrincipal(pr, hasPrincipal) // revoke.go: S6 without waiting for a tick
-	defer unwatch()
 	t := time.NewTicker(h.timing.Tick)
 	defer t.Stop()
 	var feedC <-chan *feedMsg

@@ -25,6 +25,8 @@ func (h *Streams) ServeEvent(res http.ResponseWriter, req *http.Request, id stri
 	evicted, release := h.streamSlot(who.Principal, who.OK)
 	defer release()
 	defer h.open.opened(StreamDetail)()
+	changed, unwatch := h.watchPrincipal(who.Principal, who.OK) // revoke.go: before the first byte (runStream)
+	defer unwatch()
 	// Changes of the event come from the shared feed (rendered once for every page of the event);
 	// the stream's own subscription carries the hub's connection state and resyncs only.
 	sub := h.deps.Hub.Subscribe(Filter{})
@@ -51,7 +53,7 @@ func (h *Streams) ServeEvent(res http.ResponseWriter, req *http.Request, id stri
 		return err
 	}
 	v.adoptIfSame(snap.shown)
-	return h.runStream(req.Context(), who, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state, evicted)
+	return h.runStream(req.Context(), who, v.s, sub, v, &sharedFeed{w: w, after: readAt, v: v}, state, evicted, changed)
 }
 
 // startShared opens the stream and sends the feed's whole-page render of snap and the live

@@ -27,6 +27,8 @@ func (h *Streams) ServeList(res http.ResponseWriter, req *http.Request, f model.
 	evicted, release := h.streamSlot(who.Principal, who.OK)
 	defer release()
 	defer h.open.opened(StreamList)()
+	changed, unwatch := h.watchPrincipal(who.Principal, who.OK) // revoke.go: before the first byte (runStream)
+	defer unwatch()
 	// The rows come from the feed (which also resyncs and polls for the view); the stream's own
 	// subscription carries the hub's connection state only.
 	sub := h.deps.Hub.Subscribe(Filter{})
@@ -57,7 +59,7 @@ func (h *Streams) ServeList(res http.ResponseWriter, req *http.Request, f model.
 	if err != nil || s == nil {
 		return err
 	}
-	return h.runStream(req.Context(), who, s, sub, listFollower{}, &sharedFeed{w: w}, state, evicted)
+	return h.runStream(req.Context(), who, s, sub, listFollower{}, &sharedFeed{w: w}, state, evicted, changed)
 }
 
 // listView keeps the rows of one list view current (run by the view's feed, feed_list.go).

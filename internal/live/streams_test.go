@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,6 +103,72 @@ func openLive(t *testing.T, url string) (*bufio.Reader, context.CancelFunc) {
 		}
 		if strings.Contains(line, `"_live"`) {
 			return br, cancel
+		}
+	}
+}
+
+// loggedOut is a Revalidator whose sessions end when told.
+type loggedOut struct{ gone atomic.Bool }
+
+func (l *loggedOut) Revalidate(_ context.Context, p model.Principal) (model.Principal, error) {
+	if l.gone.Load() {
+		return model.Principal{}, model.Errorf(model.EUNAUTHORIZED, "logged out")
+	}
+	return p, nil
+}
+
+// S6: a logout that lands after the page saw its stream connect, but before the stream's loop
+// began, still ends the stream at once, detail and list alike. The principal is watched from
+// before the first byte; it used to be watched from the loop's start, and such a logout waited
+// for the periodic session check (a minute here, 30 s by default), as TestStreamEndsOnPrincipalChange
+// (handlers) once saw under load. Not parallel: it sets the package's loop hook.
+func TestLogoutBeforeTheLoopEndsTheStream(t *testing.T) {
+	e := newEnv(t, Options{})
+	store := oneEvent{d: model.Distribution{EventID: "ev1", OverallStatus: model.OverallInProgress, Channels: []model.ChannelState{
+		{EventID: "ev1", Channel: model.ChannelKakao, Status: model.StatusInProgress, Progress: 10, UpdatedAt: time.Now()},
+	}}}
+	auth := &loggedOut{}
+	st := NewStreams(Config{Hub: e.hub, Store: store, Status: store, Auth: auth, Timing: Timing{Tick: 10 * time.Second}})
+	if err := st.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	const user = 7
+	who := Viewer{Principal: model.Principal{UserID: user, Role: model.RoleStaff}, OK: true}
+	testHookStreamLoop = func() { // the page has the live state; the user logs out now
+		auth.gone.Store(true)
+		st.revocations().notify(user)
+	}
+	t.Cleanup(func() { testHookStreamLoop = nil })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := views.Page{Lang: "en", Title: "t", MayRetry: true}
+		if r.URL.Path == "/list" {
+			_ = st.ServeList(w, r, model.EventFilter{}, p, who)
+			return
+		}
+		_ = st.ServeEvent(w, r, "ev1", p, who)
+	}))
+	t.Cleanup(srv.Close)
+
+	for _, path := range []string{"/ev1", "/list"} {
+		auth.gone.Store(false)
+		br, _ := openLive(t, srv.URL+path)
+		ended := make(chan error, 1)
+		go func() {
+			for {
+				if _, err := br.ReadString('\n'); err != nil {
+					ended <- err
+					return
+				}
+			}
+		}()
+		select {
+		case err := <-ended:
+			if !strings.Contains(err.Error(), "EOF") {
+				t.Errorf("%s: %v, want the stream's end", path, err)
+			}
+		case <-time.After(5 * time.Second): // the session check ticks every 60 s here
+			t.Fatalf("%s: the stream is still open 5 s after its user logged out", path)
 		}
 	}
 }
