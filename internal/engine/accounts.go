@@ -89,18 +89,24 @@ func channelName(ch model.Channel) string {
 	return string(ch)
 }
 
+// markNeedsReconnect marks the store's account on ch needs_reconnect with the platform's words
+// (the account alert goes with it, once per marking) and logs msg, or why it could not.
+func (e *Engine) markNeedsReconnect(ctx context.Context, log *slog.Logger, storeID string, ch model.Channel, ce *channels.Error, msg string) {
+	if err := e.store.MarkAccountNeedsReconnectThen(ctx, storeID, ch, ce.Error(), e.accountAlertTx); err != nil {
+		log.WarnContext(ctx, "could not mark the account as needing a reconnect", slog.String("error", err.Error()))
+		return
+	}
+	log.WarnContext(ctx, msg, slog.String("error", ce.Error()))
+}
+
 // finishNeedsReconnect marks the account needs_reconnect with the platform's words and fails the
 // channel at once: no automatic retry can bring a dead token back.
 func (e *Engine) finishNeedsReconnect(ctx context.Context, log *slog.Logger, run db.ChannelRun, req channels.Request, ce *channels.Error, start time.Time) error {
 	if req.Account != nil {
 		cctx, cancel := dbCtx(ctx)
-		err := e.store.MarkAccountNeedsReconnectThen(cctx, req.Account.StoreID, run.State.Channel, ce.Error(), e.accountAlertTx)
+		e.markNeedsReconnect(cctx, log.With(slog.String("store_id", req.Account.StoreID)), req.Account.StoreID, run.State.Channel, ce,
+			"channel account needs reconnecting")
 		cancel()
-		if err != nil {
-			log.WarnContext(ctx, "could not mark the account as needing a reconnect", slog.String("error", err.Error()))
-		} else {
-			log.WarnContext(ctx, "channel account needs reconnecting", slog.String("store_id", req.Account.StoreID))
-		}
 	}
 	prefix := ""
 	if req.Account != nil {

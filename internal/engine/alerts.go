@@ -47,12 +47,17 @@ func (e *Engine) alertTx(ctx context.Context, tx pgx.Tx, res db.ChannelFinishRes
 	if !ok {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { // a savepoint
+	e.alertFailed(args, e.insertInSavepoint(ctx, tx, args))
+	return nil
+}
+
+// insertInSavepoint inserts job args in tx under a savepoint: an insert that fails leaves the
+// transaction usable, so the status it carries still commits.
+func (e *Engine) insertInSavepoint(ctx context.Context, tx pgx.Tx, args river.JobArgs) error {
+	return pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 		_, err := e.river.InsertTx(ctx, sp, args, nil)
 		return err
 	})
-	e.alertFailed(args, err)
-	return nil
 }
 
 func (e *Engine) alertFailed(args alerts.Args, err error) {

@@ -72,11 +72,7 @@ func (e *Engine) measureOne(ctx context.Context, m channels.ViewsMeasurer, p db.
 			log := e.log.With(slog.String("event_id", p.EventID), slog.String("channel", string(p.Channel)), slog.String("store_id", p.StoreID))
 			if cerr.Kind == channels.NeedsReconnect {
 				dead[p.StoreID] = true
-				if err := e.store.MarkAccountNeedsReconnectThen(ctx, p.StoreID, p.Channel, cerr.Error(), e.accountAlertTx); err != nil {
-					log.Warn("could not mark the account as needing a reconnect", slog.String("error", err.Error()))
-				} else {
-					log.Warn("channel account needs reconnecting (found measuring views)", slog.String("error", cerr.Error()))
-				}
+				e.markNeedsReconnect(ctx, log, p.StoreID, p.Channel, cerr, "channel account needs reconnecting (found measuring views)")
 			} else {
 				log.Info("views not measured this pass", slog.String("error", cerr.Error()))
 			}

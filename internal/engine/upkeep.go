@@ -170,11 +170,7 @@ func (e *Engine) accountAlertTx(ctx context.Context, tx pgx.Tx, a model.ChannelA
 		return err
 	}
 	args := alerts.AccountArgs{StoreID: a.StoreID, Channel: a.Channel, Since: since.UTC(), Error: model.SanitizeLine(lastError, 500)}
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		_, err := e.river.InsertTx(ctx, sp, args, nil)
-		return err
-	})
-	if err != nil {
+	if err := e.insertInSavepoint(ctx, tx, args); err != nil {
 		e.log.Error("enqueue account alert", slog.String("store_id", a.StoreID), slog.String("channel", string(a.Channel)),
 			slog.String("error", err.Error()))
 	}
