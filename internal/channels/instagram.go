@@ -139,8 +139,7 @@ func (g *GraphAdapter) Publish(ctx context.Context, req Request, progress func(p
 	if progress == nil {
 		progress = func(int) {}
 	}
-	cred, cerr := accountCredentials(req, g.ch, ErrNoInstagramAccount, "Instagram credentials", "credential JSON without accessToken",
-		func(c igCredentials) bool { return c.AccessToken != "" })
+	cred, cerr := g.credentials(req)
 	if cerr != nil {
 		return Result{}, cerr
 	}
@@ -541,3 +540,9 @@ func GraphError(status int, hdr http.Header, body []byte, now time.Time) (*Error
 }
 
 var _ AccountAdapter = (*GraphAdapter)(nil)
+
+// credentials reads the Instagram account of req (an IG user id and its access token).
+func (g *GraphAdapter) credentials(req Request) (igCredentials, *Error) {
+	return accountCredentials(req, g.ch, ErrNoInstagramAccount, "Instagram credentials", "credential JSON without accessToken",
+		func(c igCredentials) bool { return c.AccessToken != "" })
+}

@@ -64,8 +64,7 @@ func (g *GraphAdapter) RefreshToken(ctx context.Context, acct Account) (Refreshe
 	if g.badCfg != nil {
 		return Refreshed{}, g.badCfg
 	}
-	cred, cerr := accountCredentials(Request{Account: &acct}, g.ch, ErrNoInstagramAccount, "Instagram credentials", "credential JSON without accessToken",
-		func(c igCredentials) bool { return c.AccessToken != "" })
+	cred, cerr := g.credentials(Request{Account: &acct})
 	if cerr != nil {
 		return Refreshed{}, cerr
 	}

@@ -84,8 +84,7 @@ func (g *GraphAdapter) MeasureViews(ctx context.Context, acct Account, postID st
 	if g.badCfg != nil {
 		return Views{}, g.badCfg
 	}
-	cred, cerr := accountCredentials(Request{Account: &acct}, g.ch, ErrNoInstagramAccount, "Instagram credentials", "credential JSON without accessToken",
-		func(c igCredentials) bool { return c.AccessToken != "" })
+	cred, cerr := g.credentials(Request{Account: &acct})
 	if cerr != nil {
 		return Views{}, cerr
 	}
