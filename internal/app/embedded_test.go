@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marketing-platform/distribution/internal/app"
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/secrets"
@@ -25,31 +26,12 @@ func TestEmbeddedSimulatorSpeaksRealProtocols(t *testing.T) {
 	if sim == nil {
 		t.Fatal("no embedded simulator without CHANNELS_CONFIG")
 	}
-	keys, _, err := cfg.SecretsKeysOrDev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := secrets.New(keys.Current, keys.Previous)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if _, err := a.Store.CreateStore(ctx, model.Store{ID: "s1", Name: "빵집"}, model.AuditEntry{Actor: "admin"}); err != nil {
-		t.Fatal(err)
-	}
-	for ch, raw := range map[model.Channel]string{
+	storeWithAccounts(t, a, cfg, model.Store{ID: "s1", Name: "빵집"}, map[model.Channel]string{
 		model.ChannelInstagram: `{"igUserId":"17841999","accessToken":"IGAA-embedded"}`,
 		model.ChannelNaver:     `{"clubId":"3100","menuId":"7","accessToken":"AAAA-embedded","refreshToken":"refresh-embedded"}`,
 		model.ChannelKakao:     `{"senderKey":"sk-embedded","plusFriendId":"@embedded-bakery","recipients":["010-1234-5678","01087654321"]}`,
-	} {
-		cred, err := model.ParseCredentials(ch, []byte(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.Store.SetChannelAccount(ctx, "s1", cred, ring, model.AuditEntry{Actor: "admin"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 
 	store, err := a.Store.CreateEvent(ctx, model.Event{Title: "봄 세일", Description: "빵 20%", StoreID: "s1", ImageURL: "https://img.example.com/a.jpg"}, "test")
 	if err != nil {
@@ -155,4 +137,33 @@ func TestEmbeddedSimulatorSpeaksRealProtocols(t *testing.T) {
 	if !errors.As(err, &unavailable) || len(unavailable.Checks) != 1 || unavailable.Checks[0].Reason != model.PreflightNoAccount {
 		t.Fatalf("start with a disconnected account = %v, want channel_unavailable no_account", err)
 	}
+}
+
+// storeWithAccounts creates store st in a's database with an account per channel of accounts
+// (the credential JSON of bin/distribution account set), sealed with cfg's key, and returns the
+// key ring that opens them.
+func storeWithAccounts(t *testing.T, a *app.App, cfg config.Config, st model.Store, accounts map[model.Channel]string) *secrets.Keyring {
+	t.Helper()
+	keys, _, err := cfg.SecretsKeysOrDev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.New(keys.Current, keys.Previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.Store.CreateStore(ctx, st, model.AuditEntry{Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	for ch, raw := range accounts {
+		cred, err := model.ParseCredentials(ch, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Store.SetChannelAccount(ctx, st.ID, cred, ring, model.AuditEntry{Actor: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ring
 }

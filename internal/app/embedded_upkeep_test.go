@@ -9,7 +9,6 @@ import (
 
 	"github.com/marketing-platform/distribution/internal/config"
 	"github.com/marketing-platform/distribution/internal/model"
-	"github.com/marketing-platform/distribution/internal/secrets"
 )
 
 // TestEmbeddedSimulatorTokenUpkeepAndViews: with no CHANNELS_CONFIG (make run), the token upkeep
@@ -21,32 +20,13 @@ func TestEmbeddedSimulatorTokenUpkeepAndViews(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, config.RoleAll)
 	a := startApp(t, cfg)
-	keys, _, err := cfg.SecretsKeysOrDev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := secrets.New(keys.Current, keys.Previous)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if _, err := a.Store.CreateStore(ctx, model.Store{ID: "up1", Name: "꽃집"}, model.AuditEntry{Actor: "admin"}); err != nil {
-		t.Fatal(err)
-	}
 	igExpiry := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
 	nvExpiry := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)
-	for ch, raw := range map[model.Channel]string{
+	ring := storeWithAccounts(t, a, cfg, model.Store{ID: "up1", Name: "꽃집"}, map[model.Channel]string{
 		model.ChannelInstagram: `{"igUserId":"17841777","accessToken":"IGAA-upkeep-old","expiresAt":"` + igExpiry + `"}`,
 		model.ChannelNaver:     `{"clubId":"3101","menuId":"8","accessToken":"AAAA-upkeep-old","refreshToken":"refresh-upkeep","expiresAt":"` + nvExpiry + `"}`,
-	} {
-		cred, err := model.ParseCredentials(ch, []byte(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.Store.SetChannelAccount(ctx, "up1", cred, ring, model.AuditEntry{Actor: "admin"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	// Connected two days ago: Instagram refreshes only tokens at least 24 h old.
 	if _, err := a.Store.Pool.Exec(ctx, "UPDATE channel_accounts SET connected_at = now() - interval '2 days' WHERE store_id = 'up1'"); err != nil {
 		t.Fatal(err)
