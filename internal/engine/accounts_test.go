@@ -38,16 +38,7 @@ type accountHarness struct {
 func newAccountHarness(t *testing.T, fail string, ch model.Channel, opts channels.Options,
 	setup func(sim *simulator.Server, base string) channels.Endpoint) *accountHarness {
 	t.Helper()
-	rules, err := simulator.ParseFail(fail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := simulator.New(simulator.Config{Fail: rules})
-	base, stop, err := sim.StartLocal(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	sim, base := startSimulator(t, fail)
 	opts.AllowInsecureLoopback = true
 	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{ch: setup(sim, base)}, opts)
 	t.Cleanup(reg.Close)
@@ -242,4 +233,21 @@ func TestInstagramGraphEngine(t *testing.T) {
 			t.Errorf("%d channel rows", n)
 		}
 	})
+}
+
+// startSimulator starts a channel simulator with the fault rules fail (SIMULATOR_FAIL's form) on
+// a loopback port, stopped with the test, and returns it with its base URL.
+func startSimulator(t *testing.T, fail string) (*simulator.Server, string) {
+	t.Helper()
+	rules, err := simulator.ParseFail(fail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := simulator.New(simulator.Config{Fail: rules})
+	base, stop, err := sim.StartLocal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return sim, base
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/marketing-platform/distribution/internal/engine"
 	"github.com/marketing-platform/distribution/internal/model"
 	"github.com/marketing-platform/distribution/internal/secrets"
-	"github.com/marketing-platform/distribution/internal/simulator"
 	"github.com/marketing-platform/distribution/internal/testkit"
 )
 
@@ -33,16 +32,7 @@ type upHarness struct {
 // upkeepIG builds an Instagram account harness (alerts to n when given) without any account.
 func upkeepIG(t *testing.T, fail string, n *alerts.Notifier) *upHarness {
 	t.Helper()
-	rules, err := simulator.ParseFail(fail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := simulator.New(simulator.Config{Fail: rules})
-	base, stop, err := sim.StartLocal(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	sim, base := startSimulator(t, fail)
 	reg := channels.NewRegistry(map[model.Channel]channels.Endpoint{model.ChannelInstagram: {URL: base, Protocol: channels.ProtocolInstagramGraph, Version: "v23.0"}},
 		channels.Options{PollInterval: 2 * time.Millisecond, AllowInsecureLoopback: true})
 	t.Cleanup(reg.Close)
