@@ -207,9 +207,13 @@ func TestWorkerLeaseReconnects(t *testing.T) {
 	if reconnected, err := lease.Keep(ctx); err != nil || reconnected {
 		t.Fatalf("Keep on a healthy lease: %v %v", reconnected, err)
 	}
-	// The server ends the lease's session (a dropped connection).
+	// The server ends the lease's session (a dropped connection): the one in this test's database.
+	// Every test database numbers its lock keys from 1, so without the database the kill would also
+	// end the leases of tests running beside this one (it did: "terminating connection due to
+	// administrator command" in TestRescueDeadWorkerJobRaceAndFinished).
 	if _, err := d.Pool.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_locks
-		WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint = $1 AND objid::bigint = $2`,
+		WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint = $1 AND objid::bigint = $2
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		db.WorkerLockNamespace, lease.LockKey()); err != nil {
 		t.Fatal(err)
 	}
