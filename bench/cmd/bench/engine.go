@@ -199,8 +199,9 @@ func benchEngine(ctx context.Context, o options, logger *slog.Logger, res *resul
 	}
 	if parts["starts"] {
 		// Each figure gets its own events (in startModes' order: the updates use the rows of the
-		// product's and the raw INSERT's at engineClients), measured in startRounds interleaved rounds, so a shared machine's load drifting during
-		// the section weighs on product and baselines alike.
+		// product's and the raw INSERT's at engineClients), measured in startRounds interleaved
+		// rounds, so a shared machine's load drifting during the section weighs on product and
+		// baselines alike.
 		const startRounds = 4
 		type startMode struct {
 			clients int
@@ -233,8 +234,8 @@ func benchEngine(ctx context.Context, o options, logger *slog.Logger, res *resul
 		var prodPeak, rawPeak float64
 		var prodAt, rawAt int
 		curve := make([]string, 0, len(startClients))
-		for k, c := range startClients {
-			p, r := rate(1+2*k), rate(2+2*k)
+		for _, c := range startClients {
+			p, r := rate(startFigure(c)), rate(startFigure(c)+1)
 			if p > prodPeak {
 				prodPeak, prodAt = p, c
 			}
