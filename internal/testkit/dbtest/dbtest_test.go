@@ -12,8 +12,30 @@ import (
 func TestMain(m *testing.M) { Main(m) }
 
 // The template is named by the schema that builds it and kept for the next binary; a test
-// database a killed run left behind is dropped once stale, a recent one is not.
+// database a killed run left behind is dropped once stale, a recent one is not. The test leaves
+// none of its own behind (its fresh database used to outlive every run: the cleanup that dropped
+// it ran on a connection already closed).
 func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
+	var fresh string
+	t.Run("drop", func(t *testing.T) { fresh = templatesAndStaleDatabases(t) })
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var left bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", fresh).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left {
+		t.Errorf("the test's own database %s was left behind", fresh)
+	}
+}
+
+// templatesAndStaleDatabases checks the template and the stale sweep, and returns the name of the
+// recent database it created (dropped by its cleanup).
+func templatesAndStaleDatabases(t *testing.T) string {
 	ctx := context.Background()
 	New(t) // builds (or finds) the template
 	if want := "dist_tmpl_" + schemaHash(); templateName != want {
@@ -26,7 +48,7 @@ func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
+	t.Cleanup(func() { admin.Close(ctx) }) // after the drop below: cleanups run last first
 	exists := func(name string) bool {
 		var ok bool
 		if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok); err != nil {
@@ -51,4 +73,5 @@ func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
 	if !exists(fresh) || !exists(templateName) {
 		t.Error("a recent test database or the current template was dropped")
 	}
+	return fresh
 }
