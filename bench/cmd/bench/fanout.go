@@ -476,12 +476,12 @@ func benchFanout(ctx context.Context, o options, e *benchEnv, res *results) erro
 		age := func(x [2]phaseResult) string {
 			return fmt.Sprintf("%d / %d ms (%.0f writes/s)", x[1].ageP50, x[1].ageP99, x[1].rate)
 		}
-		ratio = "—" // a baseline at 0 ms has no ratio
+		lagRatio := "—" // a baseline at 0 ms has no ratio
 		if r[1].ageP99 > 0 {
-			ratio = fmt.Sprintf("%.2fx ref p99", float64(p[1].ageP99)/float64(r[1].ageP99))
+			lagRatio = fmt.Sprintf("%.2fx ref p99", float64(p[1].ageP99)/float64(r[1].ageP99))
 		}
 		res.add(fmt.Sprintf("fan-out %d clients, writes at up to 200/s: screen lag behind the writer when it stops (most lagging card per client), p50 / p99", n),
-			age(p), base(age), ratio, "—", nil)
+			age(p), base(age), lagRatio, "—", nil)
 		catch := func(x [2]phaseResult) string {
 			s := fmt.Sprintf("%d / %d ms", x[1].catchP50, x[1].catchP99)
 			if x[1].catchP50 < 0 {

@@ -24,13 +24,18 @@ func TestTemplatesNamedBySchemaAndStaleDatabasesDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	var left bool
-	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", fresh).Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left {
+	if databaseExists(t, admin, fresh) {
 		t.Errorf("the test's own database %s was left behind", fresh)
 	}
+}
+
+func databaseExists(t *testing.T, admin *pgx.Conn, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := admin.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 // templatesAndStaleDatabases checks the template and the stale sweep, and returns the name of the
@@ -49,13 +54,7 @@ func templatesAndStaleDatabases(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close(ctx) }) // after the drop below: cleanups run last first
-	exists := func(name string) bool {
-		var ok bool
-		if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
+	exists := func(name string) bool { return databaseExists(t, admin, name) }
 	stale, fresh := "dist_test_stale_"+randHex(4), "dist_test_fresh_"+randHex(4)
 	for name, at := range map[string]time.Time{stale: time.Now().Add(-staleAfter - time.Minute), fresh: time.Now()} {
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
